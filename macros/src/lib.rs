@@ -1,0 +1,1 @@
+//! Attribute macros for portcullis. Use them through the `portcullis` crate.

@@ -1,0 +1,272 @@
+//! The RFC 6750 `WWW-Authenticate: Bearer …` challenge builder.
+//!
+//! The builder can only produce header values that parse back under the RFC 9110 auth-param
+//! grammar: every parameter is a field (so it appears at most once), and every value is checked
+//! against the RFC 6750 §3 character set when it is set, so no quoting or escaping is ever needed.
+
+use std::fmt;
+
+use http::HeaderValue;
+
+/// The `error` attribute of a bearer challenge (RFC 6750 §3.1).
+///
+/// Each code belongs to exactly one HTTP status; [`ErrorCode::status`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request is malformed (for example, two `Authorization` headers): 400.
+    InvalidRequest,
+    /// The access token is expired, revoked, malformed or otherwise invalid: 401.
+    InvalidToken,
+    /// The access token lacks a scope the resource requires: 403.
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+        }
+    }
+
+    /// The HTTP status RFC 6750 §3.1 pairs with this code.
+    pub const fn status(self) -> http::StatusCode {
+        match self {
+            Self::InvalidRequest => http::StatusCode::BAD_REQUEST,
+            Self::InvalidToken => http::StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => http::StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value was refused by the [`Challenge`] builder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    /// The realm or description holds a character outside `%x20-21 / %x23-5B / %x5D-7E`.
+    #[error("the {0} may only hold printable ASCII other than '\"' and '\\'")]
+    InvalidText(&'static str),
+    /// A scope is empty or holds a character outside the RFC 6749 `scope-token` set.
+    #[error(
+        "each scope must be a non-empty RFC 6749 scope-token (printable ASCII except space, '\"' and '\\')"
+    )]
+    InvalidScope,
+    /// The `error_uri` holds a character outside `%x21 / %x23-5B / %x5D-7E`.
+    #[error("the error_uri may only hold printable ASCII other than space, '\"' and '\\'")]
+    InvalidUri,
+}
+
+/// `true` for the characters RFC 6750 allows in `realm`-like text and `error_description`:
+/// `%x20-21 / %x23-5B / %x5D-7E`.
+pub(crate) const fn is_description_char(byte: u8) -> bool {
+    matches!(byte, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// `true` for the characters of an RFC 6749 `scope-token` (`%x21 / %x23-5B / %x5D-7E`).
+pub const fn is_scope_char(byte: u8) -> bool {
+    matches!(byte, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// `true` when `scope` is a valid RFC 6749 `scope-token`: non-empty, no space, quote, backslash,
+/// control or non-ASCII character.
+pub const fn is_scope_token(scope: &str) -> bool {
+    let bytes = scope.as_bytes();
+    if bytes.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_scope_char(bytes[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A bearer challenge, rendered as a `WWW-Authenticate` header value.
+///
+/// ```
+/// use portcullis::challenge::{Challenge, ErrorCode};
+///
+/// let challenge = Challenge::new("documents")?
+///     .error(ErrorCode::InsufficientScope)
+///     .scopes(["docs:write"])?;
+/// assert_eq!(
+///     challenge.to_string(),
+///     r#"Bearer realm="documents", error="insufficient_scope", scope="docs:write""#,
+/// );
+/// # Ok::<(), portcullis::challenge::ChallengeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    realm: String,
+    error: Option<ErrorCode>,
+    error_description: Option<String>,
+    error_uri: Option<String>,
+    scope: Option<String>,
+}
+
+impl Challenge {
+    /// A challenge with only a realm: what a request without credentials gets.
+    pub fn new(realm: impl Into<String>) -> Result<Self, ChallengeError> {
+        let realm = realm.into();
+        check_text(&realm, "realm")?;
+        Ok(Self { realm, error: None, error_description: None, error_uri: None, scope: None })
+    }
+
+    /// Sets the `error` code.
+    #[must_use]
+    pub fn error(mut self, code: ErrorCode) -> Self {
+        self.error = Some(code);
+        self
+    }
+
+    /// Sets the human-readable `error_description`.
+    pub fn description(mut self, text: impl Into<String>) -> Result<Self, ChallengeError> {
+        let text = text.into();
+        check_text(&text, "error_description")?;
+        self.error_description = Some(text);
+        Ok(self)
+    }
+
+    /// Sets the `error_uri`, a page explaining the error.
+    pub fn error_uri(mut self, uri: impl Into<String>) -> Result<Self, ChallengeError> {
+        let uri = uri.into();
+        if uri.is_empty() || !uri.bytes().all(is_scope_char) {
+            return Err(ChallengeError::InvalidUri);
+        }
+        self.error_uri = Some(uri);
+        Ok(self)
+    }
+
+    /// Sets the `scope` attribute: the scopes the resource requires, space-separated.
+    ///
+    /// An empty list removes the attribute.
+    pub fn scopes<I, T>(mut self, scopes: I) -> Result<Self, ChallengeError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let mut joined = String::new();
+        for scope in scopes {
+            let scope = scope.as_ref();
+            if !is_scope_token(scope) {
+                return Err(ChallengeError::InvalidScope);
+            }
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(scope);
+        }
+        self.scope = (!joined.is_empty()).then_some(joined);
+        Ok(self)
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The header value. Infallible: every part was checked when it was set.
+    pub fn to_header_value(&self) -> HeaderValue {
+        // Every byte was checked to be visible ASCII or space, which `HeaderValue` accepts.
+        HeaderValue::try_from(self.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    }
+}
+
+impl fmt::Display for Challenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bearer realm=\"{}\"", self.realm)?;
+        if let Some(code) = self.error {
+            write!(f, ", error=\"{code}\"")?;
+        }
+        if let Some(description) = &self.error_description {
+            write!(f, ", error_description=\"{description}\"")?;
+        }
+        if let Some(uri) = &self.error_uri {
+            write!(f, ", error_uri=\"{uri}\"")?;
+        }
+        if let Some(scope) = &self.scope {
+            write!(f, ", scope=\"{scope}\"")?;
+        }
+        Ok(())
+    }
+}
+
+fn check_text(text: &str, what: &'static str) -> Result<(), ChallengeError> {
+    if text.bytes().all(is_description_char) {
+        Ok(())
+    } else {
+        Err(ChallengeError::InvalidText(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_challenge_has_only_the_realm() {
+        let challenge = Challenge::new("api").unwrap();
+        assert_eq!(challenge.to_string(), r#"Bearer realm="api""#);
+        assert_eq!(challenge.to_header_value(), r#"Bearer realm="api""#);
+    }
+
+    #[test]
+    fn full_challenge_renders_every_param_once_in_order() {
+        let challenge = Challenge::new("api")
+            .and_then(|c| c.error(ErrorCode::InvalidToken).description("The access token expired"))
+            .and_then(|c| c.error_uri("https://example.com/errors#expired"))
+            .and_then(|c| c.scopes(["a", "b:c"]))
+            .unwrap();
+        assert_eq!(
+            challenge.to_string(),
+            r#"Bearer realm="api", error="invalid_token", error_description="The access token expired", error_uri="https://example.com/errors#expired", scope="a b:c""#
+        );
+    }
+
+    #[test]
+    fn refuses_values_that_would_need_escaping() {
+        assert_eq!(Challenge::new("a\"b"), Err(ChallengeError::InvalidText("realm")));
+        assert_eq!(Challenge::new("a\\b"), Err(ChallengeError::InvalidText("realm")));
+        assert_eq!(Challenge::new("é"), Err(ChallengeError::InvalidText("realm")));
+        assert_eq!(Challenge::new("a\nb"), Err(ChallengeError::InvalidText("realm")));
+        let base = Challenge::new("api").unwrap();
+        assert!(base.clone().description("tab\there").is_err());
+        assert_eq!(base.clone().scopes(["two words"]), Err(ChallengeError::InvalidScope));
+        assert_eq!(base.clone().scopes([""]), Err(ChallengeError::InvalidScope));
+        assert_eq!(base.clone().error_uri("has space"), Err(ChallengeError::InvalidUri));
+        assert_eq!(base.error_uri(""), Err(ChallengeError::InvalidUri));
+    }
+
+    #[test]
+    fn empty_scope_list_removes_the_attribute() {
+        let challenge = Challenge::new("api").and_then(|c| c.scopes(Vec::<String>::new())).unwrap();
+        assert_eq!(challenge.to_string(), r#"Bearer realm="api""#);
+    }
+
+    #[test]
+    fn error_codes_match_their_status() {
+        assert_eq!(ErrorCode::InvalidRequest.status(), 400);
+        assert_eq!(ErrorCode::InvalidToken.status(), 401);
+        assert_eq!(ErrorCode::InsufficientScope.status(), 403);
+    }
+
+    #[test]
+    fn scope_token_grammar() {
+        assert!(is_scope_token("docs:write"));
+        assert!(is_scope_token("!#[]~"));
+        for bad in ["", " ", "a b", "a\"b", "a\\b", "é", "a\u{7f}"] {
+            assert!(!is_scope_token(bad), "{bad:?}");
+        }
+    }
+}

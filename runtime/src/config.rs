@@ -1,0 +1,498 @@
+//! Configuring a [`Verifier`]: in code with [`VerifierBuilder`], or from the environment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Validation};
+
+use crate::challenge::ChallengeError;
+use crate::denial::{Disclosure, Presentation};
+use crate::keys::{Key, KeyError, KeySet};
+use crate::principal::{ClaimMapping, ScopeClaim};
+use crate::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
+use crate::verifier::{Verifier, VerifierInner};
+
+/// The realm used when none is configured.
+pub const DEFAULT_REALM: &str = "api";
+
+/// The clock skew tolerated on `exp` and `nbf` when none is configured.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// The environment variables [`VerifierBuilder::from_env`] reads.
+pub mod env {
+    /// The expected `iss`.
+    pub const ISSUER: &str = "PORTCULLIS_ISSUER";
+    /// The accepted `aud` values, comma-separated.
+    pub const AUDIENCE: &str = "PORTCULLIS_AUDIENCE";
+    /// A JWKS URL to fetch keys from.
+    pub const JWKS_URL: &str = "PORTCULLIS_JWKS_URL";
+    /// The realm of the `WWW-Authenticate` challenges.
+    pub const REALM: &str = "PORTCULLIS_REALM";
+    /// `production` (the default) or `development`.
+    pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
+}
+
+/// The configuration cannot make a working verifier.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No key was configured.
+    #[error("no verification key is configured: add one with .key(..) or .keys(..)")]
+    NoKeys,
+    /// Neither an issuer nor the opt-out was configured.
+    #[error(
+        "no issuer is configured: set one with .issuer(..) or PORTCULLIS_ISSUER, or accept any with .any_issuer()"
+    )]
+    IssuerNotConfigured,
+    /// Neither an audience nor the opt-out was configured.
+    #[error(
+        "no audience is configured: set one with .audience(..) or PORTCULLIS_AUDIENCE, or accept any with .any_audience()"
+    )]
+    AudienceNotConfigured,
+    /// An algorithm was allowed that no configured key can verify.
+    #[error("the algorithm {0:?} is allowed but no configured key can verify it")]
+    AlgorithmWithoutKey(Algorithm),
+    /// The realm cannot appear in a challenge.
+    #[error("invalid realm: {0}")]
+    InvalidRealm(#[source] ChallengeError),
+    /// The token size limit is zero.
+    #[error("the token size limit must be at least one byte")]
+    InvalidTokenLimit,
+    /// A key could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// An environment variable holds a value that cannot be used.
+    #[error("{var}: {problem}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with its value.
+        problem: &'static str,
+    },
+    /// Remote key sets are not supported by this version.
+    #[error("PORTCULLIS_JWKS_URL is not supported yet: configure keys with .key(..) or .keys(..)")]
+    JwksUrlNotSupported,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    Unset,
+    OneOf(Vec<String>),
+    Any,
+}
+
+impl Expect {
+    fn add(&mut self, value: String) {
+        match self {
+            Self::OneOf(values) => values.push(value),
+            _ => *self = Self::OneOf(vec![value]),
+        }
+    }
+}
+
+/// Builds a [`Verifier`]. Issuer and audience are required unless explicitly waived.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct VerifierBuilder {
+    realm: String,
+    issuer: Expect,
+    audience: Expect,
+    keys: Vec<Key>,
+    key_sets: Vec<KeySet>,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: Duration,
+    mapping: ClaimMapping,
+    disclosure: Disclosure,
+    advertise_scopes: bool,
+    sources: TokenSources,
+    jwks_url: Option<String>,
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VerifierBuilder {
+    /// An empty configuration.
+    pub fn new() -> Self {
+        Self {
+            realm: DEFAULT_REALM.to_owned(),
+            issuer: Expect::Unset,
+            audience: Expect::Unset,
+            keys: Vec::new(),
+            key_sets: Vec::new(),
+            algorithms: None,
+            leeway: DEFAULT_LEEWAY,
+            mapping: ClaimMapping::default(),
+            disclosure: Disclosure::Production,
+            advertise_scopes: true,
+            sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN },
+            jwks_url: None,
+        }
+    }
+
+    /// Reads the `PORTCULLIS_*` variables (see [`env`]) over a new configuration.
+    ///
+    /// Unset variables leave the defaults; a variable set to something unusable is an error that
+    /// names it.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::new().with_env(|name| std::env::var_os(name))
+    }
+
+    /// Applies the `PORTCULLIS_*` variables, read through `lookup`, to this configuration.
+    ///
+    /// ```
+    /// use portcullis::VerifierBuilder;
+    ///
+    /// let vars = [("PORTCULLIS_ISSUER", "https://issuer.example"), ("PORTCULLIS_DISCLOSURE", "development")];
+    /// let builder = VerifierBuilder::new()
+    ///     .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))?;
+    /// # Ok::<(), portcullis::ConfigError>(())
+    /// ```
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Self, ConfigError> {
+        let read = |var: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(var) {
+                None => Ok(None),
+                Some(value) => {
+                    let value = value
+                        .into_string()
+                        .map_err(|_| ConfigError::Env { var, problem: "the value is not UTF-8" })?;
+                    let value = value.trim();
+                    if value.is_empty() {
+                        return Err(ConfigError::Env { var, problem: "the value is empty" });
+                    }
+                    Ok(Some(value.to_owned()))
+                }
+            }
+        };
+        if let Some(issuer) = read(env::ISSUER)? {
+            self = self.issuer(issuer);
+        }
+        if let Some(audiences) = read(env::AUDIENCE)? {
+            for audience in audiences.split(',').map(str::trim) {
+                if audience.is_empty() {
+                    return Err(ConfigError::Env {
+                        var: env::AUDIENCE,
+                        problem: "the comma-separated list holds an empty audience",
+                    });
+                }
+                self = self.audience(audience);
+            }
+        }
+        if let Some(realm) = read(env::REALM)? {
+            crate::challenge::Challenge::new(realm.as_str()).map_err(|_| ConfigError::Env {
+                var: env::REALM,
+                problem: "the realm may only hold printable ASCII other than '\"' and '\\'",
+            })?;
+            self = self.realm(realm);
+        }
+        if let Some(disclosure) = read(env::DISCLOSURE)? {
+            let disclosure = disclosure.parse().map_err(|_| ConfigError::Env {
+                var: env::DISCLOSURE,
+                problem: "the value must be `production` or `development`",
+            })?;
+            self = self.disclosure(disclosure);
+        }
+        if let Some(url) = read(env::JWKS_URL)? {
+            self.jwks_url = Some(url);
+        }
+        Ok(self)
+    }
+
+    /// The realm named in every `WWW-Authenticate` challenge. Defaults to `api`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// An accepted issuer; call again to accept several. The `iss` claim becomes required.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer.add(issuer.into());
+        self
+    }
+
+    /// Accepts tokens from any issuer, or without `iss`. Only for a single-issuer key set.
+    pub fn any_issuer(mut self) -> Self {
+        self.issuer = Expect::Any;
+        self
+    }
+
+    /// An accepted audience; call again to accept several. The `aud` claim (a string or an
+    /// array) becomes required and must name one of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience.add(audience.into());
+        self
+    }
+
+    /// Accepts tokens for any audience, or without `aud`.
+    pub fn any_audience(mut self) -> Self {
+        self.audience = Expect::Any;
+        self
+    }
+
+    /// Adds a verification key.
+    pub fn key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds every key of a set (for example [`KeySet::from_jwks`]).
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        self.key_sets.push(keys);
+        self
+    }
+
+    /// Restricts the accepted algorithms. By default, every algorithm some key allows.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// The clock skew tolerated on `exp` and `nbf`. Defaults to 30 seconds.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The claims scopes are read from. Defaults to `scope` alone.
+    pub fn scope_claims(mut self, claims: impl IntoIterator<Item = ScopeClaim>) -> Self {
+        self.mapping.scope_claims = claims.into_iter().collect();
+        self
+    }
+
+    /// Identifies callers for ownership by this claim instead of `sub`; tokens without it are
+    /// invalid.
+    pub fn principal_id_claim(mut self, claim: impl Into<String>) -> Self {
+        self.mapping.principal_id_claim = Some(claim.into());
+        self
+    }
+
+    /// How much denials tell the client. Defaults to [`Disclosure::Production`].
+    pub fn disclosure(mut self, disclosure: Disclosure) -> Self {
+        self.disclosure = disclosure;
+        self
+    }
+
+    /// Whether 403 challenges list the required scopes (`scope="…"`). On by default: it tells
+    /// the client which permission to ask for.
+    pub fn advertise_scopes(mut self, advertise: bool) -> Self {
+        self.advertise_scopes = advertise;
+        self
+    }
+
+    /// Tokens longer than this many bytes are refused before decoding. Defaults to 8 KiB.
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.sources.max_len = bytes;
+        self
+    }
+
+    /// Also accepts the token in the `access_token` query parameter (RFC 6750 §2.3).
+    ///
+    /// Off by default: URLs are logged by proxies and servers, and tokens in them leak. A request
+    /// that uses both the header and the query parameter is refused with 400.
+    pub fn allow_query_token(mut self, allow: bool) -> Self {
+        self.sources.query = allow;
+        self
+    }
+
+    /// Checks the configuration and builds the verifier.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        // Pin the crypto backend we were built and measured with; if another crate enabled a
+        // second backend, `jsonwebtoken` would otherwise refuse to pick one at verification time.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+
+        if self.jwks_url.is_some() {
+            return Err(ConfigError::JwksUrlNotSupported);
+        }
+        let presentation = Presentation {
+            challenge: crate::challenge::Challenge::new(self.realm)
+                .map_err(ConfigError::InvalidRealm)?,
+            disclosure: self.disclosure,
+            advertise_scopes: self.advertise_scopes,
+        };
+        if self.sources.max_len == 0 {
+            return Err(ConfigError::InvalidTokenLimit);
+        }
+        let mut keys = KeySet::new();
+        for key in self.keys.into_iter().chain(
+            self.key_sets.into_iter().flat_map(|set| set.iter().cloned().collect::<Vec<_>>()),
+        ) {
+            keys.insert(key)?;
+        }
+        if keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        let algorithms = match self.algorithms {
+            Some(algorithms) => {
+                if let Some(alg) =
+                    algorithms.iter().find(|alg| !keys.iter().any(|k| k.allows(**alg)))
+                {
+                    return Err(ConfigError::AlgorithmWithoutKey(*alg));
+                }
+                for key in keys.iter_mut() {
+                    key.restrict_to(&algorithms);
+                }
+                algorithms
+            }
+            None => {
+                let mut all: Vec<Algorithm> = Vec::new();
+                for alg in keys.iter().flat_map(Key::algorithms) {
+                    if !all.contains(alg) {
+                        all.push(*alg);
+                    }
+                }
+                all
+            }
+        };
+        let mut required = vec!["exp"];
+        let issuers = match self.issuer {
+            Expect::Unset => return Err(ConfigError::IssuerNotConfigured),
+            Expect::Any => None,
+            Expect::OneOf(issuers) => {
+                required.push("iss");
+                Some(issuers)
+            }
+        };
+        let audiences = match self.audience {
+            Expect::Unset => return Err(ConfigError::AudienceNotConfigured),
+            Expect::Any => None,
+            Expect::OneOf(audiences) => {
+                required.push("aud");
+                Some(audiences)
+            }
+        };
+        let validations = algorithms
+            .iter()
+            .map(|&alg| {
+                let mut validation = Validation::new(alg);
+                validation.leeway = self.leeway.as_secs();
+                validation.validate_nbf = true;
+                validation.set_required_spec_claims(&required);
+                match &issuers {
+                    Some(issuers) => validation.set_issuer(issuers),
+                    None => validation.iss = None,
+                }
+                match &audiences {
+                    Some(audiences) => validation.set_audience(audiences),
+                    None => validation.validate_aud = false,
+                }
+                (alg, validation)
+            })
+            .collect();
+        Ok(Verifier::from_inner(VerifierInner {
+            keys,
+            algorithms,
+            validations,
+            sources: self.sources,
+            mapping: self.mapping,
+            presentation: Arc::new(presentation),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn complete() -> VerifierBuilder {
+        Verifier::builder().issuer("iss").audience("aud").key(Key::hmac(SECRET).unwrap())
+    }
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn a_complete_configuration_builds() {
+        let verifier = complete().build().unwrap();
+        assert_eq!(verifier.algorithms(), [Algorithm::HS256]);
+        assert_eq!(verifier.presentation().realm(), "api");
+    }
+
+    #[test]
+    fn issuer_audience_and_keys_are_required() {
+        assert!(matches!(
+            Verifier::builder().audience("a").key(Key::hmac(SECRET).unwrap()).build(),
+            Err(ConfigError::IssuerNotConfigured)
+        ));
+        assert!(matches!(
+            Verifier::builder().issuer("i").key(Key::hmac(SECRET).unwrap()).build(),
+            Err(ConfigError::AudienceNotConfigured)
+        ));
+        assert!(matches!(
+            Verifier::builder().issuer("i").audience("a").build(),
+            Err(ConfigError::NoKeys)
+        ));
+        assert!(
+            Verifier::builder()
+                .any_issuer()
+                .any_audience()
+                .key(Key::hmac(SECRET).unwrap())
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn algorithms_must_have_a_key() {
+        let err = complete().algorithms([Algorithm::RS256]).build().unwrap_err();
+        assert!(matches!(err, ConfigError::AlgorithmWithoutKey(Algorithm::RS256)));
+        assert!(err.to_string().contains("RS256"));
+    }
+
+    #[test]
+    fn bad_realm_and_limit_are_refused() {
+        assert!(matches!(complete().realm("a\"b").build(), Err(ConfigError::InvalidRealm(_))));
+        assert!(matches!(complete().max_token_len(0).build(), Err(ConfigError::InvalidTokenLimit)));
+    }
+
+    #[test]
+    fn env_sets_every_value() {
+        let builder = VerifierBuilder::new()
+            .with_env(env(&[
+                ("PORTCULLIS_ISSUER", "https://i.example"),
+                ("PORTCULLIS_AUDIENCE", "a1, a2"),
+                ("PORTCULLIS_REALM", "docs"),
+                ("PORTCULLIS_DISCLOSURE", "Development"),
+            ]))
+            .unwrap();
+        assert_eq!(builder.issuer, Expect::OneOf(vec!["https://i.example".into()]));
+        assert_eq!(builder.audience, Expect::OneOf(vec!["a1".into(), "a2".into()]));
+        let verifier = builder.key(Key::hmac(SECRET).unwrap()).build().unwrap();
+        assert_eq!(verifier.presentation().realm(), "docs");
+        assert_eq!(verifier.presentation().disclosure(), Disclosure::Development);
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let cases: [(&'static [(&'static str, &'static str)], &str); 5] = [
+            (&[("PORTCULLIS_DISCLOSURE", "verbose")], "PORTCULLIS_DISCLOSURE"),
+            (&[("PORTCULLIS_ISSUER", "  ")], "PORTCULLIS_ISSUER"),
+            (&[("PORTCULLIS_AUDIENCE", "a,,b")], "PORTCULLIS_AUDIENCE"),
+            (&[("PORTCULLIS_REALM", "a\"b")], "PORTCULLIS_REALM"),
+            (&[("PORTCULLIS_REALM", "é")], "PORTCULLIS_REALM"),
+        ];
+        for (vars, var) in cases {
+            let err = VerifierBuilder::new().with_env(env(vars)).unwrap_err();
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn jwks_url_is_reported_as_not_supported_yet() {
+        let err = complete()
+            .with_env(env(&[("PORTCULLIS_JWKS_URL", "https://i.example/jwks")]))
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::JwksUrlNotSupported));
+    }
+}

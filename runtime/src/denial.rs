@@ -1,0 +1,493 @@
+//! Every way a guarded request is refused, and how each refusal renders.
+//!
+//! A [`Denial`] carries a reason from a closed set and the [`Presentation`] of the verifier that
+//! produced it. Rendering depends on the [`Disclosure`] mode: Production says as little as the
+//! status allows; Development adds fixed, human-readable sentences. Neither ever includes text
+//! from the token, from a parser or from an internal error. The precise reason goes to `tracing`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use crate::challenge::{Challenge, ErrorCode};
+use crate::problem::Problem;
+use crate::scope::ScopeRequirement;
+
+/// How much a denial tells the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Disclosure {
+    /// The default: no `error_description`, and no `detail` on 401, 403 and 404.
+    #[default]
+    Production,
+    /// Fixed, human-readable reasons in `error_description` and `detail`, for local development.
+    Development,
+}
+
+impl FromStr for Disclosure {
+    type Err = UnknownDisclosure;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "production" => Ok(Self::Production),
+            "development" => Ok(Self::Development),
+            _ => Err(UnknownDisclosure),
+        }
+    }
+}
+
+/// A disclosure mode other than `production` or `development` was named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the disclosure mode must be `production` or `development`")]
+pub struct UnknownDisclosure;
+
+/// Why a token was refused. Each reason renders as 401 `invalid_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidTokenReason {
+    /// Not a `b64token`, not a JWT, or a header or claims set that is not JSON.
+    Malformed,
+    /// Longer than the configured limit; refused before decoding.
+    TooLarge,
+    /// The `alg` is not allowed, or does not fit the key.
+    DisallowedAlgorithm,
+    /// No configured key matches the token's `kid` and `alg`.
+    UnknownKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` is in the past.
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    WrongIssuer,
+    /// `aud` does not name this API.
+    WrongAudience,
+    /// A required claim (`exp`, `sub`, `iss`, `aud`, the principal id) is absent.
+    MissingClaim,
+    /// A claim has the wrong type, or the claims do not fit the application's claims type.
+    InvalidClaims,
+    /// The header lists `crit` extensions, none of which this verifier understands.
+    UnsupportedCriticalHeader,
+}
+
+impl InvalidTokenReason {
+    /// A stable, machine-friendly name for logs and metrics.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::TooLarge => "too_large",
+            Self::DisallowedAlgorithm => "disallowed_algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::MissingClaim => "missing_claim",
+            Self::InvalidClaims => "invalid_claims",
+            Self::UnsupportedCriticalHeader => "unsupported_crit",
+        }
+    }
+
+    /// The Development-mode sentence.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Malformed => "The access token is malformed",
+            Self::TooLarge => "The access token is too large",
+            Self::DisallowedAlgorithm => {
+                "The access token is signed with an algorithm that is not allowed"
+            }
+            Self::UnknownKey => "The access token is signed with an unknown key",
+            Self::BadSignature => "The access token signature is invalid",
+            Self::Expired => "The access token expired",
+            Self::NotYetValid => "The access token is not valid yet",
+            Self::WrongIssuer => "The access token was issued by an untrusted issuer",
+            Self::WrongAudience => "The access token is not intended for this API",
+            Self::MissingClaim => "The access token lacks a required claim",
+            Self::InvalidClaims => "The access token has claims of the wrong type",
+            Self::UnsupportedCriticalHeader => {
+                "The access token uses an unsupported critical header"
+            }
+        }
+    }
+}
+
+impl fmt::Display for InvalidTokenReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for InvalidTokenReason {}
+
+/// Why a request was refused as malformed. Each reason renders as 400 `invalid_request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidRequestReason {
+    /// More than one `Authorization` header.
+    SeveralAuthorizationHeaders,
+    /// The token was sent through more than one transport, or twice in the query.
+    SeveralTransports,
+}
+
+impl InvalidRequestReason {
+    /// A stable, machine-friendly name for logs and metrics.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::SeveralAuthorizationHeaders => "several_authorization_headers",
+            Self::SeveralTransports => "several_transports",
+        }
+    }
+
+    /// The sentence shown to the client; it describes the request, not the token, so both modes
+    /// show it.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::SeveralAuthorizationHeaders => {
+                "The request has more than one Authorization header"
+            }
+            Self::SeveralTransports => "The request carries more than one access token",
+        }
+    }
+}
+
+/// Why an owned resource was refused. Every reason renders as the same 404; the reason only
+/// reaches the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NotFoundReason {
+    /// No resource has that id.
+    Absent,
+    /// The resource belongs to someone else.
+    NotOwner,
+    /// The path holds no id, or one that cannot name any resource.
+    InvalidId,
+}
+
+impl NotFoundReason {
+    /// A stable, machine-friendly name for logs and metrics.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Absent => "absent",
+            Self::NotOwner => "not_owner",
+            Self::InvalidId => "invalid_id",
+        }
+    }
+}
+
+/// Every outcome a guard can refuse a request with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DenialKind {
+    /// No credentials: 401 with a bare challenge.
+    MissingCredentials,
+    /// A token that cannot be accepted: 401 `invalid_token`.
+    InvalidToken(InvalidTokenReason),
+    /// A malformed request: 400 `invalid_request`.
+    InvalidRequest(InvalidRequestReason),
+    /// A valid token without the required scopes: 403 `insufficient_scope`.
+    InsufficientScope(ScopeRequirement),
+    /// A resource that does not exist or is not the caller's: 404.
+    NotFound(NotFoundReason),
+    /// The signing keys cannot be obtained right now: 503 with `Retry-After`.
+    KeysUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
+    /// The application failed to look up a resource: 500. The error is logged, never sent.
+    LookupFailed,
+}
+
+impl DenialKind {
+    /// The HTTP status of this outcome.
+    pub const fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingCredentials | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::LookupFailed => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable, machine-friendly name of the precise reason, for logs and metrics.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::InvalidToken(reason) => reason.code(),
+            Self::InvalidRequest(reason) => reason.code(),
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::NotFound(reason) => reason.code(),
+            Self::KeysUnavailable { .. } => "keys_unavailable",
+            Self::LookupFailed => "lookup_failed",
+        }
+    }
+}
+
+/// How a verifier's denials look: realm, disclosure mode, and whether 403s list the scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presentation {
+    pub(crate) challenge: Challenge,
+    pub(crate) disclosure: Disclosure,
+    pub(crate) advertise_scopes: bool,
+}
+
+impl Presentation {
+    /// A presentation for `realm`, in Production mode, advertising required scopes.
+    pub fn new(realm: &str) -> Result<Self, crate::challenge::ChallengeError> {
+        Ok(Self {
+            challenge: Challenge::new(realm)?,
+            disclosure: Disclosure::default(),
+            advertise_scopes: true,
+        })
+    }
+
+    /// The disclosure mode.
+    pub fn disclosure(&self) -> Disclosure {
+        self.disclosure
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        self.challenge.realm()
+    }
+}
+
+/// A refused request: the reason and how to present it. Renders as the complete response.
+///
+/// Get one from the extractors and guards of this crate, or build one with
+/// [`Verifier::deny`](crate::Verifier::deny) to refuse a request from your own code with the same
+/// headers and body.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    kind: DenialKind,
+    presentation: Arc<Presentation>,
+}
+
+impl Denial {
+    /// A denial rendered with `presentation`.
+    pub fn new(kind: DenialKind, presentation: Arc<Presentation>) -> Self {
+        Self { kind, presentation }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &DenialKind {
+        &self.kind
+    }
+
+    /// The HTTP status the denial renders with.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    fn development(&self) -> bool {
+        self.presentation.disclosure == Disclosure::Development
+    }
+
+    /// The `WWW-Authenticate` value, for the statuses that carry one.
+    fn challenge(&self) -> Option<Challenge> {
+        let base = self.presentation.challenge.clone();
+        let with_description = |challenge: Challenge, text: &str| {
+            // The descriptions are fixed strings in the RFC 6750 character set; a failure here
+            // would be a bug caught by the tests, and the bare challenge is still correct.
+            challenge.clone().description(text).unwrap_or(challenge)
+        };
+        match &self.kind {
+            DenialKind::MissingCredentials => Some(base),
+            DenialKind::InvalidToken(reason) => {
+                let challenge = base.error(ErrorCode::InvalidToken);
+                Some(if self.development() {
+                    with_description(challenge, reason.description())
+                } else {
+                    challenge
+                })
+            }
+            DenialKind::InvalidRequest(reason) => {
+                let challenge = base.error(ErrorCode::InvalidRequest);
+                Some(if self.development() {
+                    with_description(challenge, reason.description())
+                } else {
+                    challenge
+                })
+            }
+            DenialKind::InsufficientScope(required) => {
+                let mut challenge = base.error(ErrorCode::InsufficientScope);
+                if self.presentation.advertise_scopes {
+                    // Scopes were checked against the scope-token grammar at compile time.
+                    challenge =
+                        challenge.clone().scopes(required.named_scopes()).unwrap_or(challenge);
+                }
+                Some(if self.development() {
+                    with_description(challenge, "The access token lacks a required scope")
+                } else {
+                    challenge
+                })
+            }
+            DenialKind::NotFound(_)
+            | DenialKind::KeysUnavailable { .. }
+            | DenialKind::LookupFailed => None,
+        }
+    }
+
+    /// The problem document.
+    fn problem(&self) -> Problem {
+        let problem = Problem::new(self.status());
+        let dev = self.development();
+        match &self.kind {
+            DenialKind::MissingCredentials if dev => {
+                problem.with_detail("The request carries no bearer access token")
+            }
+            DenialKind::InvalidToken(reason) if dev => problem.with_detail(reason.description()),
+            DenialKind::InvalidRequest(reason) => problem.with_detail(reason.description()),
+            DenialKind::InsufficientScope(required) if dev => problem.with_detail(format!(
+                "The access token lacks a required scope; required: {required}"
+            )),
+            DenialKind::NotFound(_) if dev => problem.with_detail(
+                "No resource with this id exists that the caller owns; absent and foreign resources are answered alike",
+            ),
+            DenialKind::KeysUnavailable { .. } => problem
+                .with_detail("The keys to verify access tokens are temporarily unavailable; retry later"),
+            _ => problem,
+        }
+    }
+
+    fn log(&self) {
+        let status = self.status().as_u16();
+        let reason = self.kind.code();
+        match &self.kind {
+            DenialKind::InsufficientScope(required) => {
+                tracing::info!(target: "portcullis::denial", status, reason, required = %required, "request denied");
+            }
+            DenialKind::KeysUnavailable { retry_after } => {
+                tracing::warn!(target: "portcullis::denial", status, reason, retry_after_secs = retry_after.as_secs(), "request denied");
+            }
+            DenialKind::LookupFailed => {
+                tracing::error!(target: "portcullis::denial", status, reason, "request denied");
+            }
+            _ => tracing::info!(target: "portcullis::denial", status, reason, "request denied"),
+        }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request denied ({}): {}", self.status().as_u16(), self.kind.code())
+    }
+}
+
+impl std::error::Error for Denial {}
+
+impl IntoResponse for Denial {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut response = self.problem().into_response();
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge() {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
+        }
+        if let DenialKind::KeysUnavailable { retry_after } = &self.kind {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+        }
+        response.extensions_mut().insert(DeniedWith(self.kind.code()));
+        response
+    }
+}
+
+/// Response extension naming the precise denial reason, so an access-log layer can record it
+/// beside the status without parsing the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeniedWith(pub &'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::is_scope_char;
+    use crate::scope::ScopeRule;
+
+    fn denial(kind: DenialKind, disclosure: Disclosure) -> Denial {
+        let mut presentation = Presentation::new("api").unwrap();
+        presentation.disclosure = disclosure;
+        Denial::new(kind, Arc::new(presentation))
+    }
+
+    const ALL_TOKEN_REASONS: [InvalidTokenReason; 12] = [
+        InvalidTokenReason::Malformed,
+        InvalidTokenReason::TooLarge,
+        InvalidTokenReason::DisallowedAlgorithm,
+        InvalidTokenReason::UnknownKey,
+        InvalidTokenReason::BadSignature,
+        InvalidTokenReason::Expired,
+        InvalidTokenReason::NotYetValid,
+        InvalidTokenReason::WrongIssuer,
+        InvalidTokenReason::WrongAudience,
+        InvalidTokenReason::MissingClaim,
+        InvalidTokenReason::InvalidClaims,
+        InvalidTokenReason::UnsupportedCriticalHeader,
+    ];
+
+    #[test]
+    fn every_development_description_is_a_valid_error_description() {
+        for reason in ALL_TOKEN_REASONS {
+            let d = denial(DenialKind::InvalidToken(reason), Disclosure::Development);
+            let challenge = d.challenge().unwrap().to_string();
+            assert!(
+                challenge.contains(&format!("error_description=\"{}\"", reason.description())),
+                "{challenge}"
+            );
+            assert!(reason.code().bytes().all(is_scope_char));
+        }
+    }
+
+    #[test]
+    fn production_invalid_token_has_no_description_or_detail() {
+        for reason in ALL_TOKEN_REASONS {
+            let d = denial(DenialKind::InvalidToken(reason), Disclosure::Production);
+            assert_eq!(
+                d.challenge().unwrap().to_string(),
+                r#"Bearer realm="api", error="invalid_token""#
+            );
+            assert_eq!(d.problem().detail(), None);
+        }
+    }
+
+    #[test]
+    fn scope_list_can_be_switched_off() {
+        static REQ: ScopeRequirement = ScopeRequirement::new(&[ScopeRule::All(&["a", "b"])]);
+        let mut presentation = Presentation::new("api").unwrap();
+        let on = Denial::new(DenialKind::InsufficientScope(REQ), Arc::new(presentation.clone()));
+        assert_eq!(
+            on.challenge().unwrap().to_string(),
+            r#"Bearer realm="api", error="insufficient_scope", scope="a b""#
+        );
+        presentation.advertise_scopes = false;
+        let off = Denial::new(DenialKind::InsufficientScope(REQ), Arc::new(presentation));
+        assert_eq!(
+            off.challenge().unwrap().to_string(),
+            r#"Bearer realm="api", error="insufficient_scope""#
+        );
+    }
+
+    #[test]
+    fn disclosure_parses_case_insensitively() {
+        assert_eq!("Development".parse(), Ok(Disclosure::Development));
+        assert_eq!(" production ".parse(), Ok(Disclosure::Production));
+        assert_eq!("prod".parse::<Disclosure>(), Err(UnknownDisclosure));
+    }
+
+    #[test]
+    fn keys_unavailable_carries_retry_after_and_no_challenge() {
+        let d = denial(
+            DenialKind::KeysUnavailable { retry_after: Duration::from_secs(30) },
+            Disclosure::Production,
+        );
+        let response = d.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "30");
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+}

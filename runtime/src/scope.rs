@@ -1,0 +1,161 @@
+//! Scopes: what a token grants and what a handler requires (RFC 6749 §3.3, RFC 6750 §3.1).
+
+use std::fmt;
+
+/// The scopes a verified token grants. Matching is exact and case-sensitive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes {
+    // Kept sorted and deduplicated: a token rarely holds more than a few dozen scopes, so a
+    // binary search over a vector beats hashing and allocates once.
+    granted: Vec<String>,
+}
+
+impl Scopes {
+    /// Builds a set from any list of scopes.
+    pub fn new<I, T>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let mut granted: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        granted.sort_unstable();
+        granted.dedup();
+        Self { granted }
+    }
+
+    /// `true` when `scope` is granted.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.granted.binary_search_by(|granted| granted.as_str().cmp(scope)).is_ok()
+    }
+
+    /// The granted scopes, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.granted.iter().map(String::as_str)
+    }
+
+    /// How many scopes are granted.
+    pub fn len(&self) -> usize {
+        self.granted.len()
+    }
+
+    /// `true` when no scope is granted.
+    pub fn is_empty(&self) -> bool {
+        self.granted.is_empty()
+    }
+
+    /// `true` when these scopes satisfy `requirement`.
+    pub fn satisfy(&self, requirement: &ScopeRequirement) -> bool {
+        requirement.rules().iter().all(|rule| rule.is_met_by(self))
+    }
+}
+
+/// One rule of a [`ScopeRequirement`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeRule {
+    /// Every listed scope is required.
+    All(&'static [&'static str]),
+    /// One listed scope suffices.
+    Any(&'static [&'static str]),
+}
+
+impl ScopeRule {
+    /// The scopes the rule names.
+    pub fn scopes(&self) -> &'static [&'static str] {
+        match self {
+            Self::All(scopes) | Self::Any(scopes) => scopes,
+        }
+    }
+
+    fn is_met_by(&self, scopes: &Scopes) -> bool {
+        match self {
+            Self::All(required) => required.iter().all(|scope| scopes.contains(scope)),
+            Self::Any(candidates) => candidates.iter().any(|scope| scopes.contains(scope)),
+        }
+    }
+}
+
+/// What a handler requires: every rule must be met.
+///
+/// The attribute macros build these at compile time, after checking each scope's syntax.
+///
+/// ```
+/// use portcullis::{ScopeRequirement, ScopeRule, Scopes};
+///
+/// static STATS: ScopeRequirement =
+///     ScopeRequirement::new(&[ScopeRule::Any(&["admin:read", "docs:admin"])]);
+/// assert!(Scopes::new(["docs:admin"]).satisfy(&STATS));
+/// assert!(!Scopes::new(["docs:read"]).satisfy(&STATS));
+/// assert_eq!(STATS.to_string(), "admin:read docs:admin");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeRequirement {
+    rules: &'static [ScopeRule],
+}
+
+impl ScopeRequirement {
+    /// A requirement made of `rules`, all of which must be met.
+    pub const fn new(rules: &'static [ScopeRule]) -> Self {
+        Self { rules }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &'static [ScopeRule] {
+        self.rules
+    }
+
+    /// Every scope the requirement names, each once, in the order written: what the 403
+    /// challenge's `scope` attribute lists.
+    pub fn named_scopes(&self) -> Vec<&'static str> {
+        let mut named: Vec<&'static str> = Vec::new();
+        for scope in self.rules.iter().flat_map(ScopeRule::scopes) {
+            if !named.contains(scope) {
+                named.push(scope);
+            }
+        }
+        named
+    }
+}
+
+impl fmt::Display for ScopeRequirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.named_scopes().join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_is_exact_and_case_sensitive() {
+        let scopes = Scopes::new(["docs:read", "docs:write", "docs:read"]);
+        assert_eq!(scopes.len(), 2);
+        assert!(scopes.contains("docs:read"));
+        assert!(!scopes.contains("Docs:read"));
+        assert!(!scopes.contains("docs"));
+        assert!(!scopes.contains("docs:read "));
+    }
+
+    #[test]
+    fn all_any_and_stacked_rules() {
+        static ALL: ScopeRequirement = ScopeRequirement::new(&[ScopeRule::All(&["a", "b"])]);
+        static ANY: ScopeRequirement = ScopeRequirement::new(&[ScopeRule::Any(&["a", "b"])]);
+        static STACKED: ScopeRequirement =
+            ScopeRequirement::new(&[ScopeRule::All(&["a"]), ScopeRule::Any(&["b", "c"])]);
+        let a = Scopes::new(["a"]);
+        let ab = Scopes::new(["a", "b"]);
+        let ac = Scopes::new(["a", "c"]);
+        assert!(!a.satisfy(&ALL) && ab.satisfy(&ALL));
+        assert!(a.satisfy(&ANY) && !Scopes::new(["c"]).satisfy(&ANY));
+        assert!(!a.satisfy(&STACKED) && ab.satisfy(&STACKED) && ac.satisfy(&STACKED));
+        assert_eq!(STACKED.to_string(), "a b c");
+        assert!(Scopes::default().satisfy(&ScopeRequirement::new(&[])));
+    }
+
+    #[test]
+    fn named_scopes_are_listed_once() {
+        static REQ: ScopeRequirement =
+            ScopeRequirement::new(&[ScopeRule::All(&["a", "b"]), ScopeRule::Any(&["b", "c"])]);
+        assert_eq!(REQ.named_scopes(), ["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,317 @@
+//! Minting signed tokens for your own tests (feature `testing`).
+//!
+//! A [`TestIssuer`] holds a fresh signing key, hands out a matching [`VerifierBuilder`], and signs
+//! tokens with whatever subject, scopes, lifetime and claims a test needs.
+//!
+//! ```
+//! use portcullis::testing::TestIssuer;
+//!
+//! let issuer = TestIssuer::new();
+//! let verifier = issuer.verifier().build()?;
+//! let token = issuer.token("alice").scopes(["docs:read"]).sign();
+//! let principal = verifier.verify(&token)?;
+//! assert_eq!(principal.subject(), "alice");
+//! assert!(principal.has_scope("docs:read"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header};
+use serde_json::{Map, Value, json};
+
+use crate::config::VerifierBuilder;
+use crate::keys::{Key, KeyError};
+
+/// The issuer a [`TestIssuer`] puts in `iss` unless told otherwise.
+pub const TEST_ISSUER: &str = "https://issuer.test";
+/// The audience a [`TestIssuer`] puts in `aud` unless told otherwise.
+pub const TEST_AUDIENCE: &str = "api";
+/// The lifetime of minted tokens unless told otherwise.
+pub const TEST_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// A signing key with its issuer and audience, for tests and local development.
+pub struct TestIssuer {
+    issuer: String,
+    audience: String,
+    algorithm: Algorithm,
+    kid: Option<String>,
+    signing: EncodingKey,
+    verifying: Key,
+    jwk: Option<Value>,
+}
+
+impl std::fmt::Debug for TestIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestIssuer")
+            .field("issuer", &self.issuer)
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TestIssuer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestIssuer {
+    /// A fresh Ed25519 (EdDSA) key with kid `test-key`.
+    pub fn new() -> Self {
+        Self::eddsa()
+    }
+
+    /// A fresh Ed25519 (EdDSA) key with kid `test-key`.
+    pub fn eddsa() -> Self {
+        let rng = SystemRandom::new();
+        // Key generation from the system RNG only fails when the OS has no randomness at all,
+        // which no test can recover from.
+        #[allow(clippy::expect_used)]
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("system randomness");
+        #[allow(clippy::expect_used)]
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a key we just generated");
+        let public = pair.public_key().as_ref().to_vec();
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "x": URL_SAFE_NO_PAD.encode(&public)});
+        let verifying = Key::from_parts(
+            AlgorithmFamily::Ed,
+            vec![Algorithm::EdDSA],
+            DecodingKey::from_ed_der(&public),
+        );
+        Self::assemble(
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_der(pkcs8.as_ref()),
+            verifying,
+            Some(jwk),
+        )
+    }
+
+    /// A fresh P-256 (ES256) key with kid `test-key`.
+    pub fn es256() -> Self {
+        Self::ecdsa(Algorithm::ES256, &ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+    }
+
+    /// A fresh P-384 (ES384) key with kid `test-key`.
+    pub fn es384() -> Self {
+        Self::ecdsa(Algorithm::ES384, &ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+    }
+
+    fn ecdsa(algorithm: Algorithm, signing: &'static EcdsaSigningAlgorithm, curve: &str) -> Self {
+        let rng = SystemRandom::new();
+        #[allow(clippy::expect_used)]
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &rng).expect("system randomness");
+        #[allow(clippy::expect_used)]
+        let pair =
+            EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref()).expect("a key we just generated");
+        // An uncompressed point: 0x04, then x and y of equal length.
+        let point = pair.public_key().as_ref().to_vec();
+        let half = (point.len() - 1) / 2;
+        let jwk = json!({
+            "kty": "EC", "crv": curve, "alg": format!("{algorithm:?}"), "use": "sig",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..=half]),
+            "y": URL_SAFE_NO_PAD.encode(&point[half + 1..]),
+        });
+        let verifying =
+            Key::from_parts(AlgorithmFamily::Ec, vec![algorithm], DecodingKey::from_ec_der(&point));
+        Self::assemble(algorithm, EncodingKey::from_ec_der(pkcs8.as_ref()), verifying, Some(jwk))
+    }
+
+    /// An HMAC (HS256) issuer with the given shared secret and no kid.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
+        let secret = secret.as_ref();
+        let verifying = Key::hmac(secret)?.with_algorithm(Algorithm::HS256)?;
+        let mut issuer =
+            Self::assemble(Algorithm::HS256, EncodingKey::from_secret(secret), verifying, None);
+        issuer.kid = None;
+        Ok(issuer)
+    }
+
+    /// An RSA issuer (RS256, RS384, RS512, PS256, PS384 or PS512) from PEM keys.
+    pub fn rsa_pem(
+        algorithm: Algorithm,
+        private_pem: impl AsRef<[u8]>,
+        public_pem: impl AsRef<[u8]>,
+    ) -> Result<Self, KeyError> {
+        let signing = EncodingKey::from_rsa_pem(private_pem.as_ref())
+            .map_err(|_| KeyError::InvalidPem("RSA private"))?;
+        let verifying = Key::rsa_pem(public_pem)?.with_algorithm(algorithm)?;
+        Ok(Self::assemble(algorithm, signing, verifying, None))
+    }
+
+    fn assemble(
+        algorithm: Algorithm,
+        signing: EncodingKey,
+        verifying: Key,
+        jwk: Option<Value>,
+    ) -> Self {
+        let kid = "test-key".to_owned();
+        Self {
+            issuer: TEST_ISSUER.to_owned(),
+            audience: TEST_AUDIENCE.to_owned(),
+            algorithm,
+            verifying: verifying.with_kid(kid.clone()),
+            kid: Some(kid),
+            signing,
+            jwk,
+        }
+    }
+
+    /// Uses another `iss`.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+
+    /// Uses another `aud`.
+    #[must_use]
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// Uses another key id, or none.
+    #[must_use]
+    pub fn with_kid(mut self, kid: Option<&str>) -> Self {
+        self.kid = kid.map(str::to_owned);
+        self.verifying = match kid {
+            Some(kid) => self.verifying.with_kid(kid),
+            None => self.verifying.without_kid(),
+        };
+        self
+    }
+
+    /// The `iss` of minted tokens.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `aud` of minted tokens.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The signing algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key that verifies minted tokens.
+    pub fn verification_key(&self) -> Key {
+        self.verifying.clone()
+    }
+
+    /// The public key as a JWKS document (`{"keys": [..]}`); empty for HMAC and PEM issuers.
+    pub fn jwks(&self) -> Value {
+        let mut keys = Vec::new();
+        if let Some(jwk) = &self.jwk {
+            let mut jwk = jwk.clone();
+            if let (Some(kid), Some(object)) = (&self.kid, jwk.as_object_mut()) {
+                object.insert("kid".into(), Value::String(kid.clone()));
+            }
+            keys.push(jwk);
+        }
+        json!({ "keys": keys })
+    }
+
+    /// A verifier configuration that accepts this issuer's tokens: issuer, audience and key set.
+    pub fn verifier(&self) -> VerifierBuilder {
+        VerifierBuilder::new()
+            .issuer(self.issuer.clone())
+            .audience(self.audience.clone())
+            .key(self.verification_key())
+    }
+
+    /// Starts a token for `subject`, valid for [`TEST_LIFETIME`], with no scopes.
+    pub fn token(&self, subject: impl Into<String>) -> TokenBuilder<'_> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::String(subject.into()));
+        claims.insert("iss".into(), Value::String(self.issuer.clone()));
+        claims.insert("aud".into(), Value::String(self.audience.clone()));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + TEST_LIFETIME.as_secs()));
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.kid.clone();
+        TokenBuilder { issuer: self, header, claims }
+    }
+}
+
+/// A token being minted; finish with [`TokenBuilder::sign`].
+#[derive(Debug)]
+#[must_use]
+pub struct TokenBuilder<'a> {
+    issuer: &'a TestIssuer,
+    header: Header,
+    claims: Map<String, Value>,
+}
+
+impl TokenBuilder<'_> {
+    /// Sets the `scope` claim to these scopes, space-separated.
+    pub fn scopes<I, T>(self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let joined =
+            scopes.into_iter().map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join(" ");
+        self.claim("scope", joined)
+    }
+
+    /// Sets `exp` to now plus `lifetime`.
+    pub fn expires_in(self, lifetime: Duration) -> Self {
+        let exp = jsonwebtoken::get_current_timestamp() + lifetime.as_secs();
+        self.claim("exp", exp)
+    }
+
+    /// Sets `exp` to `ago` in the past.
+    pub fn expired(self, ago: Duration) -> Self {
+        let exp = jsonwebtoken::get_current_timestamp().saturating_sub(ago.as_secs());
+        self.claim("exp", exp)
+    }
+
+    /// Sets `nbf` to now plus `delay`.
+    pub fn not_before(self, delay: Duration) -> Self {
+        let nbf = jsonwebtoken::get_current_timestamp() + delay.as_secs();
+        self.claim("nbf", nbf)
+    }
+
+    /// Sets any claim.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.into(), value.into());
+        self
+    }
+
+    /// Removes a claim (for example `exp`, to test that it is required).
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    /// Sets the header's `kid`, or removes it.
+    pub fn kid(mut self, kid: Option<&str>) -> Self {
+        self.header.kid = kid.map(str::to_owned);
+        self
+    }
+
+    /// Edits the header, for tests of hostile headers (`jku`, `crit`, …).
+    pub fn header(mut self, edit: impl FnOnce(&mut Header)) -> Self {
+        edit(&mut self.header);
+        self
+    }
+
+    /// Signs the token.
+    pub fn sign(self) -> String {
+        // Signing a JSON map with a key of the header's own algorithm cannot fail; an empty
+        // string is an invalid token, so a test would notice.
+        jsonwebtoken::encode(&self.header, &self.claims, &self.issuer.signing).unwrap_or_default()
+    }
+}

@@ -1,0 +1,277 @@
+//! Finding the bearer token in a request (RFC 6750 §2).
+//!
+//! Only syntax is checked here; the token is not decoded. The size limit is applied before the
+//! grammar check, so an oversized header costs one length comparison.
+
+use std::borrow::Cow;
+
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+
+use crate::denial::{InvalidRequestReason, InvalidTokenReason};
+
+/// The default limit on a token's length, in bytes.
+///
+/// Real access tokens from identity providers run from a few hundred bytes to about 2 KiB; 8 KiB
+/// leaves room for large claim sets while keeping a flood of huge headers cheap to refuse.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The query parameter of RFC 6750 §2.3.
+pub const ACCESS_TOKEN_PARAM: &str = "access_token";
+
+/// Where a request may carry its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TokenSources {
+    /// Also accept `?access_token=…` (RFC 6750 §2.3). Off by default: URLs end up in logs.
+    pub(crate) query: bool,
+    /// Tokens longer than this are refused before any decoding.
+    pub(crate) max_len: usize,
+}
+
+/// Why the request's credentials could not even be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExtractionError {
+    /// The request is malformed: 400 `invalid_request`.
+    InvalidRequest(InvalidRequestReason),
+    /// A token is present but unusable: 401 `invalid_token`.
+    InvalidToken(InvalidTokenReason),
+}
+
+/// `true` for the `b64token` characters of RFC 6750 §2.1, the `=` padding aside.
+const fn is_b64token_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+}
+
+/// `true` when `token` matches `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+pub fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(is_b64token_char)
+}
+
+/// Reads the token from the request: `Ok(None)` when there are no credentials at all.
+pub(crate) fn extract<'a>(
+    parts: &'a Parts,
+    sources: TokenSources,
+) -> Result<Option<Cow<'a, str>>, ExtractionError> {
+    let from_header = from_authorization_header(parts, sources.max_len)?;
+    let from_query =
+        if sources.query { from_query(parts, sources.max_len)?.map(Cow::Owned) } else { None };
+    match (from_header, from_query) {
+        (Some(_), Some(_)) => {
+            Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports))
+        }
+        (Some(token), None) => Ok(Some(Cow::Borrowed(token))),
+        (None, query) => Ok(query),
+    }
+}
+
+fn from_authorization_header(
+    parts: &Parts,
+    max_len: usize,
+) -> Result<Option<&str>, ExtractionError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(ExtractionError::InvalidRequest(
+            InvalidRequestReason::SeveralAuthorizationHeaders,
+        ));
+    }
+    parse_authorization(value.as_bytes(), max_len)
+}
+
+/// Parses one `Authorization` field value.
+///
+/// `Ok(None)` for another scheme or `Bearer` without a token: the client did not try to present
+/// a bearer token, so it gets the plain challenge.
+pub(crate) fn parse_authorization(
+    value: &[u8],
+    max_len: usize,
+) -> Result<Option<&str>, ExtractionError> {
+    // Field values carry no leading or trailing whitespace (RFC 9110 §5.5); hyper already strips
+    // it, but a value built by hand may not have been.
+    let value = value.trim_ascii();
+    let scheme_len = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_len);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_ascii_start();
+    if token.is_empty() {
+        return Ok(None);
+    }
+    check_token(token, max_len).map(Some)
+}
+
+/// Applies the size limit, then the `b64token` grammar.
+fn check_token(token: &[u8], max_len: usize) -> Result<&str, ExtractionError> {
+    if token.len() > max_len {
+        return Err(ExtractionError::InvalidToken(InvalidTokenReason::TooLarge));
+    }
+    match std::str::from_utf8(token) {
+        Ok(token) if is_b64token(token) => Ok(token),
+        // Covers `Bearer a b`, non-ASCII bytes and every other character outside the grammar.
+        _ => Err(ExtractionError::InvalidToken(InvalidTokenReason::Malformed)),
+    }
+}
+
+fn from_query(parts: &Parts, max_len: usize) -> Result<Option<String>, ExtractionError> {
+    let Some(query) = parts.uri.query() else { return Ok(None) };
+    let mut found = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name != ACCESS_TOKEN_PARAM {
+            continue;
+        }
+        if found.is_some() {
+            return Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports));
+        }
+        found = Some(value);
+    }
+    match found {
+        None => Ok(None),
+        Some(value) if value.is_empty() => Ok(None),
+        Some(value) => check_token(value.as_bytes(), max_len).map(|token| Some(token.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LIMIT: usize = 64;
+
+    fn parts(headers: &[&[u8]], uri: &str) -> Parts {
+        let mut builder = http::Request::builder().uri(uri);
+        for value in headers {
+            builder = builder.header(AUTHORIZATION, http::HeaderValue::from_bytes(value).unwrap());
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn header_only(headers: &[&[u8]]) -> Result<Option<String>, ExtractionError> {
+        let parts = parts(headers, "/");
+        extract(&parts, TokenSources { query: false, max_len: LIMIT })
+            .map(|t| t.map(Cow::into_owned))
+    }
+
+    fn with_query(headers: &[&[u8]], uri: &str) -> Result<Option<String>, ExtractionError> {
+        let parts = parts(headers, uri);
+        extract(&parts, TokenSources { query: true, max_len: LIMIT })
+            .map(|t| t.map(Cow::into_owned))
+    }
+
+    const MALFORMED: ExtractionError = ExtractionError::InvalidToken(InvalidTokenReason::Malformed);
+
+    #[test]
+    fn no_credentials_cases() {
+        assert_eq!(header_only(&[]), Ok(None));
+        assert_eq!(header_only(&[b"Basic dXNlcjpwYXNz"]), Ok(None));
+        assert_eq!(header_only(&[b"Bearer"]), Ok(None));
+        assert_eq!(header_only(&[b"Bearer    "]), Ok(None));
+        assert_eq!(header_only(&[b"Bearerabc"]), Ok(None));
+        assert_eq!(header_only(&[b""]), Ok(None));
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive_and_spaces_repeat() {
+        for value in
+            [&b"Bearer abc.def"[..], b"bearer abc.def", b"BEARER   abc.def", b"bEaReR abc.def "]
+        {
+            assert_eq!(header_only(&[value]), Ok(Some("abc.def".to_owned())), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn grammar_violations_are_malformed() {
+        for value in [
+            &b"Bearer a b"[..],
+            b"Bearer a,b",
+            b"Bearer a=b",
+            b"Bearer =",
+            b"Bearer a\tb",
+            b"Bearer \"abc\"",
+            b"Bearer caf\xc3\xa9",
+            b"Bearer \xff\xfe",
+        ] {
+            assert_eq!(header_only(&[value]), Err(MALFORMED), "{value:?}");
+        }
+        assert_eq!(header_only(&[b"Bearer abc=="]), Ok(Some("abc==".to_owned())));
+    }
+
+    #[test]
+    fn size_limit_is_checked_first() {
+        let at_limit = format!("Bearer {}", "a".repeat(LIMIT));
+        let over = format!("Bearer {}", "a".repeat(LIMIT + 1));
+        let over_and_malformed = format!("Bearer {}", " x".repeat(LIMIT));
+        assert_eq!(header_only(&[at_limit.as_bytes()]), Ok(Some("a".repeat(LIMIT))));
+        let too_large = Err(ExtractionError::InvalidToken(InvalidTokenReason::TooLarge));
+        assert_eq!(header_only(&[over.as_bytes()]), too_large);
+        assert_eq!(header_only(&[over_and_malformed.as_bytes()]), too_large);
+    }
+
+    #[test]
+    fn several_authorization_headers_are_an_invalid_request() {
+        let several =
+            Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralAuthorizationHeaders));
+        assert_eq!(header_only(&[b"Bearer a", b"Bearer a"]), several);
+        assert_eq!(header_only(&[b"Basic x", b"Bearer a"]), several);
+    }
+
+    #[test]
+    fn query_transport_is_opt_in() {
+        assert_eq!(header_only_uri("/?access_token=abc"), Ok(None));
+        assert_eq!(with_query(&[], "/?access_token=abc"), Ok(Some("abc".to_owned())));
+        // `+` and `/` arrive percent-encoded in a form-encoded query.
+        assert_eq!(
+            with_query(&[], "/?x=1&access_token=a%2Bb%2Fc%3D"),
+            Ok(Some("a+b/c=".to_owned()))
+        );
+        assert_eq!(with_query(&[], "/?access_token="), Ok(None));
+        assert_eq!(with_query(&[], "/?access_token=a+b"), Err(MALFORMED));
+    }
+
+    fn header_only_uri(uri: &str) -> Result<Option<String>, ExtractionError> {
+        let parts = parts(&[], uri);
+        extract(&parts, TokenSources { query: false, max_len: LIMIT })
+            .map(|t| t.map(Cow::into_owned))
+    }
+
+    #[test]
+    fn several_transports_are_an_invalid_request() {
+        let several = Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports));
+        assert_eq!(with_query(&[b"Bearer abc"], "/?access_token=abc"), several);
+        assert_eq!(with_query(&[], "/?access_token=a&access_token=b"), several);
+        // Without the opt-in the query parameter is just an unrelated parameter.
+        assert_eq!(header_only(&[b"Bearer abc"]), Ok(Some("abc".to_owned())));
+    }
+
+    fn b64token() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9._~+/-]{1,40}={0,3}"
+    }
+
+    proptest! {
+        #[test]
+        fn every_grammatical_token_is_accepted(token in b64token(), scheme in "(?i)bearer", spaces in " {1,4}") {
+            let value = format!("{scheme}{spaces}{token}");
+            prop_assert_eq!(header_only(&[value.as_bytes()]), Ok(Some(token)));
+        }
+
+        #[test]
+        fn a_token_with_a_foreign_character_is_refused(
+            left in b64token(),
+            bad in "[^A-Za-z0-9._~+/= \\-]",
+            right in "[A-Za-z0-9]{1,5}",
+        ) {
+            let token = format!("{}{bad}{right}", left.trim_end_matches('='));
+            prop_assert!(!is_b64token(&token));
+            if let Ok(value) = http::HeaderValue::from_str(&format!("Bearer {token}")) {
+                prop_assert_eq!(header_only(&[value.as_bytes()]), Err(MALFORMED));
+            }
+        }
+
+        #[test]
+        fn arbitrary_header_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let _ = parse_authorization(&bytes, LIMIT);
+        }
+    }
+}

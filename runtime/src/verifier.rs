@@ -1,0 +1,140 @@
+//! Verifying a bearer token and turning it into a [`Principal`].
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+use crate::config::VerifierBuilder;
+use crate::denial::{Denial, DenialKind, InvalidTokenReason, Presentation};
+use crate::keys::KeySet;
+use crate::principal::{ClaimMapping, Principal};
+use crate::token::{self, ExtractionError, TokenSources};
+
+/// Verifies bearer tokens and renders denials. Build one with [`Verifier::builder`], share it
+/// through the router state (`axum::extract::FromRef`), and every guard and extractor of this
+/// crate finds it there.
+///
+/// Cheap to clone: the configuration is shared.
+///
+/// ```
+/// use portcullis::{Key, Verifier};
+///
+/// let verifier = Verifier::builder()
+///     .realm("documents")
+///     .issuer("https://issuer.example")
+///     .audience("documents-api")
+///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+///     .build()?;
+/// let app: axum::Router = axum::Router::new().with_state(verifier);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    inner: Arc<VerifierInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct VerifierInner {
+    pub(crate) keys: KeySet,
+    pub(crate) algorithms: Vec<Algorithm>,
+    /// One prepared `Validation` per allowed algorithm, so verifying clones nothing.
+    pub(crate) validations: Vec<(Algorithm, Validation)>,
+    pub(crate) sources: TokenSources,
+    pub(crate) mapping: ClaimMapping,
+    pub(crate) presentation: Arc<Presentation>,
+}
+
+impl Verifier {
+    /// Starts a configuration.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::new()
+    }
+
+    pub(crate) fn from_inner(inner: VerifierInner) -> Self {
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The algorithms this verifier accepts.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.inner.algorithms
+    }
+
+    /// How this verifier's denials are rendered.
+    pub fn presentation(&self) -> &Arc<Presentation> {
+        &self.inner.presentation
+    }
+
+    /// A denial rendered the way this verifier renders its own.
+    pub fn deny(&self, kind: DenialKind) -> Denial {
+        Denial::new(kind, Arc::clone(&self.inner.presentation))
+    }
+
+    /// Finds the request's token and verifies it.
+    ///
+    /// This reads headers and the URI only; the body is never touched.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, Denial> {
+        let token = match token::extract(parts, self.inner.sources) {
+            Ok(Some(token)) => token,
+            Ok(None) => return Err(self.deny(DenialKind::MissingCredentials)),
+            Err(ExtractionError::InvalidRequest(reason)) => {
+                return Err(self.deny(DenialKind::InvalidRequest(reason)));
+            }
+            Err(ExtractionError::InvalidToken(reason)) => {
+                return Err(self.deny(DenialKind::InvalidToken(reason)));
+            }
+        };
+        self.verify(&token).map_err(|reason| self.deny(DenialKind::InvalidToken(reason)))
+    }
+
+    /// Verifies a token (without the `Bearer ` prefix): signature, algorithm binding, `exp`,
+    /// `nbf`, `iss`, `aud`, then reads the principal.
+    ///
+    /// The headers `jku`, `x5u`, `jwk` and `x5c` are never followed: keys come from the
+    /// configuration only.
+    pub fn verify(&self, token: &str) -> Result<Principal, InvalidTokenReason> {
+        let inner = &*self.inner;
+        if token.len() > inner.sources.max_len {
+            return Err(InvalidTokenReason::TooLarge);
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| InvalidTokenReason::Malformed)?;
+        if header.crit.is_some() {
+            return Err(InvalidTokenReason::UnsupportedCriticalHeader);
+        }
+        let Some((_, validation)) = inner.validations.iter().find(|(alg, _)| *alg == header.alg)
+        else {
+            return Err(InvalidTokenReason::DisallowedAlgorithm);
+        };
+        let key = inner.keys.select(header.kid.as_deref(), header.alg)?;
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding_key(), validation)
+                .map_err(|error| invalid_token_reason(error.kind()))?;
+        Principal::from_claims(data.claims, &inner.mapping)
+    }
+}
+
+/// Maps `jsonwebtoken`'s error to the closed set of reasons; its message is never shown.
+fn invalid_token_reason(kind: &ErrorKind) -> InvalidTokenReason {
+    match kind {
+        ErrorKind::InvalidSignature
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidRsaKey(_) => InvalidTokenReason::BadSignature,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::UnsupportedAlgorithm
+        | ErrorKind::MissingAlgorithm
+        | ErrorKind::InvalidAlgorithmName => InvalidTokenReason::DisallowedAlgorithm,
+        ErrorKind::ExpiredSignature => InvalidTokenReason::Expired,
+        ErrorKind::ImmatureSignature => InvalidTokenReason::NotYetValid,
+        ErrorKind::InvalidIssuer => InvalidTokenReason::WrongIssuer,
+        ErrorKind::InvalidAudience => InvalidTokenReason::WrongAudience,
+        ErrorKind::MissingRequiredClaim(_) => InvalidTokenReason::MissingClaim,
+        ErrorKind::InvalidClaimFormat(_) | ErrorKind::InvalidSubject => {
+            InvalidTokenReason::InvalidClaims
+        }
+        _ => InvalidTokenReason::Malformed,
+    }
+}
