@@ -34,7 +34,9 @@
 pub mod challenge;
 mod config;
 pub mod denial;
+mod guard;
 mod keys;
+mod ownership;
 mod principal;
 pub mod problem;
 mod scope;
@@ -49,6 +51,7 @@ pub use denial::{
 };
 pub use jsonwebtoken::Algorithm;
 pub use keys::{Key, KeyError, KeySet};
+pub use ownership::{Owned, OwnedResource};
 pub use principal::{Claims, Principal, ScopeClaim};
 pub use problem::{InvalidParam, Problem};
 pub use scope::{ScopeRequirement, ScopeRule, Scopes};
@@ -56,4 +59,11 @@ pub use verifier::Verifier;
 
 /// What the attribute macros expand to. Not a public API: it changes without notice.
 #[doc(hidden)]
-pub mod __private {}
+pub mod __private {
+    pub use crate::guard::{
+        Guard, NoOwnership, OwnedBy, OwnershipCheck, Policy, ProvidesVerifier, is_declared,
+    };
+    pub use crate::scope::ScopeRule;
+}
+
+pub use portcullis_macros::{authenticated, owner_only, requires_scope, scopes};

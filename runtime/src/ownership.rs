@@ -1,0 +1,211 @@
+//! Ownership: the resource named by the path must exist and belong to the caller (anti-IDOR).
+//!
+//! An absent resource, someone else's resource and an id that cannot name any resource all get
+//! the same 404: a client cannot tell them apart, so it cannot probe for other users' ids.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRef, FromRequestParts, RawPathParams};
+use http::request::Parts;
+
+use crate::denial::{Denial, DenialKind, NotFoundReason};
+use crate::principal::Principal;
+use crate::verifier::Verifier;
+
+/// A resource that belongs to one principal: how to load it by id, and who owns it.
+///
+/// `#[owner_only(Type)]` and the [`Owned`] extractor use this to load the resource named by the
+/// request path once, and to compare its owner with the caller's
+/// [`Principal::id`](crate::Principal::id) (the token's `sub` unless configured otherwise).
+///
+/// ```
+/// use portcullis::OwnedResource;
+///
+/// #[derive(Clone)]
+/// struct Db; // a connection pool, in a real application
+///
+/// struct Document {
+///     id: u64,
+///     owner: String,
+/// }
+///
+/// impl OwnedResource for Document {
+///     type State = Db;
+///     type Id = u64;
+///     type Error = std::io::Error;
+///
+///     async fn load(id: u64, _db: &Db) -> Result<Option<Self>, Self::Error> {
+///         Ok((id == 1).then(|| Document { id, owner: "alice".into() }))
+///     }
+///
+///     fn owner(&self) -> &str {
+///         &self.owner
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an owned resource",
+    label = "`#[owner_only]` needs `{Self}` to implement `portcullis::OwnedResource`",
+    note = "implement `portcullis::OwnedResource` for `{Self}`: its `State`, how to `load` it by id, and its `owner`"
+)]
+pub trait OwnedResource: Sized + Send + 'static {
+    /// What `load` needs from the router state (a pool, a repository); it is taken from the
+    /// router state with `FromRef`.
+    type State: Send + Sync;
+    /// The id in the path. An id that does not parse gets the same 404 as an absent resource.
+    type Id: FromStr + Send;
+    /// A lookup failure. Logged, never sent: the client gets a bare 500.
+    type Error: fmt::Display + Send;
+
+    /// Loads the resource, or `None` when no resource has this id.
+    fn load(
+        id: Self::Id,
+        state: &Self::State,
+    ) -> impl Future<Output = Result<Option<Self>, Self::Error>> + Send;
+
+    /// The principal id of the owner.
+    fn owner(&self) -> &str;
+}
+
+/// A resource that belongs to the caller, loaded once from the id in the path.
+///
+/// In a handler guarded by `#[owner_only(T)]` the guard already loaded and checked it; used on
+/// its own, the extractor authenticates the caller and checks ownership itself.
+#[derive(Debug, Clone)]
+pub struct Owned<T>(pub T);
+
+impl<T> Owned<T> {
+    /// The resource.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Owned<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Owned<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// The resource a guard loaded, waiting in the request extensions for the [`Owned`] extractor.
+/// Extensions must be `Clone`; the resource need not be, so it is shared and taken out once.
+struct Loaded<T>(Arc<Mutex<Option<T>>>);
+
+impl<T> Clone for Loaded<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+/// Loads the resource named by the path and checks that `principal` owns it.
+///
+/// `id_param` names the path parameter; `None` means the route's only one, or else `id`.
+pub(crate) async fn load_owned<T, S>(
+    parts: &mut Parts,
+    state: &S,
+    principal: &Principal,
+    id_param: Option<&str>,
+) -> Result<T, Denial>
+where
+    T: OwnedResource,
+    T::State: FromRef<S>,
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    let verifier = Verifier::from_ref(state);
+    let not_found = |reason| Err(verifier.deny(DenialKind::NotFound(reason)));
+    let Some(raw) = path_id(parts, state, id_param).await else {
+        return not_found(NotFoundReason::InvalidId);
+    };
+    let Ok(id) = raw.parse::<T::Id>() else {
+        return not_found(NotFoundReason::InvalidId);
+    };
+    let resource_state = T::State::from_ref(state);
+    match T::load(id, &resource_state).await {
+        Ok(Some(resource)) if resource.owner() == principal.id() => Ok(resource),
+        Ok(Some(_)) => not_found(NotFoundReason::NotOwner),
+        Ok(None) => not_found(NotFoundReason::Absent),
+        Err(error) => {
+            tracing::error!(
+                target: "portcullis::ownership",
+                resource = std::any::type_name::<T>(),
+                %error,
+                "loading an owned resource failed"
+            );
+            Err(verifier.deny(DenialKind::LookupFailed))
+        }
+    }
+}
+
+/// The raw id from the path, already percent-decoded by axum.
+async fn path_id<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    id_param: Option<&str>,
+) -> Option<String> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+    let mut all = params.iter();
+    let found = match id_param {
+        Some(name) => all.find(|(key, _)| *key == name),
+        None => {
+            let first = all.next();
+            match (first, all.next()) {
+                (Some(only), None) => Some(only),
+                _ => params.iter().find(|(key, _)| *key == "id"),
+            }
+        }
+    };
+    found.map(|(_, value)| value.to_owned())
+}
+
+/// Loads and checks the resource, then leaves it for the handler's [`Owned`] extractor.
+pub(crate) async fn stash_owned<T, S>(
+    parts: &mut Parts,
+    state: &S,
+    principal: &Principal,
+    id_param: Option<&str>,
+) -> Result<(), Denial>
+where
+    T: OwnedResource,
+    T::State: FromRef<S>,
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    let resource = load_owned::<T, S>(parts, state, principal, id_param).await?;
+    parts.extensions.insert(Loaded(Arc::new(Mutex::new(Some(resource)))));
+    Ok(())
+}
+
+impl<S, T> FromRequestParts<S> for Owned<T>
+where
+    T: OwnedResource,
+    T::State: FromRef<S>,
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Denial;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let stashed = parts
+            .extensions
+            .remove::<Loaded<T>>()
+            .and_then(|loaded| loaded.0.lock().ok().and_then(|mut slot| slot.take()));
+        if let Some(resource) = stashed {
+            return Ok(Owned(resource));
+        }
+        let principal = Principal::from_request_parts(parts, state).await?;
+        load_owned::<T, S>(parts, state, &principal, None).await.map(Owned)
+    }
+}
