@@ -10,6 +10,24 @@ mod kw {
     syn::custom_keyword!(any);
     syn::custom_keyword!(declared_in);
     syn::custom_keyword!(id);
+    syn::custom_keyword!(state);
+}
+
+/// `state = Type`: the router state, named so that a state without a `Verifier` is reported
+/// under this type rather than as an unsatisfied `Handler` bound at the route.
+pub(crate) struct StateArg {
+    pub(crate) keyword: Span,
+    pub(crate) ty: Type,
+}
+
+fn peek_state(input: ParseStream<'_>) -> bool {
+    input.peek(kw::state) && input.peek2(Token![=])
+}
+
+fn parse_state(input: ParseStream<'_>) -> syn::Result<StateArg> {
+    let keyword: kw::state = input.parse()?;
+    input.parse::<Token![=]>()?;
+    Ok(StateArg { keyword: keyword.span, ty: input.parse()? })
 }
 
 /// Which attribute was written.
@@ -86,7 +104,7 @@ impl Parse for ScopeRef {
                 return Err(syn::Error::new_spanned(
                     path,
                     format!(
-                        "unknown argument `{name}`: expected a scope literal such as \"docs:write\", `any(..)`, `declared_in = Type`, or a declared scope such as `Scope::DocsWrite`"
+                        "unknown argument `{name}`: expected a scope literal such as \"docs:write\", `any(..)`, `declared_in = Type`, `state = Type`, or a declared scope such as `Scope::DocsWrite`"
                     ),
                 ));
             }
@@ -117,6 +135,7 @@ pub(crate) struct ScopeArgs {
     pub(crate) rules: Vec<Rule>,
     /// The vocabulary that literals of this attribute must belong to.
     pub(crate) declared_in: Option<Path>,
+    pub(crate) state: Option<StateArg>,
     /// Where the attribute's arguments are, for "no scope given".
     pub(crate) span: Span,
 }
@@ -125,6 +144,7 @@ enum ScopeArg {
     Scope(ScopeRef),
     Any(kw::any, Vec<ScopeRef>),
     DeclaredIn(kw::declared_in, Path),
+    State(StateArg),
 }
 
 impl Parse for ScopeArg {
@@ -141,6 +161,9 @@ impl Parse for ScopeArg {
             input.parse::<Token![=]>()?;
             return Ok(Self::DeclaredIn(keyword, input.parse()?));
         }
+        if peek_state(input) {
+            return parse_state(input).map(Self::State);
+        }
         input.parse().map(Self::Scope)
     }
 }
@@ -152,6 +175,7 @@ impl ScopeArgs {
         let mut all = Vec::new();
         let mut rules = Vec::new();
         let mut declared_in: Option<Path> = None;
+        let mut state: Option<StateArg> = None;
         for arg in args {
             match arg {
                 ScopeArg::Scope(scope) => all.push(scope),
@@ -167,12 +191,18 @@ impl ScopeArgs {
                     }
                     declared_in = Some(path);
                 }
+                ScopeArg::State(arg) => {
+                    if state.is_some() {
+                        return Err(syn::Error::new(arg.keyword, "duplicated argument `state`"));
+                    }
+                    state = Some(arg);
+                }
             }
         }
         if !all.is_empty() {
             rules.insert(0, Rule::All(all));
         }
-        Ok(Self { rules, declared_in, span })
+        Ok(Self { rules, declared_in, state, span })
     }
 }
 
@@ -180,6 +210,7 @@ impl ScopeArgs {
 pub(crate) struct OwnerArgs {
     pub(crate) resource: Type,
     pub(crate) id_param: Option<LitStr>,
+    pub(crate) state: Option<StateArg>,
 }
 
 impl Parse for OwnerArgs {
@@ -191,6 +222,7 @@ impl Parse for OwnerArgs {
         }
         let resource: Type = input.parse()?;
         let mut id_param: Option<LitStr> = None;
+        let mut state: Option<StateArg> = None;
         while input.parse::<Option<Token![,]>>()?.is_some() {
             if input.is_empty() {
                 break;
@@ -211,6 +243,14 @@ impl Parse for OwnerArgs {
                 id_param = Some(name);
                 continue;
             }
+            if peek_state(input) {
+                let arg = parse_state(input)?;
+                if state.is_some() {
+                    return Err(syn::Error::new(arg.keyword, "duplicated argument `state`"));
+                }
+                state = Some(arg);
+                continue;
+            }
             let unknown: TokenStream = input.parse()?;
             let name =
                 unknown.clone().into_iter().next().map(|t| t.to_string()).unwrap_or_default();
@@ -221,13 +261,13 @@ impl Parse for OwnerArgs {
                 ),
             ));
         }
-        Ok(Self { resource, id_param })
+        Ok(Self { resource, id_param, state })
     }
 }
 
 /// One guard attribute with its parsed arguments.
 pub(crate) enum GuardAttr {
-    Authenticated,
+    Authenticated(Option<StateArg>),
     RequiresScope(ScopeArgs),
     OwnerOnly(OwnerArgs, Span),
 }
@@ -236,11 +276,24 @@ impl GuardAttr {
     pub(crate) fn parse(kind: GuardKind, args: TokenStream, span: Span) -> syn::Result<Self> {
         match kind {
             GuardKind::Authenticated => {
-                if args.is_empty() {
-                    Ok(Self::Authenticated)
-                } else {
-                    Err(syn::Error::new_spanned(args, "`#[authenticated]` takes no arguments"))
-                }
+                let parse_args = |input: ParseStream<'_>| {
+                    if input.is_empty() {
+                        return Ok(None);
+                    }
+                    if peek_state(input) {
+                        let state = parse_state(input)?;
+                        input.parse::<Option<Token![,]>>()?;
+                        if input.is_empty() {
+                            return Ok(Some(state));
+                        }
+                    }
+                    let rest: TokenStream = input.parse()?;
+                    Err(syn::Error::new_spanned(
+                        rest,
+                        "unknown argument: `#[authenticated]` takes no arguments but an optional `state = Type`",
+                    ))
+                };
+                parse_args.parse2(args).map(Self::Authenticated)
             }
             GuardKind::RequiresScope => ScopeArgs::parse(args).map(Self::RequiresScope),
             GuardKind::OwnerOnly => {

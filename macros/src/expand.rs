@@ -41,6 +41,17 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec) -> TokenStr
         }
     });
 
+    // Reported under the state type the user named, with the fix in the trait's diagnostic.
+    let state_check = spec.state.as_ref().map(|state| {
+        quote_spanned! {state.span()=>
+            #(#cfgs)*
+            const _: () = {
+                fn provides_verifier<S: ::portcullis::__private::ProvidesVerifier>() {}
+                let _ = provides_verifier::<#state>;
+            };
+        }
+    });
+
     let mut guarded = HandlerFn {
         attrs: handler.attrs.clone(),
         vis: handler.vis.clone(),
@@ -51,6 +62,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec) -> TokenStr
 
     quote! {
         #(#declared_checks)*
+        #state_check
 
         #(#cfgs)*
         #[doc(hidden)]

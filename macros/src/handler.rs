@@ -9,7 +9,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Meta, Signature, Visibility};
 
-use crate::attr::{GuardAttr, GuardKind, OwnerArgs, Rule, ScopeArgs};
+use crate::attr::{GuardAttr, GuardKind, OwnerArgs, Rule, ScopeArgs, StateArg};
 use crate::expand;
 use crate::valid::{self, Errors};
 
@@ -45,6 +45,7 @@ pub(crate) struct GuardSpec {
     pub(crate) rules: Vec<Rule>,
     pub(crate) declared_checks: Vec<(syn::LitStr, syn::Path)>,
     pub(crate) owner: Option<OwnerArgs>,
+    pub(crate) state: Option<syn::Type>,
 }
 
 /// The adapter every attribute goes through.
@@ -127,12 +128,23 @@ fn check_signature(sig: &Signature, kind: GuardKind, errors: &mut Errors) {
 /// Checks the gathered attributes together: scope syntax, empty lists, duplicates, a single
 /// ownership rule.
 fn validate(attrs: Vec<GuardAttr>, errors: &mut Errors) -> GuardSpec {
-    let mut spec = GuardSpec { rules: Vec::new(), declared_checks: Vec::new(), owner: None };
+    let mut spec =
+        GuardSpec { rules: Vec::new(), declared_checks: Vec::new(), owner: None, state: None };
     let mut seen = HashSet::new();
+    let set_state = |state: Option<StateArg>, spec: &mut GuardSpec, errors: &mut Errors| {
+        if let Some(StateArg { keyword, ty }) = state {
+            if spec.state.is_some() {
+                errors.add(keyword, "duplicated argument `state`: name the router state once");
+            } else {
+                spec.state = Some(ty);
+            }
+        }
+    };
     for attr in attrs {
         match attr {
-            GuardAttr::Authenticated => {}
-            GuardAttr::RequiresScope(ScopeArgs { rules, declared_in, span }) => {
+            GuardAttr::Authenticated(state) => set_state(state, &mut spec, errors),
+            GuardAttr::RequiresScope(ScopeArgs { rules, declared_in, state, span }) => {
+                set_state(state, &mut spec, errors);
                 if rules.is_empty() {
                     errors.add(
                         span,
@@ -162,7 +174,8 @@ fn validate(attrs: Vec<GuardAttr>, errors: &mut Errors) -> GuardSpec {
                 }
                 spec.rules.extend(rules);
             }
-            GuardAttr::OwnerOnly(owner, span) => {
+            GuardAttr::OwnerOnly(mut owner, span) => {
+                set_state(owner.state.take(), &mut spec, errors);
                 if spec.owner.is_some() {
                     errors.add(span, "duplicated `#[owner_only]`: a handler checks one resource");
                 } else {

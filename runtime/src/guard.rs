@@ -26,6 +26,9 @@ pub trait ProvidesVerifier: Send + Sync {
     fn verifier(&self) -> Verifier;
 }
 
+// `do_not_recommend` makes the compiler report the missing `ProvidesVerifier` (whose message
+// names the fix) instead of the `FromRef` bound this impl would otherwise surface.
+#[diagnostic::do_not_recommend]
 impl<S> ProvidesVerifier for S
 where
     Verifier: FromRef<S>,

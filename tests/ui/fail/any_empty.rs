@@ -1,0 +1,4 @@
+#[portcullis::requires_scope(any())]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[portcullis::authenticated(admin)]
+async fn handler() {}
+
+fn main() {}

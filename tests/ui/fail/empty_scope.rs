@@ -1,0 +1,4 @@
+#[portcullis::requires_scope("")]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+struct Api;
+
+impl Api {
+    #[portcullis::authenticated]
+    async fn handler(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[portcullis::requires_scope("docs:read")]
+struct Handler;
+
+fn main() {}

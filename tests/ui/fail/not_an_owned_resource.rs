@@ -1,0 +1,6 @@
+struct Doc;
+
+#[portcullis::owner_only(Doc)]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[portcullis::owner_only]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[portcullis::requires_scope("döcs:read")]
+async fn handler() {}
+
+fn main() {}

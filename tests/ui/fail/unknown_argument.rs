@@ -1,0 +1,4 @@
+#[portcullis::requires_scope(scope = "docs:read")]
+async fn handler() {}
+
+fn main() {}
