@@ -1,5 +1,10 @@
 //! The attribute macros on real routers: the fixed order of evaluation (credentials, scopes,
 //! ownership, request shape), the identical 404, and the body that is never read.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -207,7 +212,10 @@ async fn authenticated_handler_sees_the_principal() {
     let reply = send(&f.app, request("GET", "/me", None, Body::empty())).await;
     reply.assert_problem(StatusCode::UNAUTHORIZED);
     assert_eq!(reply.challenge(), Some(r#"Bearer realm="docs""#));
-    assert_eq!(reply.json(), json!({"type": "about:blank", "title": "Unauthorized", "status": 401}));
+    assert_eq!(
+        reply.json(),
+        json!({"type": "about:blank", "title": "Unauthorized", "status": 401})
+    );
 }
 
 #[tokio::test]
@@ -326,7 +334,8 @@ async fn absent_foreign_and_unparsable_ids_get_the_same_404() {
         let token = f.issuer.token("alice").scopes(["docs:read"]).sign();
         let foreign = send(&f.app, request("GET", "/docs/2", Some(&token), Body::empty())).await;
         let absent = send(&f.app, request("GET", "/docs/999", Some(&token), Body::empty())).await;
-        let garbage = send(&f.app, request("GET", "/docs/x%20y", Some(&token), Body::empty())).await;
+        let garbage =
+            send(&f.app, request("GET", "/docs/x%20y", Some(&token), Body::empty())).await;
         for reply in [&foreign, &absent, &garbage] {
             reply.assert_problem(StatusCode::NOT_FOUND);
             assert_eq!(reply.challenge(), None);
@@ -347,7 +356,12 @@ async fn order_matrix_for_a_guarded_update() {
     let f = fixture(Disclosure::Production);
     let writer = f.issuer.token("alice").scopes(["docs:write"]).sign();
     let reader = f.issuer.token("alice").scopes(["docs:read"]).sign();
-    let expired = f.issuer.token("alice").scopes(["docs:write"]).expired(std::time::Duration::from_secs(600)).sign();
+    let expired = f
+        .issuer
+        .token("alice")
+        .scopes(["docs:write"])
+        .expired(std::time::Duration::from_secs(600))
+        .sign();
     let good_body = r#"{"title":"new"}"#;
     let bad_body = "{oops";
     // (token, path, query, body) → status; every failure earlier in the order wins.
@@ -371,7 +385,9 @@ async fn order_matrix_for_a_guarded_update() {
             StatusCode::UNAUTHORIZED if token.is_some() => {
                 assert_eq!(reply.challenge(), Some(INVALID_TOKEN));
             }
-            StatusCode::UNAUTHORIZED => assert_eq!(reply.challenge(), Some(r#"Bearer realm="docs""#)),
+            StatusCode::UNAUTHORIZED => {
+                assert_eq!(reply.challenge(), Some(r#"Bearer realm="docs""#))
+            }
             StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => reply.assert_problem(status),
             _ => {}
         }

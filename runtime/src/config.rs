@@ -18,6 +18,9 @@ pub const DEFAULT_REALM: &str = "api";
 /// The clock skew tolerated on `exp` and `nbf` when none is configured.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
+/// The largest leeway accepted: clock skew is seconds, not days.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(60 * 60);
+
 /// The environment variables [`VerifierBuilder::from_env`] reads.
 pub mod env {
     /// The expected `iss`.
@@ -55,6 +58,9 @@ pub enum ConfigError {
     /// The realm cannot appear in a challenge.
     #[error("invalid realm: {0}")]
     InvalidRealm(#[source] ChallengeError),
+    /// The leeway is so large that expired tokens would stay valid for days.
+    #[error("the leeway must not exceed one hour")]
+    LeewayTooLarge,
     /// The token size limit is zero.
     #[error("the token size limit must be at least one byte")]
     InvalidTokenLimit,
@@ -253,7 +259,8 @@ impl VerifierBuilder {
         self
     }
 
-    /// The clock skew tolerated on `exp` and `nbf`. Defaults to 30 seconds.
+    /// The clock skew tolerated on `exp` and `nbf`. Defaults to 30 seconds; at most
+    /// [`MAX_LEEWAY`].
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -315,6 +322,9 @@ impl VerifierBuilder {
             disclosure: self.disclosure,
             advertise_scopes: self.advertise_scopes,
         };
+        if self.leeway > MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge);
+        }
         if self.sources.max_len == 0 {
             return Err(ConfigError::InvalidTokenLimit);
         }
@@ -452,6 +462,11 @@ mod tests {
     fn bad_realm_and_limit_are_refused() {
         assert!(matches!(complete().realm("a\"b").build(), Err(ConfigError::InvalidRealm(_))));
         assert!(matches!(complete().max_token_len(0).build(), Err(ConfigError::InvalidTokenLimit)));
+        assert!(matches!(
+            complete().leeway(Duration::from_secs(u64::MAX)).build(),
+            Err(ConfigError::LeewayTooLarge)
+        ));
+        assert!(complete().leeway(MAX_LEEWAY).build().is_ok());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub mod testing;
 pub mod token;
 mod verifier;
 
-pub use config::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, VerifierBuilder, env};
+pub use config::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder, env};
 pub use denial::{
     Denial, DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
 };
@@ -66,4 +66,143 @@ pub mod __private {
     pub use crate::scope::ScopeRule;
 }
 
-pub use portcullis_macros::{authenticated, owner_only, requires_scope, scopes};
+/// Only callers with a valid bearer token reach the handler.
+///
+/// The guard runs before every extractor of the handler, so a request without valid
+/// credentials gets 401 and its body is never read. The verified [`Principal`] is available to
+/// the handler without a second verification.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use portcullis::{Principal, Verifier};
+///
+/// #[portcullis::authenticated]
+/// async fn me(principal: Principal) -> String {
+///     principal.subject().to_owned()
+/// }
+///
+/// # fn app(verifier: Verifier) -> Router {
+/// Router::new().route("/me", get(me)).with_state(verifier)
+/// # }
+/// ```
+///
+/// `#[authenticated(state = AppState)]` names the router state, so that a state that cannot
+/// provide the [`Verifier`] is reported under that type with the fix, rather than as an
+/// unsatisfied `Handler` bound where the route is added.
+pub use portcullis_macros::authenticated;
+
+/// The caller's token must grant these scopes; otherwise 403 `insufficient_scope`, naming them.
+///
+/// - several scopes mean all of them: `#[requires_scope("docs:read", "docs:write")]`;
+/// - `any(..)` means one of them: `#[requires_scope(any("admin:read", "docs:admin"))]`;
+/// - stacked attributes mean all of them.
+///
+/// Scopes are checked at compile time against the RFC 6749 `scope-token` grammar. With a
+/// vocabulary declared by [`scopes!`], scopes can be named by variant (`Scope::DocsWrite`), and
+/// `declared_in = Scope` makes an undeclared literal a compile error. The check runs after
+/// authentication and before every extractor of the handler: a caller without the scope gets
+/// 403 whatever its body holds.
+///
+/// ```
+/// use axum::{Json, Router, routing::post};
+/// use portcullis::Verifier;
+///
+/// portcullis::scopes! {
+///     /// The scopes of this API.
+///     pub enum Scope {
+///         DocsRead = "docs:read",
+///         DocsWrite = "docs:write",
+///         AdminRead = "admin:read",
+///     }
+/// }
+///
+/// #[portcullis::requires_scope(Scope::DocsWrite)]
+/// async fn create(Json(title): Json<String>) -> String {
+///     title
+/// }
+///
+/// #[portcullis::requires_scope("docs:read", declared_in = Scope)]
+/// #[portcullis::requires_scope(any(Scope::AdminRead, Scope::DocsWrite))]
+/// async fn audit() {}
+///
+/// # fn app(verifier: Verifier) -> Router {
+/// Router::new()
+///     .route("/documents", post(create))
+///     .route("/audit", axum::routing::get(audit))
+///     .with_state(verifier)
+/// # }
+/// ```
+pub use portcullis_macros::requires_scope;
+
+/// The resource named by the path must exist and belong to the caller; otherwise 404, the same
+/// bytes whether it is absent, someone else's, or its id cannot name any resource.
+///
+/// The argument is a type implementing [`OwnedResource`]; `id = "param"` names the path
+/// parameter (by default the route's only one, or `id`). The resource is loaded once, after the
+/// credential and scope checks and before the handler's extractors, and handed over by
+/// [`Owned`].
+///
+/// ```
+/// use axum::{Router, extract::FromRef, routing::get};
+/// use portcullis::{Owned, OwnedResource, Verifier};
+///
+/// #[derive(Clone)]
+/// struct Db;
+///
+/// #[derive(Clone, FromRef)]
+/// struct AppState {
+///     verifier: Verifier,
+///     db: Db,
+/// }
+///
+/// struct Document {
+///     owner: String,
+///     body: String,
+/// }
+///
+/// impl OwnedResource for Document {
+///     type State = Db;
+///     type Id = u64;
+///     type Error = std::io::Error;
+///
+///     async fn load(id: u64, _db: &Db) -> Result<Option<Self>, Self::Error> {
+///         Ok((id == 1).then(|| Document { owner: "alice".into(), body: "hello".into() }))
+///     }
+///
+///     fn owner(&self) -> &str {
+///         &self.owner
+///     }
+/// }
+///
+/// #[portcullis::requires_scope("docs:read")]
+/// #[portcullis::owner_only(Document)]
+/// async fn read(document: Owned<Document>) -> String {
+///     document.body.clone()
+/// }
+///
+/// # fn app(state: AppState) -> Router {
+/// Router::new().route("/documents/{id}", get(read)).with_state(state)
+/// # }
+/// ```
+pub use portcullis_macros::owner_only;
+
+/// Declares the application's scope vocabulary once, as an enum.
+///
+/// Each variant maps to one scope; scopes are checked against the RFC 6749 grammar and for
+/// duplicates at compile time. The enum offers `as_str`, `ALL`, `from_scope` and the `const fn
+/// is_declared` that `#[requires_scope(.., declared_in = Enum)]` uses to refuse a misspelt
+/// literal at compile time.
+///
+/// ```
+/// portcullis::scopes! {
+///     /// The scopes of the documents API.
+///     pub enum Scope {
+///         DocsRead = "docs:read",
+///         DocsWrite = "docs:write",
+///     }
+/// }
+///
+/// assert_eq!(Scope::DocsWrite.as_str(), "docs:write");
+/// assert!(!Scope::is_declared("doc:write"));
+/// ```
+pub use portcullis_macros::scopes;

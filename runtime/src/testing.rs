@@ -128,10 +128,9 @@ impl TestIssuer {
     pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let secret = secret.as_ref();
         let verifying = Key::hmac(secret)?.with_algorithm(Algorithm::HS256)?;
-        let mut issuer =
-            Self::assemble(Algorithm::HS256, EncodingKey::from_secret(secret), verifying, None);
-        issuer.kid = None;
-        Ok(issuer)
+        // No kid on either side: the tokens carry none, so the key must not require one.
+        Ok(Self::assemble(Algorithm::HS256, EncodingKey::from_secret(secret), verifying, None)
+            .with_kid(None))
     }
 
     /// An RSA issuer (RS256, RS384, RS512, PS256, PS384 or PS512) from PEM keys.

@@ -112,6 +112,11 @@ impl Verifier {
         let data =
             jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding_key(), validation)
                 .map_err(|error| invalid_token_reason(error.kind()))?;
+        // `iss` is a single StringOrURI (RFC 7519 §4.1.1), but `jsonwebtoken` also accepts an
+        // array and passes it when any element is an accepted issuer.
+        if validation.iss.is_some() && !matches!(data.claims.get("iss"), Some(Value::String(_))) {
+            return Err(InvalidTokenReason::InvalidClaims);
+        }
         Principal::from_claims(data.claims, &inner.mapping)
     }
 }
