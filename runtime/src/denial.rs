@@ -75,6 +75,22 @@ pub enum InvalidTokenReason {
 }
 
 impl InvalidTokenReason {
+    /// Every reason, for exhaustive tests and metrics.
+    pub const ALL: [Self; 12] = [
+        Self::Malformed,
+        Self::TooLarge,
+        Self::DisallowedAlgorithm,
+        Self::UnknownKey,
+        Self::BadSignature,
+        Self::Expired,
+        Self::NotYetValid,
+        Self::WrongIssuer,
+        Self::WrongAudience,
+        Self::MissingClaim,
+        Self::InvalidClaims,
+        Self::UnsupportedCriticalHeader,
+    ];
+
     /// A stable, machine-friendly name for logs and metrics.
     pub const fn code(self) -> &'static str {
         match self {
@@ -415,24 +431,9 @@ mod tests {
         Denial::new(kind, Arc::new(presentation))
     }
 
-    const ALL_TOKEN_REASONS: [InvalidTokenReason; 12] = [
-        InvalidTokenReason::Malformed,
-        InvalidTokenReason::TooLarge,
-        InvalidTokenReason::DisallowedAlgorithm,
-        InvalidTokenReason::UnknownKey,
-        InvalidTokenReason::BadSignature,
-        InvalidTokenReason::Expired,
-        InvalidTokenReason::NotYetValid,
-        InvalidTokenReason::WrongIssuer,
-        InvalidTokenReason::WrongAudience,
-        InvalidTokenReason::MissingClaim,
-        InvalidTokenReason::InvalidClaims,
-        InvalidTokenReason::UnsupportedCriticalHeader,
-    ];
-
     #[test]
     fn every_development_description_is_a_valid_error_description() {
-        for reason in ALL_TOKEN_REASONS {
+        for reason in InvalidTokenReason::ALL {
             let d = denial(DenialKind::InvalidToken(reason), Disclosure::Development);
             let challenge = d.challenge().unwrap().to_string();
             assert!(
@@ -445,7 +446,7 @@ mod tests {
 
     #[test]
     fn production_invalid_token_has_no_description_or_detail() {
-        for reason in ALL_TOKEN_REASONS {
+        for reason in InvalidTokenReason::ALL {
             let d = denial(DenialKind::InvalidToken(reason), Disclosure::Production);
             assert_eq!(
                 d.challenge().unwrap().to_string(),

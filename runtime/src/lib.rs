@@ -34,6 +34,7 @@
 pub mod challenge;
 mod config;
 pub mod denial;
+pub mod extract;
 mod guard;
 mod keys;
 mod ownership;

@@ -163,7 +163,18 @@ async fn path_id<S: Send + Sync>(
             let first = all.next();
             match (first, all.next()) {
                 (Some(only), None) => Some(only),
-                _ => params.iter().find(|(key, _)| *key == "id"),
+                (None, _) => None,
+                _ => {
+                    let id = params.iter().find(|(key, _)| *key == "id");
+                    if id.is_none() {
+                        // A route mistake, not a client one: say so to the developer.
+                        tracing::warn!(
+                            target: "portcullis::ownership",
+                            "the route has several path parameters and none is named `id`; name the resource's with `#[owner_only(Type, id = \"…\")]`"
+                        );
+                    }
+                    id
+                }
             }
         }
     };

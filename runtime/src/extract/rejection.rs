@@ -1,0 +1,90 @@
+//! The one rejection type of the extractors.
+
+use std::fmt;
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use crate::problem::{InvalidParam, Problem};
+
+/// Why [`Json`](super::Json), [`Query`](super::Query), [`Path`](super::Path) or
+/// [`Valid`](super::Valid) refused a request: an RFC 9457 [`Problem`] with status 400, 413, 415
+/// or (for a route that does not match its extractor, a server bug) 500.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use portcullis::extract::{Json, Rejection};
+///
+/// async fn handler(body: Result<Json<u32>, Rejection>) -> axum::response::Response {
+///     match body {
+///         Ok(Json(n)) => n.to_string().into_response(),
+///         Err(rejection) => {
+///             assert!(rejection.status().is_client_error() || rejection.status().is_server_error());
+///             rejection.into_response()
+///         }
+///     }
+/// }
+/// # let _ = handler;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// Boxed: a rejection travels in `Result`s, and a problem is large.
+    problem: Box<Problem>,
+}
+
+impl Rejection {
+    /// A 400 with the fixed `detail` and one `invalid-params` entry per parameter.
+    pub(crate) fn invalid(detail: &'static str, params: Vec<InvalidParam>) -> Self {
+        Self::with_problem(
+            Problem::new(StatusCode::BAD_REQUEST).with_detail(detail).with_invalid_params(params),
+        )
+    }
+
+    /// A problem of `status` with the given `detail`.
+    pub(crate) fn with_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self::with_problem(Problem::new(status).with_detail(detail))
+    }
+
+    fn with_problem(problem: Problem) -> Self {
+        Self { problem: Box::new(problem) }
+    }
+
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> StatusCode {
+        self.problem.status()
+    }
+
+    /// The problem document that will be sent.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// The problem document, to change it before sending it.
+    pub fn into_problem(self) -> Problem {
+        *self.problem
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.problem.status())?;
+        if let Some(detail) = self.problem.detail() {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+impl From<Rejection> for Problem {
+    fn from(rejection: Rejection) -> Self {
+        *rejection.problem
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        (*self.problem).into_response()
+    }
+}
