@@ -47,12 +47,18 @@ impl GuardKind {
         }
     }
 
-    /// The attribute named by the last segment of `path`, if it is one of ours.
+    /// The attribute `path` names, if it is one of ours: `name` or `portcullis::name` (with or
+    /// without a leading `::`). Another crate's `other::authenticated` is left alone.
     pub(crate) fn from_path(path: &Path) -> Option<Self> {
-        let last = path.segments.last()?;
+        let segments: Vec<_> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let name = match segments.as_slice() {
+            [name] if path.leading_colon.is_none() => name,
+            [krate, name] if krate == "portcullis" => name,
+            _ => return None,
+        };
         [Self::Authenticated, Self::RequiresScope, Self::OwnerOnly]
             .into_iter()
-            .find(|kind| last.ident == kind.name())
+            .find(|kind| name == kind.name())
     }
 }
 

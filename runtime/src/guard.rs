@@ -112,14 +112,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = state.verifier();
-        let principal = match parts.extensions.get::<Principal>() {
-            Some(principal) => principal.clone(),
-            None => {
-                let principal = verifier.authenticate(parts).await?;
-                parts.extensions.insert(principal.clone());
-                principal
-            }
-        };
+        let principal = verifier.authenticate_once(parts).await?;
         let required = ScopeRequirement::new(P::SCOPES);
         if !principal.scopes().satisfy(&required) {
             return Err(verifier.deny(DenialKind::InsufficientScope(required)));

@@ -351,22 +351,28 @@ impl KeySet {
 
     /// The key for a token with header `kid` and `alg`.
     ///
-    /// A `kid` that names a key selects it, and the key must allow `alg`. Otherwise, the keys
-    /// configured without a `kid` are candidates: exactly one of them may allow `alg`. Several
+    /// A `kid` that names a key selects it, and the key must allow `alg`; a `kid` that names no
+    /// key is unknown, unless no configured key has a `kid`. Without a `kid`, the keys configured
+    /// without one are candidates: exactly one of them may allow `alg`. Several
     /// candidates are refused rather than tried in turn, so a token costs one verification.
     pub(crate) fn select(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<&Key, InvalidTokenReason> {
-        if let Some(kid) = kid
-            && let Some(key) = self.keys.iter().find(|k| k.kid() == Some(kid))
-        {
-            return if key.allows(alg) {
-                Ok(key)
-            } else {
-                Err(InvalidTokenReason::DisallowedAlgorithm)
-            };
+        if let Some(kid) = kid {
+            if let Some(key) = self.keys.iter().find(|k| k.kid() == Some(kid)) {
+                return if key.allows(alg) {
+                    Ok(key)
+                } else {
+                    Err(InvalidTokenReason::DisallowedAlgorithm)
+                };
+            }
+            // Once keys are named, a name that matches none is unknown. Only a set without any
+            // names (a single shared secret, say) ignores the token's `kid`.
+            if self.keys.iter().any(|k| k.kid.is_some()) {
+                return Err(InvalidTokenReason::UnknownKey);
+            }
         }
         let mut candidates = self.keys.iter().filter(|k| k.kid.is_none() && k.allows(alg));
         match (candidates.next(), candidates.next()) {
@@ -450,8 +456,11 @@ mod tests {
             keys.select(Some("h"), Algorithm::ES256).unwrap_err(),
             InvalidTokenReason::DisallowedAlgorithm
         );
-        // An unknown kid falls back to the single kid-less key.
-        assert_eq!(keys.select(Some("zzz"), Algorithm::HS256).unwrap().kid(), None);
+        // Once keys are named, an unknown kid is unknown.
+        assert_eq!(
+            keys.select(Some("zzz"), Algorithm::HS256).unwrap_err(),
+            InvalidTokenReason::UnknownKey
+        );
         assert_eq!(keys.select(None, Algorithm::HS256).unwrap().kid(), None);
         assert_eq!(
             keys.select(None, Algorithm::RS256).unwrap_err(),
@@ -466,5 +475,9 @@ mod tests {
             keys.insert(Key::hmac(SECRET).unwrap().with_kid("h")),
             Err(KeyError::DuplicateKid(_))
         ));
+        // A set without names ignores the token's kid.
+        let mut unnamed = KeySet::new();
+        unnamed.insert(Key::hmac(SECRET).unwrap()).unwrap();
+        assert!(unnamed.select(Some("anything"), Algorithm::HS256).is_ok());
     }
 }

@@ -184,12 +184,7 @@ where
     type Rejection = Denial;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(principal) = parts.extensions.get::<Principal>() {
-            return Ok(principal.clone());
-        }
-        let principal = Verifier::from_ref(state).authenticate(parts).await?;
-        parts.extensions.insert(principal.clone());
-        Ok(principal)
+        Verifier::from_ref(state).authenticate_once(parts).await
     }
 }
 

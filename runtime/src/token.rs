@@ -49,20 +49,37 @@ pub fn is_b64token(token: &str) -> bool {
 }
 
 /// Reads the token from the request: `Ok(None)` when there are no credentials at all.
+///
+/// With the query transport on, a bearer `Authorization` header and an `access_token`
+/// parameter in one request are refused as two transports, whether or not either token is
+/// well formed: the client must learn that it sent its credentials twice.
 pub(crate) fn extract<'a>(
     parts: &'a Parts,
     sources: TokenSources,
 ) -> Result<Option<Cow<'a, str>>, ExtractionError> {
-    let from_header = from_authorization_header(parts, sources.max_len)?;
-    let from_query =
-        if sources.query { from_query(parts, sources.max_len)?.map(Cow::Owned) } else { None };
-    match (from_header, from_query) {
-        (Some(_), Some(_)) => {
-            Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports))
-        }
-        (Some(token), None) => Ok(Some(Cow::Borrowed(token))),
-        (None, query) => Ok(query),
+    let from_header = from_authorization_header(parts, sources.max_len);
+    if !sources.query {
+        return from_header.map(|token| token.map(Cow::Borrowed));
     }
+    if let Err(error @ ExtractionError::InvalidRequest(_)) = from_header {
+        return Err(error);
+    }
+    let header_is_bearer =
+        matches!(from_header, Ok(Some(_)) | Err(ExtractionError::InvalidToken(_)));
+    if header_is_bearer && has_query_token(parts) {
+        return Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports));
+    }
+    match from_header? {
+        Some(token) => Ok(Some(Cow::Borrowed(token))),
+        None => Ok(from_query(parts, sources.max_len)?.map(Cow::Owned)),
+    }
+}
+
+/// `true` when the query holds an `access_token` parameter, even an empty one.
+fn has_query_token(parts: &Parts) -> bool {
+    parts.uri.query().is_some_and(|query| {
+        form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == ACCESS_TOKEN_PARAM)
+    })
 }
 
 fn from_authorization_header(
@@ -241,6 +258,11 @@ mod tests {
         let several = Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports));
         assert_eq!(with_query(&[b"Bearer abc"], "/?access_token=abc"), several);
         assert_eq!(with_query(&[], "/?access_token=a&access_token=b"), several);
+        // Presence counts, not validity: a malformed header or an empty parameter is still sent.
+        assert_eq!(with_query(&[b"Bearer a b"], "/?access_token=abc"), several);
+        assert_eq!(with_query(&[b"Bearer abc"], "/?access_token="), several);
+        // A header of another scheme is not a bearer transport.
+        assert_eq!(with_query(&[b"Basic eA=="], "/?access_token=abc"), Ok(Some("abc".to_owned())));
         // Without the opt-in the query parameter is just an unrelated parameter.
         assert_eq!(header_only(&[b"Bearer abc"]), Ok(Some("abc".to_owned())));
     }

@@ -89,6 +89,22 @@ impl Verifier {
         self.verify(&token).map_err(|reason| self.deny(DenialKind::InvalidToken(reason)))
     }
 
+    /// Like [`Verifier::authenticate`], but once per request: a principal this same verifier
+    /// already verified earlier in the request (in a guard, say) is reused. A principal verified
+    /// by another verifier (another issuer or audience) is not.
+    pub async fn authenticate_once(&self, parts: &mut Parts) -> Result<Principal, Denial> {
+        if let Some(cached) = parts.extensions.get::<Authenticated>()
+            && Arc::ptr_eq(&cached.verifier.inner, &self.inner)
+        {
+            return Ok(cached.principal.clone());
+        }
+        let principal = self.authenticate(parts).await?;
+        parts
+            .extensions
+            .insert(Authenticated { verifier: self.clone(), principal: principal.clone() });
+        Ok(principal)
+    }
+
     /// Verifies a token (without the `Bearer ` prefix): signature, algorithm binding, `exp`,
     /// `nbf`, `iss`, `aud`, then reads the principal.
     ///
@@ -119,6 +135,13 @@ impl Verifier {
         }
         Principal::from_claims(data.claims, &inner.mapping)
     }
+}
+
+/// A principal and the verifier that verified it, kept in the request extensions.
+#[derive(Clone)]
+struct Authenticated {
+    verifier: Verifier,
+    principal: Principal,
 }
 
 /// Maps `jsonwebtoken`'s error to the closed set of reasons; its message is never shown.
