@@ -52,12 +52,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec) -> TokenStr
         }
     });
 
-    let mut guarded = HandlerFn {
-        attrs: handler.attrs.clone(),
-        vis: handler.vis.clone(),
-        sig: handler.sig.clone(),
-        body: handler.body.clone(),
-    };
+    let mut guarded = handler.clone();
     guarded.sig.inputs.insert(0, syn::parse_quote!(_: ::portcullis::__private::Guard<#policy>));
 
     quote! {

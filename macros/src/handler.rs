@@ -15,6 +15,7 @@ use crate::valid::{self, Errors};
 
 /// A function whose body is kept as raw tokens, so a half-written body still expands (as in
 /// `tracing-attributes`): only the signature must parse.
+#[derive(Clone)]
 pub(crate) struct HandlerFn {
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,

@@ -104,7 +104,6 @@ pub struct VerifierBuilder {
     issuer: Expect,
     audience: Expect,
     keys: Vec<Key>,
-    key_sets: Vec<KeySet>,
     algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
     mapping: ClaimMapping,
@@ -128,7 +127,6 @@ impl VerifierBuilder {
             issuer: Expect::Unset,
             audience: Expect::Unset,
             keys: Vec::new(),
-            key_sets: Vec::new(),
             algorithms: None,
             leeway: DEFAULT_LEEWAY,
             mapping: ClaimMapping::default(),
@@ -249,7 +247,7 @@ impl VerifierBuilder {
 
     /// Adds every key of a set (for example [`KeySet::from_jwks`]).
     pub fn keys(mut self, keys: KeySet) -> Self {
-        self.key_sets.push(keys);
+        self.keys.extend(keys);
         self
     }
 
@@ -329,9 +327,7 @@ impl VerifierBuilder {
             return Err(ConfigError::InvalidTokenLimit);
         }
         let mut keys = KeySet::new();
-        for key in self.keys.into_iter().chain(
-            self.key_sets.into_iter().flat_map(|set| set.iter().cloned().collect::<Vec<_>>()),
-        ) {
+        for key in self.keys {
             keys.insert(key)?;
         }
         if keys.is_empty() {

@@ -275,6 +275,17 @@ fn signature_algorithm(declared: KeyAlgorithm) -> Option<Algorithm> {
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     keys: Vec<Key>,
+    /// Whether any key has a `kid`; kept up to date by `insert`, read on every selection.
+    named: bool,
+}
+
+impl IntoIterator for KeySet {
+    type Item = Key;
+    type IntoIter = std::vec::IntoIter<Key>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.keys.into_iter()
+    }
 }
 
 impl KeySet {
@@ -290,6 +301,7 @@ impl KeySet {
         {
             return Err(KeyError::DuplicateKid(kid.to_owned()));
         }
+        self.named |= key.kid.is_some();
         self.keys.push(key);
         Ok(())
     }
@@ -370,7 +382,7 @@ impl KeySet {
             }
             // Once keys are named, a name that matches none is unknown. Only a set without any
             // names (a single shared secret, say) ignores the token's `kid`.
-            if self.keys.iter().any(|k| k.kid.is_some()) {
+            if self.named {
                 return Err(InvalidTokenReason::UnknownKey);
             }
         }

@@ -145,7 +145,7 @@ impl Principal {
 
     /// The claims as the application's own type.
     pub fn deserialize_claims<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&Value::Object(self.inner.claims.clone()))
+        T::deserialize(&self.inner.claims)
     }
 }
 

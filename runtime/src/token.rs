@@ -66,20 +66,17 @@ pub(crate) fn extract<'a>(
     }
     let header_is_bearer =
         matches!(from_header, Ok(Some(_)) | Err(ExtractionError::InvalidToken(_)));
-    if header_is_bearer && has_query_token(parts) {
+    // Parsed once: its presence decides the two-transports rule, its value is the token.
+    let from_query = query_param(parts)?;
+    if header_is_bearer && from_query.is_some() {
         return Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports));
     }
-    match from_header? {
-        Some(token) => Ok(Some(Cow::Borrowed(token))),
-        None => Ok(from_query(parts, sources.max_len)?.map(Cow::Owned)),
+    match (from_header?, from_query) {
+        (Some(token), _) => Ok(Some(Cow::Borrowed(token))),
+        (None, Some(value)) if !value.is_empty() => check_token(value.as_bytes(), sources.max_len)
+            .map(|token| Some(Cow::Owned(token.to_owned()))),
+        (None, _) => Ok(None),
     }
-}
-
-/// `true` when the query holds an `access_token` parameter, even an empty one.
-fn has_query_token(parts: &Parts) -> bool {
-    parts.uri.query().is_some_and(|query| {
-        form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == ACCESS_TOKEN_PARAM)
-    })
 }
 
 fn from_authorization_header(
@@ -131,7 +128,9 @@ fn check_token(token: &[u8], max_len: usize) -> Result<&str, ExtractionError> {
     }
 }
 
-fn from_query(parts: &Parts, max_len: usize) -> Result<Option<String>, ExtractionError> {
+/// The `access_token` query parameter, form-decoded, even when empty; two of them are two
+/// transports.
+fn query_param(parts: &Parts) -> Result<Option<Cow<'_, str>>, ExtractionError> {
     let Some(query) = parts.uri.query() else { return Ok(None) };
     let mut found = None;
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -143,11 +142,7 @@ fn from_query(parts: &Parts, max_len: usize) -> Result<Option<String>, Extractio
         }
         found = Some(value);
     }
-    match found {
-        None => Ok(None),
-        Some(value) if value.is_empty() => Ok(None),
-        Some(value) => check_token(value.as_bytes(), max_len).map(|token| Some(token.to_owned())),
-    }
+    Ok(found)
 }
 
 #[cfg(test)]
