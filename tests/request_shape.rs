@@ -61,6 +61,30 @@ async fn create(Valid(Json(doc)): Valid<Json<NewDoc>>) -> (StatusCode, Json<NewD
     (StatusCode::CREATED, Json(doc))
 }
 
+/// The types of the README's "Validated input" section.
+mod readme {
+    use super::*;
+
+    #[derive(Deserialize, garde::Validate)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct NewDocument {
+        #[garde(length(chars, min = 1, max = 200))]
+        title: String,
+        #[garde(dive)]
+        items: Vec<Item>,
+    }
+
+    #[derive(Deserialize, garde::Validate)]
+    struct Item {
+        #[garde(range(min = 1, max = 99))]
+        qty: u32,
+    }
+
+    pub(super) async fn create(Valid(Json(document)): Valid<Json<NewDocument>>) -> String {
+        document.title
+    }
+}
+
 async fn unvalidated(Json(doc): Json<NewDoc>) -> Json<NewDoc> {
     Json(doc)
 }
@@ -94,6 +118,7 @@ fn app(verifier: Verifier) -> Router {
     Router::new()
         .route("/docs", post(create))
         .route("/unvalidated", post(unvalidated))
+        .route("/readme", post(readme::create))
         .route("/any", post(any_json))
         .route("/small", post(any_json).layer(DefaultBodyLimit::max(16)))
         .route("/search", get(search))
@@ -291,7 +316,10 @@ async fn an_unknown_field_is_refused() {
     assert_invalid_body(&reply, json!([param("items[0].price", "is not an accepted field")]));
     // A key the client made up that is not a plain name is not repeated back.
     let reply = send(router(), post_json("/unvalidated", r#"{"<img src=x>": 1}"#)).await;
-    assert_invalid_body(&reply, json!([param("?", "is not an accepted field")]));
+    assert_invalid_body(
+        &reply,
+        json!([param("?", "is not an accepted field"), param("title", "is required")]),
+    );
 }
 
 #[tokio::test]
@@ -336,10 +364,97 @@ async fn a_length_counts_characters() {
 }
 
 #[tokio::test]
-async fn a_shape_error_comes_before_validation() {
-    // The body does not deserialize: only the shape error is reported, not the empty title.
+async fn shape_errors_come_first_then_the_rules_of_the_well_shaped_fields() {
     let reply = send(router(), post_json("/docs", r#"{"title": "", "items": [{"qty": 0}]}"#)).await;
-    assert_invalid_body(&reply, json!([param("items[0].sku", "is required")]));
+    assert_invalid_body(
+        &reply,
+        json!([
+            param("items[0].sku", "is required"),
+            param("items[0].qty", "lower than 1"),
+            param("title", "length is lower than 1"),
+        ]),
+    );
+    // A field with the wrong shape is reported once: not again for the rule its placeholder
+    // breaks (`title` would be too short, `qty` out of range). Shape errors come in the order
+    // of the object's keys.
+    let body = r#"{"title": 5, "items": [{"qty": "many", "sku": "bad"}]}"#;
+    let reply = send(router(), post_json("/docs", body)).await;
+    assert_invalid_body(
+        &reply,
+        json!([
+            param("items[0].qty", "must be an integer"),
+            param("title", "must be a string"),
+            param("items[0].sku", "does not match pattern /^[A-Z]{3}-[0-9]{4}$/"),
+        ]),
+    );
+}
+
+#[tokio::test]
+async fn every_shape_error_of_a_body_is_reported_in_one_response() {
+    let body = r#"{
+        "items": [
+            {"qty": 1, "sku": "ABC-1234"},
+            {"qty": "two", "sku": 3, "colour": "red"},
+            {"sku": "ABC-1234"},
+            "not an item"
+        ],
+        "notes": "x"
+    }"#;
+    let reply = send(router(), post_json("/unvalidated", body)).await;
+    assert_invalid_body(
+        &reply,
+        json!([
+            param("items[1].colour", "is not an accepted field"),
+            param("items[1].qty", "must be an integer"),
+            param("items[1].sku", "must be a string"),
+            param("items[2].qty", "is required"),
+            param("items[3]", "must be an object"),
+            param("notes", "is not an accepted field"),
+            param("title", "is required"),
+        ]),
+    );
+    let text = String::from_utf8_lossy(&reply.bytes);
+    assert!(!text.contains("\"two\"") && !text.contains("\"red\""), "{text}");
+}
+
+#[tokio::test]
+async fn the_readme_example_answers_as_documented() {
+    let body = r#"{"title": "", "items": [{"qty": 0}, {"qty": "two"}, {}], "tags": []}"#;
+    let reply = send(router(), post_json("/readme", body)).await;
+    assert_invalid_body(
+        &reply,
+        json!([
+            param("items[1].qty", "must be an integer"),
+            param("items[2].qty", "is required"),
+            param("tags", "is not an accepted field"),
+            param("items[0].qty", "lower than 1"),
+            param("title", "length is lower than 1"),
+        ]),
+    );
+}
+
+#[tokio::test]
+async fn a_body_with_many_errors_gets_at_most_twenty() {
+    let items: Vec<Value> = (0..100).map(|_| json!({"qty": "x", "sku": 1})).collect();
+    let body = json!({"title": "a", "items": items}).to_string();
+    let reply = send(router(), post_json("/unvalidated", body)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let params = reply.body["invalid-params"].as_array().unwrap();
+    assert_eq!(params.len(), 20, "{params:?}");
+    assert_eq!(params[0], param("items[0].qty", "must be an integer"));
+    assert_eq!(params[1], param("items[0].sku", "must be a string"));
+}
+
+#[tokio::test]
+async fn a_wrong_shape_after_which_the_body_is_not_json_is_a_syntax_error() {
+    // serde stops at the wrong type of `title`; the body is still checked to the end.
+    let reply = send(router(), post_json("/unvalidated", r#"{"title": 5, "items": [}"#)).await;
+    assert_problem(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "The request body is not valid JSON (line 1, column 24)",
+        None,
+    );
 }
 
 // --- Query -----------------------------------------------------------------------------------
@@ -369,6 +484,27 @@ async fn query_errors_name_the_parameter() {
         let text = String::from_utf8_lossy(&reply.bytes);
         assert!(!text.contains("two") && !text.contains("maybe"), "{uri}: {text}");
     }
+}
+
+#[tokio::test]
+async fn every_query_error_is_reported_in_one_response() {
+    let reply = send(router(), get_uri("/search?page=0x10&sort=desc&exact=maybe&exact=no")).await;
+    assert_invalid_query(
+        &reply,
+        json!([
+            param("page", "is not a valid value"),
+            param("sort", "is not an accepted field"),
+            param("exact", "is not a valid value"),
+            param("exact", "must appear only once"),
+            param("q", "is required"),
+        ]),
+    );
+    // Shape errors first, then the rules of the parameters that had the right shape.
+    let reply = send(router(), get_uri("/search?q=a&page=x")).await;
+    assert_invalid_query(
+        &reply,
+        json!([param("page", "is not a valid value"), param("q", "length is lower than 2")]),
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::collect::{self, Shape};
 use super::reason::invalid_param;
 use super::rejection::Rejection;
 
@@ -20,7 +21,8 @@ pub(crate) const INVALID_BODY: &str = "The request body is invalid";
 /// [`DefaultBodyLimit`](axum::extract::DefaultBodyLimit), 2 MB unless changed), 400 when the
 /// body is not JSON (the `detail` says at which line and column, and nothing more) and 400 with
 /// `invalid-params` when a field is missing, of the wrong type, unknown (with
-/// `#[serde(deny_unknown_fields)]`) or repeated.
+/// `#[serde(deny_unknown_fields)]`) or repeated: every such error in the body, not only the
+/// first (up to 20).
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -77,29 +79,28 @@ where
     type Rejection = Rejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            tracing::debug!("refused a request body that is not declared as JSON");
-            return Err(Rejection::with_status(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "The request body must be application/json",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            tracing::debug!(error = %rejection, "could not read the request body");
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Rejection::with_status(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "The request body is too large",
-                )
-            } else {
-                Rejection::with_status(
-                    StatusCode::BAD_REQUEST,
-                    "The request body could not be read",
-                )
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         Self::from_bytes(&bytes)
     }
+}
+
+/// The body of a request declared as JSON, within the body limit.
+pub(crate) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Rejection> {
+    if !is_json(req.headers()) {
+        tracing::debug!("refused a request body that is not declared as JSON");
+        return Err(Rejection::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "The request body must be application/json",
+        ));
+    }
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        tracing::debug!(error = %rejection, "could not read the request body");
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Rejection::with_status(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large")
+        } else {
+            Rejection::with_status(StatusCode::BAD_REQUEST, "The request body could not be read")
+        }
+    })
 }
 
 impl<T: DeserializeOwned> Json<T> {
@@ -115,25 +116,47 @@ impl<T: DeserializeOwned> Json<T> {
     /// # Ok::<(), portcullis::extract::Rejection>(())
     /// ```
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Rejection> {
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let inner = error.inner();
-            tracing::debug!(error = %inner, path = %error.path(), "refused a JSON body");
-            if inner.is_data() {
-                Rejection::invalid(
-                    INVALID_BODY,
-                    vec![invalid_param(error.path(), &inner.to_string())],
-                )
-            } else {
-                not_json(inner)
-            }
-        })?;
-        deserializer.end().map_err(|error| {
-            tracing::debug!(%error, "refused a JSON body");
-            not_json(&error)
-        })?;
-        Ok(Self(value))
+        decode(bytes).map(Self).map_err(|refusal| match refusal {
+            BodyRefusal::NotJson(rejection) => rejection,
+            BodyRefusal::Shape(shape) => Rejection::invalid(INVALID_BODY, shape.params),
+        })
     }
+}
+
+/// Why a body was refused.
+pub(crate) enum BodyRefusal<T> {
+    /// It is not JSON.
+    NotJson(Rejection),
+    /// It is JSON of the wrong shape: every error found, and the repaired value.
+    Shape(Shape<T>),
+}
+
+/// Deserializes a JSON body into `T`, finding every shape error when there is one.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRefusal<T>> {
+    // The common case, a valid body, is deserialized straight from the bytes.
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let first = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => {
+            return match deserializer.end() {
+                Ok(()) => Ok(value),
+                Err(error) => Err(BodyRefusal::NotJson(not_json(&error))),
+            };
+        }
+        Err(error) if !error.inner().is_data() => {
+            tracing::debug!(error = %error.inner(), "refused a body that is not JSON");
+            return Err(BodyRefusal::NotJson(not_json(error.inner())));
+        }
+        Err(error) => {
+            tracing::debug!(error = %error.inner(), path = %error.path(), "refused a JSON body");
+            invalid_param(error.path(), &error.inner().to_string())
+        }
+    };
+    // A wrong shape: the whole body must still be JSON, and every error in it is looked for.
+    let value = serde_json::from_slice(bytes).map_err(|error| {
+        tracing::debug!(%error, "refused a body that is not JSON");
+        BodyRefusal::NotJson(not_json(&error))
+    })?;
+    Err(BodyRefusal::Shape(collect::json(value).with_first(first)))
 }
 
 /// The 400 for a body that is not JSON: where it stops being JSON, and nothing else.

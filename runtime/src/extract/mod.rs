@@ -18,6 +18,13 @@
 //! client's values and the parser's messages are never echoed. The precise error is logged with
 //! `tracing` at debug level.
 //!
+//! An extractor reports every problem it finds in one answer, not only the first that serde
+//! meets: all the missing, ill-typed, unknown and repeated fields of a body or a query string
+//! (up to 20), followed, with [`Valid`], by the broken rules of the fields that had the right
+//! shape. Path parameters report the first that does not parse. Extractors run one after the
+//! other, so a request whose query and body are both wrong is refused for the one the handler
+//! takes first.
+//!
 //! ```
 //! use axum::{Router, routing::post};
 //! use portcullis::extract::{Json, Path, Query, Valid};
@@ -48,6 +55,7 @@
 //!
 //! [`DefaultBodyLimit`]: axum::extract::DefaultBodyLimit
 
+mod collect;
 mod json;
 mod path;
 mod query;

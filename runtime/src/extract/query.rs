@@ -4,6 +4,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::collect::{self, Shape};
 use super::reason::invalid_param;
 use super::rejection::Rejection;
 
@@ -14,7 +15,8 @@ pub(crate) const INVALID_QUERY: &str = "The query string is invalid";
 ///
 /// Refuses with a 400 [`Rejection`] whose `invalid-params` names the parameter when a required
 /// one is missing, a value does not parse, a parameter is unknown (with
-/// `#[serde(deny_unknown_fields)]`) or repeated where one value is expected (`?q=a&q=b`).
+/// `#[serde(deny_unknown_fields)]`) or repeated where one value is expected (`?q=a&q=b`):
+/// every such parameter, not only the first.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -64,16 +66,22 @@ impl<T: DeserializeOwned> Query<T> {
     /// # Ok::<(), portcullis::extract::Rejection>(())
     /// ```
     pub fn from_query(query: &str) -> Result<Self, Rejection> {
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(Self).map_err(|error| {
-            tracing::debug!(error = %error.inner(), path = %error.path(), "refused a query string");
-            Rejection::invalid(
-                INVALID_QUERY,
-                vec![invalid_param(error.path(), &error.inner().to_string())],
-            )
-        })
+        decode(query).map(Self).map_err(|shape| Rejection::invalid(INVALID_QUERY, shape.params))
     }
+}
+
+/// Deserializes a query string into `T`, finding every error when there is one.
+pub(crate) fn decode<T: DeserializeOwned>(query: &str) -> Result<T, Shape<T>> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let error = match serde_path_to_error::deserialize(deserializer) {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    tracing::debug!(error = %error.inner(), path = %error.path(), "refused a query string");
+    let first = invalid_param(error.path(), &error.inner().to_string());
+    let pairs = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    Err(collect::query(pairs).with_first(first))
 }
 
 impl<T, S> FromRequestParts<S> for Query<T>

@@ -4,9 +4,12 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use garde::Validate;
 use http::request::Parts;
 
-use super::json::{INVALID_BODY, Json};
+use serde::de::DeserializeOwned;
+
+use super::collect::{MAX_REPORTED, Shape};
+use super::json::{self, BodyRefusal, INVALID_BODY, Json};
 use super::path::{INVALID_PATH, Path};
-use super::query::{INVALID_QUERY, Query};
+use super::query::{self, INVALID_QUERY, Query};
 use super::rejection::Rejection;
 use crate::problem::InvalidParam;
 
@@ -16,8 +19,8 @@ use crate::problem::InvalidParam;
 /// Every broken rule is reported in one 400 [`Rejection`], as one `invalid-params` entry each
 /// (`title`, `items[2].qty`), with garde's reason, in the order garde reports them. garde's own
 /// reasons only quote the rule (`length is lower than 3`), never the value; keep custom rules
-/// the same way. Validation only runs once the value deserialized: a shape error is reported
-/// alone.
+/// the same way. When the input also has shape errors (a missing field, a wrong type), they are
+/// reported first, followed by the rule violations of the fields that had the right shape.
 ///
 /// Validation is a wrapper rather than built into [`Json`], [`Query`] and [`Path`] so that it
 /// is visible in the handler's signature, so that types without rules need no `Validate` impl,
@@ -74,45 +77,87 @@ where
     T: Validate,
     T::Context: Default,
 {
-    value.validate().map_err(|report| {
+    let violations = violations(value);
+    if violations.is_empty() { Ok(()) } else { Err(Rejection::invalid(detail, violations)) }
+}
+
+/// The rule violations of `value`, one `invalid-params` entry each.
+fn violations<T>(value: &T) -> Vec<InvalidParam>
+where
+    T: Validate,
+    T::Context: Default,
+{
+    value.validate().err().map_or_else(Vec::new, |report| {
         tracing::debug!(%report, "refused input that breaks its validation rules");
-        let params = report
+        report
             .iter()
             .map(|(path, error)| InvalidParam::new(path.to_string(), error.message()))
-            .collect();
-        Rejection::invalid(detail, params)
+            .collect()
     })
+}
+
+/// The 400 for input with shape errors: those errors, then the rule violations of the repaired
+/// value that are not at (or inside) a place already reported, where the value is a placeholder.
+fn refuse_shape<T>(shape: Shape<T>, detail: &'static str) -> Rejection
+where
+    T: Validate,
+    T::Context: Default,
+{
+    let mut params = shape.params;
+    if let Some(repaired) = shape.repaired {
+        let reported = params.clone();
+        let at_reported = |violation: &InvalidParam| {
+            reported.iter().any(|param| {
+                let rest = violation.name.strip_prefix(param.name.as_str());
+                param.name.is_empty()
+                    || rest.is_some_and(|rest| {
+                        rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')
+                    })
+            })
+        };
+        params.extend(violations(&repaired).into_iter().filter(|v| !at_reported(v)));
+        params.truncate(MAX_REPORTED);
+    }
+    Rejection::invalid(detail, params)
 }
 
 impl<T, S> FromRequest<S> for Valid<Json<T>>
 where
-    Json<T>: FromRequest<S, Rejection = Rejection>,
-    T: Validate,
+    T: DeserializeOwned + Validate,
     T::Context: Default,
     S: Send + Sync,
 {
     type Rejection = Rejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = Json::<T>::from_request(req, state).await?;
-        validate(&json.0, INVALID_BODY)?;
-        Ok(Self(json))
+        let bytes = json::read_body(req, state).await?;
+        match json::decode::<T>(&bytes) {
+            Ok(value) => {
+                validate(&value, INVALID_BODY)?;
+                Ok(Self(Json(value)))
+            }
+            Err(BodyRefusal::NotJson(rejection)) => Err(rejection),
+            Err(BodyRefusal::Shape(shape)) => Err(refuse_shape(shape, INVALID_BODY)),
+        }
     }
 }
 
 impl<T, S> FromRequestParts<S> for Valid<Query<T>>
 where
-    Query<T>: FromRequestParts<S, Rejection = Rejection>,
-    T: Validate,
+    T: DeserializeOwned + Validate,
     T::Context: Default,
     S: Send + Sync,
 {
     type Rejection = Rejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let query = Query::<T>::from_request_parts(parts, state).await?;
-        validate(&query.0, INVALID_QUERY)?;
-        Ok(Self(query))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match query::decode::<T>(parts.uri.query().unwrap_or_default()) {
+            Ok(value) => {
+                validate(&value, INVALID_QUERY)?;
+                Ok(Self(Query(value)))
+            }
+            Err(shape) => Err(refuse_shape(shape, INVALID_QUERY)),
+        }
     }
 }
 
