@@ -9,8 +9,9 @@ use crate::challenge::ChallengeError;
 use crate::denial::{Disclosure, Presentation};
 use crate::keys::{Key, KeyError, KeySet};
 use crate::principal::{ClaimMapping, ScopeClaim};
+use crate::remote::{KeyLocation, KeyRefresh, REMOTE_ALGORITHMS, RemoteKeys};
 use crate::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
-use crate::verifier::{Verifier, VerifierInner};
+use crate::verifier::{KeySource, Verifier, VerifierInner};
 
 /// The realm used when none is configured.
 pub const DEFAULT_REALM: &str = "api";
@@ -27,7 +28,8 @@ pub mod env {
     pub const ISSUER: &str = "PORTCULLIS_ISSUER";
     /// The accepted `aud` values, comma-separated.
     pub const AUDIENCE: &str = "PORTCULLIS_AUDIENCE";
-    /// A JWKS URL to fetch keys from.
+    /// A JWKS URL to fetch keys from. Without it, and without keys configured in code, keys
+    /// are found by OpenID Connect discovery from [`ISSUER`].
     pub const JWKS_URL: &str = "PORTCULLIS_JWKS_URL";
     /// The realm of the `WWW-Authenticate` challenges.
     pub const REALM: &str = "PORTCULLIS_REALM";
@@ -76,8 +78,25 @@ pub enum ConfigError {
         problem: &'static str,
     },
     /// Remote key sets are not supported by this version.
-    #[error("PORTCULLIS_JWKS_URL is not supported yet: configure keys with .key(..) or .keys(..)")]
-    JwksUrlNotSupported,
+    /// A JWKS or issuer URL that cannot be used to fetch keys.
+    #[error("cannot fetch keys from {url:?}: {problem}")]
+    InvalidKeyUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// Keys were configured in code and also to be fetched from a URL.
+    #[error(
+        "keys are configured both in code (.key/.keys) and remotely (.jwks_url/.oidc_issuer): choose one"
+    )]
+    ConflictingKeySources,
+    /// OIDC discovery needs exactly one issuer.
+    #[error("OIDC discovery needs exactly one issuer")]
+    DiscoveryNeedsOneIssuer,
+    /// The HTTP client for remote keys could not be built (no TLS roots, say).
+    #[error("cannot build the HTTP client for remote keys: {0}")]
+    HttpClient(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +109,7 @@ enum Expect {
 impl Expect {
     fn add(&mut self, value: String) {
         match self {
+            Self::OneOf(values) if values.contains(&value) => {}
             Self::OneOf(values) => values.push(value),
             _ => *self = Self::OneOf(vec![value]),
         }
@@ -111,6 +131,18 @@ pub struct VerifierBuilder {
     advertise_scopes: bool,
     sources: TokenSources,
     jwks_url: Option<String>,
+    discovery: Discovery,
+    key_refresh: KeyRefresh,
+}
+
+/// Whether keys are found by OIDC discovery from the issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discovery {
+    Off,
+    /// Asked for in code: an error beside keys configured in code.
+    Explicit,
+    /// Implied by `PORTCULLIS_ISSUER` alone: used only when no key is configured otherwise.
+    FromEnv,
 }
 
 impl Default for VerifierBuilder {
@@ -134,6 +166,8 @@ impl VerifierBuilder {
             advertise_scopes: true,
             sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN },
             jwks_url: None,
+            discovery: Discovery::Off,
+            key_refresh: KeyRefresh::default(),
         }
     }
 
@@ -204,6 +238,8 @@ impl VerifierBuilder {
         }
         if let Some(url) = read(env::JWKS_URL)? {
             self.jwks_url = Some(url);
+        } else if matches!(self.issuer, Expect::OneOf(_)) && self.discovery == Discovery::Off {
+            self.discovery = Discovery::FromEnv;
         }
         Ok(self)
     }
@@ -248,6 +284,46 @@ impl VerifierBuilder {
     /// Adds every key of a set (for example [`KeySet::from_jwks`]).
     pub fn keys(mut self, keys: KeySet) -> Self {
         self.keys.extend(keys);
+        self
+    }
+
+    /// Fetches the keys from a JWKS URL (`https`; `http` only to a loopback address), and keeps
+    /// them fresh as [`KeyRefresh`] says. Accepts the asymmetric algorithms unless
+    /// [`algorithms`](Self::algorithms) narrows them.
+    ///
+    /// ```
+    /// let verifier = portcullis::Verifier::builder()
+    ///     .issuer("https://tenant.eu.auth0.com/")
+    ///     .audience("https://api.example")
+    ///     .jwks_url("https://tenant.eu.auth0.com/.well-known/jwks.json")
+    ///     .build()?;
+    /// # Ok::<(), portcullis::ConfigError>(())
+    /// ```
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Expects tokens from `issuer`, and finds its keys through OpenID Connect discovery:
+    /// `{issuer}/.well-known/openid-configuration` names the `jwks_uri`, and must name
+    /// `issuer` exactly.
+    ///
+    /// ```
+    /// let verifier = portcullis::Verifier::builder()
+    ///     .oidc_issuer("https://keycloak.example/realms/acme")
+    ///     .audience("documents-api")
+    ///     .build()?;
+    /// # Ok::<(), portcullis::ConfigError>(())
+    /// ```
+    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer.add(issuer.into());
+        self.discovery = Discovery::Explicit;
+        self
+    }
+
+    /// How remote keys are fetched and refreshed.
+    pub fn key_refresh(mut self, refresh: KeyRefresh) -> Self {
+        self.key_refresh = refresh;
         self
     }
 
@@ -311,9 +387,7 @@ impl VerifierBuilder {
         // second backend, `jsonwebtoken` would otherwise refuse to pick one at verification time.
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 
-        if self.jwks_url.is_some() {
-            return Err(ConfigError::JwksUrlNotSupported);
-        }
+        let remote = self.remote_location()?;
         let presentation = Presentation {
             challenge: crate::challenge::Challenge::new(self.realm)
                 .map_err(ConfigError::InvalidRealm)?,
@@ -330,29 +404,27 @@ impl VerifierBuilder {
         for key in self.keys {
             keys.insert(key)?;
         }
-        if keys.is_empty() {
-            return Err(ConfigError::NoKeys);
-        }
-        let algorithms = match self.algorithms {
-            Some(algorithms) => {
-                if let Some(alg) =
-                    algorithms.iter().find(|alg| !keys.iter().any(|k| k.allows(**alg)))
-                {
-                    return Err(ConfigError::AlgorithmWithoutKey(*alg));
-                }
-                for key in keys.iter_mut() {
-                    key.restrict_to(&algorithms);
-                }
-                algorithms
+        let (source, algorithms) = match remote {
+            Some(_) if !keys.is_empty() => return Err(ConfigError::ConflictingKeySources),
+            Some(location) => {
+                let algorithms = match self.algorithms {
+                    Some(algorithms) => {
+                        if let Some(alg) =
+                            algorithms.iter().find(|alg| !REMOTE_ALGORITHMS.contains(alg))
+                        {
+                            return Err(ConfigError::AlgorithmWithoutKey(*alg));
+                        }
+                        algorithms
+                    }
+                    None => REMOTE_ALGORITHMS.to_vec(),
+                };
+                let remote = RemoteKeys::new(location, self.key_refresh, algorithms.clone())
+                    .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+                (KeySource::Remote(remote), algorithms)
             }
             None => {
-                let mut all: Vec<Algorithm> = Vec::new();
-                for alg in keys.iter().flat_map(Key::algorithms) {
-                    if !all.contains(alg) {
-                        all.push(*alg);
-                    }
-                }
-                all
+                let algorithms = Self::fixed_algorithms(&mut keys, self.algorithms)?;
+                (KeySource::Fixed(keys), algorithms)
             }
         };
         let mut required = vec!["exp"];
@@ -391,13 +463,70 @@ impl VerifierBuilder {
             })
             .collect();
         Ok(Verifier::from_inner(VerifierInner {
-            keys,
+            keys: source,
             algorithms,
             validations,
             sources: self.sources,
             mapping: self.mapping,
             presentation: Arc::new(presentation),
         }))
+    }
+
+    /// Where remote keys come from, if anywhere.
+    fn remote_location(&self) -> Result<Option<KeyLocation>, ConfigError> {
+        fn invalid(url: &str) -> impl FnOnce(&'static str) -> ConfigError + '_ {
+            move |problem| ConfigError::InvalidKeyUrl { url: url.to_owned(), problem }
+        }
+        if let Some(url) = &self.jwks_url {
+            return KeyLocation::jwks(url).map(Some).map_err(invalid(url));
+        }
+        let wanted = match self.discovery {
+            Discovery::Off => false,
+            Discovery::Explicit => true,
+            Discovery::FromEnv => self.keys.is_empty(),
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        match &self.issuer {
+            Expect::OneOf(issuers) if issuers.len() == 1 => {
+                KeyLocation::discovery(&issuers[0]).map(Some).map_err(invalid(&issuers[0]))
+            }
+            _ => Err(ConfigError::DiscoveryNeedsOneIssuer),
+        }
+    }
+
+    /// The algorithms accepted with keys configured in code: those asked for, each of which
+    /// some key must verify (the keys are restricted to them), or every algorithm of the keys.
+    fn fixed_algorithms(
+        keys: &mut KeySet,
+        algorithms: Option<Vec<Algorithm>>,
+    ) -> Result<Vec<Algorithm>, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        Ok(match algorithms {
+            Some(algorithms) => {
+                if let Some(alg) =
+                    algorithms.iter().find(|alg| !keys.iter().any(|k| k.allows(**alg)))
+                {
+                    return Err(ConfigError::AlgorithmWithoutKey(*alg));
+                }
+                for key in keys.iter_mut() {
+                    key.restrict_to(&algorithms);
+                }
+                algorithms
+            }
+            None => {
+                let mut all: Vec<Algorithm> = Vec::new();
+                for alg in keys.iter().flat_map(Key::algorithms) {
+                    if !all.contains(alg) {
+                        all.push(*alg);
+                    }
+                }
+                all
+            }
+        })
     }
 }
 
@@ -498,12 +627,44 @@ mod tests {
     }
 
     #[test]
-    fn jwks_url_is_reported_as_not_supported_yet() {
-        let err = complete()
-            .with_env(env(&[("PORTCULLIS_JWKS_URL", "https://i.example/jwks")]))
-            .unwrap()
+    fn remote_key_sources() {
+        let remote = || Verifier::builder().issuer("https://i.example").audience("aud");
+        const JWKS: &[(&str, &str)] = &[("PORTCULLIS_JWKS_URL", "https://i.example/jwks")];
+        // A JWKS URL, or the issuer alone (discovery), is a key source.
+        assert!(remote().with_env(env(JWKS)).unwrap().build().is_ok());
+        const ISSUER_ONLY: &[(&str, &str)] =
+            &[("PORTCULLIS_ISSUER", "https://i.example"), ("PORTCULLIS_AUDIENCE", "a")];
+        assert!(Verifier::builder().with_env(env(ISSUER_ONLY)).unwrap().build().is_ok());
+        assert!(remote().oidc_issuer("https://i.example").build().is_ok());
+        // The issuer from the environment beside keys in code only sets the expected issuer.
+        assert!(
+            Verifier::builder()
+                .with_env(env(ISSUER_ONLY))
+                .unwrap()
+                .key(Key::hmac(SECRET).unwrap())
+                .build()
+                .is_ok()
+        );
+        // Keys in code and a remote source at once are refused.
+        let err = complete().with_env(env(JWKS)).unwrap().build().unwrap_err();
+        assert!(matches!(err, ConfigError::ConflictingKeySources), "{err}");
+        let err = Verifier::builder()
+            .audience("aud")
+            .key(Key::hmac(SECRET).unwrap())
+            .oidc_issuer("https://i.example")
             .build()
             .unwrap_err();
-        assert!(matches!(err, ConfigError::JwksUrlNotSupported));
+        assert!(matches!(err, ConfigError::ConflictingKeySources), "{err}");
+        // Clear-text URLs other than loopback, and shared-secret algorithms, are refused.
+        for url in ["http://i.example/jwks", "not a url", "file:///etc/jwks.json"] {
+            let err = remote().jwks_url(url).build().unwrap_err();
+            assert!(matches!(err, ConfigError::InvalidKeyUrl { .. }), "{url}: {err}");
+        }
+        assert!(remote().jwks_url("http://127.0.0.1:9/jwks").build().is_ok());
+        let err =
+            remote().jwks_url("https://i.example/jwks").algorithms([Algorithm::HS256]).build();
+        assert!(matches!(err, Err(ConfigError::AlgorithmWithoutKey(Algorithm::HS256))));
+        let two = remote().issuer("https://other.example").oidc_issuer("https://i.example");
+        assert!(matches!(two.build(), Err(ConfigError::DiscoveryNeedsOneIssuer)));
     }
 }

@@ -31,6 +31,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// A library never writes to the application's terminal: it logs with `tracing`.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod challenge;
 mod config;
 pub mod denial;
@@ -40,6 +43,7 @@ mod keys;
 mod ownership;
 mod principal;
 pub mod problem;
+mod remote;
 mod scope;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -55,6 +59,7 @@ pub use keys::{Key, KeyError, KeySet};
 pub use ownership::{Owned, OwnedResource};
 pub use principal::{Claims, Principal, ScopeClaim};
 pub use problem::{InvalidParam, Problem};
+pub use remote::KeyRefresh;
 pub use scope::{ScopeRequirement, ScopeRule, Scopes};
 pub use verifier::Verifier;
 

@@ -11,6 +11,7 @@ use crate::config::VerifierBuilder;
 use crate::denial::{Denial, DenialKind, InvalidTokenReason, Presentation};
 use crate::keys::KeySet;
 use crate::principal::{ClaimMapping, Principal};
+use crate::remote::{RemoteKeys, Snapshot};
 use crate::token::{self, ExtractionError, TokenSources};
 
 /// Verifies bearer tokens and renders denials. Build one with [`Verifier::builder`], share it
@@ -36,9 +37,18 @@ pub struct Verifier {
     inner: Arc<VerifierInner>,
 }
 
+/// Where the verification keys come from.
+#[derive(Debug)]
+pub(crate) enum KeySource {
+    /// Keys configured in code.
+    Fixed(KeySet),
+    /// Keys fetched from an identity provider and kept fresh.
+    Remote(RemoteKeys),
+}
+
 #[derive(Debug)]
 pub(crate) struct VerifierInner {
-    pub(crate) keys: KeySet,
+    pub(crate) keys: KeySource,
     pub(crate) algorithms: Vec<Algorithm>,
     /// One prepared `Validation` per allowed algorithm, so verifying clones nothing.
     pub(crate) validations: Vec<(Algorithm, Validation)>,
@@ -86,7 +96,42 @@ impl Verifier {
                 return Err(self.deny(DenialKind::InvalidToken(reason)));
             }
         };
-        self.verify(&token).map_err(|reason| self.deny(DenialKind::InvalidToken(reason)))
+        let invalid = |reason| self.deny(DenialKind::InvalidToken(reason));
+        match &self.inner.keys {
+            KeySource::Fixed(keys) => self.verify_with(&token, keys).map_err(invalid),
+            KeySource::Remote(remote) => self.verify_remote(remote, &token).await,
+        }
+    }
+
+    /// Verifies with remote keys, fetching them when they are not loaded yet or lack the
+    /// token's key: 503 when they cannot be fetched.
+    async fn verify_remote(&self, remote: &RemoteKeys, token: &str) -> Result<Principal, Denial> {
+        let invalid = |reason| self.deny(DenialKind::InvalidToken(reason));
+        let unavailable = |snapshot: &Snapshot| {
+            self.deny(DenialKind::KeysUnavailable { retry_after: remote.retry_after(snapshot) })
+        };
+        let mut snapshot = remote.current();
+        if !snapshot.loaded {
+            // A token that no key could verify must not make anyone wait for a fetch.
+            self.check_header(token).map_err(invalid)?;
+            snapshot = remote.refresh_for(&snapshot).await;
+            if !snapshot.loaded {
+                return Err(unavailable(&snapshot));
+            }
+        }
+        match self.verify_with(token, &snapshot.keys) {
+            Err(InvalidTokenReason::UnknownKey) => {
+                let fresh = remote.refresh_for(&snapshot).await;
+                match self.verify_with(token, &fresh.keys) {
+                    // The key may exist: the provider could not be asked.
+                    Err(InvalidTokenReason::UnknownKey) if !fresh.healthy => {
+                        Err(unavailable(&fresh))
+                    }
+                    outcome => outcome.map_err(invalid),
+                }
+            }
+            outcome => outcome.map_err(invalid),
+        }
     }
 
     /// Like [`Verifier::authenticate`], but once per request: a principal this same verifier
@@ -110,7 +155,22 @@ impl Verifier {
     ///
     /// The headers `jku`, `x5u`, `jwk` and `x5c` are never followed: keys come from the
     /// configuration only.
+    ///
+    /// With remote keys, this uses the keys fetched so far and never waits for a fetch:
+    /// [`Verifier::authenticate`] does.
     pub fn verify(&self, token: &str) -> Result<Principal, InvalidTokenReason> {
+        match &self.inner.keys {
+            KeySource::Fixed(keys) => self.verify_with(token, keys),
+            KeySource::Remote(remote) => self.verify_with(token, &remote.current().keys),
+        }
+    }
+
+    /// The token's header, when its size, syntax, `crit` and `alg` are acceptable, and the
+    /// validation for its algorithm.
+    fn check_header(
+        &self,
+        token: &str,
+    ) -> Result<(jsonwebtoken::Header, &Validation), InvalidTokenReason> {
         let inner = &*self.inner;
         if token.len() > inner.sources.max_len {
             return Err(InvalidTokenReason::TooLarge);
@@ -124,7 +184,14 @@ impl Verifier {
         else {
             return Err(InvalidTokenReason::DisallowedAlgorithm);
         };
-        let key = inner.keys.select(header.kid.as_deref(), header.alg)?;
+        Ok((header, validation))
+    }
+
+    /// Verifies `token` with `keys`.
+    fn verify_with(&self, token: &str, keys: &KeySet) -> Result<Principal, InvalidTokenReason> {
+        let inner = &*self.inner;
+        let (header, validation) = self.check_header(token)?;
+        let key = keys.select(header.kid.as_deref(), header.alg)?;
         let data =
             jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding_key(), validation)
                 .map_err(|error| invalid_token_reason(error.kind()))?;

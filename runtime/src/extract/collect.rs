@@ -227,10 +227,6 @@ fn fill<T: DeserializeOwned>(
         }
         *attempts += 1;
         let outcome = input.decode::<T>();
-        eprintln!(
-            "fill {steps:?} {placeholder:?} -> {:?}",
-            outcome.as_ref().err().map(|f| f.message.clone())
-        );
         let still_wrong = match &outcome {
             Ok(_) => false,
             // Still a wrong value at this very place (a missing field inside the placeholder is
