@@ -1,0 +1,235 @@
+//! The documents API: every user keeps their own documents, behind portcullis guards.
+//!
+//! | route | guard | answer |
+//! |---|---|---|
+//! | `GET /health` | public | 200 |
+//! | `GET /documents` | `docs:read` | 200, the caller's documents |
+//! | `POST /documents` | `docs:write` | 201, `Location: /documents/{id}` |
+//! | `GET /documents/{id}` | `docs:read`, owner only | 200 |
+//! | `PUT /documents/{id}` | `docs:write`, owner only | 200 |
+//! | `DELETE /documents/{id}` | `docs:delete`, owner only | 204 |
+//! | `GET /documents/search?q=…&limit=…` | `docs:read` | 200, the caller's matching documents |
+//! | `GET /admin/stats` | `admin:read` or `docs:admin` | 200, counts |
+//!
+//! The guards answer 401, 403 and 404 before any part of the request is read; the extractors
+//! answer 400, 413 and 415 after them. Every refusal is an RFC 9457 problem document.
+//!
+//! [`router`] builds the whole application from an [`AppState`], so tests drive exactly what the
+//! binary serves.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use portcullis::denial::DeniedWith;
+use portcullis::extract::{Json, Query, Valid};
+use portcullis::{DenialKind, NotFoundReason, Owned, Principal, Problem, Verifier};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+mod store;
+
+pub use store::{Document, Stats, Store, StoreError};
+
+portcullis::scopes! {
+    /// The scopes of the documents API.
+    pub enum Scope {
+        DocsRead = "docs:read",
+        DocsWrite = "docs:write",
+        DocsDelete = "docs:delete",
+        AdminRead = "admin:read",
+        DocsAdmin = "docs:admin",
+    }
+}
+
+/// Request bodies larger than this (1 MiB) are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How many documents a search returns when the request does not say.
+pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
+
+/// What every handler can reach: the token verifier and the document store.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Verifies bearer tokens and renders denials.
+    pub verifier: Verifier,
+    /// The documents.
+    pub store: Store,
+}
+
+impl FromRef<AppState> for Verifier {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
+}
+
+/// The body of `POST /documents` and `PUT /documents/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentInput {
+    /// Required: 1 to 200 characters, not only whitespace.
+    #[garde(length(chars, min = 1, max = 200), custom(not_blank))]
+    pub title: String,
+    /// Required: at most 100 000 characters.
+    #[garde(length(chars, max = 100_000))]
+    pub body: String,
+}
+
+/// The query of `GET /documents/search`. Unknown and repeated parameters are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Required: what the title must contain, 1 to 100 characters.
+    #[garde(length(chars, min = 1, max = 100))]
+    pub q: String,
+    /// At most this many results, 1 to 100; [`DEFAULT_SEARCH_LIMIT`] when absent.
+    #[garde(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+}
+
+/// An empty value is already reported by the length rule; this one catches `"   "`.
+fn not_blank(value: &str, _context: &()) -> garde::Result {
+    if !value.is_empty() && value.trim().is_empty() {
+        return Err(garde::Error::new("must not be blank"));
+    }
+    Ok(())
+}
+
+/// The whole application: routes, guards, the 1 MiB body limit and the access log.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/documents", get(list).post(create))
+        .route("/documents/search", get(search))
+        .route("/documents/{id}", get(read).put(update).delete(remove))
+        .route("/admin/stats", get(stats))
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// A database failure: logged here, answered with a bare 500 problem.
+#[derive(Debug)]
+struct Internal;
+
+impl From<StoreError> for Internal {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "the document store failed");
+        Self
+    }
+}
+
+impl IntoResponse for Internal {
+    fn into_response(self) -> Response {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+    }
+}
+
+/// The same 404 the ownership guard gives, for a document that vanished after the guard saw it.
+fn gone(verifier: &Verifier) -> Response {
+    verifier.deny(DenialKind::NotFound(NotFoundReason::Absent)).into_response()
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[portcullis::requires_scope(Scope::DocsRead)]
+async fn list(
+    principal: Principal,
+    State(store): State<Store>,
+) -> Result<Json<Vec<Document>>, Internal> {
+    Ok(Json(store.list(principal.id()).await?))
+}
+
+#[portcullis::requires_scope(Scope::DocsWrite)]
+async fn create(
+    principal: Principal,
+    State(store): State<Store>,
+    Valid(Json(input)): Valid<Json<DocumentInput>>,
+) -> Result<Response, Internal> {
+    let document = store.create(principal.id(), input).await?;
+    let location = format!("/documents/{}", document.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(document)).into_response())
+}
+
+#[portcullis::requires_scope(Scope::DocsRead)]
+#[portcullis::owner_only(Document)]
+async fn read(document: Owned<Document>) -> Json<Document> {
+    Json(document.into_inner())
+}
+
+#[portcullis::requires_scope(Scope::DocsWrite)]
+#[portcullis::owner_only(Document)]
+async fn update(
+    document: Owned<Document>,
+    State(state): State<AppState>,
+    Valid(Json(input)): Valid<Json<DocumentInput>>,
+) -> Result<Response, Internal> {
+    Ok(match state.store.update(document.id, &document.owner, input).await? {
+        Some(updated) => Json(updated).into_response(),
+        None => gone(&state.verifier),
+    })
+}
+
+#[portcullis::requires_scope(Scope::DocsDelete)]
+#[portcullis::owner_only(Document)]
+async fn remove(
+    document: Owned<Document>,
+    State(state): State<AppState>,
+) -> Result<Response, Internal> {
+    Ok(if state.store.delete(document.id, &document.owner).await? {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        gone(&state.verifier)
+    })
+}
+
+#[portcullis::requires_scope(Scope::DocsRead)]
+async fn search(
+    principal: Principal,
+    State(store): State<Store>,
+    Valid(Query(params)): Valid<Query<SearchParams>>,
+) -> Result<Json<Vec<Document>>, Internal> {
+    let limit = params.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+    Ok(Json(store.search(principal.id(), &params.q, limit).await?))
+}
+
+#[portcullis::requires_scope(any(Scope::AdminRead, Scope::DocsAdmin))]
+async fn stats(State(store): State<Store>) -> Result<Json<Stats>, Internal> {
+    Ok(Json(store.stats().await?))
+}
+
+/// Unknown paths get a problem document too (the same bytes as a Production ownership 404).
+async fn unknown_route() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND)
+}
+
+/// One line per request: method, path (never the query), status, the portcullis denial reason
+/// when a guard refused it, and the time taken.
+async fn access_log(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let denied = response.extensions().get::<DeniedWith>().map_or("-", |denied| denied.0);
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    if response.status().is_server_error() {
+        tracing::error!(target: "documents::access", %method, path, status, denied, micros, "request");
+    } else {
+        tracing::info!(target: "documents::access", %method, path, status, denied, micros, "request");
+    }
+    response
+}

@@ -1,0 +1,245 @@
+//! Documents in SQLite, through one `rusqlite` connection used on tokio's blocking threads.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use crate::DocumentInput;
+
+/// The schema, applied at every start. `AUTOINCREMENT` keeps ids unique for ever: a deleted
+/// document's id never names another one later.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS documents (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner      TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS documents_by_owner ON documents (owner, id);
+";
+
+/// The columns every query returns, in the order [`Document::from_row`] reads them.
+const COLUMNS: &str = "id, owner, title, body, created_at, updated_at";
+
+/// A document, as stored and as sent to its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// Assigned by the database; never reused.
+    pub id: i64,
+    /// The principal id (the token's `sub`) of the caller who created it.
+    pub owner: String,
+    /// 1 to 200 characters, not blank.
+    pub title: String,
+    /// At most 100 000 characters.
+    pub body: String,
+    /// When it was created, RFC 3339 in UTC, to the second.
+    pub created_at: String,
+    /// When it was last replaced, RFC 3339 in UTC, to the second.
+    pub updated_at: String,
+}
+
+impl Document {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            owner: row.get(1)?,
+            title: row.get(2)?,
+            body: row.get(3)?,
+            created_at: row.get(4)?,
+            updated_at: row.get(5)?,
+        })
+    }
+}
+
+/// Counts over every owner's documents, for `GET /admin/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// How many documents are stored.
+    pub documents: u64,
+    /// How many distinct owners they have.
+    pub owners: u64,
+}
+
+/// The database could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused or failed.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// The blocking task running the query panicked or was cancelled.
+    #[error("the database task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The document store: a handle to one SQLite database, cheap to clone.
+///
+/// SQLite calls block, so each query runs on tokio's blocking thread pool; one connection is
+/// shared behind a mutex, which also makes an in-memory database one database for every request.
+#[derive(Debug, Clone)]
+pub struct Store {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// A fresh database in memory, gone when the last clone of the store is dropped.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(connection: Connection) -> Result<Self, StoreError> {
+        // Another process may hold the file's lock for a moment; wait rather than fail.
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// Runs `query` with the connection on a blocking thread.
+    async fn run<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        let result = tokio::task::spawn_blocking(move || {
+            // A panic while the lock was held leaves SQLite itself consistent (every statement
+            // is atomic), so a poisoned lock is still usable.
+            let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            query(&connection)
+        })
+        .await?;
+        Ok(result?)
+    }
+
+    /// The document with this id, whoever owns it.
+    pub async fn get(&self, id: i64) -> Result<Option<Document>, StoreError> {
+        self.run(move |db| {
+            db.query_row(
+                &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"),
+                params![id],
+                Document::from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Every document of `owner`, oldest first.
+    pub async fn list(&self, owner: &str) -> Result<Vec<Document>, StoreError> {
+        let owner = owner.to_owned();
+        self.run(move |db| {
+            let mut statement = db.prepare(&format!(
+                "SELECT {COLUMNS} FROM documents WHERE owner = ?1 ORDER BY id"
+            ))?;
+            let rows = statement.query_map(params![owner], Document::from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// The documents of `owner` whose title contains `query` (case-sensitive), oldest first, at
+    /// most `limit` of them.
+    pub async fn search(
+        &self,
+        owner: &str,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<Document>, StoreError> {
+        let (owner, query) = (owner.to_owned(), query.to_owned());
+        self.run(move |db| {
+            // `instr` rather than `LIKE`: the client's `%` and `_` are plain characters.
+            let mut statement = db.prepare(&format!(
+                "SELECT {COLUMNS} FROM documents WHERE owner = ?1 AND instr(title, ?2) > 0 \
+                 ORDER BY id LIMIT ?3"
+            ))?;
+            let rows = statement.query_map(params![owner, query, limit], Document::from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Stores a new document owned by `owner`.
+    pub async fn create(&self, owner: &str, input: DocumentInput) -> Result<Document, StoreError> {
+        let owner = owner.to_owned();
+        self.run(move |db| {
+            db.query_row(
+                &format!(
+                    "INSERT INTO documents (owner, title, body) VALUES (?1, ?2, ?3) \
+                     RETURNING {COLUMNS}"
+                ),
+                params![owner, input.title, input.body],
+                Document::from_row,
+            )
+        })
+        .await
+    }
+
+    /// Replaces the title and body of document `id` if `owner` owns it; `None` when no such
+    /// document is there (any more).
+    pub async fn update(
+        &self,
+        id: i64,
+        owner: &str,
+        input: DocumentInput,
+    ) -> Result<Option<Document>, StoreError> {
+        let owner = owner.to_owned();
+        self.run(move |db| {
+            db.query_row(
+                &format!(
+                    "UPDATE documents SET title = ?3, body = ?4, \
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') \
+                     WHERE id = ?1 AND owner = ?2 RETURNING {COLUMNS}"
+                ),
+                params![id, owner, input.title, input.body],
+                Document::from_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Deletes document `id` if `owner` owns it; whether it was there.
+    pub async fn delete(&self, id: i64, owner: &str) -> Result<bool, StoreError> {
+        let owner = owner.to_owned();
+        self.run(move |db| {
+            db.execute("DELETE FROM documents WHERE id = ?1 AND owner = ?2", params![id, owner])
+                .map(|deleted| deleted > 0)
+        })
+        .await
+    }
+
+    /// How many documents and owners there are.
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        self.run(|db| {
+            db.query_row("SELECT COUNT(*), COUNT(DISTINCT owner) FROM documents", [], |row| {
+                // SQLite integers are signed; a count is never negative.
+                let count = |index| row.get::<_, i64>(index).map(|n| n.unsigned_abs());
+                Ok(Stats { documents: count(0)?, owners: count(1)? })
+            })
+        })
+        .await
+    }
+}
+
+impl portcullis::OwnedResource for Document {
+    type State = Store;
+    type Id = i64;
+    type Error = StoreError;
+
+    async fn load(id: i64, store: &Store) -> Result<Option<Self>, StoreError> {
+        store.get(id).await
+    }
+
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+}

@@ -1,0 +1,582 @@
+//! Every route and every error class of the documents API, through the real router with
+//! `tower::ServiceExt::oneshot`: status, headers and the parsed body.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use documents::{AppState, DEFAULT_SEARCH_LIMIT, Document, MAX_BODY_BYTES, Store, router};
+use http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use portcullis::Disclosure;
+use portcullis::testing::TestIssuer;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ALL_DOCS: [&str; 3] = ["docs:read", "docs:write", "docs:delete"];
+const PROBLEM_JSON: &str = "application/problem+json";
+
+struct Api {
+    issuer: TestIssuer,
+    router: Router,
+    /// alice: every document scope.
+    alice: String,
+    /// bob: every document scope too, so that his writes reach the ownership check.
+    bob: String,
+    /// carol: `docs:read` only.
+    carol: String,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    bytes: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    fn header(&self, name: header::HeaderName) -> Option<&str> {
+        let mut values = self.headers.get_all(&name).iter();
+        let first = values.next()?;
+        assert!(values.next().is_none(), "{name} appears more than once");
+        Some(first.to_str().unwrap())
+    }
+
+    fn document(&self) -> Document {
+        assert_eq!(self.header(header::CONTENT_TYPE), Some("application/json"));
+        serde_json::from_slice(&self.bytes).unwrap()
+    }
+
+    fn documents(&self) -> Vec<Document> {
+        assert_eq!(self.status, StatusCode::OK);
+        assert_eq!(self.header(header::CONTENT_TYPE), Some("application/json"));
+        serde_json::from_slice(&self.bytes).unwrap()
+    }
+
+    /// Asserts an RFC 9457 problem of `status` and returns its members.
+    fn problem(&self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "{:?}", String::from_utf8_lossy(&self.bytes));
+        assert_eq!(self.header(header::CONTENT_TYPE), Some(PROBLEM_JSON));
+        let body = self.json();
+        assert_eq!(body["type"], "about:blank");
+        assert_eq!(body["title"], status.canonical_reason().unwrap());
+        assert_eq!(body["status"], status.as_u16());
+        body
+    }
+
+    /// Asserts a 400 problem whose `invalid-params` are exactly `params` (name, reason).
+    fn invalid(&self, params: &[(&str, &str)]) {
+        let body = self.problem(StatusCode::BAD_REQUEST);
+        let expected: Vec<Value> =
+            params.iter().map(|(name, reason)| json!({"name": name, "reason": reason})).collect();
+        assert_eq!(body["invalid-params"], Value::Array(expected), "{body}");
+        assert!(self.header(header::WWW_AUTHENTICATE).is_none());
+    }
+}
+
+fn api(disclosure: Disclosure) -> Api {
+    let issuer = TestIssuer::new();
+    let verifier =
+        issuer.verifier().realm("documents").disclosure(disclosure).build().expect("verifier");
+    let router = router(AppState { verifier, store: Store::in_memory().expect("store") });
+    let alice = issuer.token("alice").scopes(ALL_DOCS).sign();
+    let bob = issuer.token("bob").scopes(ALL_DOCS).sign();
+    let carol = issuer.token("carol").scopes(["docs:read"]).sign();
+    Api { issuer, router, alice, bob, carol }
+}
+
+impl Api {
+    async fn request(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, headers, bytes }
+    }
+
+    /// `method uri` with a bearer token and, when given, a JSON body.
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        json: Option<Value>,
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match json {
+            Some(json) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.request(builder.body(body).unwrap()).await
+    }
+
+    async fn get(&self, uri: &str, token: &str) -> Reply {
+        self.send("GET", uri, Some(token), None).await
+    }
+
+    /// Creates a document as `token`'s subject and returns it.
+    async fn create(&self, token: &str, title: &str, body: &str) -> Document {
+        let reply = self
+            .send("POST", "/documents", Some(token), Some(json!({"title": title, "body": body})))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+        reply.document()
+    }
+}
+
+fn challenge_for_scope(scope: &str) -> String {
+    format!(r#"Bearer realm="documents", error="insufficient_scope", scope="{scope}""#)
+}
+
+#[tokio::test]
+async fn health_is_public() {
+    let api = api(Disclosure::Production);
+    let reply = api.send("GET", "/health", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json(), json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn create_answers_201_with_location_and_the_document() {
+    let api = api(Disclosure::Production);
+    let reply = api
+        .send(
+            "POST",
+            "/documents",
+            Some(&api.alice),
+            Some(json!({"title": "Shopping", "body": "milk"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let document = reply.document();
+    assert_eq!(
+        reply.header(header::LOCATION),
+        Some(format!("/documents/{}", document.id).as_str())
+    );
+    assert_eq!((document.owner.as_str(), document.title.as_str()), ("alice", "Shopping"));
+    assert_eq!(document.body, "milk");
+    assert_eq!(reply.json()["id"], document.id);
+    assert!(document.created_at.ends_with('Z') && document.created_at.contains('T'));
+
+    let location = reply.header(header::LOCATION).unwrap().to_owned();
+    let read = api.get(&location, &api.alice).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.document(), document);
+}
+
+#[tokio::test]
+async fn list_holds_only_the_callers_documents() {
+    let api = api(Disclosure::Production);
+    let a1 = api.create(&api.alice, "a1", "").await;
+    let b1 = api.create(&api.bob, "b1", "").await;
+    let a2 = api.create(&api.alice, "a2", "").await;
+    assert_eq!(api.get("/documents", &api.alice).await.documents(), [a1, a2]);
+    assert_eq!(api.get("/documents", &api.bob).await.documents(), [b1]);
+    assert_eq!(api.get("/documents", &api.carol).await.documents(), []);
+}
+
+#[tokio::test]
+async fn update_replaces_title_and_body() {
+    let api = api(Disclosure::Production);
+    let original = api.create(&api.alice, "Draft", "v1").await;
+    let uri = format!("/documents/{}", original.id);
+    let reply = api
+        .send("PUT", &uri, Some(&api.alice), Some(json!({"title": "Final", "body": "v2"})))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let updated = reply.document();
+    assert_eq!((updated.id, updated.owner.as_str()), (original.id, "alice"));
+    assert_eq!((updated.title.as_str(), updated.body.as_str()), ("Final", "v2"));
+    assert_eq!(updated.created_at, original.created_at);
+    assert_eq!(api.get(&uri, &api.alice).await.document(), updated);
+
+    // The same body rules as POST.
+    let reply = api.send("PUT", &uri, Some(&api.alice), Some(json!({"title": "t"}))).await;
+    reply.invalid(&[("body", "is required")]);
+    let reply =
+        api.send("PUT", &uri, Some(&api.alice), Some(json!({"title": " ", "body": ""}))).await;
+    reply.invalid(&[("title", "must not be blank")]);
+    assert_eq!(api.get(&uri, &api.alice).await.document(), updated);
+}
+
+#[tokio::test]
+async fn delete_answers_204_and_the_document_is_gone() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "Old", "").await;
+    let uri = format!("/documents/{}", document.id);
+    let reply = api.send("DELETE", &uri, Some(&api.alice), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(reply.bytes.is_empty());
+    api.get(&uri, &api.alice).await.problem(StatusCode::NOT_FOUND);
+    api.send("DELETE", &uri, Some(&api.alice), None).await.problem(StatusCode::NOT_FOUND);
+    assert_eq!(api.get("/documents", &api.alice).await.documents(), []);
+}
+
+#[tokio::test]
+async fn another_users_document_gets_the_same_404_as_an_absent_one() {
+    for disclosure in [Disclosure::Production, Disclosure::Development] {
+        let api = api(disclosure);
+        let document = api.create(&api.alice, "Private", "secret").await;
+        let body = json!({"title": "Mine now", "body": ""});
+        for method in ["GET", "PUT", "DELETE"] {
+            let json = (method == "PUT").then(|| body.clone());
+            let foreign = format!("/documents/{}", document.id);
+            let mut replies = Vec::new();
+            for uri in [foreign.as_str(), "/documents/999999", "/documents/not-a-number"] {
+                let reply = api.send(method, uri, Some(&api.bob), json.clone()).await;
+                let problem = reply.problem(StatusCode::NOT_FOUND);
+                assert!(reply.header(header::WWW_AUTHENTICATE).is_none());
+                assert!(!problem.to_string().contains("Private"));
+                replies.push(reply);
+            }
+            for other in &replies[1..] {
+                assert_eq!(other.headers, replies[0].headers, "{method}");
+                assert_eq!(other.bytes, replies[0].bytes, "{method}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_lost_when_another_user_deletes_or_replaces() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "Keep me", "precious").await;
+    let uri = format!("/documents/{}", document.id);
+    let reply =
+        api.send("PUT", &uri, Some(&api.bob), Some(json!({"title": "Gone", "body": ""}))).await;
+    reply.problem(StatusCode::NOT_FOUND);
+    api.send("DELETE", &uri, Some(&api.bob), None).await.problem(StatusCode::NOT_FOUND);
+    // A read-only caller's DELETE stops at the scope check.
+    let reply = api.send("DELETE", &uri, Some(&api.carol), None).await;
+    reply.problem(StatusCode::FORBIDDEN);
+
+    assert_eq!(api.get(&uri, &api.alice).await.document(), document);
+    assert_eq!(api.get("/documents", &api.alice).await.documents(), [document]);
+}
+
+#[tokio::test]
+async fn search_matches_titles_of_the_callers_documents() {
+    let api = api(Disclosure::Production);
+    let mut notes = Vec::new();
+    for i in 0..25 {
+        notes.push(api.create(&api.alice, &format!("note {i}"), "").await);
+    }
+    let other = api.create(&api.alice, "Shopping 100%", "").await;
+    api.create(&api.bob, "note of bob", "").await;
+
+    let found = api.get("/documents/search?q=note", &api.alice).await.documents();
+    assert_eq!(found.len(), DEFAULT_SEARCH_LIMIT as usize);
+    assert_eq!(found, notes[..20]);
+    let found = api.get("/documents/search?q=note&limit=5", &api.alice).await.documents();
+    assert_eq!(found, notes[..5]);
+    let found = api.get("/documents/search?limit=100&q=note", &api.alice).await.documents();
+    assert_eq!(found, notes);
+    let found = api.get("/documents/search?q=note%2012", &api.alice).await.documents();
+    assert_eq!(found, [notes[12].clone()]);
+    // `%` is a plain character, and matching is case-sensitive.
+    let found = api.get("/documents/search?q=100%25", &api.alice).await.documents();
+    assert_eq!(found, [other]);
+    assert_eq!(api.get("/documents/search?q=NOTE", &api.alice).await.documents(), []);
+    // Only the caller's own documents.
+    assert_eq!(api.get("/documents/search?q=note", &api.carol).await.documents(), []);
+    let found = api.get("/documents/search?q=bob", &api.bob).await.documents();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].owner, "bob");
+}
+
+#[tokio::test]
+async fn search_parameters_are_validated() {
+    let api = api(Disclosure::Production);
+    let long = "x".repeat(101);
+    let cases: [(String, (&str, &str)); 9] = [
+        (String::new(), ("q", "is required")),
+        ("limit=5".into(), ("q", "is required")),
+        ("q=".into(), ("q", "length is lower than 1")),
+        (format!("q={long}"), ("q", "length is greater than 100")),
+        ("q=a&limit=0".into(), ("limit", "lower than 1")),
+        ("q=a&limit=101".into(), ("limit", "greater than 100")),
+        ("q=a&page=2".into(), ("page", "is not an accepted field")),
+        ("q=a&q=b".into(), ("q", "must appear only once")),
+        ("q=a&limit=1&limit=2".into(), ("limit", "must appear only once")),
+    ];
+    for (query, param) in cases {
+        let reply = api.get(&format!("/documents/search?{query}"), &api.alice).await;
+        reply.invalid(&[param]);
+        assert_eq!(reply.json()["detail"], "The query string is invalid", "{query}");
+    }
+    let reply = api.get("/documents/search?q=a&limit=ten", &api.alice).await;
+    let body = reply.problem(StatusCode::BAD_REQUEST);
+    assert_eq!(body["invalid-params"][0]["name"], "limit");
+    // 100 characters, counted as characters, not bytes.
+    let query = format!("q={}", "%C3%A9".repeat(100));
+    let reply = api.get(&format!("/documents/search?{query}"), &api.alice).await;
+    assert_eq!(reply.documents(), []);
+}
+
+#[tokio::test]
+async fn document_bodies_are_validated() {
+    let api = api(Disclosure::Production);
+    let cases = [
+        (json!({"title": "", "body": ""}), ("title", "length is lower than 1")),
+        (json!({"title": "   \t", "body": ""}), ("title", "must not be blank")),
+        (json!({"title": "x".repeat(201), "body": ""}), ("title", "length is greater than 200")),
+        (json!({"body": ""}), ("title", "is required")),
+        (json!({"title": "t"}), ("body", "is required")),
+        (json!({"title": 7, "body": ""}), ("title", "must be a string")),
+        (
+            json!({"title": "t", "body": "x".repeat(100_001)}),
+            ("body", "length is greater than 100000"),
+        ),
+        (json!({"title": "t", "body": "", "tags": []}), ("tags", "is not an accepted field")),
+    ];
+    for (body, param) in cases {
+        let reply = api.send("POST", "/documents", Some(&api.alice), Some(body.clone())).await;
+        reply.invalid(&[param]);
+        assert_eq!(reply.json()["detail"], "The request body is invalid", "{body}");
+    }
+    // Limits are in characters: 200 two-byte characters and 100 000 characters of body pass.
+    let reply = api
+        .send(
+            "POST",
+            "/documents",
+            Some(&api.alice),
+            Some(json!({"title": "é".repeat(200), "body": "x".repeat(100_000)})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+
+    let request = Request::post("/documents")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.alice))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"title\": "))
+        .unwrap();
+    let body = api.request(request).await.problem(StatusCode::BAD_REQUEST);
+    assert!(body["detail"].as_str().unwrap().starts_with("The request body is not valid JSON"));
+    // Nothing invalid was stored.
+    assert_eq!(api.get("/documents", &api.alice).await.documents().len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_gets_413() {
+    let api = api(Disclosure::Production);
+    let huge = format!(r#"{{"title": "t", "body": "{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+    for (method, uri) in [
+        ("POST", "/documents".to_owned()),
+        ("PUT", {
+            let document = api.create(&api.alice, "t", "").await;
+            format!("/documents/{}", document.id)
+        }),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header(header::AUTHORIZATION, format!("Bearer {}", api.alice))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(huge.clone()))
+            .unwrap();
+        let body = api.request(request).await.problem(StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["detail"], "The request body is too large");
+    }
+    // Without credentials the body is never looked at: 401, not 413.
+    let request = Request::post("/documents")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(huge))
+        .unwrap();
+    api.request(request).await.problem(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_body_not_declared_as_json_gets_415() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "t", "").await;
+    let uri = format!("/documents/{}", document.id);
+    for (method, uri) in [("POST", "/documents"), ("PUT", uri.as_str())] {
+        for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {}", api.alice));
+            if let Some(content_type) = content_type {
+                request = request.header(header::CONTENT_TYPE, content_type);
+            }
+            let request = request.body(Body::from(r#"{"title": "t", "body": ""}"#)).unwrap();
+            let body = api.request(request).await.problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert_eq!(body["detail"], "The request body must be application/json");
+        }
+    }
+}
+
+/// Every guarded route, with a JSON body where it takes one.
+fn guarded_routes(id: i64) -> Vec<(&'static str, String, Option<Value>)> {
+    let body = json!({"title": "t", "body": ""});
+    vec![
+        ("GET", "/documents".into(), None),
+        ("POST", "/documents".into(), Some(body.clone())),
+        ("GET", format!("/documents/{id}"), None),
+        ("PUT", format!("/documents/{id}"), Some(body)),
+        ("DELETE", format!("/documents/{id}"), None),
+        ("GET", "/documents/search?q=t".into(), None),
+        ("GET", "/admin/stats".into(), None),
+    ]
+}
+
+#[tokio::test]
+async fn every_guarded_route_answers_401_without_a_valid_token() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "t", "").await;
+    let expired = api
+        .issuer
+        .token("alice")
+        .scopes(ALL_DOCS)
+        .expired(std::time::Duration::from_secs(3600))
+        .sign();
+    let stranger = TestIssuer::new().token("alice").scopes(ALL_DOCS).sign();
+    for (method, uri, json) in guarded_routes(document.id) {
+        let reply = api.send(method, &uri, None, json.clone()).await;
+        let body = reply.problem(StatusCode::UNAUTHORIZED);
+        assert_eq!(body, json!({"type": "about:blank", "title": "Unauthorized", "status": 401}));
+        assert_eq!(reply.header(header::WWW_AUTHENTICATE), Some(r#"Bearer realm="documents""#));
+
+        for token in ["not.a.token", expired.as_str(), stranger.as_str()] {
+            let reply = api.send(method, &uri, Some(token), json.clone()).await;
+            let body = reply.problem(StatusCode::UNAUTHORIZED);
+            assert_eq!(body.get("detail"), None);
+            assert_eq!(
+                reply.header(header::WWW_AUTHENTICATE),
+                Some(r#"Bearer realm="documents", error="invalid_token""#),
+                "{method} {uri}"
+            );
+        }
+    }
+    // Nothing changed.
+    assert_eq!(api.get("/documents", &api.alice).await.documents(), [document]);
+}
+
+#[tokio::test]
+async fn development_disclosure_explains_a_401() {
+    let api = api(Disclosure::Development);
+    let expired = api
+        .issuer
+        .token("alice")
+        .scopes(ALL_DOCS)
+        .expired(std::time::Duration::from_secs(3600))
+        .sign();
+    let reply = api.get("/documents", &expired).await;
+    let body = reply.problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(body["detail"], "The access token expired");
+    assert_eq!(
+        reply.header(header::WWW_AUTHENTICATE),
+        Some(
+            r#"Bearer realm="documents", error="invalid_token", error_description="The access token expired""#
+        )
+    );
+}
+
+#[tokio::test]
+async fn two_authorization_headers_get_400_invalid_request() {
+    let api = api(Disclosure::Production);
+    let request = Request::get("/documents")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.alice))
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.bob))
+        .body(Body::empty())
+        .unwrap();
+    let reply = api.request(request).await;
+    reply.problem(StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.header(header::WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="documents", error="invalid_request""#)
+    );
+}
+
+#[tokio::test]
+async fn every_guarded_route_answers_403_naming_the_missing_scope() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "t", "").await;
+    let nothing = api.issuer.token("alice").sign();
+    let required = [
+        "docs:read",
+        "docs:write",
+        "docs:read",
+        "docs:write",
+        "docs:delete",
+        "docs:read",
+        "admin:read docs:admin",
+    ];
+    for ((method, uri, json), scope) in guarded_routes(document.id).into_iter().zip(required) {
+        // The owner herself, without the scope; a malformed body does not change the answer.
+        let json = json.map(|_| json!({"title": 5}));
+        let reply = api.send(method, &uri, Some(&nothing), json).await;
+        let body = reply.problem(StatusCode::FORBIDDEN);
+        assert_eq!(body.get("detail"), None);
+        assert_eq!(
+            reply.header(header::WWW_AUTHENTICATE),
+            Some(challenge_for_scope(scope).as_str())
+        );
+    }
+    // The read-only user can read, but neither write nor delete.
+    let uri = format!("/documents/{}", document.id);
+    let reply = api.send("DELETE", &uri, Some(&api.carol), None).await;
+    reply.problem(StatusCode::FORBIDDEN);
+    assert_eq!(
+        reply.header(header::WWW_AUTHENTICATE),
+        Some(challenge_for_scope("docs:delete").as_str())
+    );
+    assert_eq!(api.get("/documents", &api.alice).await.documents(), [document]);
+}
+
+#[tokio::test]
+async fn admin_stats_needs_either_admin_scope() {
+    let api = api(Disclosure::Production);
+    api.create(&api.alice, "a1", "").await;
+    api.create(&api.alice, "a2", "").await;
+    api.create(&api.bob, "b1", "").await;
+    for scope in ["admin:read", "docs:admin"] {
+        let token = api.issuer.token("root").scopes([scope]).sign();
+        let reply = api.get("/admin/stats", &token).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+        assert_eq!(reply.json(), json!({"documents": 3, "owners": 2}));
+    }
+    let reply = api.get("/admin/stats", &api.alice).await;
+    reply.problem(StatusCode::FORBIDDEN);
+    assert_eq!(
+        reply.header(header::WWW_AUTHENTICATE),
+        Some(challenge_for_scope("admin:read docs:admin").as_str())
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_get_a_problem_404() {
+    let api = api(Disclosure::Production);
+    let reply = api.send("GET", "/nowhere", None, None).await;
+    let body = reply.problem(StatusCode::NOT_FOUND);
+    assert_eq!(body, json!({"type": "about:blank", "title": "Not Found", "status": 404}));
+}
+
+#[tokio::test]
+async fn a_file_database_keeps_documents_across_restarts() {
+    let path = std::env::temp_dir().join(format!("documents-test-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let document = {
+        let store = Store::open(&path).unwrap();
+        let input = documents::DocumentInput { title: "kept".into(), body: "on disk".into() };
+        store.create("alice", input).await.unwrap()
+    };
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.get(document.id).await.unwrap(), Some(document));
+    drop(store);
+    std::fs::remove_file(&path).unwrap();
+}

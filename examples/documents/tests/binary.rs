@@ -1,0 +1,352 @@
+//! The real binary, as a newcomer runs it: no configuration, so development mode. The `curl`
+//! commands it prints are parsed, sent over TCP in the printed order, and must get the status
+//! their comment announces; then SIGTERM must stop it cleanly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a panic is a failed test"
+)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_documents");
+
+/// Every setting the binary reads, removed so that the test sees the fresh-clone defaults.
+const SETTINGS: [&str; 7] = [
+    "DOCUMENTS_ADDR",
+    "DOCUMENTS_DB",
+    "PORTCULLIS_ISSUER",
+    "PORTCULLIS_AUDIENCE",
+    "PORTCULLIS_JWKS_URL",
+    "PORTCULLIS_REALM",
+    "PORTCULLIS_DISCLOSURE",
+];
+
+/// The server process; killed if the test fails before stopping it.
+struct Server {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the binary on a free loopback port with `vars` set.
+    fn start(vars: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BINARY);
+        for var in SETTINGS {
+            command.env_remove(var);
+        }
+        command.env("DOCUMENTS_ADDR", "127.0.0.1:0").env("RUST_LOG", "info");
+        command.envs(vars.iter().copied());
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the documents binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, receiver) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Self { child, stdout: receiver, stderr: Some(stderr) }
+    }
+
+    /// The stdout lines up to and including the "Listening on" line; all of them if the process
+    /// ends first.
+    fn banner(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(60)) {
+            let done = line.starts_with("Listening on http://");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    }
+
+    /// Sends SIGTERM, waits for the exit, and returns whether it succeeded and the logs.
+    fn terminate(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let mut status = None;
+        for _ in 0..200 {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                status = Some(exit);
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let status = status.expect("the server stops within 10 s of SIGTERM");
+        let logs = self.stderr.take().unwrap().join().unwrap();
+        (status.success(), logs)
+    }
+}
+
+/// Splits a shell line into words, as `sh` would for these commands: single quotes, double
+/// quotes with `$NAME` expansion, and spaces.
+fn shell_words(line: &str, vars: &HashMap<String, String>) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' if in_word => {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+            ' ' => {}
+            '\'' => {
+                in_word = true;
+                word.extend(chars.by_ref().take_while(|&c| c != '\''));
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.extend(chars.next()),
+                        '$' => {
+                            let mut name = String::new();
+                            while let Some(&c) = chars.peek() {
+                                if !(c.is_ascii_alphanumeric() || c == '_') {
+                                    break;
+                                }
+                                name.push(c);
+                                chars.next();
+                            }
+                            word.push_str(vars.get(&name).unwrap_or_else(|| panic!("${name}")));
+                        }
+                        c => word.push(c),
+                    }
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// A response read off the wire.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// What `curl -i [-X M] URL [-H 'h: v']… [-d data]` would send, sent over HTTP/1.1.
+fn curl(words: &[String]) -> Reply {
+    assert_eq!(words[0], "curl");
+    let (mut method, mut url, mut headers, mut data) = (None, None, Vec::new(), None);
+    let mut args = words[1..].iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-i" => {}
+            "-X" => method = args.next().cloned(),
+            "-H" => headers.push(args.next().unwrap().clone()),
+            "-d" => data = args.next().cloned(),
+            other if other.starts_with("http://") => url = Some(other.to_owned()),
+            other => panic!("unexpected curl argument {other}"),
+        }
+    }
+    let url = url.expect("a URL");
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, target) = rest.split_at(rest.find('/').unwrap());
+    let method = method.unwrap_or_else(|| if data.is_some() { "POST" } else { "GET" }.to_owned());
+    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: {authority}\r\n");
+    request.push_str("Connection: close\r\nAccept: */*\r\n");
+    for header in &headers {
+        request.push_str(&format!("{header}\r\n"));
+    }
+    let body = data.unwrap_or_default();
+    if !body.is_empty() {
+        // Like curl, `-d` without a Content-Type sends a form.
+        if !headers.iter().any(|h| h.to_ascii_lowercase().starts_with("content-type:")) {
+            request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head");
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').unwrap();
+            (name.to_ascii_lowercase(), value.trim().to_owned())
+        })
+        .collect();
+    let reply = Reply { status, headers, body: raw[split + 4..].to_vec() };
+    assert_ne!(reply.header("transfer-encoding"), Some("chunked"), "a chunked body is not parsed");
+    reply
+}
+
+#[test]
+fn the_printed_curl_commands_get_the_announced_statuses() {
+    let server = Server::start(&[]);
+    let banner = server.banner();
+    let text = banner.join("\n");
+    assert!(text.contains("DEVELOPMENT MODE"), "{text}");
+    assert!(text.contains("Never expose it"), "{text}");
+    assert!(banner.last().unwrap().starts_with("Listening on http://127.0.0.1:"), "{text}");
+
+    let mut vars = HashMap::new();
+    for line in banner.iter().filter(|line| line.starts_with("export ")) {
+        let words = shell_words(line, &vars);
+        let (name, value) = words[1].split_once('=').unwrap();
+        vars.insert(name.to_owned(), value.to_owned());
+    }
+    let mut names: Vec<_> = vars.keys().cloned().collect();
+    names.sort();
+    assert_eq!(names, ["ADMIN", "ALICE", "BOB"]);
+
+    let mut seen = Vec::new();
+    let mut not_found_bodies = Vec::new();
+    for pair in banner.windows(2) {
+        let (comment, command) = (&pair[0], &pair[1]);
+        if !command.starts_with("curl ") {
+            continue;
+        }
+        let expected: u16 = comment
+            .strip_prefix("# ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|status| status.parse().ok())
+            .unwrap_or_else(|| panic!("no status announced above {command}"));
+        let reply = curl(&shell_words(command, &vars));
+        assert_eq!(reply.status, expected, "{comment}\n{command}\n{reply:?}");
+        seen.push(expected);
+
+        match expected {
+            200 | 201 => assert_eq!(reply.header("content-type"), Some("application/json")),
+            204 => assert!(reply.body.is_empty()),
+            _ => {
+                assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+                assert_eq!(reply.json()["status"], expected);
+            }
+        }
+        let challenge = reply.header("www-authenticate");
+        match expected {
+            401 => assert!(challenge.unwrap().starts_with(r#"Bearer realm="documents""#)),
+            403 => {
+                let challenge = challenge.unwrap();
+                assert!(challenge.contains(r#"error="insufficient_scope""#), "{challenge}");
+                assert!(challenge.contains(r#" scope=""#), "{challenge}");
+            }
+            _ => assert_eq!(challenge, None, "{command}"),
+        }
+        if expected == 201 {
+            let id = reply.json()["id"].as_i64().unwrap();
+            assert_eq!(reply.header("location"), Some(format!("/documents/{id}").as_str()));
+        }
+        if expected == 400 {
+            assert!(reply.json()["invalid-params"].as_array().is_some_and(|p| !p.is_empty()));
+        }
+        if comment.contains("bob's own documents") {
+            assert_eq!(reply.json(), serde_json::json!([]));
+        }
+        if expected == 404 && command.contains("$BOB") {
+            not_found_bodies.push(reply.body);
+        }
+    }
+    // Every status of the walk-through is shown.
+    for status in [200, 201, 204, 400, 401, 403, 404, 415] {
+        assert!(seen.contains(&status), "no printed command shows {status}: {seen:?}");
+    }
+    // Bob's 404 for alice's document and for an absent one are the same bytes.
+    assert_eq!(not_found_bodies.len(), 2);
+    assert_eq!(not_found_bodies[0], not_found_bodies[1]);
+
+    let (success, logs) = server.terminate();
+    assert!(success, "the server exits cleanly on SIGTERM\n{logs}");
+    // One access-log line per request, with the status and the denial reason.
+    let access: Vec<_> = logs.lines().filter(|line| line.contains("documents::access")).collect();
+    assert_eq!(access.len(), seen.len(), "{logs}");
+    assert!(
+        access
+            .iter()
+            .any(|line| line.contains("status=403") && line.contains("insufficient_scope")),
+        "{logs}"
+    );
+    assert!(access.iter().any(|line| line.contains("status=404") && line.contains("not_owner")));
+    assert!(logs.contains("shutting down"), "{logs}");
+    assert!(!logs.contains(&vars["ALICE"]), "a token was logged");
+}
+
+#[test]
+fn a_bad_setting_stops_the_start_with_its_name() {
+    let server = Server::start(&[("PORTCULLIS_DISCLOSURE", "verbose")]);
+    let banner = server.banner();
+    assert!(!banner.iter().any(|line| line.starts_with("Listening")), "{banner:?}");
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert!(!status.success());
+    let logs = server.stderr.take().unwrap().join().unwrap();
+    assert!(logs.contains("PORTCULLIS_DISCLOSURE"), "{logs}");
+}
+
+#[test]
+fn a_configured_key_source_turns_development_mode_off() {
+    // Nothing listens on port 9 of the loopback; whether the key set is fetched at start or on
+    // the first request, no development key or token may appear.
+    let server = Server::start(&[
+        ("PORTCULLIS_JWKS_URL", "http://127.0.0.1:9/jwks.json"),
+        ("PORTCULLIS_AUDIENCE", "documents"),
+    ]);
+    let text = server.banner().join("\n");
+    assert!(!text.contains("DEVELOPMENT"), "{text}");
+    assert!(!text.contains("export "), "{text}");
+}
