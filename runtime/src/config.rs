@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Validation};
 
+use crate::cache::{TokenCache, VerifiedTokens};
 use crate::challenge::ChallengeError;
 use crate::denial::{Disclosure, Presentation};
 use crate::keys::{Key, KeyError, KeySet};
@@ -133,6 +134,7 @@ pub struct VerifierBuilder {
     jwks_url: Option<String>,
     discovery: Discovery,
     key_refresh: KeyRefresh,
+    token_cache: TokenCache,
 }
 
 /// Whether keys are found by OIDC discovery from the issuer.
@@ -168,6 +170,7 @@ impl VerifierBuilder {
             jwks_url: None,
             discovery: Discovery::Off,
             key_refresh: KeyRefresh::default(),
+            token_cache: TokenCache::default(),
         }
     }
 
@@ -321,6 +324,13 @@ impl VerifierBuilder {
         self
     }
 
+    /// How many verified tokens are remembered, and for how long, so that a token sent again
+    /// skips signature verification (on by default: see [`TokenCache`]).
+    pub fn token_cache(mut self, cache: TokenCache) -> Self {
+        self.token_cache = cache;
+        self
+    }
+
     /// How remote keys are fetched and refreshed.
     pub fn key_refresh(mut self, refresh: KeyRefresh) -> Self {
         self.key_refresh = refresh;
@@ -464,6 +474,7 @@ impl VerifierBuilder {
             .collect();
         Ok(Verifier::from_inner(VerifierInner {
             keys: source,
+            tokens: VerifiedTokens::new(self.token_cache, self.leeway),
             algorithms,
             validations,
             sources: self.sources,

@@ -34,6 +34,7 @@
 // A library never writes to the application's terminal: it logs with `tracing`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod cache;
 pub mod challenge;
 mod config;
 pub mod denial;
@@ -50,6 +51,7 @@ pub mod testing;
 pub mod token;
 mod verifier;
 
+pub use cache::TokenCache;
 pub use config::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder, env};
 pub use denial::{
     Denial, DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, NotFoundReason,

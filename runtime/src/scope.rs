@@ -105,6 +105,10 @@ impl ScopeRequirement {
 
     /// Every scope the requirement names, each once, in the order written: what the 403
     /// challenge's `scope` attribute lists.
+    ///
+    /// RFC 6750 has no syntax for alternatives, so for an `any(..)` rule every alternative is
+    /// listed: the list is a scope set that suffices (a token granted all of it passes), while
+    /// the guard accepts a token with any one alternative.
     pub fn named_scopes(&self) -> Vec<&'static str> {
         let mut named: Vec<&'static str> = Vec::new();
         for scope in self.rules.iter().flat_map(ScopeRule::scopes) {

@@ -7,6 +7,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
+use crate::cache::VerifiedTokens;
 use crate::config::VerifierBuilder;
 use crate::denial::{Denial, DenialKind, InvalidTokenReason, Presentation};
 use crate::keys::KeySet;
@@ -49,6 +50,8 @@ pub(crate) enum KeySource {
 #[derive(Debug)]
 pub(crate) struct VerifierInner {
     pub(crate) keys: KeySource,
+    /// Tokens verified earlier; `None` when disabled.
+    pub(crate) tokens: Option<VerifiedTokens>,
     pub(crate) algorithms: Vec<Algorithm>,
     /// One prepared `Validation` per allowed algorithm, so verifying clones nothing.
     pub(crate) validations: Vec<(Algorithm, Validation)>,
@@ -97,10 +100,29 @@ impl Verifier {
             }
         };
         let invalid = |reason| self.deny(DenialKind::InvalidToken(reason));
-        match &self.inner.keys {
-            KeySource::Fixed(keys) => self.verify_with(&token, keys).map_err(invalid),
-            KeySource::Remote(remote) => self.verify_remote(remote, &token).await,
+        let generation = match &self.inner.keys {
+            KeySource::Fixed(_) => 0,
+            KeySource::Remote(remote) => remote.current().generation,
+        };
+        let cached = self.inner.tokens.as_ref().map(|tokens| {
+            let digest = VerifiedTokens::digest(&token);
+            (tokens, digest)
+        });
+        if let Some((tokens, digest)) = &cached
+            && let Some(principal) = tokens.get(digest, generation)
+        {
+            return Ok(principal);
         }
+        let principal = match &self.inner.keys {
+            KeySource::Fixed(keys) => self.verify_with(&token, keys).map_err(invalid)?,
+            KeySource::Remote(remote) => self.verify_remote(remote, &token).await?,
+        };
+        // Stored under the generation seen before verifying: if the keys changed meanwhile,
+        // the entry is stale at once, never trusted beyond its keys.
+        if let Some((tokens, digest)) = cached {
+            tokens.insert(digest, &principal, generation);
+        }
+        Ok(principal)
     }
 
     /// Verifies with remote keys, fetching them when they are not loaded yet or lack the

@@ -5,6 +5,7 @@ use std::fmt;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
+use crate::denial::DeniedWith;
 use crate::problem::{InvalidParam, Problem};
 
 /// Why [`Json`](super::Json), [`Query`](super::Query), [`Path`](super::Path) or
@@ -83,8 +84,53 @@ impl From<Rejection> for Problem {
     }
 }
 
+impl Rejection {
+    /// A stable name of the refusal, for logs and metrics (as [`DeniedWith`] carries it).
+    pub fn code(&self) -> &'static str {
+        match self.problem.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::BAD_REQUEST if self.problem.extensions().contains_key("invalid-params") => {
+                "invalid_params"
+            }
+            StatusCode::BAD_REQUEST => "malformed_request",
+            _ => "extractor_mismatch",
+        }
+    }
+}
+
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        (*self.problem).into_response()
+        let code = self.code();
+        let mut response = (*self.problem).into_response();
+        // An access log reads the reason beside the status, as it does for denials.
+        response.extensions_mut().insert(DeniedWith(code));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rejection_names_its_reason_for_the_access_log() {
+        let cases = [
+            (
+                Rejection::with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "x"),
+                "unsupported_media_type",
+            ),
+            (Rejection::with_status(StatusCode::PAYLOAD_TOO_LARGE, "x"), "body_too_large"),
+            (Rejection::with_status(StatusCode::BAD_REQUEST, "x"), "malformed_request"),
+            (
+                Rejection::invalid("x", vec![InvalidParam::new("a", "is required")]),
+                "invalid_params",
+            ),
+        ];
+        for (rejection, code) in cases {
+            assert_eq!(rejection.code(), code);
+            let response = rejection.into_response();
+            assert_eq!(response.extensions().get::<DeniedWith>(), Some(&DeniedWith(code)));
+        }
     }
 }
