@@ -8,12 +8,11 @@
 //! has not passed, at most for the configured time, and only with the key set that verified
 //! it: a change of keys makes every entry stale at once.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use aws_lc_rs::digest::{SHA256, digest};
-use serde_json::Value;
-
+use crate::claims::{numeric_date, unix_now};
 use crate::principal::Principal;
+use aws_lc_rs::digest::{SHA256, digest};
 
 /// How the verified-token cache is sized; on by default.
 ///
@@ -137,8 +136,9 @@ impl VerifiedTokens {
     /// Remembers a token that `generation`'s keys just verified.
     pub(crate) fn insert(&self, digest: TokenDigest, principal: &Principal, generation: u64) {
         // Verification required `exp`; a token without a usable one is simply not cached.
-        let Some(exp) = numeric_date(principal.claims().get("exp")) else { return };
-        let nbf = numeric_date(principal.claims().get("nbf"));
+        let date = |name| numeric_date(principal.claims().get(name)).ok().flatten();
+        let Some(exp) = date("exp") else { return };
+        let nbf = date("nbf");
         let entry = Entry {
             principal: principal.clone(),
             exp,
@@ -155,26 +155,11 @@ impl VerifiedTokens {
         self.entries.len()
     }
 }
-
-/// A NumericDate claim (RFC 7519 §2) as whole seconds; fractions are rounded down, which only
-/// shortens an `exp`.
-fn numeric_date(value: Option<&Value>) -> Option<u64> {
-    let number = value?.as_number()?;
-    number
-        .as_u64()
-        .or_else(|| number.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
-}
-
-/// Seconds since the epoch.
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::principal::ClaimMapping;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn principal(exp: u64, nbf: Option<u64>) -> Principal {
         let mut claims = json!({"sub": "alice", "exp": exp, "scope": "a"});

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 
 use crate::cache::{TokenCache, VerifiedTokens};
 use crate::challenge::ChallengeError;
+use crate::claims::ClaimRules;
 use crate::denial::{Disclosure, Presentation};
 use crate::keys::{Key, KeyError, KeySet};
 use crate::principal::{ClaimMapping, ScopeClaim};
@@ -437,46 +438,22 @@ impl VerifierBuilder {
                 (KeySource::Fixed(keys), algorithms)
             }
         };
-        let mut required = vec!["exp"];
         let issuers = match self.issuer {
             Expect::Unset => return Err(ConfigError::IssuerNotConfigured),
             Expect::Any => None,
-            Expect::OneOf(issuers) => {
-                required.push("iss");
-                Some(issuers)
-            }
+            Expect::OneOf(issuers) => Some(issuers),
         };
         let audiences = match self.audience {
             Expect::Unset => return Err(ConfigError::AudienceNotConfigured),
             Expect::Any => None,
-            Expect::OneOf(audiences) => {
-                required.push("aud");
-                Some(audiences)
-            }
+            Expect::OneOf(audiences) => Some(audiences),
         };
-        let validations = algorithms
-            .iter()
-            .map(|&alg| {
-                let mut validation = Validation::new(alg);
-                validation.leeway = self.leeway.as_secs();
-                validation.validate_nbf = true;
-                validation.set_required_spec_claims(&required);
-                match &issuers {
-                    Some(issuers) => validation.set_issuer(issuers),
-                    None => validation.iss = None,
-                }
-                match &audiences {
-                    Some(audiences) => validation.set_audience(audiences),
-                    None => validation.validate_aud = false,
-                }
-                (alg, validation)
-            })
-            .collect();
+        let rules = ClaimRules { issuers, audiences, leeway: self.leeway.as_secs() };
         Ok(Verifier::from_inner(VerifierInner {
             keys: source,
             tokens: VerifiedTokens::new(self.token_cache, self.leeway),
             algorithms,
-            validations,
+            rules,
             sources: self.sources,
             mapping: self.mapping,
             presentation: Arc::new(presentation),

@@ -36,6 +36,7 @@
 
 mod cache;
 pub mod challenge;
+mod claims;
 mod config;
 pub mod denial;
 pub mod extract;

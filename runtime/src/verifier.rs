@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use http::request::Parts;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
 use crate::cache::VerifiedTokens;
+use crate::claims::{ClaimRules, unix_now};
 use crate::config::VerifierBuilder;
 use crate::denial::{Denial, DenialKind, InvalidTokenReason, Presentation};
 use crate::keys::KeySet;
@@ -53,8 +54,8 @@ pub(crate) struct VerifierInner {
     /// Tokens verified earlier; `None` when disabled.
     pub(crate) tokens: Option<VerifiedTokens>,
     pub(crate) algorithms: Vec<Algorithm>,
-    /// One prepared `Validation` per allowed algorithm, so verifying clones nothing.
-    pub(crate) validations: Vec<(Algorithm, Validation)>,
+    /// What `exp`, `nbf`, `iss` and `aud` must say.
+    pub(crate) rules: ClaimRules,
     pub(crate) sources: TokenSources,
     pub(crate) mapping: ClaimMapping,
     pub(crate) presentation: Arc<Presentation>,
@@ -187,12 +188,8 @@ impl Verifier {
         }
     }
 
-    /// The token's header, when its size, syntax, `crit` and `alg` are acceptable, and the
-    /// validation for its algorithm.
-    fn check_header(
-        &self,
-        token: &str,
-    ) -> Result<(jsonwebtoken::Header, &Validation), InvalidTokenReason> {
+    /// The token's header, when its size, syntax, `crit` and `alg` are acceptable.
+    fn check_header(&self, token: &str) -> Result<jsonwebtoken::Header, InvalidTokenReason> {
         let inner = &*self.inner;
         if token.len() > inner.sources.max_len {
             return Err(InvalidTokenReason::TooLarge);
@@ -202,27 +199,80 @@ impl Verifier {
         if header.crit.is_some() {
             return Err(InvalidTokenReason::UnsupportedCriticalHeader);
         }
-        let Some((_, validation)) = inner.validations.iter().find(|(alg, _)| *alg == header.alg)
-        else {
+        if !inner.algorithms.contains(&header.alg) {
             return Err(InvalidTokenReason::DisallowedAlgorithm);
-        };
-        Ok((header, validation))
+        }
+        Ok(header)
     }
 
-    /// Verifies `token` with `keys`.
+    /// Verifies `token` with `keys`: the cheap checks first (size, syntax, algorithm, the
+    /// registered claims), then the key and the signature. The header and the claims are each
+    /// decoded once.
     fn verify_with(&self, token: &str, keys: &KeySet) -> Result<Principal, InvalidTokenReason> {
-        let inner = &*self.inner;
-        let (header, validation) = self.check_header(token)?;
+        let header = self.check_header(token)?;
+        let (message, signature) = token.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
+        let (_, payload) = message.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
+        let claims = decode_claims(payload)?;
+        // Before the signature: an expired or misdirected token costs no signature work. Its
+        // claims are not trusted for anything else until the signature is checked.
+        self.inner.rules.check(&claims, unix_now())?;
         let key = keys.select(header.kid.as_deref(), header.alg)?;
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding_key(), validation)
-                .map_err(|error| invalid_token_reason(error.kind()))?;
-        // `iss` is a single StringOrURI (RFC 7519 §4.1.1), but `jsonwebtoken` also accepts an
-        // array and passes it when any element is an accepted issuer.
-        if validation.iss.is_some() && !matches!(data.claims.get("iss"), Some(Value::String(_))) {
-            return Err(InvalidTokenReason::InvalidClaims);
+        match jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            key.decoding_key(),
+            header.alg,
+        ) {
+            Ok(true) => Principal::from_claims(claims, &self.inner.mapping),
+            Ok(false) => Err(InvalidTokenReason::BadSignature),
+            Err(error) => Err(invalid_token_reason(error.kind())),
         }
-        Principal::from_claims(data.claims, &inner.mapping)
+    }
+}
+
+/// The claims of a token: base64url without padding (RFC 7515 §2), holding a JSON object whose
+/// names are unique.
+fn decode_claims(payload: &str) -> Result<Map<String, Value>, InvalidTokenReason> {
+    use base64::Engine as _;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| InvalidTokenReason::Malformed)?;
+    serde_json::from_slice::<UniqueClaims>(&json)
+        .map(|claims| claims.0)
+        .map_err(|_| InvalidTokenReason::Malformed)
+}
+
+/// A claims set that refuses a repeated claim name. RFC 7519 §4 allows keeping the last one
+/// instead, but another component reading the first would then see another token.
+struct UniqueClaims(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueClaims;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object with unique names")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueClaims, A::Error> {
+                let mut claims = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if claims.contains_key(&name) {
+                        return Err(serde::de::Error::custom("a claim name is repeated"));
+                    }
+                    claims.insert(name, value);
+                }
+                Ok(UniqueClaims(claims))
+            }
+        }
+
+        deserializer.deserialize_map(Visitor)
     }
 }
 
