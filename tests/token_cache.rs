@@ -1,0 +1,126 @@
+//! The verified-token cache (on by default) seen from outside: what it serves, and what it never
+//! serves. Its bounds and digests are unit-tested in `runtime/src/cache.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a panic is a failed test")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use http::StatusCode;
+use portcullis::testing::TestIssuer;
+use portcullis::{KeyRefresh, TokenCache, Verifier};
+use portcullis_tests::{app, assert_me, bearer, send};
+use serde_json::Value;
+
+const EXPIRED: &str =
+    "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"The access token expired\"";
+
+/// A 401 whose challenge is exactly `challenge`.
+fn assert_refused(reply: &portcullis_tests::Reply, challenge: &str) {
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+    assert_eq!(reply.challenge(), Some(challenge), "{reply:?}");
+}
+
+/// The challenge of a development-mode 401 for `description`.
+fn challenge(description: &str) -> String {
+    format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{description}\"")
+}
+
+fn development(builder: portcullis::VerifierBuilder) -> Verifier {
+    builder.disclosure(portcullis::Disclosure::Development).build().unwrap()
+}
+
+#[tokio::test]
+async fn a_cached_token_still_ends_at_its_exp() {
+    let issuer = TestIssuer::new();
+    let verifier = development(issuer.verifier().leeway(Duration::ZERO));
+    let token = issuer.token("alice").expires_in(Duration::from_secs(2)).sign();
+    // Verified, then served from the cache.
+    for _ in 0..3 {
+        assert_me(&send(app(verifier.clone()), bearer("/me", &token)).await, "alice");
+    }
+    // Past its `exp`, the entry is not used: the full verification says why.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let reply = send(app(verifier.clone()), bearer("/me", &token)).await;
+    assert_refused(&reply, EXPIRED);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_never_cached_as_verified() {
+    let issuer = TestIssuer::new();
+    let verifier = development(issuer.verifier());
+    // Not valid for another 90 s (beyond the 30 s leeway): refused every time.
+    let early = issuer.token("alice").not_before(Duration::from_secs(90)).sign();
+    let forged = {
+        let other = TestIssuer::new();
+        other.token("alice").sign()
+    };
+    for _ in 0..3 {
+        let reply = send(app(verifier.clone()), bearer("/me", &early)).await;
+        assert_refused(&reply, &challenge("The access token is not valid yet"));
+        let reply = send(app(verifier.clone()), bearer("/me", &forged)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    // A good token is unaffected.
+    let good = issuer.token("alice").sign();
+    assert_me(&send(app(verifier.clone()), bearer("/me", &good)).await, "alice");
+}
+
+#[tokio::test]
+async fn with_the_cache_disabled_every_request_verifies() {
+    let issuer = TestIssuer::new();
+    let verifier = issuer.verifier().token_cache(TokenCache::disabled()).build().unwrap();
+    let token = issuer.token("alice").sign();
+    for _ in 0..3 {
+        assert_me(&send(app(verifier.clone()), bearer("/me", &token)).await, "alice");
+    }
+}
+
+/// A JWKS server on 127.0.0.1 whose document the test replaces at will.
+async fn jwks_server(document: Value) -> (String, Arc<Mutex<Value>>) {
+    let served = Arc::new(Mutex::new(document));
+    let state = Arc::clone(&served);
+    let router = Router::new().route(
+        "/jwks",
+        get(move || {
+            let state = Arc::clone(&state);
+            async move { axum::Json(state.lock().unwrap().clone()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_key_ends_its_cached_tokens_at_once() {
+    let old = TestIssuer::new().with_kid(Some("old"));
+    let new = TestIssuer::new().with_kid(Some("new"));
+    let (url, served) = jwks_server(old.jwks()).await;
+    let refresh = KeyRefresh::default()
+        .min_interval(Duration::from_millis(50))
+        .interval(Duration::from_secs(3600));
+    let verifier = Verifier::builder()
+        .issuer(old.issuer())
+        .audience(old.audience())
+        .jwks_url(url)
+        .key_refresh(refresh)
+        .disclosure(portcullis::Disclosure::Development)
+        .build()
+        .unwrap();
+    let cached = old.token("alice").sign();
+    for _ in 0..3 {
+        assert_me(&send(app(verifier.clone()), bearer("/me", &cached)).await, "alice");
+    }
+    // The provider rotates: only the new key is published. A token of the new key makes the
+    // verifier fetch the set again.
+    *served.lock().unwrap() = new.jwks();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let rotated = new.token("bob").sign();
+    assert_me(&send(app(verifier.clone()), bearer("/me", &rotated)).await, "bob");
+    // The old token was cached as verified; its key is gone, so it is refused at once.
+    let reply = send(app(verifier.clone()), bearer("/me", &cached)).await;
+    assert_refused(&reply, &challenge("The access token is signed with an unknown key"));
+}
