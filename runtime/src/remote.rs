@@ -235,6 +235,8 @@ struct Shared {
     gate: tokio::sync::Mutex<Option<Url>>,
     /// Whether the background refresh task runs.
     scheduled: AtomicBool,
+    /// Wakes the background task when a request's fetch moved the next refresh.
+    rescheduled: Arc<tokio::sync::Notify>,
 }
 
 impl RemoteKeys {
@@ -274,6 +276,7 @@ impl RemoteKeys {
                 current: RwLock::new(Arc::new(snapshot)),
                 gate: tokio::sync::Mutex::new(None),
                 scheduled: AtomicBool::new(false),
+                rescheduled: Arc::new(tokio::sync::Notify::new()),
             }),
         };
         // Inside a runtime, the first fetch starts now rather than with the first request.
@@ -303,7 +306,11 @@ impl RemoteKeys {
         if recent {
             return now;
         }
-        self.shared.fetch_and_store(&mut gate, "unknown key").await
+        let snapshot = self.shared.fetch_and_store(&mut gate, "unknown key").await;
+        // The background task may be asleep until a later time than this fetch set (a short
+        // `max-age`, or a retry after a failure): it must wake to follow the new schedule.
+        self.shared.rescheduled.notify_one();
+        snapshot
     }
 
     /// How long a client should wait before trying again while the keys are unavailable.
@@ -344,12 +351,18 @@ impl Drop for ScheduledFlag {
 /// Refreshes the keys when due, for as long as the verifier exists.
 async fn refresh_loop(shared: Weak<Shared>) {
     let _flag = ScheduledFlag(shared.clone());
+    let Some(rescheduled) = shared.upgrade().map(|shared| Arc::clone(&shared.rescheduled)) else {
+        return;
+    };
     loop {
         let wait = match shared.upgrade() {
             Some(shared) => shared.snapshot().refresh_at.saturating_duration_since(Instant::now()),
             None => return,
         };
-        tokio::time::sleep(wait).await;
+        // A request's fetch may have moved the next refresh earlier: wait again from there.
+        if tokio::time::timeout(wait, rescheduled.notified()).await.is_ok() {
+            continue;
+        }
         let Some(shared) = shared.upgrade() else { return };
         let mut gate = shared.gate.lock().await;
         // A request may have refreshed the keys while this task slept.
