@@ -42,7 +42,12 @@ pub(crate) const REMOTE_ALGORITHMS: [Algorithm; 9] = [
 /// let refresh = KeyRefresh::default()
 ///     .interval(Duration::from_secs(600))
 ///     .min_interval(Duration::from_secs(30));
-/// assert_eq!(refresh.timeout_value(), Duration::from_secs(5));
+/// let verifier = portcullis::Verifier::builder()
+///     .oidc_issuer("https://login.example.com")
+///     .audience("documents-api")
+///     .key_refresh(refresh)
+///     .build()?;
+/// # Ok::<(), portcullis::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRefresh {
@@ -102,11 +107,6 @@ impl KeyRefresh {
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
         self
-    }
-
-    /// The configured timeout of one fetch.
-    pub fn timeout_value(&self) -> Duration {
-        self.timeout
     }
 
     /// When to fetch again after a success, given the response's `max-age`.
