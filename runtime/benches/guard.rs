@@ -1,0 +1,203 @@
+//! Micro benchmarks of the guard: `cargo bench -p portcullis` (about two minutes).
+//!
+//! - `guard/{alg}`: the whole guard path on request parts (find the bearer token in the
+//!   `Authorization` header, verify it, check the scope) with the verified-token cache hit and
+//!   disabled (every call a miss), beside the hand-written check (`jsonwebtoken::decode` of the
+//!   same token with the same key and validation, then the same scope check) and bare
+//!   `jsonwebtoken::decode` alone, in the same run; and the SHA-256 digest of the token, which
+//!   every cache lookup computes.
+//! - `expired/{alg}`: the same for a token that expired ten minutes ago: portcullis checks
+//!   `exp` before the signature, `jsonwebtoken::decode` after it.
+//! - `signature/{alg}`: the signature check alone, with the public key parsed on every call (as
+//!   `jsonwebtoken` does) and parsed once ahead.
+//! - `denial/{kind}`: rendering each denial to its response (problem document and challenge).
+//!
+//! Filter as usual: `cargo bench -p portcullis -- guard/es256`.
+
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use axum::response::IntoResponse as _;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::request::Parts;
+use portcullis::{
+    DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason, Principal, Verifier,
+};
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../bench/server/src/fixture.rs"]
+mod fixture;
+
+use fixture::{Alg, Fixture, REQUIRED};
+
+/// Runs a future that never waits: with keys configured in code, `authenticate` completes on its
+/// first poll, so no executor (and none of its cost) is needed.
+fn now<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the guard waited, but keys configured in code never wait"),
+    }
+}
+
+/// Request parts carrying `token` as a bearer token.
+fn parts(token: &str) -> Parts {
+    let request = http::Request::get("/documents/1")
+        .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(http::header::ACCEPT, "application/json")
+        .body(())
+        .unwrap_or_else(|error| panic!("{error}"));
+    request.into_parts().0
+}
+
+/// The guard: authenticate, then the scope check, as the macros' guard does.
+fn guard(verifier: &Verifier, parts: &Parts) -> Result<Principal, portcullis::Denial> {
+    let principal = now(verifier.authenticate(parts))?;
+    if principal.scopes().satisfy(&REQUIRED) {
+        Ok(principal)
+    } else {
+        Err(verifier.deny(DenialKind::InsufficientScope(REQUIRED)))
+    }
+}
+
+fn guard_path(c: &mut Criterion) {
+    for alg in Alg::ALL {
+        let fixture = Fixture::generate(alg).unwrap_or_else(|error| panic!("{error}"));
+        let token = fixture.valid_token(3600).unwrap_or_else(|error| panic!("{error}"));
+        let request = parts(&token);
+        let cached = fixture.verifier(true).unwrap_or_else(|error| panic!("{error}"));
+        let uncached = fixture.verifier(false).unwrap_or_else(|error| panic!("{error}"));
+        // Sanity: every variant accepts the token, so no error path is measured.
+        assert!(guard(&cached, &request).is_ok() && guard(&uncached, &request).is_ok());
+        assert!(fixture.bare_check(&token).is_ok());
+
+        let mut group = c.benchmark_group(format!("guard/{}", alg.name()));
+        group.bench_function("portcullis_cache_hit", |b| {
+            b.iter(|| guard(&cached, black_box(&request)));
+        });
+        group.bench_function("portcullis_cache_miss", |b| {
+            b.iter(|| guard(&uncached, black_box(&request)));
+        });
+        group.bench_function("bare_jsonwebtoken_check", |b| {
+            b.iter(|| {
+                // The hand-written guard also has to find the token in the header.
+                let token = black_box(&request)
+                    .headers
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.strip_prefix("Bearer "))
+                    .unwrap_or_default();
+                fixture.bare_check(token).is_ok()
+            });
+        });
+        group.bench_function("bare_jsonwebtoken_decode", |b| {
+            b.iter(|| fixture.bare_decode(black_box(&token)).is_ok());
+        });
+        // Part of every cache lookup: the SHA-256 digest of the token that keys the cache.
+        group.bench_function("sha256_of_token", |b| {
+            b.iter(|| {
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, black_box(&token).as_bytes())
+            });
+        });
+        group.finish();
+    }
+}
+
+fn expired(c: &mut Criterion) {
+    for alg in Alg::ALL {
+        let fixture = Fixture::generate(alg).unwrap_or_else(|error| panic!("{error}"));
+        let token = fixture.valid_token(-600).unwrap_or_else(|error| panic!("{error}"));
+        let request = parts(&token);
+        let cached = fixture.verifier(true).unwrap_or_else(|error| panic!("{error}"));
+        assert!(guard(&cached, &request).is_err() && fixture.bare_check(&token).is_err());
+
+        let mut group = c.benchmark_group(format!("expired/{}", alg.name()));
+        group.bench_function("portcullis", |b| {
+            b.iter(|| guard(&cached, black_box(&request)).is_err());
+        });
+        group.bench_function("bare_jsonwebtoken_decode", |b| {
+            b.iter(|| fixture.bare_decode(black_box(&token)).is_err());
+        });
+        group.finish();
+    }
+}
+
+/// Signature verification alone, with `aws-lc-rs`: the public key parsed on every call (what
+/// `jsonwebtoken::crypto::verify`, and so both portcullis and `jsonwebtoken::decode`, do), and
+/// parsed once ahead (`UnparsedPublicKey::parse`).
+fn signature(c: &mut Criterion) {
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
+        VerificationAlgorithm,
+    };
+    use base64::Engine as _;
+    for alg in [Alg::Rs256, Alg::Es256, Alg::EdDsa] {
+        let fixture = Fixture::generate(alg).unwrap_or_else(|error| panic!("{error}"));
+        let token = fixture.valid_token(3600).unwrap_or_else(|error| panic!("{error}"));
+        let (message, signature) = token.rsplit_once('.').unwrap_or_default();
+        let signature =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap_or_default();
+        let algorithm: &'static dyn VerificationAlgorithm = match alg {
+            Alg::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
+            Alg::Es256 => &ECDSA_P256_SHA256_FIXED,
+            _ => &ED25519,
+        };
+        let unparsed = UnparsedPublicKey::new(algorithm, fixture.raw_public_key().to_vec());
+        let parsed = unparsed.parse().unwrap_or_else(|error| panic!("{error}"));
+        assert!(unparsed.verify(message.as_bytes(), &signature).is_ok());
+        assert!(parsed.verify_sig(message.as_bytes(), &signature).is_ok());
+
+        let mut group = c.benchmark_group(format!("signature/{}", alg.name()));
+        group.bench_function("key_parsed_per_call", |b| {
+            b.iter(|| {
+                UnparsedPublicKey::new(algorithm, black_box(fixture.raw_public_key()))
+                    .verify(black_box(message.as_bytes()), &signature)
+                    .is_ok()
+            });
+        });
+        group.bench_function("key_parsed_once", |b| {
+            b.iter(|| parsed.verify_sig(black_box(message.as_bytes()), &signature).is_ok());
+        });
+        group.finish();
+    }
+}
+
+fn denials(c: &mut Criterion) {
+    let fixture = Fixture::generate(Alg::Hs256).unwrap_or_else(|error| panic!("{error}"));
+    let verifier = fixture.verifier(true).unwrap_or_else(|error| panic!("{error}"));
+    let kinds = [
+        ("401_missing_credentials", DenialKind::MissingCredentials),
+        ("401_invalid_token_expired", DenialKind::InvalidToken(InvalidTokenReason::Expired)),
+        (
+            "400_invalid_request",
+            DenialKind::InvalidRequest(InvalidRequestReason::SeveralAuthorizationHeaders),
+        ),
+        ("403_insufficient_scope", DenialKind::InsufficientScope(REQUIRED)),
+        ("404_not_found", DenialKind::NotFound(NotFoundReason::NotOwner)),
+        (
+            "503_keys_unavailable",
+            DenialKind::KeysUnavailable { retry_after: Duration::from_secs(30) },
+        ),
+        ("500_lookup_failed", DenialKind::LookupFailed),
+    ];
+    let mut group = c.benchmark_group("denial");
+    for (name, kind) in kinds {
+        group.bench_function(name, |b| {
+            b.iter(|| verifier.deny(black_box(kind.clone())).into_response());
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: the whole suite takes about two minutes on two cores.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    targets = guard_path, expired, signature, denials
+}
+criterion_main!(benches);
