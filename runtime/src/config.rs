@@ -8,7 +8,7 @@ use jsonwebtoken::Algorithm;
 use crate::cache::{TokenCache, VerifiedTokens};
 use crate::challenge::ChallengeError;
 use crate::claims::ClaimRules;
-use crate::denial::{Disclosure, Presentation};
+use crate::denial::{Disclosure, Presentation, RenderedOnce};
 use crate::keys::{Key, KeyError, KeySet};
 use crate::principal::{ClaimMapping, ScopeClaim};
 use crate::remote::{KeyLocation, KeyRefresh, REMOTE_ALGORITHMS, RemoteKeys};
@@ -404,6 +404,7 @@ impl VerifierBuilder {
                 .map_err(ConfigError::InvalidRealm)?,
             disclosure: self.disclosure,
             advertise_scopes: self.advertise_scopes,
+            unauthenticated: RenderedOnce::default(),
         };
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge);
@@ -450,6 +451,7 @@ impl VerifierBuilder {
         };
         let rules = ClaimRules { issuers, audiences, leeway: self.leeway.as_secs() };
         Ok(Verifier::from_inner(VerifierInner {
+            id: Verifier::next_id(),
             keys: source,
             tokens: VerifiedTokens::new(self.token_cache, self.leeway),
             algorithms,

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::challenge::{Challenge, ErrorCode};
-use crate::problem::Problem;
+use crate::problem::{PROBLEM_JSON, Problem};
 use crate::scope::ScopeRequirement;
 
 /// How much a denial tells the client.
@@ -251,7 +251,23 @@ pub struct Presentation {
     pub(crate) challenge: Challenge,
     pub(crate) disclosure: Disclosure,
     pub(crate) advertise_scopes: bool,
+    /// The answer to a request without credentials, rendered once: it is the most frequent
+    /// denial, and the cheapest request an attacker can send.
+    pub(crate) unauthenticated: RenderedOnce,
 }
+
+/// A denial's challenge and body, rendered on first use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RenderedOnce(std::sync::OnceLock<(HeaderValue, axum::body::Bytes)>);
+
+impl PartialEq for RenderedOnce {
+    // A cache of what the other fields say: not part of a presentation's identity.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RenderedOnce {}
 
 impl Presentation {
     /// A presentation for `realm`, in Production mode, advertising required scopes.
@@ -260,6 +276,7 @@ impl Presentation {
             challenge: Challenge::new(realm)?,
             disclosure: Disclosure::default(),
             advertise_scopes: true,
+            unauthenticated: RenderedOnce::default(),
         })
     }
 
@@ -401,11 +418,30 @@ impl std::error::Error for Denial {}
 impl IntoResponse for Denial {
     fn into_response(self) -> Response {
         self.log();
-        let mut response = self.problem().into_response();
+        let mut response = if let DenialKind::MissingCredentials = self.kind {
+            let (challenge, body) = self.presentation.unauthenticated.0.get_or_init(|| {
+                let challenge = self.challenge().map(|challenge| challenge.to_header_value());
+                let challenge = challenge.unwrap_or_else(|| HeaderValue::from_static("Bearer"));
+                (challenge, self.problem().to_json().into())
+            });
+            let mut response = (
+                self.status(),
+                [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+                body.clone(),
+            )
+                .into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.clone());
+            response
+        } else {
+            let mut response = self.problem().into_response();
+            if let Some(challenge) = self.challenge() {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
+            }
+            response
+        };
         let headers = response.headers_mut();
-        if let Some(challenge) = self.challenge() {
-            headers.insert(header::WWW_AUTHENTICATE, challenge.to_header_value());
-        }
         if let DenialKind::KeysUnavailable { retry_after } = &self.kind {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
         }

@@ -50,6 +50,8 @@ pub(crate) enum KeySource {
 
 #[derive(Debug)]
 pub(crate) struct VerifierInner {
+    /// Tells this verifier from any other, for the principal kept in a request.
+    pub(crate) id: u64,
     pub(crate) keys: KeySource,
     /// Tokens verified earlier; `None` when disabled.
     pub(crate) tokens: Option<VerifiedTokens>,
@@ -65,6 +67,12 @@ impl Verifier {
     /// Starts a configuration.
     pub fn builder() -> VerifierBuilder {
         VerifierBuilder::new()
+    }
+
+    /// A new, unique verifier id.
+    pub(crate) fn next_id() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn from_inner(inner: VerifierInner) -> Self {
@@ -162,14 +170,14 @@ impl Verifier {
     /// by another verifier (another issuer or audience) is not.
     pub async fn authenticate_once(&self, parts: &mut Parts) -> Result<Principal, Denial> {
         if let Some(cached) = parts.extensions.get::<Authenticated>()
-            && Arc::ptr_eq(&cached.verifier.inner, &self.inner)
+            && cached.verifier == self.inner.id
         {
             return Ok(cached.principal.clone());
         }
         let principal = self.authenticate(parts).await?;
         parts
             .extensions
-            .insert(Authenticated { verifier: self.clone(), principal: principal.clone() });
+            .insert(Authenticated { verifier: self.inner.id, principal: principal.clone() });
         Ok(principal)
     }
 
@@ -279,7 +287,8 @@ impl<'de> serde::Deserialize<'de> for UniqueClaims {
 /// A principal and the verifier that verified it, kept in the request extensions.
 #[derive(Clone)]
 struct Authenticated {
-    verifier: Verifier,
+    /// The verifier's id: unique for the life of the process, unlike its address.
+    verifier: u64,
     principal: Principal,
 }
 
