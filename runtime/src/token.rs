@@ -37,7 +37,9 @@ pub(crate) enum ExtractionError {
     InvalidToken(InvalidTokenReason),
 }
 
-/// `true` for the `b64token` characters of RFC 6750 §2.1, the `=` padding aside.
+/// `true` for the `b64token` characters of RFC 6750 §2.1, the `=` padding aside: the plain
+/// definition, against which the fast one is tested.
+#[cfg(test)]
 const fn is_b64token_char(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
 }
@@ -45,7 +47,23 @@ const fn is_b64token_char(byte: u8) -> bool {
 /// `true` when `token` matches `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 pub fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(is_b64token_char)
+    // Every request's token is scanned: a fold without early exit and with non-short-circuit
+    // tests compiles to vector compares, several times faster than a byte-by-byte `all`.
+    !body.is_empty() && body.bytes().fold(true, |valid, byte| valid & is_b64token_byte(byte))
+}
+
+/// [`is_b64token_char`] without branches, for [`is_b64token`]'s vectorized scan.
+#[inline(always)]
+fn is_b64token_byte(byte: u8) -> bool {
+    let lower = byte | 0x20;
+    (lower >= b'a') & (lower <= b'z')
+        | (byte >= b'0') & (byte <= b'9')
+        | (byte == b'-')
+        | (byte == b'.')
+        | (byte == b'_')
+        | (byte == b'~')
+        | (byte == b'+')
+        | (byte == b'/')
 }
 
 /// Reads the token from the request: `Ok(None)` when there are no credentials at all.
@@ -149,6 +167,13 @@ fn query_param(parts: &Parts) -> Result<Option<Cow<'_, str>>, ExtractionError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_fast_character_test_is_the_plain_one() {
+        for byte in 0..=u8::MAX {
+            assert_eq!(is_b64token_byte(byte), is_b64token_char(byte), "{byte:#04x}");
+        }
+    }
 
     const LIMIT: usize = 64;
 
