@@ -56,8 +56,9 @@ pub fn is_b64token(token: &str) -> bool {
 #[inline(always)]
 fn is_b64token_byte(byte: u8) -> bool {
     let lower = byte | 0x20;
-    (lower >= b'a') & (lower <= b'z')
-        | (byte >= b'0') & (byte <= b'9')
+    // One unsigned comparison per range: below the start wraps to a large number.
+    (lower.wrapping_sub(b'a') < 26)
+        | (byte.wrapping_sub(b'0') < 10)
         | (byte == b'-')
         | (byte == b'.')
         | (byte == b'_')
