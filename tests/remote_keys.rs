@@ -619,6 +619,68 @@ async fn an_unknown_kid_storm_is_a_bounded_number_of_fetches() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_requests_do_not_escape_the_rate_limit() {
+    let a = signer("a");
+    let idp = Idp::start().await;
+    idp.set("/jwks", Answer::json(&jwks(&[&a], &[])));
+    let min_interval = Duration::from_secs(2);
+    let verifier = remote(&idp.url("/jwks"), quick().min_interval(min_interval));
+    assert_accepted(&verifier, &a).await;
+    tokio::time::sleep(min_interval + Duration::from_millis(100)).await;
+    // A slow provider, and clients that give up (or a timeout layer) long before it answers:
+    // the fetch the first one started goes on and is recorded, so the others start none.
+    idp.set("/jwks", Answer::json(&jwks(&[&a], &[])).delayed(Duration::from_millis(300)));
+    let before = idp.hits("/jwks");
+    let mut cancelled = 0;
+    for _ in 0..20 {
+        let token = a.token("mallory").kid(Some(&random_kid())).sign();
+        let reply = tokio::time::timeout(Duration::from_millis(30), me(&verifier, &token)).await;
+        cancelled += usize::from(reply.is_err());
+    }
+    assert!(cancelled >= 5, "only {cancelled} requests were cancelled while the fetch ran");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(idp.hits("/jwks") - before, 1, "one fetch for twenty cancelled requests");
+}
+
+#[test]
+fn a_verifier_built_on_a_runtime_that_ends_still_refreshes_on_the_next() {
+    let a = signer("a");
+    let b = signer("b");
+    let serving =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let idp = serving.block_on(Idp::start());
+    idp.set("/jwks", Answer::json(&jwks(&[&a], &[])));
+    let refresh = quick().interval(Duration::from_millis(200));
+    // Built inside a short-lived runtime (a configuration loader, say), which ends at once: its
+    // background task is dropped before it ever runs.
+    let verifier = {
+        let loader = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        loader.block_on(async { remote(&idp.url("/jwks"), refresh) })
+    };
+    serving.block_on(async {
+        assert_accepted(&verifier, &a).await;
+        // The provider rotates to `b` only: the background refresh must notice on its own.
+        idp.set("/jwks", Answer::json(&jwks(&[&b], &[])));
+        let stale = fresh_token(&a);
+        eventually("the removed key is refused", || idp.hits("/jwks") >= 2).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let reply = me(&verifier, &stale).await;
+        assert_refused(&reply, UNKNOWN_KEY);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_first_keys_a_token_refused_on_its_claims_gets_401_at_once() {
+    let a = signer("a");
+    let idp = Idp::start().await;
+    idp.set("/jwks", Answer::new(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "down"));
+    let verifier = remote(&idp.url("/jwks"), quick());
+    let expired = a.token("alice").expired(Duration::from_secs(600)).sign();
+    let reply = me(&verifier, &expired).await;
+    assert_refused(&reply, "The access token expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_kid_storm_while_the_provider_fails_is_bounded_and_503() {
     let a = signer("a");
     let idp = Idp::start().await;

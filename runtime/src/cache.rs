@@ -78,8 +78,8 @@ struct Entry {
     nbf: Option<u64>,
     /// The key set generation that verified the token.
     generation: u64,
-    /// The end of the configured maximum age.
-    stored_until: Instant,
+    /// The end of the configured maximum age; `None` when it is beyond what `Instant` holds.
+    stored_until: Option<Instant>,
 }
 
 /// The verified tokens of one verifier.
@@ -122,7 +122,7 @@ impl VerifiedTokens {
         let entry = self.entries.get(digest)?;
         let now = unix_now();
         let fresh = entry.generation == generation
-            && Instant::now() < entry.stored_until
+            && entry.stored_until.is_none_or(|until| Instant::now() < until)
             && now < entry.exp.saturating_add(self.leeway)
             && entry.nbf.is_none_or(|nbf| nbf <= now.saturating_add(self.leeway));
         if fresh {
@@ -144,7 +144,7 @@ impl VerifiedTokens {
             exp,
             nbf,
             generation,
-            stored_until: Instant::now() + self.max_age,
+            stored_until: Instant::now().checked_add(self.max_age),
         };
         self.entries.insert(digest, entry);
     }
@@ -228,6 +228,14 @@ mod tests {
             tokens.insert(VerifiedTokens::digest(&i.to_string()), &principal(exp, None), 0);
         }
         assert!(tokens.len() <= 110, "{}", tokens.len());
+    }
+
+    #[test]
+    fn an_unbounded_maximum_age_means_until_exp() {
+        let tokens = cache(TokenCache::default().max_age(Duration::MAX));
+        let key = VerifiedTokens::digest("t");
+        tokens.insert(key, &principal(unix_now() + 600, None), 0);
+        assert!(tokens.get(&key, 0).is_some());
     }
 
     #[test]

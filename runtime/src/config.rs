@@ -212,8 +212,9 @@ impl VerifierBuilder {
                 }
             }
         };
-        if let Some(issuer) = read(env::ISSUER)? {
-            self = self.issuer(issuer);
+        let issuer_from_env = read(env::ISSUER)?;
+        if let Some(issuer) = &issuer_from_env {
+            self = self.issuer(issuer.clone());
         }
         if let Some(audiences) = read(env::AUDIENCE)? {
             for audience in audiences.split(',').map(str::trim) {
@@ -242,7 +243,8 @@ impl VerifierBuilder {
         }
         if let Some(url) = read(env::JWKS_URL)? {
             self.jwks_url = Some(url);
-        } else if matches!(self.issuer, Expect::OneOf(_)) && self.discovery == Discovery::Off {
+        } else if issuer_from_env.is_some() && self.discovery == Discovery::Off {
+            // `PORTCULLIS_ISSUER` alone: an issuer set in code implies nothing about keys.
             self.discovery = Discovery::FromEnv;
         }
         Ok(self)

@@ -79,12 +79,13 @@ impl KeyRefresh {
         self
     }
 
-    /// The shortest time between two fetches (default 10 seconds): bounds the refreshes that
-    /// tokens with unknown `kid`s trigger, the retries while the provider is down, and a short
-    /// `max-age`.
+    /// The shortest time between two fetches (default 10 seconds, at least 10 milliseconds):
+    /// bounds the refreshes that tokens with unknown `kid`s trigger, the retries while the
+    /// provider is down, and a short `max-age`.
     #[must_use]
     pub fn min_interval(mut self, min_interval: Duration) -> Self {
-        self.min_interval = min_interval;
+        // Zero would turn the retries of an outage into a busy loop against the provider.
+        self.min_interval = min_interval.max(Duration::from_millis(10));
         self
     }
 
@@ -296,21 +297,32 @@ impl RemoteKeys {
     /// completed since `seen` was taken (its result is returned) or the last attempt is more
     /// recent than the minimum interval (the current keys are returned).
     pub(crate) async fn refresh_for(&self, seen: &Snapshot) -> Arc<Snapshot> {
-        let mut gate = self.shared.gate.lock().await;
-        let now = self.shared.snapshot();
-        if now.attempts != seen.attempts {
-            return now;
+        let shared = Arc::clone(&self.shared);
+        let seen = seen.attempts;
+        let refresh = async move {
+            let mut gate = shared.gate.lock().await;
+            let now = shared.snapshot();
+            if now.attempts != seen {
+                return now;
+            }
+            let recent =
+                now.last_attempt.is_some_and(|last| last.elapsed() < shared.refresh.min_interval);
+            if recent {
+                return now;
+            }
+            let snapshot = shared.fetch_and_store(&mut gate, "unknown key").await;
+            // The background task may be asleep until a later time than this fetch set (a
+            // short `max-age`, or a retry after a failure): it must wake to follow it.
+            shared.rescheduled.notify_one();
+            snapshot
+        };
+        // In a task of its own: a request that is cancelled (a client gone, a timeout layer)
+        // must not cancel the fetch before it is recorded, or every cancelled request would
+        // start a new one and the rate limit would not hold.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime.spawn(refresh).await.unwrap_or_else(|_| self.shared.snapshot()),
+            Err(_) => refresh.await,
         }
-        let recent =
-            now.last_attempt.is_some_and(|last| last.elapsed() < self.shared.refresh.min_interval);
-        if recent {
-            return now;
-        }
-        let snapshot = self.shared.fetch_and_store(&mut gate, "unknown key").await;
-        // The background task may be asleep until a later time than this fetch set (a short
-        // `max-age`, or a retry after a failure): it must wake to follow the new schedule.
-        self.shared.rescheduled.notify_one();
-        snapshot
     }
 
     /// How long a client should wait before trying again while the keys are unavailable.
@@ -332,7 +344,14 @@ impl RemoteKeys {
         if self.shared.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        runtime.spawn(refresh_loop(Arc::downgrade(&self.shared)));
+        // The flag is made here and moved into the task, so that a task dropped before its
+        // first poll (its runtime shutting down) still clears it.
+        let flag = ScheduledFlag(Arc::downgrade(&self.shared));
+        let shared = Arc::downgrade(&self.shared);
+        runtime.spawn(async move {
+            let _flag = flag;
+            refresh_loop(shared).await;
+        });
     }
 }
 
@@ -350,7 +369,6 @@ impl Drop for ScheduledFlag {
 
 /// Refreshes the keys when due, for as long as the verifier exists.
 async fn refresh_loop(shared: Weak<Shared>) {
-    let _flag = ScheduledFlag(shared.clone());
     let Some(rescheduled) = shared.upgrade().map(|shared| Arc::clone(&shared.rescheduled)) else {
         return;
     };
@@ -409,7 +427,7 @@ impl Shared {
                     generation: previous.generation + u64::from(changed),
                     attempts: previous.attempts + 1,
                     last_attempt: Some(started),
-                    refresh_at: Instant::now() + interval,
+                    refresh_at: after(interval),
                     digest,
                 }
             }
@@ -432,7 +450,7 @@ impl Shared {
                     generation: previous.generation,
                     attempts: previous.attempts + 1,
                     last_attempt: Some(started),
-                    refresh_at: Instant::now() + self.refresh.min_interval,
+                    refresh_at: after(self.refresh.min_interval),
                     digest: previous.digest,
                 }
             }
@@ -511,6 +529,15 @@ impl Shared {
         }
         Ok((body, max_age))
     }
+}
+
+/// The instant `duration` from now; far in the future when that is beyond what `Instant` holds
+/// (a `Duration::MAX` setting means "never", not a panic).
+fn after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 60 * 60)))
+        .unwrap_or(now)
 }
 
 /// The freshness a `Cache-Control` value allows: `max-age`, or zero for `no-cache`/`no-store`.

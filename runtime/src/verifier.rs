@@ -143,8 +143,9 @@ impl Verifier {
         };
         let mut snapshot = remote.current();
         if !snapshot.loaded {
-            // A token that no key could verify must not make anyone wait for a fetch.
-            self.check_header(token).map_err(invalid)?;
+            // A token refused on its own (syntax, algorithm, claims) must not make anyone wait
+            // for a fetch.
+            self.check_unverified(token).map_err(invalid)?;
             snapshot = remote.refresh_for(&snapshot).await;
             if !snapshot.loaded {
                 return Err(unavailable(&snapshot));
@@ -217,13 +218,7 @@ impl Verifier {
     /// registered claims), then the key and the signature. The header and the claims are each
     /// decoded once.
     fn verify_with(&self, token: &str, keys: &KeySet) -> Result<Principal, InvalidTokenReason> {
-        let header = self.check_header(token)?;
-        let (message, signature) = token.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
-        let (_, payload) = message.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
-        let claims = decode_claims(payload)?;
-        // Before the signature: an expired or misdirected token costs no signature work. Its
-        // claims are not trusted for anything else until the signature is checked.
-        self.inner.rules.check(&claims, unix_now())?;
+        let Unverified { header, claims, message, signature } = self.check_unverified(token)?;
         let key = keys.select(header.kid.as_deref(), header.alg)?;
         match jsonwebtoken::crypto::verify(
             signature,
@@ -235,6 +230,29 @@ impl Verifier {
             Ok(false) => Err(InvalidTokenReason::BadSignature),
             Err(error) => Err(invalid_token_reason(error.kind())),
         }
+    }
+}
+
+/// A token whose header and claims passed every check but the signature's.
+struct Unverified<'a> {
+    header: jsonwebtoken::Header,
+    claims: Map<String, Value>,
+    /// `header.payload`, what the signature signs.
+    message: &'a str,
+    signature: &'a str,
+}
+
+impl Verifier {
+    /// Every check that needs no key: size, syntax, `crit`, `alg`, and the registered claims.
+    /// Done before the signature, so that an expired or misdirected token costs no signature
+    /// work; the claims are trusted for nothing else until the signature is checked.
+    fn check_unverified<'a>(&self, token: &'a str) -> Result<Unverified<'a>, InvalidTokenReason> {
+        let header = self.check_header(token)?;
+        let (message, signature) = token.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
+        let (_, payload) = message.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
+        let claims = decode_claims(payload)?;
+        self.inner.rules.check(&claims, unix_now())?;
+        Ok(Unverified { header, claims, message, signature })
     }
 }
 
