@@ -656,6 +656,9 @@ mod tests {
         let err =
             remote().jwks_url("https://i.example/jwks").algorithms([Algorithm::HS256]).build();
         assert!(matches!(err, Err(ConfigError::AlgorithmWithoutKey(Algorithm::HS256))));
+        // An issuer set in code, and an environment without key settings: no discovery.
+        let err = remote().with_env(env(&[])).unwrap().build().unwrap_err();
+        assert!(matches!(err, ConfigError::NoKeys), "{err}");
         let two = remote().issuer("https://other.example").oidc_issuer("https://i.example");
         assert!(matches!(two.build(), Err(ConfigError::DiscoveryNeedsOneIssuer)));
     }

@@ -11,6 +11,10 @@ use super::collect::{self, Shape};
 use super::reason::invalid_param;
 use super::rejection::Rejection;
 
+/// Bodies up to this size (256 KiB) get every shape error reported; larger ones the first only,
+/// since each further error costs one more deserialization of the whole body.
+const COLLECT_ALL_UP_TO: usize = 256 * 1024;
+
 /// The `detail` of a 400 for a body that parsed as JSON but does not fit the expected type.
 pub(crate) const INVALID_BODY: &str = "The request body is invalid";
 
@@ -151,11 +155,16 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRefusal
             invalid_param(error.path(), &error.inner().to_string())
         }
     };
-    // A wrong shape: the whole body must still be JSON, and every error in it is looked for.
+    // A wrong shape: the whole body must still be JSON, and every error in it is looked for,
+    // unless the body is so large that retrying it would cost the server more than the answer
+    // is worth to the client.
     let value = serde_json::from_slice(bytes).map_err(|error| {
         tracing::debug!(%error, "refused a body that is not JSON");
         BodyRefusal::NotJson(not_json(&error))
     })?;
+    if bytes.len() > COLLECT_ALL_UP_TO {
+        return Err(BodyRefusal::Shape(Shape { params: vec![first], repaired: None }));
+    }
     Err(BodyRefusal::Shape(collect::json(value).with_first(first)))
 }
 

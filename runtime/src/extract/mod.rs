@@ -19,8 +19,8 @@
 //! `tracing` at debug level.
 //!
 //! An extractor reports every problem it finds in one answer, not only the first that serde
-//! meets: all the missing, ill-typed, unknown and repeated fields of a body or a query string
-//! (up to 20), followed, with [`Valid`], by the broken rules of the fields that had the right
+//! meets: all the missing, ill-typed, unknown and repeated fields of a body (up to 256 KiB; a
+//! larger body reports its first) or a query string, up to 20, followed, with [`Valid`], by the broken rules of the fields that had the right
 //! shape. Path parameters report the first that does not parse. Extractors run one after the
 //! other, so a request whose query and body are both wrong is refused for the one the handler
 //! takes first.
