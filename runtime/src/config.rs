@@ -79,7 +79,6 @@ pub enum ConfigError {
         /// What is wrong with its value.
         problem: &'static str,
     },
-    /// Remote key sets are not supported by this version.
     /// A JWKS or issuer URL that cannot be used to fetch keys.
     #[error("cannot fetch keys from {url:?}: {problem}")]
     InvalidKeyUrl {

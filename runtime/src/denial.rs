@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::challenge::{Challenge, ErrorCode};
-use crate::problem::{PROBLEM_JSON, Problem};
+use crate::problem::{Problem, problem_response};
 use crate::scope::ScopeRequirement;
 
 /// How much a denial tells the client.
@@ -424,12 +424,7 @@ impl IntoResponse for Denial {
                 let challenge = challenge.unwrap_or_else(|| HeaderValue::from_static("Bearer"));
                 (challenge, self.problem().to_json().into())
             });
-            let mut response = (
-                self.status(),
-                [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
-                body.clone(),
-            )
-                .into_response();
+            let mut response = problem_response(self.status(), body.clone());
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.clone());
             response
         } else {

@@ -172,13 +172,15 @@ impl Serialize for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
-            self.to_json(),
-        )
-            .into_response()
+        let body = self.to_json();
+        problem_response(self.status, body)
     }
+}
+
+/// The response carrying a problem document already serialized as `body`.
+pub(crate) fn problem_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body.into())
+        .into_response()
 }
 
 #[cfg(test)]

@@ -198,12 +198,11 @@ impl From<reqwest::Error> for FetchError {
 }
 
 /// The keys as last fetched, and what the last attempt found.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
-    /// The keys; empty until the first successful fetch.
+    /// The keys; empty until the first successful fetch (a fetch that finds no usable key
+    /// fails).
     pub(crate) keys: Arc<KeySet>,
-    /// Whether a fetch ever succeeded.
-    pub(crate) loaded: bool,
     /// Whether the last attempt succeeded.
     pub(crate) healthy: bool,
     /// Changes whenever the keys change (a cache of verified tokens keys on it).
@@ -216,6 +215,13 @@ pub(crate) struct Snapshot {
     refresh_at: Instant,
     /// A digest of the last document, to tell a rotation from a refresh that changed nothing.
     digest: u64,
+}
+
+impl Snapshot {
+    /// Whether a fetch ever succeeded.
+    pub(crate) fn loaded(&self) -> bool {
+        !self.keys.is_empty()
+    }
 }
 
 /// Keys fetched from a URL and kept fresh. Cheap to clone.
@@ -260,7 +266,6 @@ impl RemoteKeys {
             .build()?;
         let snapshot = Snapshot {
             keys: Arc::new(KeySet::new()),
-            loaded: false,
             healthy: false,
             generation: 0,
             attempts: 0,
@@ -408,9 +413,9 @@ impl Shared {
         let snapshot = match outcome {
             Ok((keys, digest, max_age)) => {
                 let interval = self.refresh.next_interval(max_age);
-                let changed = !previous.loaded || digest != previous.digest;
+                let changed = !previous.loaded() || digest != previous.digest;
                 if changed {
-                    log_rotation(&previous.keys, &keys, previous.loaded);
+                    log_rotation(&previous.keys, &keys, previous.loaded());
                 }
                 tracing::info!(
                     target: "portcullis::keys",
@@ -422,7 +427,6 @@ impl Shared {
                 );
                 Snapshot {
                     keys: Arc::new(keys),
-                    loaded: true,
                     healthy: true,
                     generation: previous.generation + u64::from(changed),
                     attempts: previous.attempts + 1,
@@ -439,19 +443,17 @@ impl Shared {
                     trigger,
                     %error,
                     elapsed_ms,
-                    serving_stale = previous.loaded,
+                    serving_stale = previous.loaded(),
                     retry_in_secs = self.refresh.min_interval.as_secs(),
                     "could not fetch the key set"
                 );
+                // The same keys, served stale.
                 Snapshot {
-                    keys: Arc::clone(&previous.keys),
-                    loaded: previous.loaded,
                     healthy: false,
-                    generation: previous.generation,
                     attempts: previous.attempts + 1,
                     last_attempt: Some(started),
                     refresh_at: after(self.refresh.min_interval),
-                    digest: previous.digest,
+                    ..(*previous).clone()
                 }
             }
         };

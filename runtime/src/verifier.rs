@@ -109,10 +109,12 @@ impl Verifier {
             }
         };
         let invalid = |reason| self.deny(DenialKind::InvalidToken(reason));
-        let generation = match &self.inner.keys {
-            KeySource::Fixed(_) => 0,
-            KeySource::Remote(remote) => remote.current().generation,
+        // Remote keys as they are now: read once, for the cache and for verifying.
+        let snapshot = match &self.inner.keys {
+            KeySource::Fixed(_) => None,
+            KeySource::Remote(remote) => Some(remote.current()),
         };
+        let generation = snapshot.as_ref().map_or(0, |snapshot| snapshot.generation);
         let cached = self.inner.tokens.as_ref().map(|tokens| {
             let digest = VerifiedTokens::digest(&token);
             (tokens, digest)
@@ -122,9 +124,12 @@ impl Verifier {
         {
             return Ok(principal);
         }
-        let principal = match &self.inner.keys {
-            KeySource::Fixed(keys) => self.verify_with(&token, keys).map_err(invalid)?,
-            KeySource::Remote(remote) => self.verify_remote(remote, &token).await?,
+        let principal = match (&self.inner.keys, snapshot) {
+            (KeySource::Fixed(keys), _) => self.verify_with(&token, keys).map_err(invalid)?,
+            (KeySource::Remote(remote), snapshot) => {
+                let snapshot = snapshot.unwrap_or_else(|| remote.current());
+                self.verify_remote(remote, snapshot, &token).await?
+            }
         };
         // Stored under the generation seen before verifying: if the keys changed meanwhile,
         // the entry is stale at once, never trusted beyond its keys.
@@ -136,18 +141,22 @@ impl Verifier {
 
     /// Verifies with remote keys, fetching them when they are not loaded yet or lack the
     /// token's key: 503 when they cannot be fetched.
-    async fn verify_remote(&self, remote: &RemoteKeys, token: &str) -> Result<Principal, Denial> {
+    async fn verify_remote(
+        &self,
+        remote: &RemoteKeys,
+        mut snapshot: Arc<Snapshot>,
+        token: &str,
+    ) -> Result<Principal, Denial> {
         let invalid = |reason| self.deny(DenialKind::InvalidToken(reason));
         let unavailable = |snapshot: &Snapshot| {
             self.deny(DenialKind::KeysUnavailable { retry_after: remote.retry_after(snapshot) })
         };
-        let mut snapshot = remote.current();
-        if !snapshot.loaded {
+        if !snapshot.loaded() {
             // A token refused on its own (syntax, algorithm, claims) must not make anyone wait
             // for a fetch.
             self.check_unverified(token).map_err(invalid)?;
             snapshot = remote.refresh_for(&snapshot).await;
-            if !snapshot.loaded {
+            if !snapshot.loaded() {
                 return Err(unavailable(&snapshot));
             }
         }
@@ -214,6 +223,18 @@ impl Verifier {
         Ok(header)
     }
 
+    /// Every check that needs no key: size, syntax, `crit`, `alg`, and the registered claims.
+    /// Done before the signature, so that an expired or misdirected token costs no signature
+    /// work; the claims are trusted for nothing else until the signature is checked.
+    fn check_unverified<'a>(&self, token: &'a str) -> Result<Unverified<'a>, InvalidTokenReason> {
+        let header = self.check_header(token)?;
+        let (message, signature) = token.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
+        let (_, payload) = message.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
+        let claims = decode_claims(payload)?;
+        self.inner.rules.check(&claims, unix_now())?;
+        Ok(Unverified { header, claims, message, signature })
+    }
+
     /// Verifies `token` with `keys`: the cheap checks first (size, syntax, algorithm, the
     /// registered claims), then the key and the signature. The header and the claims are each
     /// decoded once.
@@ -240,20 +261,6 @@ struct Unverified<'a> {
     /// `header.payload`, what the signature signs.
     message: &'a str,
     signature: &'a str,
-}
-
-impl Verifier {
-    /// Every check that needs no key: size, syntax, `crit`, `alg`, and the registered claims.
-    /// Done before the signature, so that an expired or misdirected token costs no signature
-    /// work; the claims are trusted for nothing else until the signature is checked.
-    fn check_unverified<'a>(&self, token: &'a str) -> Result<Unverified<'a>, InvalidTokenReason> {
-        let header = self.check_header(token)?;
-        let (message, signature) = token.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
-        let (_, payload) = message.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
-        let claims = decode_claims(payload)?;
-        self.inner.rules.check(&claims, unix_now())?;
-        Ok(Unverified { header, claims, message, signature })
-    }
 }
 
 /// The claims of a token: base64url without padding (RFC 7515 §2), holding a JSON object whose

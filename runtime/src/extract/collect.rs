@@ -59,6 +59,12 @@ struct Failure {
     message: String,
 }
 
+impl<E: std::fmt::Display> From<serde_path_to_error::Error<E>> for Failure {
+    fn from(error: serde_path_to_error::Error<E>) -> Self {
+        Self { message: error.inner().to_string(), path: error.path().clone() }
+    }
+}
+
 /// What is wrong at a place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -274,10 +280,7 @@ impl JsonInput {
 
 impl Input for JsonInput {
     fn decode<T: DeserializeOwned>(&self) -> Result<T, Failure> {
-        serde_path_to_error::deserialize(&self.0).map_err(|error| Failure {
-            message: error.inner().to_string(),
-            path: error.path().clone(),
-        })
+        serde_path_to_error::deserialize(&self.0).map_err(Failure::from)
     }
 
     fn remove(&mut self, steps: &[Step]) -> bool {
@@ -333,10 +336,7 @@ impl Input for QueryInput {
             form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.0).finish();
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map_err(|error| Failure {
-            message: error.inner().to_string(),
-            path: error.path().clone(),
-        })
+        serde_path_to_error::deserialize(deserializer).map_err(Failure::from)
     }
 
     fn remove(&mut self, steps: &[Step]) -> bool {
