@@ -15,7 +15,7 @@
 #   BENCH_ADDR=127.0.0.1:3999
 #   UPLOAD_MB=50     size of the unauthenticated upload
 #   UPLOAD_RUNS=5    how many times it is timed
-#   ONLY=regex       run only the routes whose name matches (plain is always run)
+#   ONLY=regex       run only the routes whose name matches, and those they are compared with
 #
 # wrk and curl are installed with apt-get when missing. Load generator and server share this
 # machine's cores: the figures are relative ones, good for ratios, not capacity planning.
@@ -79,33 +79,41 @@ done
 curl -fsS "$BASE/tokens" >"$WORK/tokens"
 token() { awk -v name="$1" '$1 == name { print $2 }' "$WORK/tokens"; }
 
-# name | path | token name (- for none) | expected status | the route it is compared with
+# name | path | token name (- for none) | expected status | the route it is compared with |
+# the unguarded route that gets the same request (the same Authorization header)
 CASES=(
-    "plain|/plain|-|200|"
-    "plain + rs256 header|/plain|rs256|200|"
+    "plain|/plain|-|200||"
 )
 for alg in rs256 es256 eddsa hs256; do
     CASES+=(
-        "$alg cache hit|/$alg/cached|$alg|200|$alg bare jsonwebtoken"
-        "$alg cache off|/$alg/uncached|$alg|200|$alg bare jsonwebtoken"
-        "$alg bare jsonwebtoken|/$alg/bare|$alg|200|"
+        "plain + $alg header|/plain|$alg|200||"
+        "$alg cache hit|/$alg/cached|$alg|200|$alg bare jsonwebtoken|plain + $alg header"
+        "$alg cache off|/$alg/uncached|$alg|200|$alg bare jsonwebtoken|plain + $alg header"
+        "$alg bare jsonwebtoken|/$alg/bare|$alg|200||plain + $alg header"
     )
 done
 CASES+=(
-    "401 no token|/es256/cached|-|401|"
-    "401 expired rs256|/rs256/cached|rs256-expired|401|401 expired rs256 bare"
-    "401 expired rs256 bare|/rs256/bare|rs256-expired|401|"
-    "401 expired es256|/es256/cached|es256-expired|401|401 expired es256 bare"
-    "401 expired es256 bare|/es256/bare|es256-expired|401|"
-    "401 wrong aud es256|/es256/cached|es256-wrongaud|401|401 wrong aud es256 bare"
-    "401 wrong aud es256 bare|/es256/bare|es256-wrongaud|401|"
-    "403 no scope es256|/es256/cached|es256-noscope|403|"
+    "401 no token|/es256/cached|-|401|401 no token bare|plain"
+    "401 no token bare|/es256/bare|-|401||plain"
+    "401 expired rs256|/rs256/cached|rs256-expired|401|401 expired rs256 bare|plain + rs256 header"
+    "401 expired rs256 bare|/rs256/bare|rs256-expired|401||plain + rs256 header"
+    "401 expired es256|/es256/cached|es256-expired|401|401 expired es256 bare|plain + es256 header"
+    "401 expired es256 bare|/es256/bare|es256-expired|401||plain + es256 header"
+    "401 wrong aud es256|/es256/cached|es256-wrongaud|401|401 wrong aud es256 bare|plain + es256 header"
+    "401 wrong aud es256 bare|/es256/bare|es256-wrongaud|401||plain + es256 header"
+    "403 no scope es256|/es256/cached|es256-noscope|403||plain + es256 header"
 )
 if [ -n "$ONLY" ]; then
+    # The matching routes, plus the routes they are compared with.
+    wanted="|plain|"
+    for case in "${CASES[@]}"; do
+        IFS='|' read -r name _ _ _ versus same <<<"$case"
+        if [[ "$name" =~ $ONLY ]]; then wanted+="$name|$versus|$same|"; fi
+    done
     selected=()
     for case in "${CASES[@]}"; do
         IFS='|' read -r name _ <<<"$case"
-        if [ "$name" = plain ] || [[ "$name" =~ $ONLY ]]; then selected+=("$case"); fi
+        if [[ "$wanted" == *"|$name|"* ]]; then selected+=("$case"); fi
     done
     CASES=("${selected[@]}")
 fi
@@ -178,32 +186,34 @@ best() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-plain=$(stat plain 3)
-plain_best=$(best plain)
 echo
 echo "Load: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds, median of rounds; $(nproc) cores shared by wrk and the server"
 echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(rustc -V 2>/dev/null), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "Load average (1, 5, 15 min) before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "x unguarded and x bare: ratios of medians; best: the same ratios of each route's best round"
+echo "x unguarded: against plain; x same request: against plain sent the same Authorization header;"
+echo "x bare: against the hand-written check; each a ratio of medians, and 'best' the same ratio of"
+echo "the routes' best rounds"
 echo
-printf '| %-26s | %-6s | %10s | %-13s | %8s | %11s | %7s | %7s | %7s |\n' \
-    route status "req/s" "range" "p99 ms" "x unguarded" "best" "x bare" "best"
-printf '| %-26s | %-6s | %10s | %-13s | %8s | %11s | %7s | %7s | %7s |\n' \
-    --- --- ---: --- ---: ---: ---: ---: ---:
-for case in "${CASES[@]}"; do
-    IFS='|' read -r name _ _ expect versus <<<"$case"
-    rps=$(stat "$name" 3)
-    p99=$(stat "$name" 4)
-    vs=""
-    vs_best=""
-    if [ -n "$versus" ]; then
-        vs=$(ratio "$rps" "$(stat "$versus" 3)")
-        vs_best=$(ratio "$(best "$name")" "$(best "$versus")")
+row() { printf '| %-26s | %-6s | %10s | %-15s | %6s | %9s | %5s | %12s | %5s | %6s | %5s |\n' "$@"; }
+row route status "req/s" "range" "p99 ms" "x unguarded" best "x same request" best "x bare" best
+row --- --- ---: --- ---: ---: ---: ---: ---: ---: ---:
+# The ratio of two routes' medians and of their best rounds; nothing without another route.
+compare() { # route, other route
+    if [ -n "$2" ]; then
+        printf '%s|%s\n' "$(ratio "$(stat "$1" 3)" "$(stat "$2" 3)")" "$(ratio "$(best "$1")" "$(best "$2")")"
+    else
+        printf '|\n'
     fi
-    printf '| %-26s | %-6s | %10.0f | %-13s | %8.2f | %11s | %7s | %7s | %7s |\n' \
-        "$name" "$expect" "$rps" "$(minmax "$name")" "$p99" "$(ratio "$rps" "$plain")" \
-        "$(ratio "$(best "$name")" "$plain_best")" "$vs" "$vs_best"
+}
+for case in "${CASES[@]}"; do
+    IFS='|' read -r name _ _ expect versus same <<<"$case"
+    IFS='|' read -r vs_plain vs_plain_best < <(compare "$name" plain)
+    IFS='|' read -r vs_same vs_same_best < <(compare "$name" "$same")
+    IFS='|' read -r vs_bare vs_bare_best < <(compare "$name" "$versus")
+    row "$name" "$expect" "$(printf '%.0f' "$(stat "$name" 3)")" "$(minmax "$name")" \
+        "$(printf '%.2f' "$(stat "$name" 4)")" "$vs_plain" "$vs_plain_best" \
+        "$vs_same" "$vs_same_best" "$vs_bare" "$vs_bare_best"
 done
 # A 200 route that answered otherwise, or socket errors, would make its figure meaningless.
 awk -F'|' '($5 > 0 && $1 !~ /^40/) || $6 > 0 {

@@ -10,7 +10,7 @@ use axum::routing::get;
 use http::StatusCode;
 use portcullis::testing::TestIssuer;
 use portcullis::{KeyRefresh, TokenCache, Verifier};
-use portcullis_tests::{app, assert_me, bearer, send};
+use portcullis_tests::{app, assert_me, bearer, send, with_authorization};
 use serde_json::Value;
 
 const EXPIRED: &str =
@@ -65,6 +65,27 @@ async fn a_refused_token_is_never_cached_as_verified() {
     // A good token is unaffected.
     let good = issuer.token("alice").sign();
     assert_me(&send(app(verifier.clone()), bearer("/me", &good)).await, "alice");
+}
+
+/// The cache is consulted before the token's grammar is checked: a token that differs from a
+/// cached one by a character outside the grammar, or by one within it, is a different token.
+#[tokio::test]
+async fn a_variant_of_a_cached_token_is_checked_in_full() {
+    let issuer = TestIssuer::new();
+    let verifier = development(issuer.verifier());
+    let token = issuer.token("alice").sign();
+    assert_me(&send(app(verifier.clone()), bearer("/me", &token)).await, "alice");
+    let malformed = challenge("The access token is malformed");
+    for variant in [format!("{token}!"), format!("{token} x"), format!("{token},")] {
+        let reply =
+            send(app(verifier.clone()), with_authorization("/me", &format!("Bearer {variant}")))
+                .await;
+        assert_refused(&reply, &malformed);
+    }
+    // Within the grammar but not the signed token: the signature says no.
+    let reply = send(app(verifier.clone()), bearer("/me", &format!("{token}A"))).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+    assert_me(&send(app(verifier.clone()), bearer("/me", &token)).await, "alice");
 }
 
 #[tokio::test]

@@ -110,9 +110,9 @@ impl VerifiedTokens {
     }
 
     /// The digest that keys `token`.
-    pub(crate) fn digest(token: &str) -> TokenDigest {
+    pub(crate) fn digest(token: &[u8]) -> TokenDigest {
         let mut key = [0; 32];
-        key.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+        key.copy_from_slice(digest(&SHA256, token).as_ref());
         key
     }
 
@@ -177,18 +177,18 @@ mod tests {
     #[test]
     fn a_verified_token_is_found_by_its_digest() {
         let tokens = cache(TokenCache::default());
-        let key = VerifiedTokens::digest("a.b.c");
-        assert_ne!(key, VerifiedTokens::digest("a.b.d"));
+        let key = VerifiedTokens::digest(b"a.b.c");
+        assert_ne!(key, VerifiedTokens::digest(b"a.b.d"));
         assert!(tokens.get(&key, 0).is_none());
         tokens.insert(key, &principal(unix_now() + 600, None), 0);
         assert_eq!(tokens.get(&key, 0).map(|p| p.subject().to_owned()).as_deref(), Some("alice"));
-        assert!(tokens.get(&VerifiedTokens::digest("a.b.d"), 0).is_none());
+        assert!(tokens.get(&VerifiedTokens::digest(b"a.b.d"), 0).is_none());
     }
 
     #[test]
     fn an_entry_ends_with_exp_and_leeway() {
         let tokens = cache(TokenCache::default());
-        let key = VerifiedTokens::digest("t");
+        let key = VerifiedTokens::digest(b"t");
         // Expired beyond the leeway: never served, and removed.
         tokens.insert(key, &principal(unix_now() - 31, None), 0);
         assert!(tokens.get(&key, 0).is_none());
@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn an_entry_ends_with_its_key_set() {
         let tokens = cache(TokenCache::default());
-        let key = VerifiedTokens::digest("t");
+        let key = VerifiedTokens::digest(b"t");
         tokens.insert(key, &principal(unix_now() + 600, None), 3);
         assert!(tokens.get(&key, 4).is_none());
         assert!(tokens.get(&key, 3).is_none(), "a stale entry is removed");
@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn an_entry_ends_with_the_maximum_age() {
         let tokens = cache(TokenCache::default().max_age(Duration::from_millis(20)));
-        let key = VerifiedTokens::digest("t");
+        let key = VerifiedTokens::digest(b"t");
         tokens.insert(key, &principal(unix_now() + 600, None), 0);
         assert!(tokens.get(&key, 0).is_some());
         std::thread::sleep(Duration::from_millis(30));
@@ -225,7 +225,11 @@ mod tests {
         let tokens = cache(TokenCache::default().capacity(100));
         let exp = unix_now() + 600;
         for i in 0..10_000 {
-            tokens.insert(VerifiedTokens::digest(&i.to_string()), &principal(exp, None), 0);
+            tokens.insert(
+                VerifiedTokens::digest(i.to_string().as_bytes()),
+                &principal(exp, None),
+                0,
+            );
         }
         assert!(tokens.len() <= 110, "{}", tokens.len());
     }
@@ -233,7 +237,7 @@ mod tests {
     #[test]
     fn an_unbounded_maximum_age_means_until_exp() {
         let tokens = cache(TokenCache::default().max_age(Duration::MAX));
-        let key = VerifiedTokens::digest("t");
+        let key = VerifiedTokens::digest(b"t");
         tokens.insert(key, &principal(unix_now() + 600, None), 0);
         assert!(tokens.get(&key, 0).is_some());
     }

@@ -251,14 +251,14 @@ pub struct Presentation {
     pub(crate) challenge: Challenge,
     pub(crate) disclosure: Disclosure,
     pub(crate) advertise_scopes: bool,
-    /// The answer to a request without credentials, rendered once: it is the most frequent
+    /// The challenge to a request without credentials, rendered once: it is the most frequent
     /// denial, and the cheapest request an attacker can send.
     pub(crate) unauthenticated: RenderedOnce,
 }
 
-/// A denial's challenge and body, rendered on first use.
+/// A challenge rendered on first use.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RenderedOnce(std::sync::OnceLock<(HeaderValue, axum::body::Bytes)>);
+pub(crate) struct RenderedOnce(std::sync::OnceLock<HeaderValue>);
 
 impl PartialEq for RenderedOnce {
     // A cache of what the other fields say: not part of a presentation's identity.
@@ -419,12 +419,18 @@ impl IntoResponse for Denial {
     fn into_response(self) -> Response {
         self.log();
         let mut response = if let DenialKind::MissingCredentials = self.kind {
-            let (challenge, body) = self.presentation.unauthenticated.0.get_or_init(|| {
+            let challenge = self.presentation.unauthenticated.0.get_or_init(|| {
                 let challenge = self.challenge().map(|challenge| challenge.to_header_value());
-                let challenge = challenge.unwrap_or_else(|| HeaderValue::from_static("Bearer"));
-                (challenge, self.problem().to_json().into())
+                challenge.unwrap_or_else(|| HeaderValue::from_static("Bearer"))
             });
-            let mut response = problem_response(self.status(), body.clone());
+            // A constant body: no serializing, and no reference count that every thread touches.
+            let body = if self.development() {
+                UNAUTHENTICATED_DEVELOPMENT
+            } else {
+                UNAUTHENTICATED_PRODUCTION
+            };
+            let mut response =
+                problem_response(self.status(), axum::body::Bytes::from_static(body.as_bytes()));
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.clone());
             response
         } else {
@@ -444,6 +450,12 @@ impl IntoResponse for Denial {
         response
     }
 }
+
+/// The problem document of a request without credentials, in Production mode.
+const UNAUTHENTICATED_PRODUCTION: &str =
+    r#"{"type":"about:blank","title":"Unauthorized","status":401}"#;
+/// The same in Development mode.
+const UNAUTHENTICATED_DEVELOPMENT: &str = r#"{"type":"about:blank","title":"Unauthorized","status":401,"detail":"The request carries no bearer access token"}"#;
 
 /// Response extension naming the precise denial reason, so an access-log layer can record it
 /// beside the status without parsing the body.
@@ -502,6 +514,17 @@ mod tests {
             off.challenge().unwrap().to_string(),
             r#"Bearer realm="api", error="insufficient_scope""#
         );
+    }
+
+    #[test]
+    fn the_constant_unauthenticated_bodies_are_the_rendered_problems() {
+        for (disclosure, constant) in [
+            (Disclosure::Production, UNAUTHENTICATED_PRODUCTION),
+            (Disclosure::Development, UNAUTHENTICATED_DEVELOPMENT),
+        ] {
+            let d = denial(DenialKind::MissingCredentials, disclosure);
+            assert_eq!(String::from_utf8(d.problem().to_json()).unwrap(), constant);
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Finding the bearer token in a request (RFC 6750 §2).
 //!
-//! Only syntax is checked here; the token is not decoded. The size limit is applied before the
-//! grammar check, so an oversized header costs one length comparison.
+//! Nothing is decoded here. The size limit is applied at once, so an oversized header costs one
+//! length comparison; the `b64token` grammar is checked by [`Presented::checked`], which the
+//! verifier calls only for a token its cache does not know: a token whose digest matches one
+//! verified earlier is that token, and passed the grammar then.
 
 use std::borrow::Cow;
 
@@ -67,6 +69,26 @@ fn is_b64token_byte(byte: u8) -> bool {
         | (byte == b'/')
 }
 
+/// A bearer token as the request presents it: within the size limit, grammar not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Presented<'a>(Cow<'a, [u8]>);
+
+impl Presented<'_> {
+    /// The token's bytes, as sent.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The token, when it matches the `b64token` grammar.
+    pub(crate) fn checked(&self) -> Result<&str, InvalidTokenReason> {
+        match std::str::from_utf8(&self.0) {
+            Ok(token) if is_b64token(token) => Ok(token),
+            // Covers `Bearer a b`, non-ASCII bytes and every other character outside the grammar.
+            _ => Err(InvalidTokenReason::Malformed),
+        }
+    }
+}
+
 /// Reads the token from the request: `Ok(None)` when there are no credentials at all.
 ///
 /// With the query transport on, a bearer `Authorization` header and an `access_token`
@@ -75,10 +97,10 @@ fn is_b64token_byte(byte: u8) -> bool {
 pub(crate) fn extract<'a>(
     parts: &'a Parts,
     sources: TokenSources,
-) -> Result<Option<Cow<'a, str>>, ExtractionError> {
+) -> Result<Option<Presented<'a>>, ExtractionError> {
     let from_header = from_authorization_header(parts, sources.max_len);
     if !sources.query {
-        return from_header.map(|token| token.map(Cow::Borrowed));
+        return from_header.map(|token| token.map(|token| Presented(Cow::Borrowed(token))));
     }
     if let Err(error @ ExtractionError::InvalidRequest(_)) = from_header {
         return Err(error);
@@ -91,9 +113,11 @@ pub(crate) fn extract<'a>(
         return Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports));
     }
     match (from_header?, from_query) {
-        (Some(token), _) => Ok(Some(Cow::Borrowed(token))),
-        (None, Some(value)) if !value.is_empty() => check_token(value.as_bytes(), sources.max_len)
-            .map(|token| Some(Cow::Owned(token.to_owned()))),
+        (Some(token), _) => Ok(Some(Presented(Cow::Borrowed(token)))),
+        (None, Some(value)) if !value.is_empty() => {
+            let token = check_size(value.as_bytes(), sources.max_len)?.to_owned();
+            Ok(Some(Presented(Cow::Owned(token))))
+        }
         (None, _) => Ok(None),
     }
 }
@@ -101,7 +125,7 @@ pub(crate) fn extract<'a>(
 fn from_authorization_header(
     parts: &Parts,
     max_len: usize,
-) -> Result<Option<&str>, ExtractionError> {
+) -> Result<Option<&[u8]>, ExtractionError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
@@ -119,7 +143,7 @@ fn from_authorization_header(
 pub(crate) fn parse_authorization(
     value: &[u8],
     max_len: usize,
-) -> Result<Option<&str>, ExtractionError> {
+) -> Result<Option<&[u8]>, ExtractionError> {
     // Field values carry no leading or trailing whitespace (RFC 9110 §5.5); hyper already strips
     // it, but a value built by hand may not have been.
     let value = value.trim_ascii();
@@ -132,19 +156,15 @@ pub(crate) fn parse_authorization(
     if token.is_empty() {
         return Ok(None);
     }
-    check_token(token, max_len).map(Some)
+    check_size(token, max_len).map(Some)
 }
 
-/// Applies the size limit, then the `b64token` grammar.
-fn check_token(token: &[u8], max_len: usize) -> Result<&str, ExtractionError> {
+/// Applies the size limit.
+fn check_size(token: &[u8], max_len: usize) -> Result<&[u8], ExtractionError> {
     if token.len() > max_len {
         return Err(ExtractionError::InvalidToken(InvalidTokenReason::TooLarge));
     }
-    match std::str::from_utf8(token) {
-        Ok(token) if is_b64token(token) => Ok(token),
-        // Covers `Bearer a b`, non-ASCII bytes and every other character outside the grammar.
-        _ => Err(ExtractionError::InvalidToken(InvalidTokenReason::Malformed)),
-    }
+    Ok(token)
 }
 
 /// The `access_token` query parameter, form-decoded, even when empty; two of them are two
@@ -186,16 +206,21 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
+    /// What the verifier makes of a request before its cache: the token, grammar checked.
+    fn checked(presented: Option<Presented<'_>>) -> Result<Option<String>, ExtractionError> {
+        presented
+            .map(|token| token.checked().map(str::to_owned).map_err(ExtractionError::InvalidToken))
+            .transpose()
+    }
+
     fn header_only(headers: &[&[u8]]) -> Result<Option<String>, ExtractionError> {
         let parts = parts(headers, "/");
-        extract(&parts, TokenSources { query: false, max_len: LIMIT })
-            .map(|t| t.map(Cow::into_owned))
+        extract(&parts, TokenSources { query: false, max_len: LIMIT }).and_then(checked)
     }
 
     fn with_query(headers: &[&[u8]], uri: &str) -> Result<Option<String>, ExtractionError> {
         let parts = parts(headers, uri);
-        extract(&parts, TokenSources { query: true, max_len: LIMIT })
-            .map(|t| t.map(Cow::into_owned))
+        extract(&parts, TokenSources { query: true, max_len: LIMIT }).and_then(checked)
     }
 
     const MALFORMED: ExtractionError = ExtractionError::InvalidToken(InvalidTokenReason::Malformed);
@@ -270,8 +295,7 @@ mod tests {
 
     fn header_only_uri(uri: &str) -> Result<Option<String>, ExtractionError> {
         let parts = parts(&[], uri);
-        extract(&parts, TokenSources { query: false, max_len: LIMIT })
-            .map(|t| t.map(Cow::into_owned))
+        extract(&parts, TokenSources { query: false, max_len: LIMIT }).and_then(checked)
     }
 
     #[test]
