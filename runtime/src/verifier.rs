@@ -131,7 +131,9 @@ impl Verifier {
             (KeySource::Fixed(keys), _) => self.verify_with(token, keys).map_err(invalid)?,
             (KeySource::Remote(remote), snapshot) => {
                 let snapshot = snapshot.unwrap_or_else(|| remote.current());
-                self.verify_remote(remote, snapshot, token).await?
+                // Boxed: the fetch it may wait for would otherwise size every guard's future,
+                // which axum boxes and moves on every request, with keys in code too.
+                Box::pin(self.verify_remote(remote, snapshot, token)).await?
             }
         };
         // Stored under the generation seen before verifying: if the keys changed meanwhile,
