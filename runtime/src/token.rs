@@ -206,7 +206,7 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
-    /// What the verifier makes of a request before its cache: the token, grammar checked.
+    /// What the verifier makes of a token its cache does not know: grammar checked.
     fn checked(presented: Option<Presented<'_>>) -> Result<Option<String>, ExtractionError> {
         presented
             .map(|token| token.checked().map(str::to_owned).map_err(ExtractionError::InvalidToken))

@@ -120,7 +120,7 @@ impl Verifier {
             (tokens, digest)
         });
         // Looked up before the grammar check: a known digest is a token that passed every check
-        // when it was verified, and the scan would cost a hit as much again as the lookup.
+        // when it was verified, and scanning a long token cost more than the rest of a hit.
         if let Some((tokens, digest)) = &cached
             && let Some(principal) = tokens.get(digest, generation)
         {
