@@ -8,7 +8,7 @@
 //! | `GET /plain` | none |
 //! | `GET /{alg}/cached` | `#[requires_scope("docs:read")]`, verified-token cache on (the default) |
 //! | `GET /{alg}/uncached` | the same, cache disabled: every request verifies the signature |
-//! | `GET /{alg}/bare` | a hand-written extractor: `jsonwebtoken::decode`, then the scope check |
+//! | `GET /{alg}/bare` | a hand-written extractor: `jsonwebtoken::decode`, then the scope check; it refuses with the bytes portcullis sends |
 //! | `POST /upload` | `#[requires_scope("docs:read")]` (ES256, cache on) before a `Bytes` body |
 //! | `GET /tokens` | none: the benchmark tokens, one `name token` pair a line |
 //!
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -85,17 +85,38 @@ impl FromRequestParts<Arc<Fixture>> for BareAuth {
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(unauthorized)?;
+            .ok_or_else(|| refusal(StatusCode::UNAUTHORIZED, NO_CREDENTIALS))?;
         match fixture.bare_check(token) {
             Ok(claims) => Ok(Self(claims)),
-            Err(BareRefusal::Unauthorized) => Err(unauthorized()),
-            Err(BareRefusal::Forbidden) => Err(StatusCode::FORBIDDEN.into_response()),
+            Err(BareRefusal::Unauthorized) => Err(refusal(StatusCode::UNAUTHORIZED, INVALID_TOKEN)),
+            Err(BareRefusal::Forbidden) => Err(refusal(StatusCode::FORBIDDEN, INSUFFICIENT_SCOPE)),
         }
     }
 }
 
-fn unauthorized() -> Response {
-    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response()
+/// The hand-written check's challenges: the ones portcullis sends in Production mode, so that
+/// both guards answer with the same bytes and the benchmark compares the guards alone.
+const NO_CREDENTIALS: (&str, &str) =
+    (r#"Bearer realm="bench""#, r#"{"type":"about:blank","title":"Unauthorized","status":401}"#);
+/// See [`NO_CREDENTIALS`].
+const INVALID_TOKEN: (&str, &str) = (
+    r#"Bearer realm="bench", error="invalid_token""#,
+    r#"{"type":"about:blank","title":"Unauthorized","status":401}"#,
+);
+/// See [`NO_CREDENTIALS`].
+const INSUFFICIENT_SCOPE: (&str, &str) = (
+    r#"Bearer realm="bench", error="insufficient_scope", scope="docs:read""#,
+    r#"{"type":"about:blank","title":"Forbidden","status":403}"#,
+);
+
+/// A refusal with `(challenge, problem document)`, built from constants as cheaply as axum
+/// allows.
+fn refusal(status: StatusCode, (challenge, body): (&'static str, &'static str)) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(portcullis::problem::PROBLEM_JSON)),
+        (header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)),
+    ];
+    (status, headers, body).into_response()
 }
 
 /// The benchmark's router, and the tokens it accepts and refuses, as `(name, token)` pairs.
