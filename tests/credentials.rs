@@ -247,28 +247,14 @@ fn with_raw_authorization(value: &[u8]) -> Request<Body> {
 }
 
 /// A token of exactly `len` bytes that `issuer`'s verifier accepts, for subject `alice`.
-///
-/// Base64url never produces a length of 4k+1, so both the header (through `typ`) and the payload
-/// (through a padding claim) are stretched until the total is exact.
 fn token_of_len(issuer: &TestIssuer, len: usize) -> String {
-    for typ in ["JWT", "JWTx", "JWTxx", "JWTxxx"] {
-        let sign = |pad: usize| {
-            issuer
-                .token("alice")
-                .claim("pad", "p".repeat(pad))
-                .header(|header| header.typ = Some(typ.to_owned()))
-                .sign()
-        };
-        let base = sign(0).len();
-        let guess = len.saturating_sub(base) * 3 / 4;
-        for pad in guess.saturating_sub(4)..guess + 8 {
-            let token = sign(pad);
-            if token.len() == len {
-                return token;
-            }
-        }
-    }
-    panic!("no token of exactly {len} bytes");
+    portcullis_tests::token_of_len(len, |typ, pad| {
+        issuer
+            .token("alice")
+            .claim("pad", "p".repeat(pad))
+            .header(|header| header.typ = Some(typ.to_owned()))
+            .sign()
+    })
 }
 
 /// Signs `claims` with `key` under `header`.

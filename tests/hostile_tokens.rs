@@ -117,23 +117,10 @@ async fn both_modes(
     (production, development)
 }
 
-/// Everything a client sees of `reply`: header names and values, and the body.
-fn visible(reply: &Reply) -> String {
-    let mut text = String::new();
-    for (name, value) in &reply.headers {
-        text.push_str(name.as_str());
-        text.push_str(": ");
-        text.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        text.push('\n');
-    }
-    text.push_str(&String::from_utf8_lossy(&reply.bytes));
-    text
-}
-
 /// Asserts that `reply` shows nothing of `token` (whole, any segment, any 16-byte window) and
 /// none of `planted` (hostile values placed inside it).
 fn assert_no_echo(reply: &Reply, token: &str, planted: &[&str]) {
-    let seen = visible(reply);
+    let seen = reply.visible();
     let mut needles: Vec<&str> = Vec::new();
     if token.len() >= 6 {
         needles.push(token);
@@ -518,25 +505,11 @@ async fn with_remote_keys_only_the_configured_jwks_url_is_fetched() {
 // ---------------------------------------------------------------------------------------------
 
 /// A token of exactly `len` bytes signed by `signer`, for `alice`.
-///
-/// Base64url never has a length of 4k+1, so the header (through `typ`) and the payload (through
-/// a padding claim) are both stretched until the total is exact.
 fn token_of_len(signer: &RawSigner, len: usize) -> String {
-    for typ in ["JWT", "JWTx", "JWTxx", "JWTxxx"] {
+    portcullis_tests::token_of_len(len, |typ, pad| {
         let header = format!(r#"{{"alg":"EdDSA","typ":"{typ}","kid":"{KID}"}}"#);
-        let sign = |pad: usize| {
-            signer.sign(&header, &RawSigner::claims(&format!(r#""pad":"{}","#, "p".repeat(pad))))
-        };
-        let base = sign(0).len();
-        let guess = len.saturating_sub(base) * 3 / 4;
-        for pad in guess.saturating_sub(4)..guess + 8 {
-            let token = sign(pad);
-            if token.len() == len {
-                return token;
-            }
-        }
-    }
-    panic!("no token of exactly {len} bytes");
+        signer.sign(&header, &RawSigner::claims(&format!(r#""pad":"{}","#, "p".repeat(pad))))
+    })
 }
 
 #[tokio::test]

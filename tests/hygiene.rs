@@ -244,22 +244,9 @@ const REASON_CODES: [&str; 18] = [
 /// The field names the server's own types define; the only ones `invalid-params` may name.
 const SERVER_FIELDS: [&str; 6] = ["title", "qty", "q", "page", "n", "extra_field"];
 
-/// Everything a client sees: header names and values, and the body.
-fn visible(reply: &Reply) -> String {
-    let mut text = String::new();
-    for (name, value) in &reply.headers {
-        text.push_str(name.as_str());
-        text.push_str(": ");
-        text.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        text.push('\n');
-    }
-    text.push_str(&String::from_utf8_lossy(&reply.bytes));
-    text
-}
-
 /// The checks every refusal must pass; `secrets` are the token(s) and other raw client text.
 fn assert_hygienic(case: &str, reply: &Reply, mode: Disclosure, secrets: &[&str]) {
-    let seen = visible(reply);
+    let seen = reply.visible();
     let context = format!("{case} ({mode:?}):\n{seen}");
     assert!(!seen.to_ascii_lowercase().contains(&MARK.to_ascii_lowercase()), "marker in {context}");
     assert!(!seen.contains(KID) && !seen.contains("configured"), "key id in {context}");
@@ -813,7 +800,7 @@ async fn unavailable_keys_say_nothing_about_the_key_endpoint() {
                 "connect",
             ];
             assert_hygienic("keys unavailable", &reply, mode, &[token.as_str()]);
-            let seen = visible(&reply);
+            let seen = reply.visible();
             for needle in endpoint {
                 assert!(!seen.contains(needle), "{needle:?} in {seen}");
             }

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,7 +32,7 @@ use portcullis::{
     ConfigError, Disclosure, InvalidTokenReason, KeyRefresh, Verifier, VerifierBuilder,
 };
 use portcullis_tests::{
-    Reply, app, assert_denied, assert_me, bearer, fixture, send, single_header,
+    Captured, Reply, app, assert_denied, assert_me, bearer, fixture, send, single_header,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpSocket;
@@ -1374,37 +1373,26 @@ async fn from_env_with_the_issuer_only_uses_discovery() {
 // Tracing
 // ---------------------------------------------------------------------------------------------
 
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
+/// The `portcullis::keys` events of a capture.
+trait KeyEvents {
     /// The lines of target `portcullis::keys`.
-    fn key_events(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .filter(|line| line.contains(" portcullis::keys: "))
-            .map(str::to_owned)
-            .collect()
-    }
+    fn key_events(&self) -> Vec<String>;
 
     /// The first line holding `message`.
     fn event(&self, message: &str) -> String {
         let events = self.key_events();
         let first = events.iter().find(|line| line.contains(message));
         first.unwrap_or_else(|| panic!("no {message:?} event in {events:#?}")).clone()
+    }
+}
+
+impl KeyEvents for Captured {
+    fn key_events(&self) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|line| line.contains(" portcullis::keys: "))
+            .map(str::to_owned)
+            .collect()
     }
 }
 

@@ -8,7 +8,7 @@ use jsonwebtoken::Algorithm;
 use crate::cache::{TokenCache, VerifiedTokens};
 use crate::challenge::ChallengeError;
 use crate::claims::ClaimRules;
-use crate::denial::{Disclosure, Presentation, RenderedOnce};
+use crate::denial::{Disclosure, Presentation};
 use crate::keys::{Key, KeyError, KeySet};
 use crate::principal::{ClaimMapping, ScopeClaim};
 use crate::remote::{KeyLocation, KeyRefresh, REMOTE_ALGORITHMS, RemoteKeys};
@@ -400,13 +400,11 @@ impl VerifierBuilder {
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 
         let remote = self.remote_location()?;
-        let presentation = Presentation {
-            challenge: crate::challenge::Challenge::new(self.realm)
-                .map_err(ConfigError::InvalidRealm)?,
-            disclosure: self.disclosure,
-            advertise_scopes: self.advertise_scopes,
-            unauthenticated: RenderedOnce::default(),
-        };
+        let presentation = Presentation::from_parts(
+            crate::challenge::Challenge::new(self.realm).map_err(ConfigError::InvalidRealm)?,
+            self.disclosure,
+            self.advertise_scopes,
+        );
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge);
         }

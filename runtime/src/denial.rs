@@ -251,33 +251,25 @@ pub struct Presentation {
     pub(crate) challenge: Challenge,
     pub(crate) disclosure: Disclosure,
     pub(crate) advertise_scopes: bool,
-    /// The challenge to a request without credentials, rendered once: it is the most frequent
-    /// denial, and the cheapest request an attacker can send.
-    pub(crate) unauthenticated: RenderedOnce,
+    /// The challenge to a request without credentials, rendered when the presentation is built:
+    /// it is the most frequent denial, and the cheapest request an attacker can send.
+    pub(crate) unauthenticated: HeaderValue,
 }
-
-/// A challenge rendered on first use.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RenderedOnce(std::sync::OnceLock<HeaderValue>);
-
-impl PartialEq for RenderedOnce {
-    // A cache of what the other fields say: not part of a presentation's identity.
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for RenderedOnce {}
 
 impl Presentation {
     /// A presentation for `realm`, in Production mode, advertising required scopes.
     pub fn new(realm: &str) -> Result<Self, crate::challenge::ChallengeError> {
-        Ok(Self {
-            challenge: Challenge::new(realm)?,
-            disclosure: Disclosure::default(),
-            advertise_scopes: true,
-            unauthenticated: RenderedOnce::default(),
-        })
+        Ok(Self::from_parts(Challenge::new(realm)?, Disclosure::default(), true))
+    }
+
+    /// A presentation with `challenge` as its bare challenge.
+    pub(crate) fn from_parts(
+        challenge: Challenge,
+        disclosure: Disclosure,
+        advertise_scopes: bool,
+    ) -> Self {
+        let unauthenticated = challenge.to_header_value();
+        Self { challenge, disclosure, advertise_scopes, unauthenticated }
     }
 
     /// The disclosure mode.
@@ -419,10 +411,6 @@ impl IntoResponse for Denial {
     fn into_response(self) -> Response {
         self.log();
         let mut response = if let DenialKind::MissingCredentials = self.kind {
-            let challenge = self.presentation.unauthenticated.0.get_or_init(|| {
-                let challenge = self.challenge().map(|challenge| challenge.to_header_value());
-                challenge.unwrap_or_else(|| HeaderValue::from_static("Bearer"))
-            });
             // A constant body: no serializing, and no reference count that every thread touches.
             let body = if self.development() {
                 UNAUTHENTICATED_DEVELOPMENT
@@ -431,7 +419,9 @@ impl IntoResponse for Denial {
             };
             let mut response =
                 problem_response(self.status(), axum::body::Bytes::from_static(body.as_bytes()));
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.clone());
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, self.presentation.unauthenticated.clone());
             response
         } else {
             let mut response = self.problem().into_response();

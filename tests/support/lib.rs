@@ -40,6 +40,19 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Everything a client sees: header names and values, and the body.
+    pub fn visible(&self) -> String {
+        let mut text = String::new();
+        for (name, value) in &self.headers {
+            text.push_str(name.as_str());
+            text.push_str(": ");
+            text.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            text.push('\n');
+        }
+        text.push_str(&String::from_utf8_lossy(&self.bytes));
+        text
+    }
+
     /// The single `WWW-Authenticate` value, `None` when there is none.
     ///
     /// Panics when the header appears more than once or is not visible ASCII: a denial sends at
@@ -184,4 +197,46 @@ pub fn valid_claims(issuer: &TestIssuer, subject: &str) -> Value {
         "iat": now,
         "exp": now + 600,
     })
+}
+
+/// A token of exactly `len` bytes, from `sign(typ, pad)`, which signs a token whose header has
+/// `typ` and whose payload has a padding claim of `pad` characters.
+///
+/// Base64url never has a length of 4k+1, so both the header (through `typ`) and the payload
+/// (through the padding claim) are stretched until the total is exact.
+pub fn token_of_len(len: usize, sign: impl Fn(&str, usize) -> String) -> String {
+    for typ in ["JWT", "JWTx", "JWTxx", "JWTxxx"] {
+        let base = sign(typ, 0).len();
+        let guess = len.saturating_sub(base) * 3 / 4;
+        for pad in guess.saturating_sub(4)..guess + 8 {
+            let token = sign(typ, pad);
+            if token.len() == len {
+                return token;
+            }
+        }
+    }
+    panic!("no token of exactly {len} bytes");
+}
+
+/// A `tracing` writer that keeps everything written to it, for tests that read the logs.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("no test panicked while writing").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().expect("no test panicked while writing").clone();
+        String::from_utf8(bytes).expect("the subscriber writes UTF-8")
+    }
 }
