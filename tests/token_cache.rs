@@ -1,5 +1,5 @@
 //! The verified-token cache (on by default) seen from outside: what it serves, and what it never
-//! serves. Its bounds and digests are unit-tested in `runtime/src/cache.rs`.
+//! serves. Its bounds and keys are unit-tested in `runtime/src/cache.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a panic is a failed test")]
 
 use std::sync::{Arc, Mutex};
@@ -86,6 +86,27 @@ async fn a_variant_of_a_cached_token_is_checked_in_full() {
     let reply = send(app(verifier.clone()), bearer("/me", &format!("{token}A"))).await;
     assert_refused(&reply, &challenge("The access token signature is invalid"));
     assert_me(&send(app(verifier.clone()), bearer("/me", &token)).await, "alice");
+}
+
+/// The cache finds a token by the digest of its signature, then compares its header and payload:
+/// a cached token's signature on another payload is another token, and refused.
+#[tokio::test]
+async fn a_cached_signature_does_not_carry_another_payload() {
+    let issuer = TestIssuer::new();
+    let verifier = development(issuer.verifier());
+    let alice = issuer.token("alice").sign();
+    assert_me(&send(app(verifier.clone()), bearer("/me", &alice)).await, "alice");
+    let (_, alice_signature) = alice.rsplit_once('.').unwrap();
+    // Mallory's header and payload (never sent, so never verified), under Alice's signature.
+    let mallory = issuer.token("mallory").sign();
+    let (mallory_signed, _) = mallory.rsplit_once('.').unwrap();
+    let forged = format!("{mallory_signed}.{alice_signature}");
+    for _ in 0..2 {
+        let reply = send(app(verifier.clone()), bearer("/me", &forged)).await;
+        assert_refused(&reply, &challenge("The access token signature is invalid"));
+    }
+    // The near miss neither replaced nor removed Alice's entry.
+    assert_me(&send(app(verifier.clone()), bearer("/me", &alice)).await, "alice");
 }
 
 /// The same token through the other transport is the same bytes, hence the same entry; any other

@@ -2,17 +2,25 @@
 //!
 //! Signature verification is most of what a guard costs (tens of microseconds for RSA and
 //! ECDSA, against well under one for the rest), and clients send the same token for many
-//! requests. Entries are keyed by the SHA-256 digest of the token, never by the token itself, so
-//! that a lookup compares digests and its timing says nothing about the secret. Only successful
-//! verifications are stored. An entry is used only while the token's `exp` (with the leeway)
-//! has not passed, at most for the configured time, and only with the key set that verified
-//! it: a change of keys makes every entry stale at once.
+//! requests. Only successful verifications are stored. An entry is used only while the token's
+//! `exp` (with the leeway) has not passed, at most for the configured time, and only with the key
+//! set that verified it: a change of keys makes every entry stale at once.
+//!
+//! An entry is found by the SHA-256 digest of the token's signature, the part that makes a token
+//! a credential, and holds the token's header and payload, which a lookup compares in constant
+//! time. A hit is therefore the very same token, byte for byte; no lookup's timing depends on the
+//! bytes of a cached token; and the cache holds no usable token, only a digest of its signature.
+//! Digesting the signature alone, not the whole token, cuts the hashing of an RS256 hit by 40 %
+//! (the digest of the whole token was two thirds of the hit's cost).
 
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::claims::{numeric_date, unix_now};
 use crate::principal::Principal;
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
+use quick_cache::Equivalent;
 
 /// How the verified-token cache is sized; on by default.
 ///
@@ -44,8 +52,9 @@ impl TokenCache {
         Self { capacity: 0, max_age: Duration::ZERO }
     }
 
-    /// How many verified tokens are kept (about 300 bytes each, plus their claims); zero
-    /// disables the cache. The least useful entries are evicted first.
+    /// How many verified tokens are kept (about 300 bytes each, plus their claims twice: decoded,
+    /// and as the token's header and payload); zero disables the cache. The least useful entries
+    /// are evicted first.
     #[must_use]
     pub fn capacity(mut self, tokens: usize) -> Self {
         self.capacity = tokens;
@@ -65,8 +74,67 @@ impl TokenCache {
     }
 }
 
-/// The SHA-256 digest of a token: the cache key.
-pub(crate) type TokenDigest = [u8; 32];
+/// A presented token as the cache looks it up: the digest of its signature, and the rest of it.
+#[derive(Clone, Copy)]
+pub(crate) struct TokenKey<'a> {
+    /// The SHA-256 digest of the signature, the part after the last `.`.
+    signature: [u8; 32],
+    /// Everything before the last `.`: the header and the payload.
+    signed: &'a [u8],
+}
+
+impl<'a> TokenKey<'a> {
+    /// The key of `token`; `None` for a token without a `.`, which no verification accepts.
+    pub(crate) fn new(token: &'a [u8]) -> Option<Self> {
+        // A byte loop took longer than the digest of an ES256 signature.
+        let dot = memchr::memrchr(b'.', token)?;
+        let (signed, signature) = (&token[..dot], &token[dot + 1..]);
+        let mut digested = [0; 32];
+        digested.copy_from_slice(digest(&SHA256, signature).as_ref());
+        Some(Self { signature: digested, signed })
+    }
+}
+
+/// A cached token's key: the same two parts, owned.
+struct StoredKey {
+    signature: [u8; 32],
+    signed: Box<[u8]>,
+}
+
+// Both key types hash their digest only, so that a lookup finds its entry by digest; the
+// comparison then takes in the rest.
+impl Hash for TokenKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.signature.hash(state);
+    }
+}
+
+impl Hash for StoredKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.signature.hash(state);
+    }
+}
+
+impl Equivalent<StoredKey> for TokenKey<'_> {
+    fn equivalent(&self, stored: &StoredKey) -> bool {
+        same_token(self.signature, self.signed, stored)
+    }
+}
+
+impl PartialEq for StoredKey {
+    fn eq(&self, other: &Self) -> bool {
+        same_token(self.signature, &self.signed, other)
+    }
+}
+
+impl Eq for StoredKey {}
+
+/// Whether a token's parts are those of `stored`. Only a holder of the very signature gets as far
+/// as comparing the header and payload; even so, the comparison takes the same time whatever
+/// they hold.
+fn same_token(signature: [u8; 32], signed: &[u8], stored: &StoredKey) -> bool {
+    signature == stored.signature && verify_slices_are_equal(signed, &stored.signed).is_ok()
+}
 
 /// One verified token.
 #[derive(Clone)]
@@ -84,7 +152,7 @@ struct Entry {
 
 /// The verified tokens of one verifier.
 pub(crate) struct VerifiedTokens {
-    entries: quick_cache::sync::Cache<TokenDigest, Entry>,
+    entries: quick_cache::sync::Cache<StoredKey, Entry>,
     max_age: Duration,
     /// The leeway on `exp` and `nbf`, as verification applies it.
     leeway: u64,
@@ -109,17 +177,10 @@ impl VerifiedTokens {
         })
     }
 
-    /// The digest that keys `token`.
-    pub(crate) fn digest(token: &[u8]) -> TokenDigest {
-        let mut key = [0; 32];
-        key.copy_from_slice(digest(&SHA256, token).as_ref());
-        key
-    }
-
     /// The principal of a token verified earlier with the keys of `generation`, if it is still
     /// within its `exp`, its `nbf` and the maximum age. A stale entry is removed.
-    pub(crate) fn get(&self, digest: &TokenDigest, generation: u64) -> Option<Principal> {
-        let entry = self.entries.get(digest)?;
+    pub(crate) fn get(&self, key: &TokenKey<'_>, generation: u64) -> Option<Principal> {
+        let entry = self.entries.get(key)?;
         let now = unix_now();
         let fresh = entry.generation == generation
             && entry.stored_until.is_none_or(|until| Instant::now() < until)
@@ -128,13 +189,13 @@ impl VerifiedTokens {
         if fresh {
             Some(entry.principal)
         } else {
-            self.entries.remove(digest);
+            self.entries.remove(key);
             None
         }
     }
 
     /// Remembers a token that `generation`'s keys just verified.
-    pub(crate) fn insert(&self, digest: TokenDigest, principal: &Principal, generation: u64) {
+    pub(crate) fn insert(&self, key: &TokenKey<'_>, principal: &Principal, generation: u64) {
         // Verification required `exp`; a token without a usable one is simply not cached.
         let date = |name| numeric_date(principal.claims().get(name)).ok().flatten();
         let Some(exp) = date("exp") else { return };
@@ -146,7 +207,8 @@ impl VerifiedTokens {
             generation,
             stored_until: Instant::now().checked_add(self.max_age),
         };
-        self.entries.insert(digest, entry);
+        let key = StoredKey { signature: key.signature, signed: key.signed.into() };
+        self.entries.insert(key, entry);
     }
 
     /// How many tokens are cached.
@@ -170,42 +232,70 @@ mod tests {
         Principal::from_claims(claims, &ClaimMapping::default()).unwrap_or_else(|_| panic!())
     }
 
+    fn key(token: &[u8]) -> TokenKey<'_> {
+        TokenKey::new(token).unwrap_or_else(|| panic!("no key"))
+    }
+
     fn cache(config: TokenCache) -> VerifiedTokens {
         VerifiedTokens::new(config, Duration::from_secs(30)).unwrap_or_else(|| panic!())
     }
 
     #[test]
-    fn a_verified_token_is_found_by_its_digest() {
+    fn a_verified_token_is_found_again() {
         let tokens = cache(TokenCache::default());
-        let key = VerifiedTokens::digest(b"a.b.c");
-        assert_ne!(key, VerifiedTokens::digest(b"a.b.d"));
+        let key = key(b"a.b.c");
         assert!(tokens.get(&key, 0).is_none());
-        tokens.insert(key, &principal(unix_now() + 600, None), 0);
+        tokens.insert(&key, &principal(unix_now() + 600, None), 0);
         assert_eq!(tokens.get(&key, 0).map(|p| p.subject().to_owned()).as_deref(), Some("alice"));
-        assert!(tokens.get(&VerifiedTokens::digest(b"a.b.d"), 0).is_none());
+    }
+
+    #[test]
+    fn only_the_very_same_token_is_found() {
+        let tokens = cache(TokenCache::default());
+        tokens.insert(&key(b"hd.pl.sig"), &principal(unix_now() + 600, None), 0);
+        // Another signature, or the same signature on another header or payload, or with the
+        // dot moved: each is another token.
+        for token in [
+            &b"hd.pl.sih"[..],
+            b"hd.pm.sig",
+            b"he.pl.sig",
+            b"hd.plsig",
+            b"hd.p.lsig",
+            b"hd.pl.sig.",
+        ] {
+            let other = key(token);
+            assert!(tokens.get(&other, 0).is_none(), "{}", String::from_utf8_lossy(token));
+        }
+        assert!(tokens.get(&key(b"hd.pl.sig"), 0).is_some(), "a near miss leaves the entry");
+    }
+
+    #[test]
+    fn a_token_without_a_dot_has_no_key() {
+        assert!(TokenKey::new(b"opaque").is_none());
+        assert!(TokenKey::new(b"").is_none());
     }
 
     #[test]
     fn an_entry_ends_with_exp_and_leeway() {
         let tokens = cache(TokenCache::default());
-        let key = VerifiedTokens::digest(b"t");
+        let key = key(b"h.p.s");
         // Expired beyond the leeway: never served, and removed.
-        tokens.insert(key, &principal(unix_now() - 31, None), 0);
+        tokens.insert(&key, &principal(unix_now() - 31, None), 0);
         assert!(tokens.get(&key, 0).is_none());
         assert_eq!(tokens.len(), 0);
         // Within the leeway, as verification would accept it.
-        tokens.insert(key, &principal(unix_now() - 5, None), 0);
+        tokens.insert(&key, &principal(unix_now() - 5, None), 0);
         assert!(tokens.get(&key, 0).is_some());
         // Not yet valid beyond the leeway.
-        tokens.insert(key, &principal(unix_now() + 600, Some(unix_now() + 120)), 0);
+        tokens.insert(&key, &principal(unix_now() + 600, Some(unix_now() + 120)), 0);
         assert!(tokens.get(&key, 0).is_none());
     }
 
     #[test]
     fn an_entry_ends_with_its_key_set() {
         let tokens = cache(TokenCache::default());
-        let key = VerifiedTokens::digest(b"t");
-        tokens.insert(key, &principal(unix_now() + 600, None), 3);
+        let key = key(b"h.p.s");
+        tokens.insert(&key, &principal(unix_now() + 600, None), 3);
         assert!(tokens.get(&key, 4).is_none());
         assert!(tokens.get(&key, 3).is_none(), "a stale entry is removed");
     }
@@ -213,8 +303,8 @@ mod tests {
     #[test]
     fn an_entry_ends_with_the_maximum_age() {
         let tokens = cache(TokenCache::default().max_age(Duration::from_millis(20)));
-        let key = VerifiedTokens::digest(b"t");
-        tokens.insert(key, &principal(unix_now() + 600, None), 0);
+        let key = key(b"h.p.s");
+        tokens.insert(&key, &principal(unix_now() + 600, None), 0);
         assert!(tokens.get(&key, 0).is_some());
         std::thread::sleep(Duration::from_millis(30));
         assert!(tokens.get(&key, 0).is_none());
@@ -225,11 +315,7 @@ mod tests {
         let tokens = cache(TokenCache::default().capacity(100));
         let exp = unix_now() + 600;
         for i in 0..10_000 {
-            tokens.insert(
-                VerifiedTokens::digest(i.to_string().as_bytes()),
-                &principal(exp, None),
-                0,
-            );
+            tokens.insert(&key(format!("h.p.{i}").as_bytes()), &principal(exp, None), 0);
         }
         assert!(tokens.len() <= 110, "{}", tokens.len());
     }
@@ -237,8 +323,8 @@ mod tests {
     #[test]
     fn an_unbounded_maximum_age_means_until_exp() {
         let tokens = cache(TokenCache::default().max_age(Duration::MAX));
-        let key = VerifiedTokens::digest(b"t");
-        tokens.insert(key, &principal(unix_now() + 600, None), 0);
+        let key = key(b"h.p.s");
+        tokens.insert(&key, &principal(unix_now() + 600, None), 0);
         assert!(tokens.get(&key, 0).is_some());
     }
 

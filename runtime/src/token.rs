@@ -2,8 +2,8 @@
 //!
 //! Nothing is decoded here. The size limit is applied at once, so an oversized header costs one
 //! length comparison; the `b64token` grammar is checked by [`Presented::checked`], which the
-//! verifier calls only for a token its cache does not know: a token whose digest matches one
-//! verified earlier is that token, and passed the grammar then.
+//! verifier calls only for a token its cache does not know: a token the cache knows is, byte for
+//! byte, one verified earlier, and passed the grammar then.
 
 use std::borrow::Cow;
 

@@ -7,7 +7,7 @@ use jsonwebtoken::Algorithm;
 use jsonwebtoken::errors::ErrorKind;
 use serde_json::{Map, Value};
 
-use crate::cache::VerifiedTokens;
+use crate::cache::{TokenKey, VerifiedTokens};
 use crate::claims::{ClaimRules, unix_now};
 use crate::config::VerifierBuilder;
 use crate::denial::{Denial, DenialKind, InvalidTokenReason, Presentation};
@@ -115,14 +115,15 @@ impl Verifier {
             KeySource::Remote(remote) => Some(remote.current()),
         };
         let generation = snapshot.as_ref().map_or(0, |snapshot| snapshot.generation);
-        let cached = self.inner.tokens.as_ref().map(|tokens| {
-            let digest = VerifiedTokens::digest(presented.as_bytes());
-            (tokens, digest)
-        });
-        // Looked up before the grammar check: a known digest is a token that passed every check
+        let cached = self
+            .inner
+            .tokens
+            .as_ref()
+            .and_then(|tokens| TokenKey::new(presented.as_bytes()).map(|key| (tokens, key)));
+        // Looked up before the grammar check: a cached token is a token that passed every check
         // when it was verified, and scanning a long token cost more than the rest of a hit.
-        if let Some((tokens, digest)) = &cached
-            && let Some(principal) = tokens.get(digest, generation)
+        if let Some((tokens, key)) = &cached
+            && let Some(principal) = tokens.get(key, generation)
         {
             return Ok(principal);
         }
@@ -138,8 +139,8 @@ impl Verifier {
         };
         // Stored under the generation seen before verifying: if the keys changed meanwhile,
         // the entry is stale at once, never trusted beyond its keys.
-        if let Some((tokens, digest)) = cached {
-            tokens.insert(digest, &principal, generation);
+        if let Some((tokens, key)) = cached {
+            tokens.insert(&key, &principal, generation);
         }
         Ok(principal)
     }
