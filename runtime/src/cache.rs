@@ -14,9 +14,9 @@
 //! (the digest of the whole token was two thirds of the hit's cost).
 
 use std::hash::{Hash, Hasher};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::claims::{numeric_date, unix_now};
+use crate::claims::numeric_date;
 use crate::principal::Principal;
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
@@ -62,7 +62,7 @@ impl TokenCache {
     }
 
     /// How long a verified token is trusted without a new verification, at most; its `exp`
-    /// always ends it sooner if it comes first.
+    /// always ends it sooner if it comes first. Measured on the system clock, as `exp` is.
     #[must_use]
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
@@ -140,21 +140,20 @@ fn same_token(signature: [u8; 32], signed: &[u8], stored: &StoredKey) -> bool {
 #[derive(Clone)]
 struct Entry {
     principal: Principal,
-    /// The token's `exp`, in seconds since the epoch.
-    exp: u64,
-    /// The token's `nbf`, if any.
-    nbf: Option<u64>,
     /// The key set generation that verified the token.
     generation: u64,
-    /// The end of the configured maximum age; `None` when it is beyond what `Instant` holds.
-    stored_until: Option<Instant>,
+    /// When the entry may be used, in milliseconds since the epoch: from the token's `nbf` less
+    /// the leeway (zero without one), until the first of its `exp` plus the leeway and the end
+    /// of the maximum age.
+    valid_from: u64,
+    valid_until: u64,
 }
 
 /// The verified tokens of one verifier.
 pub(crate) struct VerifiedTokens {
     entries: quick_cache::sync::Cache<StoredKey, Entry>,
     max_age: Duration,
-    /// The leeway on `exp` and `nbf`, as verification applies it.
+    /// The leeway on `exp` and `nbf`, as verification applies it, in seconds.
     leeway: u64,
 }
 
@@ -181,11 +180,9 @@ impl VerifiedTokens {
     /// within its `exp`, its `nbf` and the maximum age. A stale entry is removed.
     pub(crate) fn get(&self, key: &TokenKey<'_>, generation: u64) -> Option<Principal> {
         let entry = self.entries.get(key)?;
-        let now = unix_now();
-        let fresh = entry.generation == generation
-            && entry.stored_until.is_none_or(|until| Instant::now() < until)
-            && now < entry.exp.saturating_add(self.leeway)
-            && entry.nbf.is_none_or(|nbf| nbf <= now.saturating_add(self.leeway));
+        let now = unix_millis();
+        let fresh =
+            entry.generation == generation && entry.valid_from <= now && now < entry.valid_until;
         if fresh {
             Some(entry.principal)
         } else {
@@ -199,13 +196,14 @@ impl VerifiedTokens {
         // Verification required `exp`; a token without a usable one is simply not cached.
         let date = |name| numeric_date(principal.claims().get(name)).ok().flatten();
         let Some(exp) = date("exp") else { return };
-        let nbf = date("nbf");
+        let millis = |seconds: u64| seconds.saturating_mul(1000);
+        let max_age = u64::try_from(self.max_age.as_millis()).unwrap_or(u64::MAX);
         let entry = Entry {
             principal: principal.clone(),
-            exp,
-            nbf,
             generation,
-            stored_until: Instant::now().checked_add(self.max_age),
+            valid_from: date("nbf").map_or(0, |nbf| millis(nbf.saturating_sub(self.leeway))),
+            valid_until: millis(exp.saturating_add(self.leeway))
+                .min(unix_millis().saturating_add(max_age)),
         };
         let key = StoredKey { signature: key.signature, signed: key.signed.into() };
         self.entries.insert(key, entry);
@@ -217,9 +215,18 @@ impl VerifiedTokens {
         self.entries.len()
     }
 }
+/// The system clock in milliseconds since the epoch: one reading decides `exp`, `nbf` and the
+/// maximum age of an entry (a second reading, of the monotonic clock, was a tenth of a hit).
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::claims::unix_now;
     use crate::principal::ClaimMapping;
     use serde_json::{Value, json};
 
@@ -289,6 +296,25 @@ mod tests {
         // Not yet valid beyond the leeway.
         tokens.insert(&key, &principal(unix_now() + 600, Some(unix_now() + 120)), 0);
         assert!(tokens.get(&key, 0).is_none());
+    }
+
+    /// The edges, as verification draws them: `exp` plus the leeway is already too late, `nbf`
+    /// less the leeway is already in time. (Each case is a second away from the other side, so
+    /// the clock ticking during the test cannot flip it.)
+    #[test]
+    fn the_edges_of_exp_and_nbf_are_those_of_verification() {
+        let tokens = cache(TokenCache::default());
+        let key = key(b"h.p.s");
+        let cases = [
+            (unix_now() - 30, None, false),
+            (unix_now() - 28, None, true),
+            (unix_now() + 600, Some(unix_now() + 30), true),
+            (unix_now() + 600, Some(unix_now() + 32), false),
+        ];
+        for (exp, nbf, served) in cases {
+            tokens.insert(&key, &principal(exp, nbf), 0);
+            assert_eq!(tokens.get(&key, 0).is_some(), served, "exp {exp}, nbf {nbf:?}");
+        }
     }
 
     #[test]
