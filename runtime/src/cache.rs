@@ -189,7 +189,8 @@ impl VerifiedTokens {
     }
 
     /// The principal of a token verified earlier with the keys of `generation`, if it is still
-    /// within its `exp`, its `nbf` and the maximum age. A stale entry is removed.
+    /// within its `exp`, its `nbf` and the maximum age. An entry stale for every request
+    /// (expired, not yet valid, or of older keys) is removed.
     pub(crate) fn get(&self, key: &TokenKey<'_>, generation: u64) -> Option<Principal> {
         self.get_at(key, generation, unix_millis())
     }

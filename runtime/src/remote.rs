@@ -214,7 +214,7 @@ pub(crate) struct Snapshot {
     /// When the background task fetches next.
     refresh_at: Instant,
     /// A digest of the last document, to tell a rotation from a refresh that changed nothing.
-    digest: u64,
+    digest: [u8; 32],
 }
 
 impl Snapshot {
@@ -271,7 +271,7 @@ impl RemoteKeys {
             attempts: 0,
             last_attempt: None,
             refresh_at: Instant::now(),
-            digest: 0,
+            digest: [0; 32],
         };
         let keys = Self {
             shared: Arc::new(Shared {
@@ -466,7 +466,7 @@ impl Shared {
     async fn fetch(
         &self,
         discovered: &mut Option<Url>,
-    ) -> Result<(KeySet, u64, Option<Duration>), FetchError> {
+    ) -> Result<(KeySet, [u8; 32], Option<Duration>), FetchError> {
         let url = match (&self.location, discovered.as_ref()) {
             (KeyLocation::Jwks(url), _) => url.clone(),
             (KeyLocation::Discovery { .. }, Some(url)) => url.clone(),
@@ -558,12 +558,13 @@ fn max_age(cache_control: &str) -> Option<Duration> {
     found
 }
 
-/// A digest of a document, to notice that it changed (not a security boundary).
-fn digest(body: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut hasher);
-    hasher.finish()
+/// The SHA-256 digest of a document, to notice that it changed. A cryptographic one because
+/// the token cache relies on it: a rotation that went unnoticed would leave the tokens of a
+/// removed key cached as verified.
+fn digest(body: &[u8]) -> [u8; 32] {
+    let mut digested = [0; 32];
+    digested.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref());
+    digested
 }
 
 /// The usable keys of a remote JWKS, restricted to `algorithms`.
