@@ -12,6 +12,7 @@
 //! time. A hit is therefore the very same token, byte for byte; a lookup's timing depends on
 //! digests and lengths only, never on the bytes of a cached token; and the cache holds no usable
 //! token, only a digest of its signature.
+//!
 //! Digesting the signature alone, not the whole token, cuts the hashing of an RS256 hit by 40 %
 //! (the digest of the whole token was two thirds of the hit's cost).
 
@@ -77,7 +78,6 @@ impl TokenCache {
 }
 
 /// A presented token as the cache looks it up: the digest of its signature, and the rest of it.
-#[derive(Clone, Copy)]
 pub(crate) struct TokenKey<'a> {
     /// The SHA-256 digest of the signature, the part after the last `.`.
     signature_digest: [u8; 32],
@@ -93,10 +93,15 @@ impl<'a> TokenKey<'a> {
         // signature.
         let dot = memchr::memrchr(b'.', token)?;
         let (signing_input, signature) = (&token[..dot], &token[dot + 1..]);
-        let mut signature_digest = [0; 32];
-        signature_digest.copy_from_slice(digest(&SHA256, signature).as_ref());
-        Some(Self { signature_digest, signing_input })
+        Some(Self { signature_digest: sha256(signature), signing_input })
     }
+}
+
+/// The SHA-256 digest of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut digested = [0; 32];
+    digested.copy_from_slice(digest(&SHA256, bytes).as_ref());
+    digested
 }
 
 /// A cached token's key: the same two parts, owned.
@@ -164,7 +169,8 @@ impl Entry {
 /// The verified tokens of one verifier.
 pub(crate) struct VerifiedTokens {
     entries: quick_cache::sync::Cache<StoredKey, Entry>,
-    max_age: Duration,
+    /// The maximum age in milliseconds, rounded up so that one under a millisecond is not zero.
+    max_age_ms: u64,
     /// The leeway on `exp` and `nbf`, as verification applies it, in seconds.
     leeway: u64,
 }
@@ -173,7 +179,7 @@ impl std::fmt::Debug for VerifiedTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifiedTokens")
             .field("len", &self.entries.len())
-            .field("max_age", &self.max_age)
+            .field("max_age_ms", &self.max_age_ms)
             .finish_non_exhaustive()
     }
 }
@@ -183,7 +189,8 @@ impl VerifiedTokens {
     pub(crate) fn new(config: TokenCache, leeway: Duration) -> Option<Self> {
         config.is_enabled().then(|| Self {
             entries: quick_cache::sync::Cache::new(config.capacity),
-            max_age: config.max_age,
+            max_age_ms: u64::try_from(config.max_age.as_nanos().div_ceil(1_000_000))
+                .unwrap_or(u64::MAX),
             leeway: leeway.as_secs(),
         })
     }
@@ -219,14 +226,12 @@ impl VerifiedTokens {
         let date = |name| numeric_date(principal.claims().get(name)).ok().flatten();
         let Some(exp) = date("exp") else { return };
         let millis = |seconds: u64| seconds.saturating_mul(1000);
-        // Rounded up, so that a maximum age under a millisecond is not zero.
-        let max_age =
-            u64::try_from(self.max_age.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
         let entry = Entry {
             principal: principal.clone(),
             generation,
             valid_from: date("nbf").map_or(0, |nbf| millis(nbf.saturating_sub(self.leeway))),
-            valid_until: millis(exp.saturating_add(self.leeway)).min(now.saturating_add(max_age)),
+            valid_until: millis(exp.saturating_add(self.leeway))
+                .min(now.saturating_add(self.max_age_ms)),
         };
         let key = StoredKey {
             signature_digest: key.signature_digest,

@@ -478,7 +478,9 @@ impl Shared {
         };
         let (body, max_age) = self.get(&url).await?;
         let keys = parse_remote_jwks(&body, &self.algorithms)?;
-        Ok((keys, digest(&body), max_age))
+        // A cryptographic digest because the token cache relies on it: a rotation that went
+        // unnoticed would leave the tokens of a removed key cached as verified.
+        Ok((keys, crate::cache::sha256(&body), max_age))
     }
 
     /// Reads the discovery document and returns its `jwks_uri`.
@@ -556,15 +558,6 @@ fn max_age(cache_control: &str) -> Option<Duration> {
         }
     }
     found
-}
-
-/// The SHA-256 digest of a document, to notice that it changed. A cryptographic one because
-/// the token cache relies on it: a rotation that went unnoticed would leave the tokens of a
-/// removed key cached as verified.
-fn digest(body: &[u8]) -> [u8; 32] {
-    let mut digested = [0; 32];
-    digested.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref());
-    digested
 }
 
 /// The usable keys of a remote JWKS, restricted to `algorithms`.
