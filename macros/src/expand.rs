@@ -1,15 +1,16 @@
-//! Code generation. The generated code names the runtime only through `::portcullis::__private`
-//! and absolute `::core` paths, so user items named `Result`, `Option` or `axum` do not interfere.
+//! Code generation from input `valid` accepted. The generated code names the runtime only
+//! through `::portcullis::__private` and absolute `::core` paths, so user items named `Result`,
+//! `Option` or `axum` do not interfere.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{Ident, LitStr};
 
-use crate::attr::{Rule, ScopeRef};
-use crate::handler::{GuardSpec, HandlerFn};
+use crate::ast::{Declared, GuardSpec, HandlerFn, Rule, ScopeRef, Vocabulary};
 
 /// The handler with the guard as its first parameter, plus the hidden policy type.
-pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec) -> TokenStream {
+pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> TokenStream {
     let name = &handler.sig.ident;
     let policy = format_ident!("__PortcullisPolicy_{}", name, span = name.span());
     // The policy type follows the handler in and out of `#[cfg]`, and is as visible as the
@@ -17,19 +18,19 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec) -> TokenStr
     let cfgs: Vec<_> = handler.attrs.iter().filter(|attr| attr.path().is_ident("cfg")).collect();
     let vis = &handler.vis;
 
-    let rules = spec.rules.iter().map(rule);
+    let rules = spec.rules.iter().map(|r| rule(r));
     let ownership = match &spec.owner {
         None => quote!(::portcullis::__private::NoOwnership),
         Some(owner) => {
-            let resource = &owner.resource;
+            let resource = owner.resource;
             quote_spanned!(resource.span()=> ::portcullis::__private::OwnedBy<#resource>)
         }
     };
-    let id_param = match spec.owner.as_ref().and_then(|owner| owner.id_param.as_ref()) {
+    let id_param = match spec.owner.as_ref().and_then(|owner| owner.id_param) {
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
     };
-    let declared_checks = spec.declared_checks.iter().map(|(lit, vocabulary)| {
+    let declared_checks = spec.declared_checks.iter().map(|&(lit, vocabulary)| {
         let message = format!(
             "the scope \"{}\" is not declared in `{}`",
             lit.value(),
@@ -42,7 +43,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec) -> TokenStr
     });
 
     // Reported under the state type the user named, with the fix in the trait's diagnostic.
-    let state_check = spec.state.as_ref().map(|state| {
+    let state_check = spec.state.map(|state| {
         quote_spanned! {state.span()=>
             #(#cfgs)*
             const _: () = {
@@ -92,5 +93,64 @@ fn scope(scope: &ScopeRef) -> TokenStream {
     match scope {
         ScopeRef::Literal(lit) => quote!(#lit),
         ScopeRef::Declared(path) => quote_spanned!(path.span()=> #path.as_str()),
+    }
+}
+
+/// The enum of a `scopes!` vocabulary, with one variant per entry in `scopes`.
+pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> TokenStream {
+    let Vocabulary { attrs, vis, name, .. } = vocabulary;
+    let variants = scopes.iter().map(|Declared { attrs, variant, scope }| {
+        let has_doc = attrs.iter().any(|attr| attr.path().is_ident("doc"));
+        let doc = (!has_doc).then(|| {
+            let text = format!("The `{}` scope.", scope.value());
+            quote!(#[doc = #text])
+        });
+        quote!(#(#attrs)* #doc #variant)
+    });
+    let names: Vec<&Ident> = scopes.iter().map(|d| &d.variant).collect();
+    let literals: Vec<&LitStr> = scopes.iter().map(|d| &d.scope).collect();
+    let vis = vis.to_token_stream();
+    quote! {
+        #(#attrs)*
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy,
+                 ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::hash::Hash)]
+        #vis enum #name {
+            #(#variants,)*
+        }
+
+        impl #name {
+            /// Every declared scope, in declaration order.
+            pub const ALL: &'static [Self] = &[#(Self::#names),*];
+
+            /// The scope as tokens carry it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    #(Self::#names => #literals,)*
+                }
+            }
+
+            /// `true` when `scope` is declared here; usable in constants, which is how
+            /// `#[requires_scope("…", declared_in = …)]` refuses undeclared scopes at compile time.
+            pub const fn is_declared(scope: &str) -> bool {
+                ::portcullis::__private::is_declared(scope, &[#(#literals),*])
+            }
+
+            /// The declared scope spelled `scope`.
+            pub fn from_scope(scope: &str) -> ::core::option::Option<Self> {
+                Self::ALL.iter().copied().find(|declared| declared.as_str() == scope)
+            }
+        }
+
+        impl ::core::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::core::convert::AsRef<str> for #name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
     }
 }

@@ -1,0 +1,255 @@
+//! The typed view of a macro's input: the guarded handler with its guard attributes, and the
+//! `scopes!` vocabulary. Nothing here is checked yet; `valid` decides what is acceptable.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, LitStr, Path, Signature, Token, Type, Visibility};
+
+/// A handler and every guard attribute on it, the one being expanded first.
+pub(crate) struct Handler {
+    /// The attribute being expanded, which names the handler in signature errors.
+    pub(crate) kind: GuardKind,
+    /// The function without its guard attributes: they are all read into `guards`, and none
+    /// may expand a second time.
+    pub(crate) func: HandlerFn,
+    /// Kept with their syntax errors, so that these are reported with every other mistake.
+    pub(crate) guards: Vec<syn::Result<GuardAttr>>,
+}
+
+/// A function whose body is kept as raw tokens, so a half-written body still expands (as in
+/// `tracing-attributes`): only the signature must parse.
+#[derive(Clone)]
+pub(crate) struct HandlerFn {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    pub(crate) body: TokenStream,
+}
+
+impl Parse for HandlerFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        Ok(Self {
+            attrs: input.call(Attribute::parse_outer)?,
+            vis: input.parse()?,
+            sig: input.parse()?,
+            body: input.parse()?,
+        })
+    }
+}
+
+impl ToTokens for HandlerFn {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let Self { attrs, vis, sig, body } = self;
+        tokens.extend(quote!(#(#attrs)* #vis #sig #body));
+    }
+}
+
+/// Which attribute was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GuardKind {
+    Authenticated,
+    RequiresScope,
+    OwnerOnly,
+}
+
+impl GuardKind {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Authenticated => "authenticated",
+            Self::RequiresScope => "requires_scope",
+            Self::OwnerOnly => "owner_only",
+        }
+    }
+
+    /// The attribute `path` names, if it is one of ours: `name` or `portcullis::name` (with or
+    /// without a leading `::`). Another crate's `other::authenticated` is left alone.
+    pub(crate) fn from_path(path: &Path) -> Option<Self> {
+        let segments: Vec<_> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let name = match segments.as_slice() {
+            [name] if path.leading_colon.is_none() => name,
+            [krate, name] if krate == "portcullis" => name,
+            _ => return None,
+        };
+        [Self::Authenticated, Self::RequiresScope, Self::OwnerOnly]
+            .into_iter()
+            .find(|kind| name == kind.name())
+    }
+}
+
+/// One guard attribute with its arguments as written.
+pub(crate) enum GuardAttr {
+    /// `#[authenticated]` takes at most one `state`, so a second is a syntax error.
+    Authenticated(Option<StateArg>),
+    RequiresScope(ScopeArgs),
+    OwnerOnly(OwnerArgs),
+}
+
+/// `state = Type`: the router state, named so that a state without a `Verifier` is reported
+/// under this type rather than as an unsatisfied `Handler` bound at the route.
+pub(crate) struct StateArg {
+    pub(crate) keyword: Span,
+    pub(crate) ty: Type,
+}
+
+/// A scope as written: a literal, or a variant of a vocabulary declared with `scopes!`.
+#[derive(Clone)]
+pub(crate) enum ScopeRef {
+    Literal(LitStr),
+    Declared(Path),
+}
+
+impl ScopeRef {
+    /// A key that compares equal for the same scope written twice.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Self::Literal(lit) => format!("\"{}\"", lit.value()),
+            Self::Declared(path) => quote!(#path).to_string(),
+        }
+    }
+
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Self::Literal(lit) => lit.span(),
+            Self::Declared(path) => path.span(),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Literal(lit) => lit.value(),
+            Self::Declared(path) => quote!(#path).to_string().replace(' ', ""),
+        }
+    }
+}
+
+/// One rule: every scope of `All`, or one of `Any`.
+pub(crate) enum Rule {
+    All(Vec<ScopeRef>),
+    Any { scopes: Vec<ScopeRef>, keyword: Span },
+}
+
+impl Rule {
+    pub(crate) fn scopes(&self) -> &[ScopeRef] {
+        match self {
+            Self::All(scopes) | Self::Any { scopes, .. } => scopes,
+        }
+    }
+}
+
+/// The arguments of `#[requires_scope(..)]`. Arguments allowed once are lists, so that a
+/// duplicate is an error collected with the others rather than a parse failure.
+pub(crate) struct ScopeArgs {
+    pub(crate) rules: Vec<Rule>,
+    /// The vocabulary that literals of this attribute must belong to.
+    pub(crate) declared_in: Vec<DeclaredIn>,
+    pub(crate) state: Vec<StateArg>,
+    /// Where the arguments are, for "no scope given".
+    pub(crate) span: Span,
+}
+
+/// `declared_in = Path`.
+pub(crate) struct DeclaredIn {
+    pub(crate) keyword: Span,
+    pub(crate) vocabulary: Path,
+}
+
+/// The arguments of `#[owner_only(Type, id = "param")]`.
+pub(crate) struct OwnerArgs {
+    pub(crate) resource: Type,
+    pub(crate) id: Vec<IdArg>,
+    pub(crate) state: Vec<StateArg>,
+    /// Where the arguments are, for a second `#[owner_only]`.
+    pub(crate) span: Span,
+}
+
+/// `id = "path_param"`.
+pub(crate) struct IdArg {
+    pub(crate) keyword: Span,
+    pub(crate) name: LitStr,
+}
+
+/// Everything the guards of one handler require, gathered from all its guard attributes.
+pub(crate) struct GuardSpec<'a> {
+    pub(crate) rules: Vec<&'a Rule>,
+    /// Literals to check, at compile time, against the vocabulary named by `declared_in`.
+    pub(crate) declared_checks: Vec<(&'a LitStr, &'a Path)>,
+    pub(crate) owner: Option<Ownership<'a>>,
+    pub(crate) state: Option<&'a Type>,
+}
+
+/// The resource `#[owner_only]` checks.
+pub(crate) struct Ownership<'a> {
+    pub(crate) resource: &'a Type,
+    pub(crate) id_param: Option<&'a LitStr>,
+}
+
+/// The input of `scopes!`.
+pub(crate) struct Vocabulary {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) name: Ident,
+    /// Each entry parsed on its own, so that one malformed entry still leaves an enum with
+    /// the others.
+    pub(crate) entries: Vec<syn::Result<Declared>>,
+}
+
+impl Vocabulary {
+    /// The entries that parsed.
+    pub(crate) fn declared(&self) -> impl Iterator<Item = &Declared> {
+        self.entries.iter().filter_map(|entry| entry.as_ref().ok())
+    }
+}
+
+/// `Variant = "scope"`, with the variant's attributes.
+pub(crate) struct Declared {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) variant: Ident,
+    pub(crate) scope: LitStr,
+}
+
+impl Parse for Declared {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let variant = input.parse()?;
+        input.parse::<Token![=]>()?;
+        Ok(Self { attrs, variant, scope: input.parse()? })
+    }
+}
+
+impl Parse for Vocabulary {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        input.parse::<Token![enum]>()?;
+        let name = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        let mut entries = Vec::new();
+        while !content.is_empty() {
+            let entry = content.parse::<Declared>().and_then(|declared| {
+                if !content.is_empty() {
+                    content.parse::<Token![,]>()?;
+                }
+                Ok(declared)
+            });
+            if entry.is_err() {
+                // A malformed entry is skipped up to the next comma, not fatal, so the enum
+                // still has the other variants.
+                content.step(|cursor| {
+                    let mut rest = *cursor;
+                    while let Some((tree, next)) = rest.token_tree() {
+                        rest = next;
+                        if matches!(tree, TokenTree::Punct(punct) if punct.as_char() == ',') {
+                            break;
+                        }
+                    }
+                    Ok(((), rest))
+                })?;
+            }
+            entries.push(entry);
+        }
+        Ok(Self { attrs, vis, name, entries })
+    }
+}
