@@ -9,8 +9,8 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Signature};
 
 use crate::ast::{
-    GuardAttr, GuardKind, GuardSpec, Handler, Ownership, Rule, ScopeArgs, ScopeRef, StateArg,
-    Vocabulary,
+    GuardAttr, GuardKind, GuardSpec, Handler, OwnerArgs, Ownership, Rule, ScopeArgs, ScopeRef,
+    StateArg, Vocabulary,
 };
 use crate::errors::Errors;
 
@@ -31,27 +31,7 @@ pub(crate) fn handler(handler: &Handler) -> syn::Result<GuardSpec<'_>> {
             GuardAttr::RequiresScope(args) => {
                 requires_scope(args, &mut spec, &mut seen, &mut errors);
             }
-            GuardAttr::OwnerOnly(owner) => {
-                let state = once(&owner.state, |state| state.keyword, "state", &mut errors);
-                set_state(state, &mut spec, &mut errors);
-                let id = once(&owner.id, |id| id.keyword, "id", &mut errors);
-                if let Some(id) = id
-                    && id.name.value().is_empty()
-                {
-                    errors.add(id.name.span(), "the path parameter name cannot be empty");
-                }
-                if spec.owner.is_some() {
-                    errors.add(
-                        owner.span,
-                        "duplicated `#[owner_only]`: a handler checks one resource",
-                    );
-                } else {
-                    spec.owner = Some(Ownership {
-                        resource: &owner.resource,
-                        id_param: id.map(|id| &id.name),
-                    });
-                }
-            }
+            GuardAttr::OwnerOnly(owner) => owner_only(owner, &mut spec, &mut errors),
         }
     }
     errors.finish(spec)
@@ -135,6 +115,24 @@ fn requires_scope<'a>(
             }
         }
         spec.rules.push(rule);
+    }
+}
+
+/// One `#[owner_only]`; a handler checks one resource, so a second is reported.
+fn owner_only<'a>(owner: &'a OwnerArgs, spec: &mut GuardSpec<'a>, errors: &mut Errors) {
+    let OwnerArgs { resource, id, state, span } = owner;
+    let state = once(state, |state| state.keyword, "state", errors);
+    set_state(state, spec, errors);
+    let id = once(id, |id| id.keyword, "id", errors);
+    if let Some(id) = id
+        && id.name.value().is_empty()
+    {
+        errors.add(id.name.span(), "the path parameter name cannot be empty");
+    }
+    if spec.owner.is_some() {
+        errors.add(*span, "duplicated `#[owner_only]`: a handler checks one resource");
+    } else {
+        spec.owner = Some(Ownership { resource, id_param: id.map(|id| &id.name) });
     }
 }
 
