@@ -190,8 +190,8 @@ pub(crate) struct Vocabulary {
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,
     pub(crate) name: Ident,
-    /// Each entry parsed on its own, so that one malformed entry still leaves an enum with
-    /// the others.
+    /// Each entry parsed on its own, or the syntax error in its place, so that one malformed
+    /// entry still leaves an enum with the others.
     pub(crate) entries: Vec<syn::Result<Declared>>,
 }
 
@@ -228,28 +228,36 @@ impl Parse for Vocabulary {
         syn::braced!(content in input);
         let mut entries = Vec::new();
         while !content.is_empty() {
-            let entry = content.parse::<Declared>().and_then(|declared| {
-                if !content.is_empty() {
-                    content.parse::<Token![,]>()?;
+            match content.parse::<Declared>() {
+                Ok(declared) => entries.push(Ok(declared)),
+                Err(error) => {
+                    entries.push(Err(error));
+                    skip_past_comma(&content)?;
+                    continue;
                 }
-                Ok(declared)
-            });
-            if entry.is_err() {
-                // A malformed entry is skipped up to the next comma, not fatal, so the enum
-                // still has the other variants.
-                content.step(|cursor| {
-                    let mut rest = *cursor;
-                    while let Some((tree, next)) = rest.token_tree() {
-                        rest = next;
-                        if matches!(tree, TokenTree::Punct(punct) if punct.as_char() == ',') {
-                            break;
-                        }
-                    }
-                    Ok(((), rest))
-                })?;
             }
-            entries.push(entry);
+            if !content.is_empty()
+                && let Err(error) = content.parse::<Token![,]>()
+            {
+                // The entry before is fine, and the next one may be too: only the comma is
+                // reported.
+                entries.push(Err(error));
+            }
         }
         Ok(Self { attrs, vis, name, entries })
     }
+}
+
+/// Skips a malformed entry up to the next comma, so that the entries after it still parse.
+fn skip_past_comma(content: ParseStream<'_>) -> syn::Result<()> {
+    content.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tree, next)) = rest.token_tree() {
+            rest = next;
+            if matches!(tree, TokenTree::Punct(punct) if punct.as_char() == ',') {
+                break;
+            }
+        }
+        Ok(((), rest))
+    })
 }

@@ -161,16 +161,18 @@ mod tests {
     #[test]
     fn a_bad_vocabulary_still_defines_the_enum() {
         let vocabulary = parse_vocabulary(quote! {
-            pub enum Scope { Bad = "docs write", Broken = 42, DocsRead = "docs:read", }
+            pub enum Scope { Bad = "docs write", Broken = 42, DocsRead = "docs:read" DocsWrite = "docs:write", }
         })
         .unwrap();
         let errors = match expand_vocabulary(&vocabulary) {
             Ok(_) => panic!("the vocabulary has mistakes"),
             Err(error) => error.into_iter().count(),
         };
-        assert_eq!(errors, 2, "the bad literal and the entry that does not parse");
+        assert_eq!(errors, 3, "the bad literal, the entry that does not parse, the missing comma");
         let fallback = fallback::vocabulary(&vocabulary).to_string();
-        for expected in ["Bad ,", "DocsRead ,", "fn as_str", "const ALL", "fn is_declared"] {
+        for expected in
+            ["Bad ,", "DocsRead ,", "DocsWrite ,", "fn as_str", "const ALL", "fn is_declared"]
+        {
             assert!(fallback.contains(expected), "{expected}: {fallback}");
         }
         assert!(!fallback.contains("Broken"), "{fallback}");
