@@ -17,7 +17,7 @@ use axum::response::IntoResponse;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
-use portcullis::challenge::{Challenge, ChallengeError, ErrorCode};
+use portcullis::{Challenge, ChallengeError, ErrorCode};
 use portcullis::{
     ConfigError, Denial, DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, Key,
     NotFoundReason, ScopeRequirement, ScopeRule, Verifier,

@@ -1180,10 +1180,19 @@ fn rsa_jwk(kid: &str, alg: Option<Algorithm>) -> Value {
     jwk
 }
 
+/// The same algorithm as portcullis names it.
+fn portcullis_algorithm(alg: Algorithm) -> portcullis::Algorithm {
+    format!("{alg:?}").parse().unwrap()
+}
+
 /// A token signed with the RSA fixture key under `alg`, naming `kid`.
 fn rsa_token(alg: Algorithm, kid: &str) -> String {
-    let issuer =
-        TestIssuer::rsa_pem(alg, fixture("rsa_private.pem"), fixture("rsa_public.pem")).unwrap();
+    let issuer = TestIssuer::rsa_pem(
+        portcullis_algorithm(alg),
+        fixture("rsa_private.pem"),
+        fixture("rsa_public.pem"),
+    )
+    .unwrap();
     issuer.with_kid(Some(kid)).token("rsa-user").sign()
 }
 
@@ -1247,14 +1256,15 @@ async fn a_symmetric_key_in_a_remote_set_is_skipped() {
         "exp": jsonwebtoken::get_current_timestamp() + 600,
     });
     let forged =
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret).unwrap())
+            .unwrap();
     assert_refused(&me(&verifier, &forged).await, DISALLOWED_ALG);
     // Even when the verifier names only HS256... which a remote set cannot serve.
     let err = remote_builder(&idp.url("/jwks"), quick())
-        .algorithms([Algorithm::HS256])
+        .algorithms([portcullis::Algorithm::HS256])
         .build()
         .unwrap_err();
-    assert!(matches!(err, ConfigError::AlgorithmWithoutKey(Algorithm::HS256)), "{err}");
+    assert!(matches!(err, ConfigError::AlgorithmWithoutKey(portcullis::Algorithm::HS256)), "{err}");
     assert_eq!(idp.hits("/jwks"), 1);
 
     // A set of nothing but the secret is no key set: 503 at start-up.
@@ -1297,8 +1307,10 @@ async fn narrowed_algorithms_restrict_remote_keys() {
     let (ed, p256) = (signer("ed"), TestIssuer::es256().with_kid(Some("p256")));
     let idp = Idp::start().await;
     idp.set("/jwks", Answer::json(&jwks(&[&ed, &p256], &[])));
-    let verifier =
-        remote_builder(&idp.url("/jwks"), quick()).algorithms([Algorithm::ES256]).build().unwrap();
+    let verifier = remote_builder(&idp.url("/jwks"), quick())
+        .algorithms([portcullis::Algorithm::ES256])
+        .build()
+        .unwrap();
     assert_accepted(&verifier, &p256).await;
     assert_refused(&me(&verifier, &fresh_token(&ed)).await, DISALLOWED_ALG);
 }

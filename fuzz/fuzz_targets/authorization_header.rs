@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request};
 use libfuzzer_sys::fuzz_target;
-use portcullis::token::is_b64token;
+use portcullis::is_b64token;
 use portcullis::{DenialKind, InvalidRequestReason, InvalidTokenReason, Key, Verifier};
 
 /// A small limit, so that the fuzzer reaches it.

@@ -5,7 +5,7 @@
 use arbitrary::Arbitrary;
 use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
-use portcullis::challenge::{Challenge, ErrorCode};
+use portcullis::{Challenge, ErrorCode};
 
 #[derive(Arbitrary, Debug)]
 struct Input {

@@ -48,7 +48,7 @@ fn fixture() -> &'static Fixture {
             .unwrap();
         Fixture {
             verifier,
-            hmac: EncodingKey::from_secret(SECRET),
+            hmac: EncodingKey::from_secret(SECRET).unwrap(),
             ed: EncodingKey::from_ed_pem(&pem("ed25519_private.pem")).unwrap(),
         }
     })

@@ -53,8 +53,20 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         }
     });
 
+    // The state and the witness that it provides the verifier. Unknown, the handler takes
+    // `impl GuardState`: the bound then fails, when the state lacks a verifier, as a bound of
+    // the handler itself, reported with the fix, not under axum's `Handler` impls. Known (named
+    // with `state = …`, or by `#[axum::debug_handler(state = …)]`, which cannot check a generic
+    // handler), it is written out.
+    let guard_state = match spec.state.cloned().or_else(|| debug_handler_state(&handler.attrs)) {
+        Some(state) => quote!((#state, ::portcullis::__private::Witness)),
+        None => quote!(impl ::portcullis::__private::GuardState),
+    };
     let mut guarded = handler.clone();
-    guarded.sig.inputs.insert(0, syn::parse_quote!(_: ::portcullis::__private::Guard<#policy>));
+    guarded
+        .sig
+        .inputs
+        .insert(0, syn::parse_quote!(_: ::portcullis::__private::Guard<#policy, #guard_state>));
 
     quote! {
         #(#declared_checks)*
@@ -153,4 +165,25 @@ pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> Token
             }
         }
     }
+}
+
+/// The state `#[axum::debug_handler]` checks the handler against, if the handler has that
+/// attribute: its `state = …`, or axum's default `()`.
+fn debug_handler_state(attrs: &[syn::Attribute]) -> Option<syn::Type> {
+    let attr = attrs.iter().find(|attr| {
+        attr.path().segments.last().is_some_and(|segment| segment.ident == "debug_handler")
+    })?;
+    let mut state: syn::Type = syn::parse_quote!(());
+    if let syn::Meta::List(list) = &attr.meta {
+        // Parsed leniently: axum reports its own argument errors.
+        let _ = list.parse_nested_meta(|meta| {
+            if meta.path.is_ident("state") {
+                state = meta.value()?.parse()?;
+            } else if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            }
+            Ok(())
+        });
+    }
+    Some(state)
 }

@@ -1,4 +1,5 @@
-//! The guard the attribute macros put first in a handler's parameters.
+//! The guard the attribute macros put first in a handler's parameters, and the one state bound
+//! that it and every extractor of this crate use to find the [`Verifier`].
 //!
 //! axum runs a handler's extractors in parameter order, and the body extractor last, so a guard
 //! placed first runs before any path, query, header or body extractor the user wrote, whatever
@@ -8,14 +9,18 @@ use std::marker::PhantomData;
 
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
+use serde::de::DeserializeOwned;
 
-use crate::denial::{Denial, DenialKind};
-use crate::ownership::{OwnedResource, stash_owned};
-use crate::principal::Principal;
+use crate::principal::{Claims, Principal};
+use crate::respond::{Denial, DenialKind, InvalidTokenReason};
 use crate::scope::{ScopeRequirement, ScopeRule};
-use crate::verifier::Verifier;
+use crate::verify::Verifier;
 
-/// A router state from which the guards can take the [`Verifier`].
+/// A router state from which the guards and extractors of this crate take the [`Verifier`].
+///
+/// Implemented for every state that provides the verifier through axum's `FromRef`: the
+/// verifier itself, or an application state with a `Verifier` field and
+/// `#[derive(Clone, FromRef)]`.
 #[diagnostic::on_unimplemented(
     message = "the router state `{Self}` does not provide a `portcullis::Verifier`",
     label = "portcullis guards need a `Verifier` in this state",
@@ -43,7 +48,7 @@ where
 pub trait Policy: Send + Sync + 'static {
     /// The required scopes; empty for `#[authenticated]`.
     const SCOPES: &'static [ScopeRule];
-    /// The ownership check: [`NoOwnership`] or [`OwnedBy`].
+    /// The ownership check: [`NoOwnership`] or `OwnedBy<T>`.
     type Ownership;
     /// The path parameter holding the resource id, if named.
     const ID_PARAM: Option<&'static str>;
@@ -75,43 +80,76 @@ impl<S: Send + Sync> OwnershipCheck<S> for NoOwnership {
     }
 }
 
-/// The resource `T` must exist and belong to the caller.
+/// The extractor the macros add as a handler's first parameter: `Guard<P, (S, W)>` for the
+/// policy `P`, the router state `S`, and the witness `W` that `S` provides the verifier.
 ///
-/// The bound sits on the type so that naming a type without the trait fails right there, under
-/// the type the user wrote in `#[owner_only(..)]`.
-#[derive(Debug)]
-pub struct OwnedBy<T: OwnedResource>(PhantomData<fn() -> T>);
+/// Why the witness: axum marks its `Handler` impls `#[diagnostic::do_not_recommend]`, so a bound
+/// that fails under them is reported as axum's opaque "`Handler` is not satisfied". The guard's
+/// own impl therefore holds for every state; whether the state provides the verifier is a bound
+/// of the handler function itself ([`GuardState`], which the macro writes as
+/// `impl GuardState`), and rustc reports that one with [`ProvidesVerifier`]'s message at the
+/// route. With a good state, `W` is inferred as [`Witness`], through which the guard reaches the
+/// verifier.
+pub struct Guard<P, X>(PhantomData<fn() -> (P, X)>);
 
-impl<S, T> OwnershipCheck<S> for OwnedBy<T>
-where
-    T: OwnedResource,
-    T::State: FromRef<S>,
-    Verifier: FromRef<S>,
-    S: Send + Sync,
-{
-    async fn check(
-        parts: &mut Parts,
-        state: &S,
-        principal: &Principal,
-        id_param: Option<&'static str>,
-    ) -> Result<(), Denial> {
-        stash_owned::<T, S>(parts, state, principal, id_param).await
+/// The type that proves a state provides the verifier.
+#[derive(Debug)]
+pub enum Witness {}
+
+/// A witness no state has: its impl below never applies.
+#[derive(Debug)]
+pub enum NoWitness {}
+
+/// Implemented by nothing.
+pub trait Never {}
+
+/// How the guard reaches the verifier through a witness `Self` for the state `S`.
+pub trait VerifierWitness<S> {
+    /// The verifier of `state`.
+    fn verifier(state: &S) -> Verifier;
+}
+
+impl<S: ProvidesVerifier> VerifierWitness<S> for Witness {
+    fn verifier(state: &S) -> Verifier {
+        state.verifier()
     }
 }
 
-/// The extractor the macros add as a handler's first parameter.
-pub struct Guard<P>(PhantomData<fn() -> P>);
+/// `Self` provides the verifier, as witnessed by `W`; reported with [`ProvidesVerifier`]'s
+/// message when it does not.
+#[diagnostic::on_unimplemented(
+    message = "the router state `{Self}` does not provide a `portcullis::Verifier`",
+    label = "portcullis guards need a `Verifier` in this state",
+    note = "add a `portcullis::Verifier` field to `{Self}` and derive `axum::extract::FromRef` on it (`#[derive(Clone, FromRef)]`), or implement `FromRef<{Self}> for portcullis::Verifier`"
+)]
+pub trait StateHasVerifier<W> {}
 
-impl<S, P> FromRequestParts<S> for Guard<P>
+#[diagnostic::do_not_recommend]
+impl<S: ProvidesVerifier> StateHasVerifier<Witness> for S {}
+
+// A second candidate that never applies: with two, rustc evaluates them instead of taking the
+// only one on trust, so a state without a verifier leaves `W` undecided instead of failing
+// under axum's `Handler` impls (the leftover ambiguity is not reported).
+#[diagnostic::do_not_recommend]
+impl<S: Never> StateHasVerifier<NoWitness> for S {}
+
+/// The bound of the guard's second type parameter: a state and the witness that it provides
+/// the verifier.
+pub trait GuardState {}
+
+impl<S: StateHasVerifier<W>, W> GuardState for (S, W) {}
+
+impl<S, P, W> FromRequestParts<S> for Guard<P, (S, W)>
 where
     P: Policy,
     P::Ownership: OwnershipCheck<S>,
-    S: ProvidesVerifier,
+    S: Send + Sync,
+    W: VerifierWitness<S>,
 {
     type Rejection = Denial;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let verifier = state.verifier();
+        let verifier = W::verifier(state);
         let principal = verifier.authenticate_once(parts).await?;
         let required = ScopeRequirement::new(P::SCOPES);
         if !principal.scopes().satisfy(&required) {
@@ -122,45 +160,25 @@ where
     }
 }
 
-/// `true` when `scope` is one of `declared`; `const` so the macros can check a literal against a
-/// declared vocabulary at compile time.
-pub const fn is_declared(scope: &str, declared: &[&str]) -> bool {
-    let mut i = 0;
-    while i < declared.len() {
-        if str_eq(scope, declared[i]) {
-            return true;
-        }
-        i += 1;
+impl<S: ProvidesVerifier> FromRequestParts<S> for Principal {
+    type Rejection = Denial;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        state.verifier().authenticate_once(parts).await
     }
-    false
 }
 
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
+impl<S, T> FromRequestParts<S> for Claims<T>
+where
+    S: ProvidesVerifier,
+    T: DeserializeOwned,
+{
+    type Rejection = Denial;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn declared_scopes_compare_exactly() {
-        const DECLARED: &[&str] = &["docs:read", "docs:write"];
-        const _: () = assert!(is_declared("docs:read", DECLARED));
-        assert!(is_declared("docs:write", DECLARED));
-        assert!(!is_declared("doc:write", DECLARED));
-        assert!(!is_declared("docs:writes", DECLARED));
-        assert!(!is_declared("", DECLARED));
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        principal.deserialize_claims().map(Claims).map_err(|_| {
+            principal.deny(DenialKind::InvalidToken(InvalidTokenReason::InvalidClaims))
+        })
     }
 }

@@ -34,45 +34,46 @@
 // A library never writes to the application's terminal: it logs with `tracing`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-mod cache;
-pub mod challenge;
-mod claims;
-mod config;
-pub mod denial;
+// The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
 pub mod extract;
 mod guard;
 mod keys;
 mod ownership;
 mod principal;
-pub mod problem;
-mod remote;
+mod respond;
 mod scope;
+mod verify;
+
+mod digest;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod token;
-mod verifier;
 
-pub use cache::TokenCache;
-pub use config::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder, env};
-pub use denial::{
-    Denial, DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
+pub use guard::ProvidesVerifier;
+#[cfg(feature = "remote")]
+pub use keys::KeyRefresh;
+pub use keys::{Algorithm, Key, KeyError, KeySet, UnknownAlgorithm};
+pub use ownership::{Owned, OwnedResource, ProvidesResource};
+pub use principal::{Claims, Principal};
+pub use respond::{
+    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, ErrorCode, InvalidParam,
+    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PROBLEM_JSON, Presentation, Problem,
+    UnknownDisclosure,
 };
-pub use jsonwebtoken::Algorithm;
-pub use keys::{Key, KeyError, KeySet};
-pub use ownership::{Owned, OwnedResource};
-pub use principal::{Claims, Principal, ScopeClaim};
-pub use problem::{InvalidParam, Problem};
-pub use remote::KeyRefresh;
-pub use scope::{ScopeRequirement, ScopeRule, Scopes};
-pub use verifier::Verifier;
+pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
+pub use verify::{
+    ACCESS_TOKEN_PARAM, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM,
+    MAX_LEEWAY, ScopeClaim, TokenCache, Verifier, VerifierBuilder, env, is_b64token,
+};
 
 /// What the attribute macros expand to. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::{
-        Guard, NoOwnership, OwnedBy, OwnershipCheck, Policy, ProvidesVerifier, is_declared,
+        Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
+        StateHasVerifier, VerifierWitness, Witness,
     };
-    pub use crate::scope::ScopeRule;
+    pub use crate::ownership::OwnedBy;
+    pub use crate::scope::{ScopeRule, is_declared};
 }
 
 /// Only callers with a valid bearer token reach the handler.

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -12,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use http::request::Parts;
 
-use crate::denial::{Denial, DenialKind, NotFoundReason};
+use crate::guard::{OwnershipCheck, ProvidesVerifier};
 use crate::principal::Principal;
-use crate::verifier::Verifier;
+use crate::respond::{Denial, DenialKind, NotFoundReason};
 
 /// A resource that belongs to one principal: how to load it by id, and who owns it.
 ///
@@ -71,6 +72,33 @@ pub trait OwnedResource: Sized + Send + 'static {
     fn owner(&self) -> &str;
 }
 
+/// A router state from which the resource `T` can be loaded: it provides, through axum's
+/// `FromRef`, `T`'s [`OwnedResource::State`].
+///
+/// The one bound of ownership: the `#[owner_only(T)]` guard and the [`Owned`] extractor both
+/// require it (the extractor, used on its own, also needs [`ProvidesVerifier`]).
+#[diagnostic::on_unimplemented(
+    message = "the router state `{Self}` cannot load `{T}`: it does not provide `{T}`'s `OwnedResource::State`",
+    label = "`{T}` is loaded with its `OwnedResource::State`, taken from this state",
+    note = "derive `axum::extract::FromRef` on `{Self}` with a field of `{T}`'s `OwnedResource::State` type (`#[derive(Clone, FromRef)]`), or implement `FromRef<{Self}>` for that type"
+)]
+pub trait ProvidesResource<T: OwnedResource>: Send + Sync {
+    /// What `T::load` needs.
+    fn resource_state(&self) -> T::State;
+}
+
+#[diagnostic::do_not_recommend]
+impl<S, T> ProvidesResource<T> for S
+where
+    T: OwnedResource,
+    T::State: FromRef<S>,
+    S: Send + Sync,
+{
+    fn resource_state(&self) -> T::State {
+        T::State::from_ref(self)
+    }
+}
+
 /// A resource that belongs to the caller, loaded once from the id in the path.
 ///
 /// In a handler guarded by `#[owner_only(T)]` the guard already loaded and checked it; used on
@@ -112,27 +140,20 @@ impl<T> Clone for Loaded<T> {
 /// Loads the resource named by the path and checks that `principal` owns it.
 ///
 /// `id_param` names the path parameter; `None` means the route's only one, or else `id`.
-pub(crate) async fn load_owned<T, S>(
+async fn load_owned<T: OwnedResource, S: ProvidesResource<T>>(
     parts: &mut Parts,
     state: &S,
     principal: &Principal,
     id_param: Option<&str>,
-) -> Result<T, Denial>
-where
-    T: OwnedResource,
-    T::State: FromRef<S>,
-    Verifier: FromRef<S>,
-    S: Send + Sync,
-{
-    let verifier = Verifier::from_ref(state);
-    let not_found = |reason| Err(verifier.deny(DenialKind::NotFound(reason)));
+) -> Result<T, Denial> {
+    let not_found = |reason| Err(principal.deny(DenialKind::NotFound(reason)));
     let Some(raw) = path_id(parts, state, id_param).await else {
         return not_found(NotFoundReason::InvalidId);
     };
     let Ok(id) = raw.parse::<T::Id>() else {
         return not_found(NotFoundReason::InvalidId);
     };
-    let resource_state = T::State::from_ref(state);
+    let resource_state = state.resource_state();
     match T::load(id, &resource_state).await {
         Ok(Some(resource)) if resource.owner() == principal.id() => Ok(resource),
         Ok(Some(_)) => not_found(NotFoundReason::NotOwner),
@@ -144,7 +165,7 @@ where
                 %error,
                 "loading an owned resource failed"
             );
-            Err(verifier.deny(DenialKind::LookupFailed))
+            Err(principal.deny(DenialKind::LookupFailed))
         }
     }
 }
@@ -181,30 +202,32 @@ async fn path_id<S: Send + Sync>(
     found.map(|(_, value)| value.to_owned())
 }
 
-/// Loads and checks the resource, then leaves it for the handler's [`Owned`] extractor.
-pub(crate) async fn stash_owned<T, S>(
-    parts: &mut Parts,
-    state: &S,
-    principal: &Principal,
-    id_param: Option<&str>,
-) -> Result<(), Denial>
-where
-    T: OwnedResource,
-    T::State: FromRef<S>,
-    Verifier: FromRef<S>,
-    S: Send + Sync,
-{
-    let resource = load_owned::<T, S>(parts, state, principal, id_param).await?;
-    parts.extensions.insert(Loaded(Arc::new(Mutex::new(Some(resource)))));
-    Ok(())
+/// The ownership check of `#[owner_only(T)]`: the resource `T` must exist and belong to the
+/// caller.
+///
+/// The bound sits on the type so that naming a type without the trait fails right there, under
+/// the type the user wrote in `#[owner_only(..)]`.
+#[derive(Debug)]
+pub struct OwnedBy<T: OwnedResource>(PhantomData<fn() -> T>);
+
+impl<S: ProvidesResource<T>, T: OwnedResource> OwnershipCheck<S> for OwnedBy<T> {
+    /// Loads and checks the resource, then leaves it for the handler's [`Owned`] extractor.
+    async fn check(
+        parts: &mut Parts,
+        state: &S,
+        principal: &Principal,
+        id_param: Option<&'static str>,
+    ) -> Result<(), Denial> {
+        let resource = load_owned::<T, S>(parts, state, principal, id_param).await?;
+        parts.extensions.insert(Loaded(Arc::new(Mutex::new(Some(resource)))));
+        Ok(())
+    }
 }
 
 impl<S, T> FromRequestParts<S> for Owned<T>
 where
+    S: ProvidesVerifier + ProvidesResource<T>,
     T: OwnedResource,
-    T::State: FromRef<S>,
-    Verifier: FromRef<S>,
-    S: Send + Sync,
 {
     type Rejection = Denial;
 

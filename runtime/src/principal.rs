@@ -1,53 +1,15 @@
-//! The verified caller, and the extractors that hand it to handlers.
+//! The verified caller, as handlers receive it: [`Principal`], and [`Claims`] for the
+//! application's own claim type. Their extractors live with the guard, which shares their state
+//! bound.
 
 use std::fmt;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts};
-use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::denial::{Denial, DenialKind, InvalidTokenReason};
+use crate::respond::{Denial, DenialKind, NotFoundReason, Presentation};
 use crate::scope::Scopes;
-use crate::verifier::Verifier;
-
-/// Which claims hold the token's scopes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ScopeClaim {
-    /// `scope`: a space-delimited string (RFC 8693 §4.2, RFC 9068 §2.2.3). Read by default.
-    Scope,
-    /// `scp`: a space-delimited string or an array of strings (Entra ID, Okta).
-    Scp,
-    /// `permissions`: an array of strings (Auth0 RBAC).
-    Permissions,
-}
-
-impl ScopeClaim {
-    /// The claim's name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Scope => "scope",
-            Self::Scp => "scp",
-            Self::Permissions => "permissions",
-        }
-    }
-}
-
-/// How the principal is read from the verified claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ClaimMapping {
-    pub(crate) scope_claims: Vec<ScopeClaim>,
-    /// A claim that identifies the caller for ownership, instead of `sub`.
-    pub(crate) principal_id_claim: Option<String>,
-}
-
-impl Default for ClaimMapping {
-    fn default() -> Self {
-        Self { scope_claims: vec![ScopeClaim::Scope], principal_id_claim: None }
-    }
-}
 
 /// The verified caller: subject, scopes and every claim of the token.
 ///
@@ -72,6 +34,9 @@ struct PrincipalInner {
     id: Option<String>,
     scopes: Scopes,
     claims: Map<String, Value>,
+    /// How the verifier that verified this caller renders denials, so that a handler can refuse
+    /// exactly as the guard does without the router state.
+    presentation: Arc<Presentation>,
 }
 
 impl fmt::Debug for Principal {
@@ -85,32 +50,15 @@ impl fmt::Debug for Principal {
 }
 
 impl Principal {
-    /// Reads the principal from verified claims.
-    pub(crate) fn from_claims(
+    /// A principal read from verified claims (by `verify::claims`).
+    pub(crate) fn new(
+        subject: String,
+        id: Option<String>,
+        scopes: Scopes,
         claims: Map<String, Value>,
-        mapping: &ClaimMapping,
-    ) -> Result<Self, InvalidTokenReason> {
-        let subject = match claims.get("sub") {
-            Some(Value::String(subject)) if !subject.is_empty() => subject.clone(),
-            Some(Value::String(_)) | None => return Err(InvalidTokenReason::MissingClaim),
-            Some(_) => return Err(InvalidTokenReason::InvalidClaims),
-        };
-        let id = match &mapping.principal_id_claim {
-            None => None,
-            Some(name) => Some(match claims.get(name) {
-                Some(Value::String(id)) if !id.is_empty() => id.clone(),
-                Some(Value::Number(id)) if id.is_u64() || id.is_i64() => id.to_string(),
-                None => return Err(InvalidTokenReason::MissingClaim),
-                Some(_) => return Err(InvalidTokenReason::InvalidClaims),
-            }),
-        };
-        let mut granted = Vec::new();
-        for claim in &mapping.scope_claims {
-            read_scopes(*claim, claims.get(claim.name()), &mut granted)?;
-        }
-        Ok(Self {
-            inner: Arc::new(PrincipalInner { subject, id, scopes: Scopes::new(granted), claims }),
-        })
+        presentation: Arc<Presentation>,
+    ) -> Self {
+        Self { inner: Arc::new(PrincipalInner { subject, id, scopes, claims, presentation }) }
     }
 
     /// The `sub` claim.
@@ -149,42 +97,26 @@ impl Principal {
     }
 }
 
-fn read_scopes(
-    claim: ScopeClaim,
-    value: Option<&Value>,
-    granted: &mut Vec<String>,
-) -> Result<(), InvalidTokenReason> {
-    let split = |text: &str, granted: &mut Vec<String>| {
-        granted.extend(text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
-    };
-    match (claim, value) {
-        (_, None) => Ok(()),
-        (ScopeClaim::Scope | ScopeClaim::Scp, Some(Value::String(text))) => {
-            split(text, granted);
-            Ok(())
-        }
-        (ScopeClaim::Scp | ScopeClaim::Permissions, Some(Value::Array(items))) => {
-            for item in items {
-                match item {
-                    Value::String(scope) if !scope.is_empty() => granted.push(scope.clone()),
-                    _ => return Err(InvalidTokenReason::InvalidClaims),
-                }
-            }
-            Ok(())
-        }
-        _ => Err(InvalidTokenReason::InvalidClaims),
+impl Principal {
+    /// A refusal rendered exactly as the guard that verified this caller renders its own.
+    pub fn deny(&self, kind: DenialKind) -> Denial {
+        Denial::new(kind, Arc::clone(&self.inner.presentation))
     }
-}
 
-impl<S> FromRequestParts<S> for Principal
-where
-    Verifier: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Denial;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Verifier::from_ref(state).authenticate_once(parts).await
+    /// The guard's own 404, byte for byte: for a handler that finds the resource gone (deleted
+    /// meanwhile, say), so that "gone" cannot be told from "never existed" or "someone else's".
+    ///
+    /// ```
+    /// use portcullis::{Denial, Principal};
+    ///
+    /// async fn archive(principal: Principal) -> Result<&'static str, Denial> {
+    ///     let archived = false; // the application's own lookup
+    ///     if archived { Ok("archived") } else { Err(principal.not_found()) }
+    /// }
+    /// # let _ = axum::Router::<portcullis::Verifier>::new().route("/", axum::routing::post(archive));
+    /// ```
+    pub fn not_found(&self) -> Denial {
+        self.deny(DenialKind::NotFound(NotFoundReason::Absent))
     }
 }
 
@@ -209,113 +141,3 @@ where
 /// ```
 #[derive(Debug, Clone)]
 pub struct Claims<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for Claims<T>
-where
-    Verifier: FromRef<S>,
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = Denial;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        principal.deserialize_claims().map(Claims).map_err(|_| {
-            Verifier::from_ref(state)
-                .deny(DenialKind::InvalidToken(InvalidTokenReason::InvalidClaims))
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn principal(claims: Value, mapping: &ClaimMapping) -> Result<Principal, InvalidTokenReason> {
-        let Value::Object(claims) = claims else { panic!("claims must be an object") };
-        Principal::from_claims(claims, mapping)
-    }
-
-    fn all_claims() -> ClaimMapping {
-        ClaimMapping {
-            scope_claims: vec![ScopeClaim::Scope, ScopeClaim::Scp, ScopeClaim::Permissions],
-            principal_id_claim: None,
-        }
-    }
-
-    #[test]
-    fn scope_claim_is_space_delimited() {
-        let p = principal(
-            json!({"sub": "a", "scope": " docs:read  docs:write "}),
-            &ClaimMapping::default(),
-        )
-        .unwrap();
-        assert_eq!(p.scopes().iter().collect::<Vec<_>>(), ["docs:read", "docs:write"]);
-        assert_eq!(p.id(), "a");
-    }
-
-    #[test]
-    fn scp_and_permissions_only_when_configured() {
-        let claims = json!({"sub": "a", "scp": ["x", "y"], "permissions": ["z"], "scope": "w"});
-        let default = principal(claims.clone(), &ClaimMapping::default()).unwrap();
-        assert_eq!(default.scopes().iter().collect::<Vec<_>>(), ["w"]);
-        let all = principal(claims, &all_claims()).unwrap();
-        assert_eq!(all.scopes().iter().collect::<Vec<_>>(), ["w", "x", "y", "z"]);
-        let scp_string = principal(json!({"sub": "a", "scp": "x y"}), &all_claims()).unwrap();
-        assert_eq!(scp_string.scopes().len(), 2);
-    }
-
-    #[test]
-    fn wrong_claim_types_are_invalid() {
-        for claims in [
-            json!({"sub": "a", "scope": {"x": 1}}),
-            json!({"sub": "a", "scope": ["x"]}),
-            json!({"sub": "a", "permissions": "x"}),
-            json!({"sub": "a", "scp": [1]}),
-            json!({"sub": 7}),
-        ] {
-            assert_eq!(
-                principal(claims.clone(), &all_claims()).unwrap_err(),
-                InvalidTokenReason::InvalidClaims,
-                "{claims}"
-            );
-        }
-        assert_eq!(
-            principal(json!({}), &all_claims()).unwrap_err(),
-            InvalidTokenReason::MissingClaim
-        );
-        assert_eq!(
-            principal(json!({"sub": ""}), &all_claims()).unwrap_err(),
-            InvalidTokenReason::MissingClaim
-        );
-    }
-
-    #[test]
-    fn principal_id_claim_replaces_the_subject_for_ownership() {
-        let mapping =
-            ClaimMapping { principal_id_claim: Some("uid".into()), ..ClaimMapping::default() };
-        assert_eq!(principal(json!({"sub": "a", "uid": 42}), &mapping).unwrap().id(), "42");
-        assert_eq!(principal(json!({"sub": "a", "uid": "u-1"}), &mapping).unwrap().id(), "u-1");
-        assert_eq!(
-            principal(json!({"sub": "a"}), &mapping).unwrap_err(),
-            InvalidTokenReason::MissingClaim
-        );
-        assert_eq!(
-            principal(json!({"sub": "a", "uid": true}), &mapping).unwrap_err(),
-            InvalidTokenReason::InvalidClaims
-        );
-    }
-
-    #[test]
-    fn typed_claims() {
-        #[derive(serde::Deserialize)]
-        struct Custom {
-            tenant: String,
-        }
-        let p = principal(json!({"sub": "a", "tenant": "t1"}), &ClaimMapping::default()).unwrap();
-        assert_eq!(p.deserialize_claims::<Custom>().unwrap().tenant, "t1");
-        assert!(format!("{p:?}").contains("subject: \"a\""));
-        assert!(!format!("{p:?}").contains("t1"));
-    }
-}

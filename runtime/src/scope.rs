@@ -2,6 +2,28 @@
 
 use std::fmt;
 
+/// `true` for the characters of an RFC 6749 `scope-token` (`%x21 / %x23-5B / %x5D-7E`).
+pub const fn is_scope_char(byte: u8) -> bool {
+    matches!(byte, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// `true` when `scope` is a valid RFC 6749 `scope-token`: non-empty, no space, quote, backslash,
+/// control or non-ASCII character.
+pub const fn is_scope_token(scope: &str) -> bool {
+    let bytes = scope.as_bytes();
+    if bytes.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_scope_char(bytes[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The scopes a verified token grants. Matching is exact and case-sensitive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scopes {
@@ -126,6 +148,34 @@ impl fmt::Display for ScopeRequirement {
     }
 }
 
+/// `true` when `scope` is one of `declared`; `const` so the macros can check a literal against a
+/// declared vocabulary at compile time.
+pub const fn is_declared(scope: &str, declared: &[&str]) -> bool {
+    let mut i = 0;
+    while i < declared.len() {
+        if str_eq(scope, declared[i]) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +211,15 @@ mod tests {
         static REQ: ScopeRequirement =
             ScopeRequirement::new(&[ScopeRule::All(&["a", "b"]), ScopeRule::Any(&["b", "c"])]);
         assert_eq!(REQ.named_scopes(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn declared_scopes_compare_exactly() {
+        const DECLARED: &[&str] = &["docs:read", "docs:write"];
+        const _: () = assert!(is_declared("docs:read", DECLARED));
+        assert!(is_declared("docs:write", DECLARED));
+        assert!(!is_declared("doc:write", DECLARED));
+        assert!(!is_declared("docs:writes", DECLARED));
+        assert!(!is_declared("", DECLARED));
     }
 }

@@ -24,11 +24,11 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{Map, Value, json};
 
-use crate::config::VerifierBuilder;
-use crate::keys::{Key, KeyError};
+use crate::keys::{Algorithm, Family, Key, KeyError};
+use crate::verify::VerifierBuilder;
 
 /// The issuer a [`TestIssuer`] puts in `iss` unless told otherwise.
 pub const TEST_ISSUER: &str = "https://issuer.test";
@@ -81,11 +81,8 @@ impl TestIssuer {
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a key we just generated");
         let public = pair.public_key().as_ref().to_vec();
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "x": URL_SAFE_NO_PAD.encode(&public)});
-        let verifying = Key::from_parts(
-            AlgorithmFamily::Ed,
-            vec![Algorithm::EdDSA],
-            DecodingKey::from_ed_der(&public),
-        );
+        let verifying =
+            Key::from_parts(Family::Ed, vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&public));
         Self::assemble(
             Algorithm::EdDSA,
             EncodingKey::from_ed_der(pkcs8.as_ref()),
@@ -115,12 +112,12 @@ impl TestIssuer {
         let point = pair.public_key().as_ref().to_vec();
         let half = (point.len() - 1) / 2;
         let jwk = json!({
-            "kty": "EC", "crv": curve, "alg": format!("{algorithm:?}"), "use": "sig",
+            "kty": "EC", "crv": curve, "alg": algorithm.as_str(), "use": "sig",
             "x": URL_SAFE_NO_PAD.encode(&point[1..=half]),
             "y": URL_SAFE_NO_PAD.encode(&point[half + 1..]),
         });
         let verifying =
-            Key::from_parts(AlgorithmFamily::Ec, vec![algorithm], DecodingKey::from_ec_der(&point));
+            Key::from_parts(Family::Ec, vec![algorithm], DecodingKey::from_ec_der(&point));
         Self::assemble(algorithm, EncodingKey::from_ec_der(pkcs8.as_ref()), verifying, Some(jwk))
     }
 
@@ -129,8 +126,9 @@ impl TestIssuer {
         let secret = secret.as_ref();
         let verifying = Key::hmac(secret)?.with_algorithm(Algorithm::HS256)?;
         // No kid on either side: the tokens carry none, so the key must not require one.
-        Ok(Self::assemble(Algorithm::HS256, EncodingKey::from_secret(secret), verifying, None)
-            .with_kid(None))
+        let signing =
+            EncodingKey::from_secret(secret).map_err(|_| KeyError::WeakSecret(secret.len()))?;
+        Ok(Self::assemble(Algorithm::HS256, signing, verifying, None).with_kid(None))
     }
 
     /// An RSA issuer (RS256, RS384, RS512, PS256, PS384 or PS512) from PEM keys.
@@ -238,8 +236,12 @@ impl TestIssuer {
         claims.insert("aud".into(), Value::String(self.audience.clone()));
         claims.insert("iat".into(), json!(now));
         claims.insert("exp".into(), json!(now + TEST_LIFETIME.as_secs()));
-        let mut header = Header::new(self.algorithm);
-        header.kid = self.kid.clone();
+        let mut header = Map::new();
+        header.insert("typ".into(), Value::String("JWT".into()));
+        header.insert("alg".into(), Value::String(self.algorithm.as_str().into()));
+        if let Some(kid) = &self.kid {
+            header.insert("kid".into(), Value::String(kid.clone()));
+        }
         TokenBuilder { issuer: self, header, claims }
     }
 }
@@ -249,7 +251,7 @@ impl TestIssuer {
 #[must_use]
 pub struct TokenBuilder<'a> {
     issuer: &'a TestIssuer,
-    header: Header,
+    header: Map<String, Value>,
     claims: Map<String, Value>,
 }
 
@@ -296,21 +298,39 @@ impl TokenBuilder<'_> {
     }
 
     /// Sets the header's `kid`, or removes it.
-    pub fn kid(mut self, kid: Option<&str>) -> Self {
-        self.header.kid = kid.map(str::to_owned);
+    pub fn kid(self, kid: Option<&str>) -> Self {
+        match kid {
+            Some(kid) => self.header("kid", kid),
+            None => self.without_header("kid"),
+        }
+    }
+
+    /// Sets a header parameter, for tests of hostile headers (`jku`, `crit`, `typ`, …). The
+    /// token is still signed with the issuer's key and algorithm, whatever `alg` says.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.header.insert(name.into(), value.into());
         self
     }
 
-    /// Edits the header, for tests of hostile headers (`jku`, `crit`, …).
-    pub fn header(mut self, edit: impl FnOnce(&mut Header)) -> Self {
-        edit(&mut self.header);
+    /// Removes a header parameter.
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.header.remove(name);
         self
     }
 
     /// Signs the token.
     pub fn sign(self) -> String {
-        // Signing a JSON map with a key of the header's own algorithm cannot fail; an empty
-        // string is an invalid token, so a test would notice.
-        jsonwebtoken::encode(&self.header, &self.claims, &self.issuer.signing).unwrap_or_default()
+        let encode = |part: &Map<String, Value>| {
+            // A JSON map always serializes.
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(part).unwrap_or_default())
+        };
+        let signing_input = format!("{}.{}", encode(&self.header), encode(&self.claims));
+        let algorithm = self.issuer.algorithm.to_jsonwebtoken();
+        // Signing with a key of the issuer's own algorithm cannot fail; an empty signature is an
+        // invalid token, so a test would notice.
+        let signature =
+            jsonwebtoken::crypto::sign(signing_input.as_bytes(), &self.issuer.signing, algorithm)
+                .unwrap_or_default();
+        format!("{signing_input}.{signature}")
     }
 }

@@ -68,6 +68,17 @@ impl Alg {
     }
 
     /// The JOSE algorithm.
+    /// The algorithm as portcullis names it.
+    pub const fn portcullis_algorithm(self) -> portcullis::Algorithm {
+        match self {
+            Self::Rs256 => portcullis::Algorithm::RS256,
+            Self::Es256 => portcullis::Algorithm::ES256,
+            Self::EdDsa => portcullis::Algorithm::EdDSA,
+            Self::Hs256 => portcullis::Algorithm::HS256,
+        }
+    }
+
+    /// The algorithm as jsonwebtoken names it, for the hand-written check.
     pub const fn algorithm(self) -> Algorithm {
         match self {
             Self::Rs256 => Algorithm::RS256,
@@ -151,13 +162,13 @@ impl Fixture {
                 )
             }
             Alg::Hs256 => (
-                EncodingKey::from_secret(HMAC_SECRET),
-                DecodingKey::from_secret(HMAC_SECRET),
+                EncodingKey::from_secret(HMAC_SECRET)?,
+                DecodingKey::from_secret(HMAC_SECRET)?,
                 Key::hmac(HMAC_SECRET)?,
                 Vec::new(),
             ),
         };
-        let key = key.with_algorithm(alg.algorithm())?.with_kid(KID);
+        let key = key.with_algorithm(alg.portcullis_algorithm())?.with_kid(KID);
         let mut validation = Validation::new(alg.algorithm());
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);

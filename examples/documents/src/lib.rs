@@ -25,7 +25,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use portcullis::denial::DeniedWith;
+use portcullis::DeniedWith;
 use portcullis::extract::{Json, Query, Valid};
 use portcullis::{DenialKind, NotFoundReason, Owned, Principal, Problem, Verifier};
 use serde::Deserialize;

@@ -17,7 +17,7 @@ use serde_json::Value;
 use serde_path_to_error::Segment;
 
 use super::reason::invalid_param;
-use crate::problem::InvalidParam;
+use crate::respond::InvalidParam;
 
 /// At most this many deserializations are tried for one request.
 const MAX_ATTEMPTS: usize = 32;
@@ -29,7 +29,9 @@ pub(crate) const MAX_REPORTED: usize = 20;
 pub(crate) struct Shape<T> {
     /// One entry per error, in the order they were met.
     pub(crate) params: Vec<InvalidParam>,
-    /// The repaired value: the client's input with placeholders at every place in `params`.
+    /// The repaired value: the client's input with placeholders at every place in `params`
+    /// (what `Valid` validates, to report the broken rules beside the shape errors).
+    #[cfg_attr(not(feature = "garde"), allow(dead_code))]
     pub(crate) repaired: Option<T>,
 }
 

@@ -61,10 +61,12 @@ mod path;
 mod query;
 mod reason;
 mod rejection;
+#[cfg(feature = "garde")]
 mod valid;
 
 pub use json::Json;
 pub use path::Path;
 pub use query::Query;
 pub use rejection::Rejection;
+#[cfg(feature = "garde")]
 pub use valid::Valid;

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::reason::expected_reason;
 use super::rejection::Rejection;
-use crate::problem::InvalidParam;
+use crate::respond::InvalidParam;
 
 /// The `detail` of a 400 for path parameters that do not fit the expected type.
 pub(crate) const INVALID_PATH: &str = "The path parameters are invalid";

@@ -2,7 +2,7 @@
 
 use serde_path_to_error::Segment;
 
-use crate::problem::InvalidParam;
+use crate::respond::InvalidParam;
 
 /// The name of a field as a client wrote it: `title`, `items[2].qty`; empty for the whole
 /// document.

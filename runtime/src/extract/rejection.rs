@@ -5,8 +5,8 @@ use std::fmt;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use crate::denial::DeniedWith;
-use crate::problem::{InvalidParam, Problem};
+use crate::respond::DeniedWith;
+use crate::respond::{InvalidParam, Problem};
 
 /// Why [`Json`](super::Json), [`Query`](super::Query), [`Path`](super::Path) or
 /// [`Valid`](super::Valid) refused a request: an RFC 9457 [`Problem`] with status 400, 413, 415

@@ -11,7 +11,7 @@ use super::json::{self, BodyRefusal, INVALID_BODY, Json};
 use super::path::{INVALID_PATH, Path};
 use super::query::{self, INVALID_QUERY, Query};
 use super::rejection::Rejection;
-use crate::problem::InvalidParam;
+use crate::respond::InvalidParam;
 
 /// An extractor whose value also passed its [`garde`] rules: `Valid<Json<T>>`,
 /// `Valid<Query<T>>` or `Valid<Path<T>>`, where `T: garde::Validate` with a `Default` context.

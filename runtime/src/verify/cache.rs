@@ -13,17 +13,18 @@
 //! digests and lengths only, never on the bytes of a cached token; and the cache holds no usable
 //! token, only a digest of its signature.
 //!
-//! Digesting the signature alone, not the whole token, cuts the hashing of an RS256 hit by 40 %
-//! (the digest of the whole token was two thirds of the hit's cost).
+//! The signature alone is digested, not the whole token: it is what makes the token a
+//! credential, and digesting less input makes a hit cheaper (BENCHMARKS.md has the figures).
 
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::claims::numeric_date;
-use crate::principal::Principal;
 use aws_lc_rs::constant_time::verify_slices_are_equal;
-use aws_lc_rs::digest::{SHA256, digest};
 use quick_cache::Equivalent;
+
+use super::claims::Validity;
+use crate::digest::sha256;
+use crate::principal::Principal;
 
 /// How the verified-token cache is sized; on by default.
 ///
@@ -89,19 +90,12 @@ pub(crate) struct TokenKey<'a> {
 impl<'a> TokenKey<'a> {
     /// The key of `token`; `None` for a token without a `.`, which no verification accepts.
     pub(crate) fn new(token: &'a [u8]) -> Option<Self> {
-        // Vectorized: a byte loop (`iter().rposition`) took longer than the digest of an ES256
-        // signature.
+        // Vectorized: a byte loop (`iter().rposition`) measured slower than the digest of an
+        // ES256 signature.
         let dot = memchr::memrchr(b'.', token)?;
         let (signing_input, signature) = (&token[..dot], &token[dot + 1..]);
         Some(Self { signature_digest: sha256(signature), signing_input })
     }
-}
-
-/// The SHA-256 digest of `bytes`.
-pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let mut digested = [0; 32];
-    digested.copy_from_slice(digest(&SHA256, bytes).as_ref());
-    digested
 }
 
 /// A cached token's key: the same two parts, owned.
@@ -202,9 +196,15 @@ impl VerifiedTokens {
         self.get_at(key, generation, unix_millis())
     }
 
-    /// Remembers a token that `generation`'s keys just verified.
-    pub(crate) fn insert(&self, key: &TokenKey<'_>, principal: &Principal, generation: u64) {
-        self.insert_at(key, principal, generation, unix_millis());
+    /// Remembers a token that `generation`'s keys just verified, valid as `validity` says.
+    pub(crate) fn insert(
+        &self,
+        key: &TokenKey<'_>,
+        principal: &Principal,
+        validity: Validity,
+        generation: u64,
+    ) {
+        self.insert_at(key, principal, validity, generation, unix_millis());
     }
 
     /// [`VerifiedTokens::get`] at `now`, in milliseconds since the epoch.
@@ -221,15 +221,19 @@ impl VerifiedTokens {
     }
 
     /// [`VerifiedTokens::insert`] at `now`, in milliseconds since the epoch.
-    fn insert_at(&self, key: &TokenKey<'_>, principal: &Principal, generation: u64, now: u64) {
-        // Verification required `exp`; a token without a usable one is simply not cached.
-        let date = |name| numeric_date(principal.claims().get(name)).ok().flatten();
-        let Some(exp) = date("exp") else { return };
+    fn insert_at(
+        &self,
+        key: &TokenKey<'_>,
+        principal: &Principal,
+        Validity { exp, nbf }: Validity,
+        generation: u64,
+        now: u64,
+    ) {
         let millis = |seconds: u64| seconds.saturating_mul(1000);
         let entry = Entry {
             principal: principal.clone(),
             generation,
-            valid_from: date("nbf").map_or(0, |nbf| millis(nbf.saturating_sub(self.leeway))),
+            valid_from: nbf.map_or(0, |nbf| millis(nbf.saturating_sub(self.leeway))),
             valid_until: millis(exp.saturating_add(self.leeway))
                 .min(now.saturating_add(self.max_age_ms)),
         };
@@ -248,7 +252,8 @@ impl VerifiedTokens {
 }
 
 /// The system clock in milliseconds since the epoch: one reading decides `exp`, `nbf` and the
-/// maximum age of an entry (a second reading, of the monotonic clock, was a tenth of a hit).
+/// maximum age of an entry (a second reading, of the monotonic clock, measured as a noticeable
+/// part of a hit).
 fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -258,17 +263,38 @@ fn unix_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::{ClaimRules, unix_now};
-    use crate::principal::ClaimMapping;
+    use std::sync::Arc;
+
+    use crate::respond::Presentation;
+    use crate::verify::claims::{ClaimMapping, ClaimRules, unix_now};
     use serde_json::{Value, json};
 
-    fn principal(exp: u64, nbf: Option<u64>) -> Principal {
+    /// A principal as verification hands it to the cache: with the validity its claims say.
+    struct Verified {
+        principal: Principal,
+        validity: Validity,
+    }
+
+    fn principal(exp: u64, nbf: Option<u64>) -> Verified {
         let mut claims = json!({"sub": "alice", "exp": exp, "scope": "a"});
         if let Some(nbf) = nbf {
             claims["nbf"] = json!(nbf);
         }
         let Value::Object(claims) = claims else { unreachable!() };
-        Principal::from_claims(claims, &ClaimMapping::default()).unwrap_or_else(|_| panic!())
+        let presentation = Arc::new(Presentation::new("api").unwrap_or_else(|_| panic!()));
+        let principal =
+            ClaimMapping::default().principal(claims, &presentation).unwrap_or_else(|_| panic!());
+        Verified { principal, validity: Validity { exp, nbf } }
+    }
+
+    impl VerifiedTokens {
+        fn put(&self, key: &TokenKey<'_>, verified: &Verified, generation: u64) {
+            self.insert(key, &verified.principal, verified.validity, generation);
+        }
+
+        fn put_at(&self, key: &TokenKey<'_>, verified: &Verified, generation: u64, now: u64) {
+            self.insert_at(key, &verified.principal, verified.validity, generation, now);
+        }
     }
 
     fn key(token: &[u8]) -> TokenKey<'_> {
@@ -284,14 +310,14 @@ mod tests {
         let tokens = cache(TokenCache::default());
         let key = key(b"a.b.c");
         assert!(tokens.get(&key, 0).is_none());
-        tokens.insert(&key, &principal(unix_now() + 600, None), 0);
+        tokens.put(&key, &principal(unix_now() + 600, None), 0);
         assert_eq!(tokens.get(&key, 0).map(|p| p.subject().to_owned()).as_deref(), Some("alice"));
     }
 
     #[test]
     fn only_the_very_same_token_is_found() {
         let tokens = cache(TokenCache::default());
-        tokens.insert(&key(b"hd.pl.sig"), &principal(unix_now() + 600, None), 0);
+        tokens.put(&key(b"hd.pl.sig"), &principal(unix_now() + 600, None), 0);
         // Another signature; the same signature on another header or payload, shorter, longer
         // or of the same length; the dot moved: each is another token.
         for token in [
@@ -323,14 +349,14 @@ mod tests {
         let tokens = cache(TokenCache::default());
         let key = key(b"h.p.s");
         // Expired beyond the leeway: never served, and removed.
-        tokens.insert(&key, &principal(unix_now() - 31, None), 0);
+        tokens.put(&key, &principal(unix_now() - 31, None), 0);
         assert!(tokens.get(&key, 0).is_none());
         assert_eq!(tokens.len(), 0);
         // Within the leeway, as verification would accept it.
-        tokens.insert(&key, &principal(unix_now() - 5, None), 0);
+        tokens.put(&key, &principal(unix_now() - 5, None), 0);
         assert!(tokens.get(&key, 0).is_some());
         // Not yet valid beyond the leeway.
-        tokens.insert(&key, &principal(unix_now() + 600, Some(unix_now() + 120)), 0);
+        tokens.put(&key, &principal(unix_now() + 600, Some(unix_now() + 120)), 0);
         assert!(tokens.get(&key, 0).is_none());
     }
 
@@ -344,13 +370,13 @@ mod tests {
         let key = key(b"h.p.s");
         for (exp, nbf) in [(NOW - 30, None), (NOW + 600, Some(NOW + 30))] {
             let principal = principal(exp, nbf);
-            tokens.insert_at(&key, &principal, 0, NOW * 1000 - 5_000);
+            tokens.put_at(&key, &principal, 0, NOW * 1000 - 5_000);
             for now in (NOW * 1000 - 2_000)..(NOW * 1000 + 2_000) {
-                let verified = rules.check(principal.claims(), now / 1000).is_ok();
+                let verified = rules.check(principal.principal.claims(), now / 1000).is_ok();
                 let served = tokens.get_at(&key, 0, now).is_some();
                 assert_eq!(served, verified, "exp {exp}, nbf {nbf:?}, at {now} ms");
                 // A refusal removed the entry: store it again for the next instant.
-                tokens.insert_at(&key, &principal, 0, now);
+                tokens.put_at(&key, &principal, 0, now);
             }
         }
     }
@@ -359,7 +385,7 @@ mod tests {
     fn an_entry_ends_with_its_key_set() {
         let tokens = cache(TokenCache::default());
         let key = key(b"h.p.s");
-        tokens.insert(&key, &principal(unix_now() + 600, None), 3);
+        tokens.put(&key, &principal(unix_now() + 600, None), 3);
         assert!(tokens.get(&key, 4).is_none());
         assert!(tokens.get(&key, 3).is_none(), "a stale entry is removed");
     }
@@ -369,12 +395,12 @@ mod tests {
         let now = unix_now() * 1000;
         let tokens = cache(TokenCache::default().max_age(Duration::from_millis(20)));
         let key = key(b"h.p.s");
-        tokens.insert_at(&key, &principal(unix_now() + 600, None), 0, now);
+        tokens.put_at(&key, &principal(unix_now() + 600, None), 0, now);
         assert!(tokens.get_at(&key, 0, now + 19).is_some());
         assert!(tokens.get_at(&key, 0, now + 20).is_none());
         // Under a millisecond: rounded up, not down to nothing.
         let tokens = cache(TokenCache::default().max_age(Duration::from_micros(500)));
-        tokens.insert_at(&key, &principal(unix_now() + 600, None), 0, now);
+        tokens.put_at(&key, &principal(unix_now() + 600, None), 0, now);
         assert!(tokens.get_at(&key, 0, now).is_some());
         assert!(tokens.get_at(&key, 0, now + 1).is_none());
     }
@@ -386,7 +412,7 @@ mod tests {
     fn only_stale_entries_are_removed() {
         let tokens = cache(TokenCache::default());
         let key = key(b"h.p.s");
-        tokens.insert(&key, &principal(unix_now() + 600, None), 4);
+        tokens.put(&key, &principal(unix_now() + 600, None), 4);
         assert!(tokens.get(&key, 3).is_none());
         assert!(tokens.get(&key, 4).is_some(), "kept for the requests that see the new keys");
         assert!(tokens.get(&key, 5).is_none());
@@ -398,7 +424,7 @@ mod tests {
         let tokens = cache(TokenCache::default().capacity(100));
         let exp = unix_now() + 600;
         for i in 0..10_000 {
-            tokens.insert(&key(format!("h.p.{i}").as_bytes()), &principal(exp, None), 0);
+            tokens.put(&key(format!("h.p.{i}").as_bytes()), &principal(exp, None), 0);
         }
         assert!(tokens.len() <= 110, "{}", tokens.len());
     }
@@ -407,7 +433,7 @@ mod tests {
     fn an_unbounded_maximum_age_means_until_exp() {
         let tokens = cache(TokenCache::default().max_age(Duration::MAX));
         let key = key(b"h.p.s");
-        tokens.insert(&key, &principal(unix_now() + 600, None), 0);
+        tokens.put(&key, &principal(unix_now() + 600, None), 0);
         assert!(tokens.get(&key, 0).is_some());
     }
 

@@ -11,27 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::Algorithm;
-use jsonwebtoken::jwk::Jwk;
 use reqwest::Url;
-use serde::Deserialize;
-use serde_json::Value;
 
-use crate::keys::{Key, KeyError, KeySet};
-
-/// The algorithms accepted from a remote key set when none are configured: every asymmetric
-/// one. A remote set is public, so shared-secret algorithms never apply.
-pub(crate) const REMOTE_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+use super::algorithm::Algorithm;
+use super::fetch::{FetchError, Fetcher, secure_url};
+use super::jwks::{self, Mode};
+use super::set::KeySet;
 
 /// How remote keys are fetched and refreshed.
 ///
@@ -145,68 +130,16 @@ impl KeyLocation {
     }
 }
 
-/// Parses `url`, refusing anything but `https` (and `http` to a loopback address, for tests
-/// and local identity providers): keys fetched in clear text could be swapped by anyone on the
-/// path.
-fn secure_url(url: &str) -> Result<Url, &'static str> {
-    let url = Url::parse(url).map_err(|_| "the URL is not valid")?;
-    if is_secure(&url) {
-        Ok(url)
-    } else {
-        Err("the URL must use https (http only to a loopback address)")
-    }
-}
-
-fn is_secure(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => match url.host() {
-            Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        },
-        _ => false,
-    }
-}
-
-/// Why a fetch failed. Logged, never sent to a client.
-#[derive(Debug, thiserror::Error)]
-enum FetchError {
-    #[error("the request failed: {0}")]
-    Request(#[source] reqwest::Error),
-    #[error("the request timed out")]
-    Timeout,
-    #[error("the server answered {0}")]
-    Status(reqwest::StatusCode),
-    #[error("the response is larger than {0} bytes")]
-    TooLarge(usize),
-    #[error("the discovery document is not valid: {0}")]
-    InvalidDiscovery(&'static str),
-    #[error("the discovery document names the issuer {found:?}, not {expected:?}")]
-    IssuerMismatch { expected: String, found: String },
-    #[error("the key set is not usable: {0}")]
-    Keys(#[from] KeyError),
-    #[error("the key set holds no usable key")]
-    NoUsableKey,
-}
-
-impl From<reqwest::Error> for FetchError {
-    fn from(error: reqwest::Error) -> Self {
-        if error.is_timeout() { Self::Timeout } else { Self::Request(error) }
-    }
-}
-
 /// The keys as last fetched, and what the last attempt found.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     /// The keys; empty until the first successful fetch (a fetch that finds no usable key
     /// fails).
-    pub(crate) keys: Arc<KeySet>,
+    pub(super) keys: Arc<KeySet>,
     /// Whether the last attempt succeeded.
-    pub(crate) healthy: bool,
+    pub(super) healthy: bool,
     /// Changes whenever the keys change (a cache of verified tokens keys on it).
-    pub(crate) generation: u64,
+    pub(super) generation: u64,
     /// How many attempts completed: tells a waiting request that a fetch happened meanwhile.
     attempts: u64,
     /// When the last attempt started.
@@ -236,7 +169,7 @@ struct Shared {
     refresh: KeyRefresh,
     /// The algorithms the verifier accepts: keys are restricted to them.
     algorithms: Vec<Algorithm>,
-    client: reqwest::Client,
+    fetcher: Fetcher,
     current: RwLock<Arc<Snapshot>>,
     /// Held while fetching: one fetch at a time, and the URL found by discovery.
     gate: tokio::sync::Mutex<Option<Url>>,
@@ -252,18 +185,7 @@ impl RemoteKeys {
         refresh: KeyRefresh,
         algorithms: Vec<Algorithm>,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(refresh.timeout)
-            .connect_timeout(refresh.timeout)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 3 || !is_secure(attempt.url()) {
-                    attempt.stop()
-                } else {
-                    attempt.follow()
-                }
-            }))
-            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let fetcher = Fetcher::new(refresh.timeout, refresh.max_response_bytes)?;
         let snapshot = Snapshot {
             keys: Arc::new(KeySet::new()),
             healthy: false,
@@ -278,7 +200,7 @@ impl RemoteKeys {
                 location,
                 refresh,
                 algorithms,
-                client,
+                fetcher,
                 current: RwLock::new(Arc::new(snapshot)),
                 gate: tokio::sync::Mutex::new(None),
                 scheduled: AtomicBool::new(false),
@@ -471,67 +393,20 @@ impl Shared {
             (KeyLocation::Jwks(url), _) => url.clone(),
             (KeyLocation::Discovery { .. }, Some(url)) => url.clone(),
             (KeyLocation::Discovery { issuer, document }, None) => {
-                let url = self.discover(issuer, document).await?;
+                let url = self.fetcher.discover(issuer, document).await?;
                 *discovered = Some(url.clone());
                 url
             }
         };
-        let (body, max_age) = self.get(&url).await?;
-        let keys = parse_remote_jwks(&body, &self.algorithms)?;
+        let fetched = self.fetcher.get(&url).await?;
+        let keys = jwks::parse(&fetched.body, Mode::Lenient { accepted: &self.algorithms })?;
+        if keys.is_empty() {
+            // Garbage never replaces working keys.
+            return Err(FetchError::NoUsableKey);
+        }
         // A cryptographic digest because the token cache relies on it: a rotation that went
         // unnoticed would leave the tokens of a removed key cached as verified.
-        Ok((keys, crate::cache::sha256(&body), max_age))
-    }
-
-    /// Reads the discovery document and returns its `jwks_uri`.
-    async fn discover(&self, issuer: &str, document: &Url) -> Result<Url, FetchError> {
-        #[derive(Deserialize)]
-        struct Discovery {
-            issuer: String,
-            jwks_uri: String,
-        }
-        let (body, _) = self.get(document).await?;
-        let discovery: Discovery = serde_json::from_slice(&body)
-            .map_err(|_| FetchError::InvalidDiscovery("it lacks `issuer` or `jwks_uri`"))?;
-        if discovery.issuer != issuer {
-            return Err(FetchError::IssuerMismatch {
-                expected: issuer.to_owned(),
-                found: discovery.issuer,
-            });
-        }
-        let url = secure_url(&discovery.jwks_uri).map_err(FetchError::InvalidDiscovery)?;
-        tracing::info!(target: "portcullis::keys", issuer, jwks_uri = %url, "discovered the key set");
-        Ok(url)
-    }
-
-    /// GETs `url`: a 200 within the size limit, and its `max-age`.
-    async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
-        let limit = self.refresh.max_response_bytes;
-        let mut response = self
-            .client
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await?;
-        if response.status() != reqwest::StatusCode::OK {
-            return Err(FetchError::Status(response.status()));
-        }
-        if response.content_length().is_some_and(|length| length > limit as u64) {
-            return Err(FetchError::TooLarge(limit));
-        }
-        let max_age = response
-            .headers()
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|value| value.to_str().ok())
-            .and_then(max_age);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > limit {
-                return Err(FetchError::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((body, max_age))
+        Ok((keys, crate::digest::sha256(&fetched.body), fetched.max_age))
     }
 }
 
@@ -542,62 +417,6 @@ fn after(duration: Duration) -> Instant {
     now.checked_add(duration)
         .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 60 * 60)))
         .unwrap_or(now)
-}
-
-/// The freshness a `Cache-Control` value allows: `max-age`, or zero for `no-cache`/`no-store`.
-fn max_age(cache_control: &str) -> Option<Duration> {
-    let mut found = None;
-    for directive in cache_control.split(',').map(str::trim) {
-        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
-        match name.trim().to_ascii_lowercase().as_str() {
-            "no-cache" | "no-store" => return Some(Duration::ZERO),
-            "max-age" => {
-                found = value.trim().trim_matches('"').parse().ok().map(Duration::from_secs);
-            }
-            _ => {}
-        }
-    }
-    found
-}
-
-/// The usable keys of a remote JWKS, restricted to `algorithms`.
-///
-/// Unlike [`KeySet::from_jwks`], a key that cannot be used is skipped with a warning rather than
-/// failing the set: one odd key published by the provider (a symmetric one, a new key type, a
-/// repeated `kid`) must not take the others down. A set with no usable key is an error, so that
-/// garbage never replaces working keys.
-fn parse_remote_jwks(body: &[u8], algorithms: &[Algorithm]) -> Result<KeySet, FetchError> {
-    #[derive(Deserialize)]
-    struct Document {
-        keys: Vec<Value>,
-    }
-    let document: Document =
-        serde_json::from_slice(body).map_err(|_| FetchError::Keys(KeyError::InvalidJwks))?;
-    let mut keys = KeySet::new();
-    for value in document.keys {
-        let key = serde_json::from_value::<Jwk>(value)
-            .map_err(|_| KeyError::InvalidJwk { kid: None, reason: "it is not a valid JWK" })
-            .and_then(|jwk| Key::from_jwk(&jwk))
-            .map(|mut key| {
-                key.restrict_to(algorithms);
-                key
-            });
-        let outcome = match key {
-            Ok(key) if key.algorithms().is_empty() => Err(KeyError::InvalidJwk {
-                kid: key.kid().map(str::to_owned),
-                reason: "none of its algorithms is accepted",
-            }),
-            Ok(key) => keys.insert(key),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = outcome {
-            tracing::warn!(target: "portcullis::keys", %error, "skipped a key of the remote key set");
-        }
-    }
-    if keys.is_empty() {
-        return Err(FetchError::NoUsableKey);
-    }
-    Ok(keys)
 }
 
 /// Logs which key ids appeared and which disappeared.
@@ -618,21 +437,6 @@ fn log_rotation(old: &KeySet, new: &KeySet, was_loaded: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_https_or_loopback_http() {
-        for ok in [
-            "https://idp.example/jwks",
-            "http://127.0.0.1:8080/jwks",
-            "http://[::1]/jwks",
-            "http://localhost/jwks",
-        ] {
-            assert!(secure_url(ok).is_ok(), "{ok}");
-        }
-        for bad in ["http://idp.example/jwks", "ftp://idp.example/", "file:///etc/jwks", "jwks"] {
-            assert!(secure_url(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn discovery_url_from_issuer() {
@@ -657,16 +461,6 @@ mod tests {
     }
 
     #[test]
-    fn cache_control() {
-        assert_eq!(max_age("public, max-age=3600"), Some(Duration::from_secs(3600)));
-        assert_eq!(max_age("Max-Age=60, must-revalidate"), Some(Duration::from_secs(60)));
-        assert_eq!(max_age("no-cache"), Some(Duration::ZERO));
-        assert_eq!(max_age("max-age=60, no-store"), Some(Duration::ZERO));
-        assert_eq!(max_age("public"), None);
-        assert_eq!(max_age("max-age=soon"), None);
-    }
-
-    #[test]
     fn max_age_is_clamped() {
         let refresh = KeyRefresh::default();
         assert_eq!(refresh.next_interval(None), Duration::from_secs(300));
@@ -679,34 +473,5 @@ mod tests {
             refresh.next_interval(Some(Duration::from_secs(10_000_000))),
             Duration::from_secs(86_400)
         );
-    }
-
-    #[test]
-    fn a_remote_set_skips_what_it_cannot_use() {
-        let ed = r#"{"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-        let body = format!(
-            r#"{{"keys": [{ed},
-                {{"kty": "oct", "kid": "secret", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}},
-                {{"kty": "AKP", "kid": "future", "alg": "ML-DSA-65", "pub": "AAAA"}},
-                {{"kty": "OKP", "crv": "Ed25519", "kid": "enc", "use": "enc", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}},
-                {ed}]}}"#
-        );
-        let keys = parse_remote_jwks(body.as_bytes(), &REMOTE_ALGORITHMS)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let kids: Vec<_> = keys.iter().map(Key::kid).collect();
-        assert_eq!(kids, [Some("ed")]);
-        // Restricted to algorithms that exclude the key's: nothing usable.
-        assert!(matches!(
-            parse_remote_jwks(body.as_bytes(), &[Algorithm::RS256]),
-            Err(FetchError::NoUsableKey)
-        ));
-        assert!(matches!(
-            parse_remote_jwks(b"<html>", &REMOTE_ALGORITHMS),
-            Err(FetchError::Keys(_))
-        ));
-        assert!(matches!(
-            parse_remote_jwks(br#"{"keys": []}"#, &REMOTE_ALGORITHMS),
-            Err(FetchError::NoUsableKey)
-        ));
     }
 }

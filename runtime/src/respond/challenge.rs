@@ -8,6 +8,8 @@ use std::fmt;
 
 use http::HeaderValue;
 
+use crate::scope::{is_scope_char, is_scope_token};
+
 /// The `error` attribute of a bearer challenge (RFC 6750 §3.1).
 ///
 /// Each code belongs to exactly one HTTP status; [`ErrorCode::status`] gives it.
@@ -69,32 +71,10 @@ pub(crate) const fn is_description_char(byte: u8) -> bool {
     matches!(byte, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
 }
 
-/// `true` for the characters of an RFC 6749 `scope-token` (`%x21 / %x23-5B / %x5D-7E`).
-pub const fn is_scope_char(byte: u8) -> bool {
-    matches!(byte, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
-}
-
-/// `true` when `scope` is a valid RFC 6749 `scope-token`: non-empty, no space, quote, backslash,
-/// control or non-ASCII character.
-pub const fn is_scope_token(scope: &str) -> bool {
-    let bytes = scope.as_bytes();
-    if bytes.is_empty() {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_scope_char(bytes[i]) {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
 /// A bearer challenge, rendered as a `WWW-Authenticate` header value.
 ///
 /// ```
-/// use portcullis::challenge::{Challenge, ErrorCode};
+/// use portcullis::{Challenge, ErrorCode};
 ///
 /// let challenge = Challenge::new("documents")?
 ///     .error(ErrorCode::InsufficientScope)
@@ -103,7 +83,7 @@ pub const fn is_scope_token(scope: &str) -> bool {
 ///     challenge.to_string(),
 ///     r#"Bearer realm="documents", error="insufficient_scope", scope="docs:write""#,
 /// );
-/// # Ok::<(), portcullis::challenge::ChallengeError>(())
+/// # Ok::<(), portcullis::ChallengeError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {

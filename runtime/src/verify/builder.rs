@@ -1,19 +1,18 @@
-//! Configuring a [`Verifier`]: in code with [`VerifierBuilder`], or from the environment.
+//! Configuring a [`Verifier`]: in code with [`VerifierBuilder`], or from the environment
+//! ([`env`](super::env)); [`VerifierBuilder::build`] checks the whole configuration at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
-
-use crate::cache::{TokenCache, VerifiedTokens};
-use crate::challenge::ChallengeError;
-use crate::claims::ClaimRules;
-use crate::denial::{Disclosure, Presentation};
-use crate::keys::{Key, KeyError, KeySet};
-use crate::principal::{ClaimMapping, ScopeClaim};
-use crate::remote::{KeyLocation, KeyRefresh, REMOTE_ALGORITHMS, RemoteKeys};
-use crate::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
-use crate::verifier::{KeySource, Verifier, VerifierInner};
+use super::cache::TokenCache;
+use super::claims::{ClaimMapping, ClaimRules, ScopeClaim};
+use super::env;
+use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
+use super::{Settings, Verifier};
+use crate::keys::{Algorithm, Key, KeyError, KeySet, KeySource};
+#[cfg(feature = "remote")]
+use crate::keys::{KeyLocation, KeyRefresh};
+use crate::respond::{Challenge, ChallengeError, Disclosure, Presentation};
 
 /// The realm used when none is configured.
 pub const DEFAULT_REALM: &str = "api";
@@ -23,21 +22,6 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 
 /// The largest leeway accepted: clock skew is seconds, not days.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60 * 60);
-
-/// The environment variables [`VerifierBuilder::from_env`] reads.
-pub mod env {
-    /// The expected `iss`.
-    pub const ISSUER: &str = "PORTCULLIS_ISSUER";
-    /// The accepted `aud` values, comma-separated.
-    pub const AUDIENCE: &str = "PORTCULLIS_AUDIENCE";
-    /// A JWKS URL to fetch keys from. Without it, and without keys configured in code, keys
-    /// are found by OpenID Connect discovery from [`ISSUER`].
-    pub const JWKS_URL: &str = "PORTCULLIS_JWKS_URL";
-    /// The realm of the `WWW-Authenticate` challenges.
-    pub const REALM: &str = "PORTCULLIS_REALM";
-    /// `production` (the default) or `development`.
-    pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
-}
 
 /// The configuration cannot make a working verifier.
 #[derive(Debug, thiserror::Error)]
@@ -133,12 +117,15 @@ pub struct VerifierBuilder {
     sources: TokenSources,
     jwks_url: Option<String>,
     discovery: Discovery,
+    #[cfg(feature = "remote")]
     key_refresh: KeyRefresh,
     token_cache: TokenCache,
 }
 
 /// Whether keys are found by OIDC discovery from the issuer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Explicit discovery is asked for with `oidc_issuer`, a method of the `remote` feature.
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 enum Discovery {
     Off,
     /// Asked for in code: an error beside keys configured in code.
@@ -169,12 +156,14 @@ impl VerifierBuilder {
             sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN },
             jwks_url: None,
             discovery: Discovery::Off,
+            #[cfg(feature = "remote")]
             key_refresh: KeyRefresh::default(),
             token_cache: TokenCache::default(),
         }
     }
 
-    /// Reads the `PORTCULLIS_*` variables (see [`env`]) over a new configuration.
+    /// Reads the `PORTCULLIS_*` variables (see [`env`](mod@crate::env)) over a new
+    /// configuration.
     ///
     /// Unset variables leave the defaults; a variable set to something unusable is an error that
     /// names it.
@@ -196,21 +185,7 @@ impl VerifierBuilder {
         mut self,
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Self, ConfigError> {
-        let read = |var: &'static str| -> Result<Option<String>, ConfigError> {
-            match lookup(var) {
-                None => Ok(None),
-                Some(value) => {
-                    let value = value
-                        .into_string()
-                        .map_err(|_| ConfigError::Env { var, problem: "the value is not UTF-8" })?;
-                    let value = value.trim();
-                    if value.is_empty() {
-                        return Err(ConfigError::Env { var, problem: "the value is empty" });
-                    }
-                    Ok(Some(value.to_owned()))
-                }
-            }
-        };
+        let read = |var| env::read(&lookup, var);
         let issuer_from_env = read(env::ISSUER)?;
         if let Some(issuer) = &issuer_from_env {
             self = self.issuer(issuer.clone());
@@ -227,7 +202,7 @@ impl VerifierBuilder {
             }
         }
         if let Some(realm) = read(env::REALM)? {
-            crate::challenge::Challenge::new(realm.as_str()).map_err(|_| ConfigError::Env {
+            Challenge::new(realm.as_str()).map_err(|_| ConfigError::Env {
                 var: env::REALM,
                 problem: "the realm may only hold printable ASCII other than '\"' and '\\'",
             })?;
@@ -241,6 +216,12 @@ impl VerifierBuilder {
             self = self.disclosure(disclosure);
         }
         if let Some(url) = read(env::JWKS_URL)? {
+            if !cfg!(feature = "remote") {
+                return Err(ConfigError::Env {
+                    var: env::JWKS_URL,
+                    problem: "fetching keys from a URL needs portcullis's `remote` feature",
+                });
+            }
             self.jwks_url = Some(url);
         } else if issuer_from_env.is_some() && self.discovery == Discovery::Off {
             // `PORTCULLIS_ISSUER` alone: an issuer set in code implies nothing about keys.
@@ -304,6 +285,7 @@ impl VerifierBuilder {
     ///     .build()?;
     /// # Ok::<(), portcullis::ConfigError>(())
     /// ```
+    #[cfg(feature = "remote")]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
         self
@@ -320,6 +302,7 @@ impl VerifierBuilder {
     ///     .build()?;
     /// # Ok::<(), portcullis::ConfigError>(())
     /// ```
+    #[cfg(feature = "remote")]
     pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer.add(issuer.into());
         self.discovery = Discovery::Explicit;
@@ -334,6 +317,7 @@ impl VerifierBuilder {
     }
 
     /// How remote keys are fetched and refreshed.
+    #[cfg(feature = "remote")]
     pub fn key_refresh(mut self, refresh: KeyRefresh) -> Self {
         self.key_refresh = refresh;
         self
@@ -394,17 +378,16 @@ impl VerifierBuilder {
     }
 
     /// Checks the configuration and builds the verifier.
-    pub fn build(self) -> Result<Verifier, ConfigError> {
+    pub fn build(mut self) -> Result<Verifier, ConfigError> {
         // Pin the crypto backend we were built and measured with; if another crate enabled a
         // second backend, `jsonwebtoken` would otherwise refuse to pick one at verification time.
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 
-        let remote = self.remote_location()?;
-        let presentation = Presentation::from_parts(
-            crate::challenge::Challenge::new(self.realm).map_err(ConfigError::InvalidRealm)?,
-            self.disclosure,
-            self.advertise_scopes,
-        );
+        let remote = self.remote_source()?;
+        let challenge =
+            Challenge::new(std::mem::take(&mut self.realm)).map_err(ConfigError::InvalidRealm)?;
+        let presentation =
+            Presentation::from_parts(challenge, self.disclosure, self.advertise_scopes);
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge);
         }
@@ -415,27 +398,12 @@ impl VerifierBuilder {
         for key in self.keys {
             keys.insert(key)?;
         }
-        let (source, algorithms) = match remote {
+        let (keys, algorithms) = match remote {
             Some(_) if !keys.is_empty() => return Err(ConfigError::ConflictingKeySources),
-            Some(location) => {
-                let algorithms = match self.algorithms {
-                    Some(algorithms) => {
-                        if let Some(alg) =
-                            algorithms.iter().find(|alg| !REMOTE_ALGORITHMS.contains(alg))
-                        {
-                            return Err(ConfigError::AlgorithmWithoutKey(*alg));
-                        }
-                        algorithms
-                    }
-                    None => REMOTE_ALGORITHMS.to_vec(),
-                };
-                let remote = RemoteKeys::new(location, self.key_refresh, algorithms.clone())
-                    .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
-                (KeySource::Remote(remote), algorithms)
-            }
+            Some(remote) => remote,
             None => {
                 let algorithms = Self::fixed_algorithms(&mut keys, self.algorithms)?;
-                (KeySource::Fixed(keys), algorithms)
+                (KeySource::Fixed(Arc::new(keys)), algorithms)
             }
         };
         let issuers = match self.issuer {
@@ -448,20 +416,48 @@ impl VerifierBuilder {
             Expect::Any => None,
             Expect::OneOf(audiences) => Some(audiences),
         };
-        let rules = ClaimRules { issuers, audiences, leeway: self.leeway.as_secs() };
-        Ok(Verifier::from_inner(VerifierInner {
-            id: Verifier::next_id(),
-            keys: source,
-            tokens: VerifiedTokens::new(self.token_cache, self.leeway),
+        Ok(Verifier::new(Settings {
+            keys,
             algorithms,
-            rules,
+            rules: ClaimRules { issuers, audiences, leeway: self.leeway.as_secs() },
             sources: self.sources,
             mapping: self.mapping,
             presentation: Arc::new(presentation),
+            token_cache: self.token_cache,
+            leeway: self.leeway,
         }))
     }
 
+    /// The remote key source and its algorithms, when keys are to be fetched.
+    #[cfg(feature = "remote")]
+    fn remote_source(&self) -> Result<Option<(KeySource, Vec<Algorithm>)>, ConfigError> {
+        let Some(location) = self.remote_location()? else { return Ok(None) };
+        let algorithms = match &self.algorithms {
+            Some(algorithms) => {
+                // A remote set is public: shared-secret algorithms can never apply.
+                if let Some(alg) =
+                    algorithms.iter().find(|alg| !Algorithm::ASYMMETRIC.contains(alg))
+                {
+                    return Err(ConfigError::AlgorithmWithoutKey(*alg));
+                }
+                algorithms.clone()
+            }
+            None => Algorithm::ASYMMETRIC.to_vec(),
+        };
+        let source = KeySource::remote(location, self.key_refresh.clone(), algorithms.clone())
+            .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
+        Ok(Some((source, algorithms)))
+    }
+
+    /// Without the `remote` feature, keys are configured in code only.
+    #[cfg(not(feature = "remote"))]
+    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
+    fn remote_source(&self) -> Result<Option<(KeySource, Vec<Algorithm>)>, ConfigError> {
+        Ok(None)
+    }
+
     /// Where remote keys come from, if anywhere.
+    #[cfg(feature = "remote")]
     fn remote_location(&self) -> Result<Option<KeyLocation>, ConfigError> {
         fn invalid(url: &str) -> impl FnOnce(&'static str) -> ConfigError + '_ {
             move |problem| ConfigError::InvalidKeyUrl { url: url.to_owned(), problem }
@@ -616,6 +612,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "remote")]
     fn remote_key_sources() {
         let remote = || Verifier::builder().issuer("https://i.example").audience("aud");
         const JWKS: &[(&str, &str)] = &[("PORTCULLIS_JWKS_URL", "https://i.example/jwks")];

@@ -13,8 +13,8 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
-use crate::challenge::{Challenge, ErrorCode};
-use crate::problem::{Problem, problem_response};
+use super::challenge::{Challenge, ChallengeError, ErrorCode};
+use super::problem::{Problem, problem_response};
 use crate::scope::ScopeRequirement;
 
 /// How much a denial tells the client.
@@ -258,7 +258,7 @@ pub struct Presentation {
 
 impl Presentation {
     /// A presentation for `realm`, in Production mode, advertising required scopes.
-    pub fn new(realm: &str) -> Result<Self, crate::challenge::ChallengeError> {
+    pub fn new(realm: &str) -> Result<Self, ChallengeError> {
         Ok(Self::from_parts(Challenge::new(realm)?, Disclosure::default(), true))
     }
 
@@ -455,8 +455,8 @@ pub struct DeniedWith(pub &'static str);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::challenge::is_scope_char;
     use crate::scope::ScopeRule;
+    use crate::scope::is_scope_char;
 
     fn denial(kind: DenialKind, disclosure: Disclosure) -> Denial {
         let mut presentation = Presentation::new("api").unwrap();

@@ -35,7 +35,7 @@ impl InvalidParam {
 ///
 /// ```
 /// use axum::response::IntoResponse;
-/// use portcullis::problem::{InvalidParam, Problem};
+/// use portcullis::{InvalidParam, Problem};
 /// use http::StatusCode;
 ///
 /// let response = Problem::new(StatusCode::BAD_REQUEST)

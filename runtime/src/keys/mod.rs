@@ -1,0 +1,30 @@
+//! Verification keys: what a token's signature is checked with, and where the keys come from.
+//!
+//! - [`Algorithm`]: portcullis's own algorithm type (jsonwebtoken's stays inside the crate);
+//! - [`Key`], [`KeySet`]: keys bound to algorithms, and the selection by `kid` and `alg`;
+//! - `jwks`: the one JWKS parser, strict for configured sets, lenient for published ones;
+//! - `source`: keys configured in code or fetched, behind one interface for the verifier;
+//! - `remote`, `fetch` (feature `remote`): keys fetched from an identity provider and kept fresh.
+//!
+//! May import `respond` (for the reason a key is refused) and nothing else of the crate.
+
+mod algorithm;
+#[cfg(feature = "remote")]
+mod fetch;
+mod jwks;
+mod key;
+#[cfg(feature = "remote")]
+mod remote;
+mod set;
+mod source;
+
+#[cfg(feature = "testing")]
+pub(crate) use algorithm::Family;
+pub use algorithm::{Algorithm, UnknownAlgorithm};
+pub use key::{Key, KeyError};
+#[cfg(feature = "remote")]
+pub(crate) use remote::KeyLocation;
+#[cfg(feature = "remote")]
+pub use remote::KeyRefresh;
+pub use set::KeySet;
+pub(crate) use source::{KeyRefusal, KeySource};

@@ -1,0 +1,353 @@
+//! What a token's claims must say, and what they mean.
+//!
+//! - [`ClaimRules`]: the registered claims every token must satisfy, `exp`, `nbf`, `iss`, `aud`
+//!   (RFC 7519 §4.1). They are checked on the decoded claims before the signature, so that a
+//!   flood of expired or misdirected tokens costs no signature work (the signature is still
+//!   checked before anything is trusted), and so that the claims are parsed once per token. The
+//!   check returns the token's [`Validity`], which the token cache keeps.
+//! - [`ClaimMapping`]: how the caller is read from them, subject, principal id and scopes.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::principal::Principal;
+use crate::respond::{InvalidTokenReason, Presentation};
+use crate::scope::Scopes;
+
+/// What the registered claims must say.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRules {
+    /// The accepted issuers; `None` accepts any (or none).
+    pub(crate) issuers: Option<Vec<String>>,
+    /// The accepted audiences; `None` accepts any (or none).
+    pub(crate) audiences: Option<Vec<String>>,
+    /// The clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub(crate) leeway: u64,
+}
+
+impl ClaimRules {
+    /// Checks `claims` at `now` (seconds since the epoch), and returns when the token is valid.
+    pub(crate) fn check(
+        &self,
+        claims: &Map<String, Value>,
+        now: u64,
+    ) -> Result<Validity, InvalidTokenReason> {
+        let exp = numeric_date(claims.get("exp"))?.ok_or(InvalidTokenReason::MissingClaim)?;
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(InvalidTokenReason::Expired);
+        }
+        let nbf = numeric_date(claims.get("nbf"))?;
+        if let Some(nbf) = nbf
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(InvalidTokenReason::NotYetValid);
+        }
+        if let Some(issuers) = &self.issuers {
+            // A single StringOrURI (RFC 7519 §4.1.1): an array is not an issuer.
+            match claims.get("iss") {
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(Value::String(iss)) if issuers.iter().any(|accepted| accepted == iss) => {}
+                Some(Value::String(_)) => return Err(InvalidTokenReason::WrongIssuer),
+                Some(_) => return Err(InvalidTokenReason::InvalidClaims),
+            }
+        }
+        if let Some(audiences) = &self.audiences {
+            let accepted = |aud: &str| audiences.iter().any(|accepted| accepted == aud);
+            // One StringOrURI, or an array of them of which one must name this API (§4.1.3).
+            match claims.get("aud") {
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(Value::String(aud)) if accepted(aud) => {}
+                Some(Value::String(_)) => return Err(InvalidTokenReason::WrongAudience),
+                Some(Value::Array(list)) if list.iter().all(Value::is_string) => {
+                    if !list.iter().filter_map(Value::as_str).any(accepted) {
+                        return Err(InvalidTokenReason::WrongAudience);
+                    }
+                }
+                Some(_) => return Err(InvalidTokenReason::InvalidClaims),
+            }
+        }
+        Ok(Validity { exp, nbf })
+    }
+}
+
+/// When a token is valid, as its claims say: what verification found, kept by the token cache so
+/// that it never parses them again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Validity {
+    /// `exp`, in seconds since the epoch.
+    pub(crate) exp: u64,
+    /// `nbf`, in seconds since the epoch, if the token has one.
+    pub(crate) nbf: Option<u64>,
+}
+
+/// Which claims hold the token's scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScopeClaim {
+    /// `scope`: a space-delimited string (RFC 8693 §4.2, RFC 9068 §2.2.3). Read by default.
+    Scope,
+    /// `scp`: a space-delimited string or an array of strings (Entra ID, Okta).
+    Scp,
+    /// `permissions`: an array of strings (Auth0 RBAC).
+    Permissions,
+}
+
+impl ScopeClaim {
+    /// The claim's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Scope => "scope",
+            Self::Scp => "scp",
+            Self::Permissions => "permissions",
+        }
+    }
+}
+
+/// How the principal is read from the verified claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClaimMapping {
+    pub(crate) scope_claims: Vec<ScopeClaim>,
+    /// A claim that identifies the caller for ownership, instead of `sub`.
+    pub(crate) principal_id_claim: Option<String>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self { scope_claims: vec![ScopeClaim::Scope], principal_id_claim: None }
+    }
+}
+
+impl ClaimMapping {
+    /// Reads the caller from verified claims; `presentation` is how its verifier refuses.
+    pub(crate) fn principal(
+        &self,
+        claims: Map<String, Value>,
+        presentation: &Arc<Presentation>,
+    ) -> Result<Principal, InvalidTokenReason> {
+        let subject = match claims.get("sub") {
+            Some(Value::String(subject)) if !subject.is_empty() => subject.clone(),
+            Some(Value::String(_)) | None => return Err(InvalidTokenReason::MissingClaim),
+            Some(_) => return Err(InvalidTokenReason::InvalidClaims),
+        };
+        let id = match &self.principal_id_claim {
+            None => None,
+            Some(name) => Some(match claims.get(name) {
+                Some(Value::String(id)) if !id.is_empty() => id.clone(),
+                Some(Value::Number(id)) if id.is_u64() || id.is_i64() => id.to_string(),
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(_) => return Err(InvalidTokenReason::InvalidClaims),
+            }),
+        };
+        let mut granted = Vec::new();
+        for claim in &self.scope_claims {
+            read_scopes(*claim, claims.get(claim.name()), &mut granted)?;
+        }
+        Ok(Principal::new(subject, id, Scopes::new(granted), claims, Arc::clone(presentation)))
+    }
+}
+
+fn read_scopes(
+    claim: ScopeClaim,
+    value: Option<&Value>,
+    granted: &mut Vec<String>,
+) -> Result<(), InvalidTokenReason> {
+    let split = |text: &str, granted: &mut Vec<String>| {
+        granted.extend(text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+    };
+    match (claim, value) {
+        (_, None) => Ok(()),
+        (ScopeClaim::Scope | ScopeClaim::Scp, Some(Value::String(text))) => {
+            split(text, granted);
+            Ok(())
+        }
+        (ScopeClaim::Scp | ScopeClaim::Permissions, Some(Value::Array(items))) => {
+            for item in items {
+                match item {
+                    Value::String(scope) if !scope.is_empty() => granted.push(scope.clone()),
+                    _ => return Err(InvalidTokenReason::InvalidClaims),
+                }
+            }
+            Ok(())
+        }
+        _ => Err(InvalidTokenReason::InvalidClaims),
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): seconds since the epoch, possibly fractional, rounded down.
+/// `None` when absent; an error when present but not a non-negative number.
+pub(crate) fn numeric_date(value: Option<&Value>) -> Result<Option<u64>, InvalidTokenReason> {
+    let Some(value) = value else { return Ok(None) };
+    let number = value.as_number().ok_or(InvalidTokenReason::InvalidClaims)?;
+    if let Some(seconds) = number.as_u64() {
+        return Ok(Some(seconds));
+    }
+    match number.as_f64() {
+        // `as` saturates: a date beyond u64 seconds is simply far away.
+        Some(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(Some(seconds as u64)),
+        _ => Err(InvalidTokenReason::InvalidClaims),
+    }
+}
+
+/// Seconds since the epoch.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            issuers: Some(vec!["https://i.example".into()]),
+            audiences: Some(vec!["api".into()]),
+            leeway: 30,
+        }
+    }
+
+    fn check(claims: Value) -> Result<(), InvalidTokenReason> {
+        let Value::Object(claims) = claims else { panic!("an object") };
+        rules().check(&claims, NOW).map(|_| ())
+    }
+
+    fn with(name: &str, value: Value) -> Value {
+        let mut claims = json!({"exp": NOW + 60, "iss": "https://i.example", "aud": "api"});
+        claims[name] = value;
+        claims
+    }
+
+    #[test]
+    fn valid_claims_pass() {
+        assert_eq!(check(with("exp", json!(NOW + 60))), Ok(()));
+        assert_eq!(check(with("aud", json!(["other", "api"]))), Ok(()));
+        assert_eq!(check(with("exp", json!(NOW as f64 + 60.5))), Ok(()));
+        assert_eq!(check(with("nbf", json!(NOW + 30))), Ok(()));
+    }
+
+    #[test]
+    fn time_claims_with_leeway() {
+        use InvalidTokenReason::*;
+        assert_eq!(check(with("exp", json!(NOW - 29))), Ok(()));
+        assert_eq!(check(with("exp", json!(NOW - 30))), Err(Expired));
+        assert_eq!(check(with("nbf", json!(NOW + 31))), Err(NotYetValid));
+        let Value::Object(mut claims) = with("exp", json!(NOW)) else { panic!() };
+        claims.remove("exp");
+        assert_eq!(rules().check(&claims, NOW), Err(MissingClaim));
+        let Value::Object(claims) = with("nbf", json!(NOW - 5)) else { panic!() };
+        assert_eq!(rules().check(&claims, NOW), Ok(Validity { exp: NOW + 60, nbf: Some(NOW - 5) }));
+    }
+
+    #[test]
+    fn wrong_types_are_invalid_claims() {
+        use InvalidTokenReason::*;
+        for (name, value) in [
+            ("exp", json!("tomorrow")),
+            ("exp", json!(-1)),
+            ("exp", json!([NOW + 60])),
+            ("exp", json!(null)),
+            ("nbf", json!("0")),
+            ("iss", json!(["https://i.example"])),
+            ("iss", json!(7)),
+            ("aud", json!(42)),
+            ("aud", json!([42])),
+            ("aud", json!({"aud": "api"})),
+        ] {
+            assert_eq!(check(with(name, value.clone())), Err(InvalidClaims), "{name}: {value}");
+        }
+        assert_eq!(check(with("iss", json!("https://I.example"))), Err(WrongIssuer));
+        assert_eq!(check(with("aud", json!(["a", "b"]))), Err(WrongAudience));
+        assert_eq!(check(with("aud", json!([]))), Err(WrongAudience));
+    }
+
+    fn principal(claims: Value, mapping: &ClaimMapping) -> Result<Principal, InvalidTokenReason> {
+        let Value::Object(claims) = claims else { panic!("claims must be an object") };
+        mapping.principal(claims, &Arc::new(Presentation::new("api").unwrap()))
+    }
+
+    fn all_claims() -> ClaimMapping {
+        ClaimMapping {
+            scope_claims: vec![ScopeClaim::Scope, ScopeClaim::Scp, ScopeClaim::Permissions],
+            principal_id_claim: None,
+        }
+    }
+
+    #[test]
+    fn scope_claim_is_space_delimited() {
+        let p = principal(
+            json!({"sub": "a", "scope": " docs:read  docs:write "}),
+            &ClaimMapping::default(),
+        )
+        .unwrap();
+        assert_eq!(p.scopes().iter().collect::<Vec<_>>(), ["docs:read", "docs:write"]);
+        assert_eq!(p.id(), "a");
+    }
+
+    #[test]
+    fn scp_and_permissions_only_when_configured() {
+        let claims = json!({"sub": "a", "scp": ["x", "y"], "permissions": ["z"], "scope": "w"});
+        let default = principal(claims.clone(), &ClaimMapping::default()).unwrap();
+        assert_eq!(default.scopes().iter().collect::<Vec<_>>(), ["w"]);
+        let all = principal(claims, &all_claims()).unwrap();
+        assert_eq!(all.scopes().iter().collect::<Vec<_>>(), ["w", "x", "y", "z"]);
+        let scp_string = principal(json!({"sub": "a", "scp": "x y"}), &all_claims()).unwrap();
+        assert_eq!(scp_string.scopes().len(), 2);
+    }
+
+    #[test]
+    fn wrong_claim_types_are_invalid() {
+        for claims in [
+            json!({"sub": "a", "scope": {"x": 1}}),
+            json!({"sub": "a", "scope": ["x"]}),
+            json!({"sub": "a", "permissions": "x"}),
+            json!({"sub": "a", "scp": [1]}),
+            json!({"sub": 7}),
+        ] {
+            assert_eq!(
+                principal(claims.clone(), &all_claims()).unwrap_err(),
+                InvalidTokenReason::InvalidClaims,
+                "{claims}"
+            );
+        }
+        assert_eq!(
+            principal(json!({}), &all_claims()).unwrap_err(),
+            InvalidTokenReason::MissingClaim
+        );
+        assert_eq!(
+            principal(json!({"sub": ""}), &all_claims()).unwrap_err(),
+            InvalidTokenReason::MissingClaim
+        );
+    }
+
+    #[test]
+    fn principal_id_claim_replaces_the_subject_for_ownership() {
+        let mapping =
+            ClaimMapping { principal_id_claim: Some("uid".into()), ..ClaimMapping::default() };
+        assert_eq!(principal(json!({"sub": "a", "uid": 42}), &mapping).unwrap().id(), "42");
+        assert_eq!(principal(json!({"sub": "a", "uid": "u-1"}), &mapping).unwrap().id(), "u-1");
+        assert_eq!(
+            principal(json!({"sub": "a"}), &mapping).unwrap_err(),
+            InvalidTokenReason::MissingClaim
+        );
+        assert_eq!(
+            principal(json!({"sub": "a", "uid": true}), &mapping).unwrap_err(),
+            InvalidTokenReason::InvalidClaims
+        );
+    }
+
+    #[test]
+    fn typed_claims() {
+        #[derive(serde::Deserialize)]
+        struct Custom {
+            tenant: String,
+        }
+        let p = principal(json!({"sub": "a", "tenant": "t1"}), &ClaimMapping::default()).unwrap();
+        assert_eq!(p.deserialize_claims::<Custom>().unwrap().tenant, "t1");
+        assert!(format!("{p:?}").contains("subject: \"a\""));
+        assert!(!format!("{p:?}").contains("t1"));
+    }
+}

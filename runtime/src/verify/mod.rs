@@ -1,0 +1,233 @@
+//! Verifying a request's bearer token and turning it into a [`Principal`].
+//!
+//! A request goes through `token` (find the token; no decoding), the `cache` (a token verified
+//! earlier is served without its signature check), `jws` (header and claims decoded), `claims`
+//! (the registered claims checked before the signature, and the principal read after it), and
+//! the keys of `crate::keys` (the signature). The [`VerifierBuilder`] in `builder` checks a
+//! configuration, from code or from the environment (`env`), and assembles the [`Verifier`].
+//!
+//! May import `keys`, `respond`, `principal`, `scope` and `digest`; nothing imports back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::request::Parts;
+
+mod builder;
+mod cache;
+mod claims;
+pub mod env;
+mod jws;
+mod token;
+
+pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
+pub use cache::TokenCache;
+pub use claims::ScopeClaim;
+pub use token::{ACCESS_TOKEN_PARAM, DEFAULT_MAX_TOKEN_LEN, is_b64token};
+
+use self::cache::{TokenKey, VerifiedTokens};
+use self::claims::{ClaimMapping, ClaimRules, Validity, unix_now};
+use self::jws::Unverified;
+use self::token::{ExtractionError, TokenSources};
+use crate::keys::{Algorithm, Key, KeyRefusal, KeySource};
+use crate::principal::Principal;
+use crate::respond::{Denial, DenialKind, InvalidTokenReason, Presentation};
+
+/// Verifies bearer tokens and renders denials. Build one with [`Verifier::builder`], share it
+/// through the router state (`axum::extract::FromRef`), and every guard and extractor of this
+/// crate finds it there.
+///
+/// Cheap to clone: the configuration is shared.
+///
+/// ```
+/// use portcullis::{Key, Verifier};
+///
+/// let verifier = Verifier::builder()
+///     .realm("documents")
+///     .issuer("https://issuer.example")
+///     .audience("documents-api")
+///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+///     .build()?;
+/// let app: axum::Router = axum::Router::new().with_state(verifier);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Tells this verifier from any other, for the principal kept in a request.
+    id: u64,
+    settings: Settings,
+    /// Tokens verified earlier; `None` when disabled.
+    tokens: Option<VerifiedTokens>,
+}
+
+/// A checked configuration: what [`VerifierBuilder::build`] hands to [`Verifier::new`].
+#[derive(Debug)]
+struct Settings {
+    keys: KeySource,
+    algorithms: Vec<Algorithm>,
+    /// What `exp`, `nbf`, `iss` and `aud` must say.
+    rules: ClaimRules,
+    sources: TokenSources,
+    mapping: ClaimMapping,
+    presentation: Arc<Presentation>,
+    token_cache: TokenCache,
+    leeway: Duration,
+}
+
+impl Verifier {
+    /// Starts a configuration.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::new()
+    }
+
+    fn new(settings: Settings) -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tokens = VerifiedTokens::new(settings.token_cache, settings.leeway);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { inner: Arc::new(Inner { id, settings, tokens }) }
+    }
+
+    /// The algorithms this verifier accepts.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.inner.settings.algorithms
+    }
+
+    /// How this verifier's denials are rendered.
+    pub fn presentation(&self) -> &Arc<Presentation> {
+        &self.inner.settings.presentation
+    }
+
+    /// A denial rendered the way this verifier renders its own.
+    pub fn deny(&self, kind: DenialKind) -> Denial {
+        Denial::new(kind, Arc::clone(&self.inner.settings.presentation))
+    }
+
+    /// Finds the request's token and verifies it.
+    ///
+    /// This reads headers and the URI only; the body is never touched.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, Denial> {
+        let settings = &self.inner.settings;
+        let presented = match token::extract(parts, settings.sources) {
+            Ok(Some(presented)) => presented,
+            Ok(None) => return Err(self.deny(DenialKind::MissingCredentials)),
+            Err(ExtractionError::InvalidRequest(reason)) => {
+                return Err(self.deny(DenialKind::InvalidRequest(reason)));
+            }
+            Err(ExtractionError::InvalidToken(reason)) => {
+                return Err(self.deny(DenialKind::InvalidToken(reason)));
+            }
+        };
+        // Read before verifying: if the keys change meanwhile, the entry stored below is stale
+        // at once, never trusted beyond its keys.
+        let generation = settings.keys.generation();
+        let cached = self
+            .inner
+            .tokens
+            .as_ref()
+            .and_then(|tokens| TokenKey::new(presented.as_bytes()).map(|key| (tokens, key)));
+        // Looked up before the grammar check: a cached token is a token that passed every check
+        // when it was verified, and scanning a long token costs more than the rest of a hit.
+        if let Some((tokens, key)) = &cached
+            && let Some(principal) = tokens.get(key, generation)
+        {
+            return Ok(principal);
+        }
+        let token =
+            presented.checked().map_err(|reason| self.deny(DenialKind::InvalidToken(reason)))?;
+        let (principal, validity) = self.verify_fetching(token).await?;
+        if let Some((tokens, key)) = cached {
+            tokens.insert(&key, &principal, validity, generation);
+        }
+        Ok(principal)
+    }
+
+    /// Like [`Verifier::authenticate`], but once per request: a principal this same verifier
+    /// already verified earlier in the request (in a guard, say) is reused. A principal verified
+    /// by another verifier (another issuer or audience) is not.
+    pub async fn authenticate_once(&self, parts: &mut Parts) -> Result<Principal, Denial> {
+        if let Some(cached) = parts.extensions.get::<Authenticated>()
+            && cached.verifier == self.inner.id
+        {
+            return Ok(cached.principal.clone());
+        }
+        let principal = self.authenticate(parts).await?;
+        parts
+            .extensions
+            .insert(Authenticated { verifier: self.inner.id, principal: principal.clone() });
+        Ok(principal)
+    }
+
+    /// Verifies a token (without the `Bearer ` prefix): signature, algorithm binding, `exp`,
+    /// `nbf`, `iss`, `aud`, then reads the principal.
+    ///
+    /// The headers `jku`, `x5u`, `jwk` and `x5c` are never followed: keys come from the
+    /// configuration only.
+    ///
+    /// With remote keys, this uses the keys fetched so far and never waits for a fetch:
+    /// [`Verifier::authenticate`] does.
+    pub fn verify(&self, token: &str) -> Result<Principal, InvalidTokenReason> {
+        let (unverified, validity) = self.decode(token)?;
+        let keys = &self.inner.settings.keys;
+        let selected = keys.select_now(unverified.kid.as_deref(), unverified.alg)?;
+        self.accept(unverified, validity, selected.key()).map(|(principal, _)| principal)
+    }
+
+    /// Verifies `token`, waiting for the keys to be fetched when they must be: 503 when they
+    /// cannot be.
+    async fn verify_fetching(&self, token: &str) -> Result<(Principal, Validity), Denial> {
+        let invalid = |reason| self.deny(DenialKind::InvalidToken(reason));
+        // A token refused on its own (syntax, algorithm, claims) costs no signature work and
+        // never waits for a fetch.
+        let (unverified, validity) = self.decode(token).map_err(invalid)?;
+        let selected = self
+            .inner
+            .settings
+            .keys
+            .select(unverified.kid.as_deref(), unverified.alg)
+            .await
+            .map_err(|refusal| match refusal {
+                KeyRefusal::Invalid(reason) => invalid(reason),
+                #[cfg(feature = "remote")]
+                KeyRefusal::Unavailable { retry_after } => {
+                    self.deny(DenialKind::KeysUnavailable { retry_after })
+                }
+            })?;
+        self.accept(unverified, validity, selected.key()).map_err(invalid)
+    }
+
+    /// Every check that needs no key: size, syntax, `crit`, `alg`, and the registered claims.
+    /// Done before the signature, so that an expired or misdirected token costs no signature
+    /// work; the claims are trusted for nothing else until the signature is checked.
+    fn decode<'a>(&self, token: &'a str) -> Result<(Unverified<'a>, Validity), InvalidTokenReason> {
+        let settings = &self.inner.settings;
+        let unverified = Unverified::decode(token, settings.sources.max_len, &settings.algorithms)?;
+        let validity = settings.rules.check(&unverified.claims, unix_now())?;
+        Ok((unverified, validity))
+    }
+
+    /// Checks the signature with `key`, and reads the principal.
+    fn accept(
+        &self,
+        unverified: Unverified<'_>,
+        validity: Validity,
+        key: &Key,
+    ) -> Result<(Principal, Validity), InvalidTokenReason> {
+        let settings = &self.inner.settings;
+        unverified.verify_signature(key)?;
+        let principal = settings.mapping.principal(unverified.claims, &settings.presentation)?;
+        Ok((principal, validity))
+    }
+}
+
+/// A principal and the verifier that verified it, kept in the request extensions.
+#[derive(Clone)]
+struct Authenticated {
+    /// The verifier's id: unique for the life of the process, unlike its address.
+    verifier: u64,
+    principal: Principal,
+}
