@@ -110,6 +110,20 @@ async fn update(
 
 use axum::extract::State;
 
+/// A resource found gone by the handler itself (archived meanwhile, say): it answers the
+/// guard's own 404 from the principal, without the router state.
+#[portcullis::requires_scope(Scope::DocsRead)]
+#[portcullis::owner_only(Doc)]
+async fn archived(
+    doc: Owned<Doc>,
+    principal: Principal,
+) -> Result<Json<Value>, portcullis::Denial> {
+    if doc.title == "archived" {
+        return Ok(Json(json!({"id": doc.id})));
+    }
+    Err(principal.not_found())
+}
+
 #[portcullis::requires_scope("docs:write")]
 async fn create(Json(patch): Json<Patch>) -> (StatusCode, String) {
     (StatusCode::CREATED, patch.title)
@@ -143,6 +157,7 @@ fn fixture(disclosure: Disclosure) -> Fixture {
         .route("/me", get(me))
         .route("/docs", post(create))
         .route("/docs/{id}", get(read).put(update))
+        .route("/docs/{id}/archived", get(archived))
         .route("/stats", get(stats))
         .route("/audit", get(audit))
         .with_state(AppState { verifier, store: store.clone() });
@@ -325,6 +340,21 @@ async fn owner_reads_and_the_resource_is_loaded_once() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json(), json!({"id": 1, "title": "A"}));
     assert_eq!(f.store.loads.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_handler_answers_the_guards_own_404_without_the_state() {
+    for disclosure in [Disclosure::Production, Disclosure::Development] {
+        let f = fixture(disclosure);
+        let token = f.issuer.token("alice").scopes(["docs:read"]).sign();
+        let guard = send(&f.app, request("GET", "/docs/999", Some(&token), Body::empty())).await;
+        let handler =
+            send(&f.app, request("GET", "/docs/1/archived", Some(&token), Body::empty())).await;
+        handler.assert_problem(StatusCode::NOT_FOUND);
+        assert_eq!(handler.challenge(), None);
+        assert_eq!(handler.headers, guard.headers, "{disclosure:?}");
+        assert_eq!(handler.bytes, guard.bytes, "{disclosure:?}");
+    }
 }
 
 #[tokio::test]

@@ -95,9 +95,7 @@ impl Principal {
     pub fn deserialize_claims<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(&self.inner.claims)
     }
-}
 
-impl Principal {
     /// A refusal rendered exactly as the guard that verified this caller renders its own.
     pub fn deny(&self, kind: DenialKind) -> Denial {
         Denial::new(kind, Arc::clone(&self.inner.presentation))
