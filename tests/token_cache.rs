@@ -1,5 +1,5 @@
 //! The verified-token cache (on by default) seen from outside: what it serves, and what it never
-//! serves. Its bounds and keys are unit-tested in `runtime/src/cache.rs`.
+//! serves. Its bounds and keys are unit-tested in `runtime/src/verify/cache.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a panic is a failed test")]
 
 use std::sync::{Arc, Mutex};
@@ -106,7 +106,7 @@ async fn a_cached_signature_does_not_carry_another_payload() {
         assert_refused(&reply, &challenge("The access token signature is invalid"));
     }
     // Alice's token is still accepted (that her entry stays in place is unit-tested in
-    // runtime/src/cache.rs).
+    // runtime/src/verify/cache.rs).
     assert_me(&send(app(verifier.clone()), bearer("/me", &alice)).await, "alice");
 }
 

@@ -53,12 +53,13 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         }
     });
 
-    // The state and the witness that it provides the verifier. Unknown, the handler takes
-    // `impl GuardState`: the bound then fails, when the state lacks a verifier, as a bound of
-    // the handler itself, reported with the fix, not under axum's `Handler` impls. Known (named
-    // with `state = …`, or by `#[axum::debug_handler(state = …)]`, which cannot check a generic
-    // handler), it is written out.
-    let guard_state = match spec.state.cloned().or_else(|| debug_handler_state(&handler.attrs)) {
+    // The state and the witness that it provides the verifier. The handler takes
+    // `impl GuardState`, so that a state without a verifier fails as a bound of the handler
+    // itself, reported with the fix, not under axum's `Handler` impls (and so that the handler
+    // serves any state with a verifier, `state = …` being a check only). Under
+    // `#[axum::debug_handler]`, which cannot check a generic handler, the state it checks
+    // against is written out.
+    let guard_state = match debug_handler_state(handler) {
         Some(state) => quote!((#state, ::portcullis::__private::Witness)),
         None => quote!(impl ::portcullis::__private::GuardState),
     };
@@ -168,12 +169,18 @@ pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> Token
 }
 
 /// The state `#[axum::debug_handler]` checks the handler against, if the handler has that
-/// attribute: its `state = …`, or axum's default `()`.
-fn debug_handler_state(attrs: &[syn::Attribute]) -> Option<syn::Type> {
-    let attr = attrs.iter().find(|attr| {
-        attr.path().segments.last().is_some_and(|segment| segment.ident == "debug_handler")
+/// attribute: its `state = …`, else the `T` of a `State<T>` parameter, as axum infers it, else
+/// axum's default `()`.
+fn debug_handler_state(handler: &HandlerFn) -> Option<syn::Type> {
+    let attr = handler.attrs.iter().find(|attr| {
+        let segments: Vec<String> =
+            attr.path().segments.iter().map(|segment| segment.ident.to_string()).collect();
+        matches!(
+            segments.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+            ["debug_handler"] | ["axum", "debug_handler"] | ["axum_macros", "debug_handler"]
+        )
     })?;
-    let mut state: syn::Type = syn::parse_quote!(());
+    let mut state = state_parameter(&handler.sig).unwrap_or_else(|| syn::parse_quote!(()));
     if let syn::Meta::List(list) = &attr.meta {
         // Parsed leniently: axum reports its own argument errors.
         let _ = list.parse_nested_meta(|meta| {
@@ -186,4 +193,21 @@ fn debug_handler_state(attrs: &[syn::Attribute]) -> Option<syn::Type> {
         });
     }
     Some(state)
+}
+
+/// The `T` of the handler's `State<T>` parameter, if it has one.
+fn state_parameter(sig: &syn::Signature) -> Option<syn::Type> {
+    sig.inputs.iter().find_map(|input| {
+        let syn::FnArg::Typed(typed) = input else { return None };
+        let syn::Type::Path(path) = &*typed.ty else { return None };
+        let last = path.path.segments.last()?;
+        if last.ident != "State" {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else { return None };
+        match arguments.args.first()? {
+            syn::GenericArgument::Type(state) => Some(state.clone()),
+            _ => None,
+        }
+    })
 }

@@ -16,7 +16,8 @@ use std::str::FromStr;
 /// assert_eq!(alg.as_str(), "ES256");
 /// # Ok::<(), portcullis::UnknownAlgorithm>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// Serialized as its JOSE name: the variant names are those names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Algorithm {
@@ -183,6 +184,11 @@ mod tests {
             assert_eq!(alg.to_string(), alg.as_str());
         }
         assert_eq!("es256".parse::<Algorithm>(), Err(UnknownAlgorithm));
+        for alg in Algorithm::ALL {
+            let json = serde_json::to_string(&alg).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", alg.as_str()));
+            assert_eq!(serde_json::from_str::<Algorithm>(&json).ok(), Some(alg));
+        }
         assert_eq!("none".parse::<Algorithm>(), Err(UnknownAlgorithm));
         assert!(Algorithm::ASYMMETRIC.iter().all(|alg| !Family::Hmac.algorithms().contains(alg)));
     }

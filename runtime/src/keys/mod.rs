@@ -6,7 +6,8 @@
 //! - `source`: keys configured in code or fetched, behind one interface for the verifier;
 //! - `remote`, `fetch` (feature `remote`): keys fetched from an identity provider and kept fresh.
 //!
-//! May import `respond` (for the reason a key is refused) and nothing else of the crate.
+//! May import `respond` (for the reason a key is refused) and `digest` (the rotation fingerprint),
+//! nothing else of the crate.
 
 mod algorithm;
 #[cfg(feature = "remote")]

@@ -102,7 +102,12 @@ impl Problem {
     pub fn with_extension(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         let name = name.into();
         if STANDARD_MEMBERS.contains(&name.as_str()) {
-            tracing::warn!(member = %name, "ignored a problem extension with a reserved name");
+            // The target it had before the module moved, so that log filters keep matching.
+            tracing::warn!(
+                target: "portcullis::problem",
+                member = %name,
+                "ignored a problem extension with a reserved name"
+            );
         } else {
             self.extensions.insert(name, value.into());
         }

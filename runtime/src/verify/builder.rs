@@ -185,7 +185,7 @@ impl VerifierBuilder {
         mut self,
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Self, ConfigError> {
-        let read = |var| env::read(&lookup, var);
+        let read = |var| read_env(&lookup, var);
         let issuer_from_env = read(env::ISSUER)?;
         if let Some(issuer) = &issuer_from_env {
             self = self.issuer(issuer.clone());
@@ -379,9 +379,7 @@ impl VerifierBuilder {
 
     /// Checks the configuration and builds the verifier.
     pub fn build(mut self) -> Result<Verifier, ConfigError> {
-        // Pin the crypto backend we were built and measured with; if another crate enabled a
-        // second backend, `jsonwebtoken` would otherwise refuse to pick one at verification time.
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        super::jws::install_crypto_provider();
 
         let remote = self.remote_source()?;
         let challenge =
@@ -449,10 +447,16 @@ impl VerifierBuilder {
         Ok(Some((source, algorithms)))
     }
 
-    /// Without the `remote` feature, keys are configured in code only.
+    /// Without the `remote` feature, keys are configured in code only: `PORTCULLIS_ISSUER`
+    /// alone, which would find them by discovery, is an error that says so.
     #[cfg(not(feature = "remote"))]
-    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
     fn remote_source(&self) -> Result<Option<(KeySource, Vec<Algorithm>)>, ConfigError> {
+        if self.discovery == Discovery::FromEnv && self.keys.is_empty() {
+            return Err(ConfigError::Env {
+                var: env::ISSUER,
+                problem: "finding the issuer's keys by OpenID Connect discovery needs portcullis's `remote` feature; configure keys with .key(..) or .keys(..)",
+            });
+        }
         Ok(None)
     }
 
@@ -513,6 +517,23 @@ impl VerifierBuilder {
             }
         })
     }
+}
+
+/// The value of `var` through `lookup`, trimmed: `None` when unset, an error naming the variable
+/// when it is set but empty or not UTF-8.
+fn read_env(
+    lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
+    var: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(value) = lookup(var) else { return Ok(None) };
+    let value = value
+        .into_string()
+        .map_err(|_| ConfigError::Env { var, problem: "the value is not UTF-8" })?;
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ConfigError::Env { var, problem: "the value is empty" });
+    }
+    Ok(Some(value.to_owned()))
 }
 
 #[cfg(test)]

@@ -35,15 +35,9 @@ impl ClaimRules {
         now: u64,
     ) -> Result<Validity, InvalidTokenReason> {
         let exp = numeric_date(claims.get("exp"))?.ok_or(InvalidTokenReason::MissingClaim)?;
-        if now >= exp.saturating_add(self.leeway) {
-            return Err(InvalidTokenReason::Expired);
-        }
+        self.check_exp(exp, now)?;
         let nbf = numeric_date(claims.get("nbf"))?;
-        if let Some(nbf) = nbf
-            && nbf > now.saturating_add(self.leeway)
-        {
-            return Err(InvalidTokenReason::NotYetValid);
-        }
+        self.check_nbf(nbf, now)?;
         if let Some(issuers) = &self.issuers {
             // A single StringOrURI (RFC 7519 §4.1.1): an array is not an issuer.
             match claims.get("iss") {
@@ -69,6 +63,33 @@ impl ClaimRules {
             }
         }
         Ok(Validity { exp, nbf })
+    }
+
+    /// Checks again, at `now`, the times [`ClaimRules::check`] found: for a token that waited
+    /// for its key to be fetched, and may have expired meanwhile.
+    pub(crate) fn check_times(
+        &self,
+        validity: Validity,
+        now: u64,
+    ) -> Result<(), InvalidTokenReason> {
+        self.check_exp(validity.exp, now)?;
+        self.check_nbf(validity.nbf, now)
+    }
+
+    fn check_exp(&self, exp: u64, now: u64) -> Result<(), InvalidTokenReason> {
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(InvalidTokenReason::Expired);
+        }
+        Ok(())
+    }
+
+    fn check_nbf(&self, nbf: Option<u64>, now: u64) -> Result<(), InvalidTokenReason> {
+        if let Some(nbf) = nbf
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(InvalidTokenReason::NotYetValid);
+        }
+        Ok(())
     }
 }
 
@@ -239,7 +260,13 @@ mod tests {
         claims.remove("exp");
         assert_eq!(rules().check(&claims, NOW), Err(MissingClaim));
         let Value::Object(claims) = with("nbf", json!(NOW - 5)) else { panic!() };
-        assert_eq!(rules().check(&claims, NOW), Ok(Validity { exp: NOW + 60, nbf: Some(NOW - 5) }));
+        let validity = Validity { exp: NOW + 60, nbf: Some(NOW - 5) };
+        assert_eq!(rules().check(&claims, NOW), Ok(validity));
+        // Checked again later, as after waiting for a key fetch.
+        assert_eq!(rules().check_times(validity, NOW + 89), Ok(()));
+        assert_eq!(rules().check_times(validity, NOW + 90), Err(Expired));
+        let early = Validity { exp: NOW + 600, nbf: Some(NOW + 31) };
+        assert_eq!(rules().check_times(early, NOW), Err(NotYetValid));
     }
 
     #[test]

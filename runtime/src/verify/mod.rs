@@ -197,6 +197,9 @@ impl Verifier {
                     self.deny(DenialKind::KeysUnavailable { retry_after })
                 }
             })?;
+        // The selection may have waited for a fetch, up to its timeout: the token must still be
+        // within `exp` and `nbf` now.
+        self.inner.settings.rules.check_times(validity, unix_now()).map_err(invalid)?;
         self.accept(unverified, validity, selected.key()).map_err(invalid)
     }
 

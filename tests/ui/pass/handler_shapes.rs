@@ -86,10 +86,35 @@ async fn debugged(principal: Principal) -> String {
     principal.subject().to_owned()
 }
 
+/// `#[axum::debug_handler]` without `state = …` infers the state from a `State<T>` parameter.
+#[portcullis::authenticated]
+#[axum::debug_handler]
+async fn debugged_with_state(
+    axum::extract::State(_state): axum::extract::State<AppState>,
+) -> &'static str {
+    "ok"
+}
+
+/// Generic, without naming the state: the turbofish names the handler's own parameter only.
+#[portcullis::requires_scope("docs:read")]
+pub(crate) async fn generic_unnamed<T: Default + ToString>(principal: Principal) -> String {
+    format!("{}{}", principal.subject(), T::default().to_string())
+}
+
+/// Named `state = Verifier`, served on a router whose state provides a verifier.
+#[portcullis::authenticated(state = Verifier)]
+async fn on_any_state(principal: Principal) -> String {
+    principal.subject().to_owned()
+}
+
 fn main() {
     let _router: Router<AppState> = Router::new()
         .route("/docs", post(create))
         .route("/generic", get(generic::<u8>))
+        .route("/generic-unnamed", get(generic_unnamed::<u16>))
         .route("/users/{user}/docs/{doc_id}", get(read))
-        .route("/debugged", get(debugged));
+        .route("/debugged", get(debugged))
+        .route("/debugged-with-state", get(debugged_with_state))
+        .route("/on-any-state", get(on_any_state));
+    let _verifier_router: Router<Verifier> = Router::new().route("/on-any-state", get(on_any_state));
 }
