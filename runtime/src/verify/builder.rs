@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::cache::TokenCache;
 use super::claims::{ClaimMapping, ClaimRules, ScopeClaim};
 use super::env;
+use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use super::{Settings, Verifier};
 use crate::keys::{Algorithm, Key, KeyError, KeySet, KeySource};
@@ -111,6 +112,7 @@ pub struct VerifierBuilder {
     keys: Vec<Key>,
     algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
+    profile: TokenProfile,
     mapping: ClaimMapping,
     disclosure: Disclosure,
     advertise_scopes: bool,
@@ -150,6 +152,7 @@ impl VerifierBuilder {
             keys: Vec::new(),
             algorithms: None,
             leeway: DEFAULT_LEEWAY,
+            profile: TokenProfile::Jwt,
             mapping: ClaimMapping::default(),
             disclosure: Disclosure::Production,
             advertise_scopes: true,
@@ -214,6 +217,13 @@ impl VerifierBuilder {
                 problem: "the value must be `production` or `development`",
             })?;
             self = self.disclosure(disclosure);
+        }
+        if let Some(profile) = read(env::TOKEN_PROFILE)? {
+            let profile = profile.parse().map_err(|_| ConfigError::Env {
+                var: env::TOKEN_PROFILE,
+                problem: "the value must be `jwt` or `rfc9068`",
+            })?;
+            self = self.token_profile(profile);
         }
         if let Some(url) = read(env::JWKS_URL)? {
             if !cfg!(feature = "remote") {
@@ -336,6 +346,25 @@ impl VerifierBuilder {
         self
     }
 
+    /// Which tokens are access tokens: [`TokenProfile::Jwt`] by default (`typ` absent, `JWT` or
+    /// `at+jwt`); [`TokenProfile::Rfc9068`] requires `typ` `at+jwt` and RFC 9068's claims.
+    ///
+    /// ```
+    /// use portcullis::{Key, TokenProfile, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("documents-api")
+    ///     .token_profile(TokenProfile::Rfc9068)
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token_profile(mut self, profile: TokenProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
     /// The claims scopes are read from. Defaults to `scope` alone.
     pub fn scope_claims(mut self, claims: impl IntoIterator<Item = ScopeClaim>) -> Self {
         self.mapping.scope_claims = claims.into_iter().collect();
@@ -419,7 +448,12 @@ impl VerifierBuilder {
         Ok(Verifier::new(Settings {
             keys,
             algorithms,
-            rules: ClaimRules { issuers, audiences, leeway: self.leeway.as_secs() },
+            rules: ClaimRules {
+                issuers,
+                audiences,
+                leeway: self.leeway.as_secs(),
+                profile: self.profile,
+            },
             sources: self.sources,
             mapping: self.mapping,
             presentation: Arc::new(presentation),
@@ -587,8 +621,10 @@ mod tests {
                 ("PORTCULLIS_AUDIENCE", "a1, a2"),
                 ("PORTCULLIS_REALM", "docs"),
                 ("PORTCULLIS_DISCLOSURE", "Development"),
+                ("PORTCULLIS_TOKEN_PROFILE", "rfc9068"),
             ]))
             .unwrap();
+        assert_eq!(builder.profile, TokenProfile::Rfc9068);
         assert_eq!(builder.issuer, Expect::OneOf(vec!["https://i.example".into()]));
         assert_eq!(builder.audience, Expect::OneOf(vec!["a1".into(), "a2".into()]));
         let verifier = builder.key(Key::hmac(SECRET).unwrap()).build().unwrap();
@@ -598,12 +634,13 @@ mod tests {
 
     #[test]
     fn env_errors_name_the_variable() {
-        let cases: [(&'static [(&'static str, &'static str)], &str); 5] = [
+        let cases: [(&'static [(&'static str, &'static str)], &str); 6] = [
             (&[("PORTCULLIS_DISCLOSURE", "verbose")], "PORTCULLIS_DISCLOSURE"),
             (&[("PORTCULLIS_ISSUER", "  ")], "PORTCULLIS_ISSUER"),
             (&[("PORTCULLIS_AUDIENCE", "a,,b")], "PORTCULLIS_AUDIENCE"),
             (&[("PORTCULLIS_REALM", "a\"b")], "PORTCULLIS_REALM"),
             (&[("PORTCULLIS_REALM", "é")], "PORTCULLIS_REALM"),
+            (&[("PORTCULLIS_TOKEN_PROFILE", "9068")], "PORTCULLIS_TOKEN_PROFILE"),
         ];
         for (vars, var) in cases {
             let err = VerifierBuilder::new().with_env(env(vars)).unwrap_err();

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::profile::TokenProfile;
 use crate::principal::Principal;
 use crate::respond::{InvalidTokenReason, Presentation};
 use crate::scope::Scopes;
@@ -23,8 +24,10 @@ pub(crate) struct ClaimRules {
     pub(crate) issuers: Option<Vec<String>>,
     /// The accepted audiences; `None` accepts any (or none).
     pub(crate) audiences: Option<Vec<String>>,
-    /// The clock skew tolerated on `exp` and `nbf`, in seconds.
+    /// The clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     pub(crate) leeway: u64,
+    /// The claims the token profile requires, beyond `exp`.
+    pub(crate) profile: TokenProfile,
 }
 
 impl ClaimRules {
@@ -43,6 +46,26 @@ impl ClaimRules {
             && nbf > now.saturating_add(self.leeway)
         {
             return Err(InvalidTokenReason::NotYetValid);
+        }
+        // A token issued in the future (beyond the clock skew) was minted by a clock that cannot
+        // be trusted, or to outlive its intended lifetime.
+        if let Some(iat) = numeric_date(claims.get("iat"))?
+            && iat > now.saturating_add(self.leeway)
+        {
+            return Err(InvalidTokenReason::NotYetValid);
+        }
+        for name in self.profile.required_claims() {
+            if !claims.contains_key(*name) {
+                return Err(InvalidTokenReason::MissingClaim);
+            }
+        }
+        // RFC 9068 §2.2: `client_id` and `jti` are strings; `iss` one too, even with any issuer.
+        if self.profile == TokenProfile::Rfc9068
+            && ["iss", "client_id", "jti"]
+                .iter()
+                .any(|name| !claims.get(*name).is_some_and(Value::is_string))
+        {
+            return Err(InvalidTokenReason::InvalidClaims);
         }
         if let Some(issuers) = &self.issuers {
             // A single StringOrURI (RFC 7519 §4.1.1): an array is not an issuer.
@@ -207,6 +230,7 @@ mod tests {
             issuers: Some(vec!["https://i.example".into()]),
             audiences: Some(vec!["api".into()]),
             leeway: 30,
+            profile: TokenProfile::Jwt,
         }
     }
 
@@ -262,6 +286,43 @@ mod tests {
         assert_eq!(check(with("iss", json!("https://I.example"))), Err(WrongIssuer));
         assert_eq!(check(with("aud", json!(["a", "b"]))), Err(WrongAudience));
         assert_eq!(check(with("aud", json!([]))), Err(WrongAudience));
+    }
+
+    #[test]
+    fn iat_in_the_future_beyond_the_leeway_is_refused() {
+        use InvalidTokenReason::*;
+        assert_eq!(check(with("iat", json!(NOW + 30))), Ok(()));
+        assert_eq!(check(with("iat", json!(NOW - 3600))), Ok(()));
+        assert_eq!(check(with("iat", json!(NOW + 31))), Err(NotYetValid));
+        assert_eq!(check(with("iat", json!(NOW + 3600))), Err(NotYetValid));
+        assert_eq!(check(with("iat", json!("now"))), Err(InvalidClaims));
+    }
+
+    #[test]
+    fn rfc9068_requires_its_claims() {
+        use InvalidTokenReason::*;
+        let rules = ClaimRules { profile: TokenProfile::Rfc9068, ..rules() };
+        let full = json!({"exp": NOW + 60, "iss": "https://i.example", "aud": "api",
+            "sub": "s", "client_id": "c", "iat": NOW, "jti": "j"});
+        let Value::Object(full) = full else { panic!() };
+        assert!(rules.check(&full, NOW).is_ok());
+        // Not required by the default profile.
+        let Value::Object(minimal) = with("exp", json!(NOW + 60)) else { panic!() };
+        assert!(self::rules().check(&minimal, NOW).is_ok());
+        for name in ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"] {
+            let mut claims = full.clone();
+            claims.remove(name);
+            assert_eq!(rules.check(&claims, NOW), Err(MissingClaim), "{name}");
+        }
+        for name in ["client_id", "jti"] {
+            let mut claims = full.clone();
+            claims.insert(name.into(), json!(7));
+            assert_eq!(rules.check(&claims, NOW), Err(InvalidClaims), "{name}");
+        }
+        let any_issuer = ClaimRules { issuers: None, ..rules.clone() };
+        let mut claims = full.clone();
+        claims.insert("iss".into(), json!(["https://i.example"]));
+        assert_eq!(any_issuer.check(&claims, NOW), Err(InvalidClaims));
     }
 
     fn principal(claims: Value, mapping: &ClaimMapping) -> Result<Principal, InvalidTokenReason> {

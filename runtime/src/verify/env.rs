@@ -14,6 +14,9 @@ pub const JWKS_URL: &str = "PORTCULLIS_JWKS_URL";
 pub const REALM: &str = "PORTCULLIS_REALM";
 /// `production` (the default) or `development`.
 pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
+/// `jwt` (the default: `typ` absent, `JWT` or `at+jwt`) or `rfc9068` (`at+jwt` and RFC 9068's
+/// claims required); see [`TokenProfile`](crate::TokenProfile).
+pub const TOKEN_PROFILE: &str = "PORTCULLIS_TOKEN_PROFILE";
 
 /// The value of `var` through `lookup`, trimmed: `None` when unset, an error naming the variable
 /// when it is set but empty or not UTF-8.

@@ -18,11 +18,13 @@ mod cache;
 mod claims;
 pub mod env;
 mod jws;
+mod profile;
 mod token;
 
 pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
 pub use cache::TokenCache;
 pub use claims::ScopeClaim;
+pub use profile::{TokenProfile, UnknownTokenProfile};
 pub use token::{ACCESS_TOKEN_PARAM, DEFAULT_MAX_TOKEN_LEN, is_b64token};
 
 use self::cache::{TokenKey, VerifiedTokens};
@@ -200,12 +202,18 @@ impl Verifier {
         self.accept(unverified, validity, selected.key()).map_err(invalid)
     }
 
-    /// Every check that needs no key: size, syntax, `crit`, `alg`, and the registered claims.
+    /// Every check that needs no key: size, syntax, `crit`, `alg`, `typ`, and the registered
+    /// claims (with those the token profile requires).
     /// Done before the signature, so that an expired or misdirected token costs no signature
     /// work; the claims are trusted for nothing else until the signature is checked.
     fn decode<'a>(&self, token: &'a str) -> Result<(Unverified<'a>, Validity), InvalidTokenReason> {
         let settings = &self.inner.settings;
-        let unverified = Unverified::decode(token, settings.sources.max_len, &settings.algorithms)?;
+        let unverified = Unverified::decode(
+            token,
+            settings.sources.max_len,
+            &settings.algorithms,
+            settings.rules.profile,
+        )?;
         let validity = settings.rules.check(&unverified.claims, unix_now())?;
         Ok((unverified, validity))
     }
