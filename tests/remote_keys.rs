@@ -411,6 +411,31 @@ async fn the_first_request_waits_for_the_first_fetch() {
     assert_eq!(idp.hits("/jwks"), 1);
 }
 
+/// Issue 16, item 2: the start-up fetch (like a scheduled one) does not count against the
+/// on-demand limit, so a key published right after it is fetched for its first token; the
+/// limit still holds between on-demand fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_published_right_after_the_start_up_fetch_is_fetched_for_its_first_token() {
+    let (a, b, c) = (signer("a"), signer("b"), signer("c"));
+    let idp = Idp::start().await;
+    idp.set("/jwks", Answer::json(&jwks(&[&a], &[])));
+    // A limit far longer than the test: a refusal below can only be the limit's.
+    let refresh = quick().min_interval(Duration::from_secs(3600));
+    let verifier = remote(&idp.url("/jwks"), refresh);
+    eventually("the start-up fetch", || idp.hits("/jwks") == 1).await;
+    assert_accepted(&verifier, &a).await;
+
+    idp.set("/jwks", Answer::json(&jwks(&[&a, &b], &[])));
+    assert_accepted(&verifier, &b).await;
+    assert_eq!(idp.hits("/jwks"), 2, "b's first token fetched the keys once");
+
+    // Within the limit of that on-demand fetch, a third new key waits.
+    idp.set("/jwks", Answer::json(&jwks(&[&a, &b, &c], &[])));
+    assert_refused(&me(&verifier, &fresh_token(&c)).await, UNKNOWN_KEY);
+    assert_eq!(idp.hits("/jwks"), 2, "the on-demand limit holds");
+    assert_accepted(&verifier, &b).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rotation
 // ---------------------------------------------------------------------------------------------

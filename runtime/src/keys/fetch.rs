@@ -33,6 +33,15 @@ fn is_secure(url: &Url) -> bool {
     }
 }
 
+/// Whether a fetch that went through `previous` (the first URL first) may follow a redirect to
+/// `next`: at most three redirects, each to a secure URL, and never from `https` down to `http`,
+/// not even to a loopback address (the document would no longer be what the `https` URL
+/// vouched for).
+fn may_redirect(previous: &[Url], next: &Url) -> bool {
+    let downgrade = next.scheme() != "https" && previous.iter().any(|url| url.scheme() == "https");
+    previous.len() < 3 && is_secure(next) && !downgrade
+}
+
 /// Why a fetch failed. Logged, never sent to a client.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FetchError {
@@ -83,10 +92,10 @@ impl Fetcher {
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 3 || !is_secure(attempt.url()) {
-                    attempt.stop()
-                } else {
+                if may_redirect(attempt.previous(), attempt.url()) {
                     attempt.follow()
+                } else {
+                    attempt.stop()
                 }
             }))
             .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
@@ -179,6 +188,26 @@ mod tests {
         for bad in ["http://idp.example/jwks", "ftp://idp.example/", "file:///etc/jwks", "jwks"] {
             assert!(secure_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn redirects_stay_secure_and_never_downgrade() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let https = [url("https://idp.example/jwks")];
+        let http = [url("http://127.0.0.1:8080/jwks")];
+        assert!(may_redirect(&https, &url("https://cdn.example/jwks")));
+        assert!(may_redirect(&http, &url("http://127.0.0.1:8081/jwks")));
+        assert!(may_redirect(&http, &url("https://idp.example/jwks")));
+        // https to http, even to loopback: refused.
+        for next in ["http://127.0.0.1/jwks", "http://localhost/jwks", "http://[::1]/jwks"] {
+            assert!(!may_redirect(&https, &url(next)), "{next}");
+        }
+        let both = [url("https://idp.example/a"), url("https://idp.example/b")];
+        assert!(!may_redirect(&both, &url("http://127.0.0.1/jwks")));
+        assert!(!may_redirect(&http, &url("http://idp.example/jwks")));
+        let three =
+            [url("https://a.example/"), url("https://b.example/"), url("https://c.example/")];
+        assert!(!may_redirect(&three, &url("https://d.example/")));
     }
 
     #[test]

@@ -144,6 +144,10 @@ pub(crate) struct Snapshot {
     attempts: u64,
     /// When the last attempt started.
     last_attempt: Option<Instant>,
+    /// When the last fetch a token asked for (an unknown `kid`) started: only those count
+    /// against the on-demand limit, so a key published right after the start-up fetch or a
+    /// scheduled one is fetched for its first token.
+    last_on_demand: Option<Instant>,
     /// When the background task fetches next.
     refresh_at: Instant,
     /// A digest of the last document, to tell a rotation from a refresh that changed nothing.
@@ -192,6 +196,7 @@ impl RemoteKeys {
             generation: 0,
             attempts: 0,
             last_attempt: None,
+            last_on_demand: None,
             refresh_at: Instant::now(),
             digest: [0; 32],
         };
@@ -221,8 +226,9 @@ impl RemoteKeys {
     }
 
     /// Fetches the keys again because `seen` did not hold the one a token names, unless a fetch
-    /// completed since `seen` was taken (its result is returned) or the last attempt is more
-    /// recent than the minimum interval (the current keys are returned).
+    /// completed since `seen` was taken (its result is returned) or the last on-demand fetch is
+    /// more recent than the minimum interval (the current keys are returned). A start-up or
+    /// scheduled fetch does not count: it cannot have seen a key published after it.
     pub(crate) async fn refresh_for(&self, seen: &Snapshot) -> Arc<Snapshot> {
         let shared = Arc::clone(&self.shared);
         let seen = seen.attempts;
@@ -233,11 +239,11 @@ impl RemoteKeys {
                 return now;
             }
             let recent =
-                now.last_attempt.is_some_and(|last| last.elapsed() < shared.refresh.min_interval);
+                now.last_on_demand.is_some_and(|last| last.elapsed() < shared.refresh.min_interval);
             if recent {
                 return now;
             }
-            let snapshot = shared.fetch_and_store(&mut gate, "unknown key").await;
+            let snapshot = shared.fetch_and_store(&mut gate, Trigger::UnknownKey).await;
             // The background task may be asleep until a later time than this fetch set (a
             // short `max-age`, or a retry after a failure): it must wake to follow it.
             shared.rescheduled.notify_one();
@@ -312,7 +318,25 @@ async fn refresh_loop(shared: Weak<Shared>) {
         let mut gate = shared.gate.lock().await;
         // A request may have refreshed the keys while this task slept.
         if shared.snapshot().refresh_at <= Instant::now() {
-            shared.fetch_and_store(&mut gate, "schedule").await;
+            shared.fetch_and_store(&mut gate, Trigger::Schedule).await;
+        }
+    }
+}
+
+/// Why a fetch happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// The background task: at start, on the refresh interval, or retrying after a failure.
+    Schedule,
+    /// A token named a key that is not known (or none was loaded): rate limited.
+    UnknownKey,
+}
+
+impl Trigger {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::UnknownKey => "unknown key",
         }
     }
 }
@@ -326,10 +350,13 @@ impl Shared {
     async fn fetch_and_store(
         &self,
         discovered: &mut Option<Url>,
-        trigger: &'static str,
+        trigger: Trigger,
     ) -> Arc<Snapshot> {
         let started = Instant::now();
         let previous = self.snapshot();
+        let last_on_demand =
+            if trigger == Trigger::UnknownKey { Some(started) } else { previous.last_on_demand };
+        let trigger = trigger.as_str();
         let outcome = self.fetch(discovered).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let snapshot = match outcome {
@@ -353,6 +380,7 @@ impl Shared {
                     generation: previous.generation + u64::from(changed),
                     attempts: previous.attempts + 1,
                     last_attempt: Some(started),
+                    last_on_demand,
                     refresh_at: after(interval),
                     digest,
                 }
@@ -374,6 +402,7 @@ impl Shared {
                     healthy: false,
                     attempts: previous.attempts + 1,
                     last_attempt: Some(started),
+                    last_on_demand,
                     refresh_at: after(self.refresh.min_interval),
                     ..(*previous).clone()
                 }
