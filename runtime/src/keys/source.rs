@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::algorithm::Algorithm;
 use super::key::Key;
 #[cfg(feature = "remote")]
-use super::remote::{KeyLocation, KeyRefresh, RemoteKeys};
+use super::remote::{IssuerMismatch, KeyLocation, KeyRefresh, RemoteKeys};
 use super::set::KeySet;
 use crate::respond::InvalidTokenReason;
 
@@ -79,6 +79,17 @@ impl KeySource {
             Self::Fixed(_) => 0,
             #[cfg(feature = "remote")]
             Self::Remote(remote) => remote.current().generation,
+        }
+    }
+
+    /// For fetched keys, the outcome of the first fetch (awaited, within the fetch timeout):
+    /// the issuer a discovery document named instead of the configured one, if it did. An
+    /// unreachable provider is no mismatch: the keys are fetched once it answers.
+    #[cfg(feature = "remote")]
+    pub(crate) async fn issuer_mismatch(&self) -> Option<IssuerMismatch> {
+        match self {
+            Self::Fixed(_) => None,
+            Self::Remote(remote) => remote.first_attempt().await.mismatch().cloned(),
         }
     }
 

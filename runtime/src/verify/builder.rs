@@ -33,7 +33,7 @@ pub enum ConfigError {
     NoKeys,
     /// Neither an issuer nor the opt-out was configured.
     #[error(
-        "no issuer is configured: set one with .issuer(..) or PORTCULLIS_ISSUER, or accept any with .any_issuer()"
+        "no issuer is configured: set one with .issuer(..) or PORTCULLIS_ISSUER, or accept any with .any_issuer() or PORTCULLIS_ISSUER=*"
     )]
     IssuerNotConfigured,
     /// Neither an audience nor the opt-out was configured.
@@ -65,12 +65,32 @@ pub enum ConfigError {
         problem: &'static str,
     },
     /// A JWKS or issuer URL that cannot be used to fetch keys.
-    #[error("cannot fetch keys from {url:?}: {problem}")]
+    #[error("{}cannot fetch keys from {url:?}: {problem}", var_prefix(*.var))]
     InvalidKeyUrl {
+        /// The environment variable it came from, if it did.
+        var: Option<&'static str>,
         /// The URL.
         url: String,
         /// What is wrong with it.
         problem: &'static str,
+    },
+    /// The issuer's discovery document names another issuer: tokens would all be refused.
+    /// Reported by [`Verifier::check_issuers`] at start.
+    #[error(
+        "{}the discovery document of the issuer {configured:?} names the issuer {discovered:?}: configure it exactly as the provider spells it{}",
+        var_prefix(*.var),
+        .hint.map(|hint| format!(" ({hint})")).unwrap_or_default()
+    )]
+    IssuerMismatch {
+        /// The environment variable the issuer came from, if it did.
+        var: Option<&'static str>,
+        /// The issuer as configured.
+        configured: String,
+        /// The issuer as the discovery document names it.
+        discovered: String,
+        /// What the two spellings have in common, when they differ only by a trailing slash, a
+        /// host alias or letter case.
+        hint: Option<&'static str>,
     },
     /// Keys were configured in code and also to be fetched from a URL.
     #[error(
@@ -83,6 +103,11 @@ pub enum ConfigError {
     /// The HTTP client for remote keys could not be built (no TLS roots, say).
     #[error("cannot build the HTTP client for remote keys: {0}")]
     HttpClient(String),
+}
+
+/// `"VAR: "` when a setting came from the environment variable `VAR`.
+fn var_prefix(var: Option<&'static str>) -> String {
+    var.map(|var| format!("{var}: ")).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +144,11 @@ pub struct VerifierBuilder {
     sources: TokenSources,
     jwks_url: Option<String>,
     discovery: Discovery,
+    /// Plain `http` key URLs to any host (development set-ups).
+    allow_http: bool,
+    /// The variables the JWKS URL and the issuers came from, to name them in errors.
+    jwks_url_var: Option<&'static str>,
+    issuer_var: Option<&'static str>,
     #[cfg(feature = "remote")]
     key_refresh: KeyRefresh,
     token_cache: TokenCache,
@@ -159,6 +189,9 @@ impl VerifierBuilder {
             sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN },
             jwks_url: None,
             discovery: Discovery::Off,
+            allow_http: false,
+            jwks_url_var: None,
+            issuer_var: None,
             #[cfg(feature = "remote")]
             key_refresh: KeyRefresh::default(),
             token_cache: TokenCache::default(),
@@ -190,8 +223,33 @@ impl VerifierBuilder {
     ) -> Result<Self, ConfigError> {
         let read = |var| env::read(&lookup, var);
         let issuer_from_env = read(env::ISSUER)?;
-        if let Some(issuer) = &issuer_from_env {
-            self = self.issuer(issuer.clone());
+        if let Some(issuers) = &issuer_from_env {
+            if issuers == env::ANY_ISSUER {
+                self = self.any_issuer();
+            } else {
+                for issuer in issuers.split_ascii_whitespace() {
+                    if issuer == env::ANY_ISSUER {
+                        return Err(ConfigError::Env {
+                            var: env::ISSUER,
+                            problem: "`*` (any issuer) cannot be combined with named issuers",
+                        });
+                    }
+                    self = self.issuer(issuer);
+                }
+            }
+            self.issuer_var = Some(env::ISSUER);
+        }
+        if let Some(allow) = read(env::ALLOW_HTTP)? {
+            self.allow_http = match allow.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: env::ALLOW_HTTP,
+                        problem: "the value must be `true` or `false`",
+                    });
+                }
+            };
         }
         if let Some(audiences) = read(env::AUDIENCE)? {
             for audience in audiences.split(',').map(str::trim) {
@@ -233,6 +291,7 @@ impl VerifierBuilder {
                 });
             }
             self.jwks_url = Some(url);
+            self.jwks_url_var = Some(env::JWKS_URL);
         } else if issuer_from_env.is_some() && self.discovery == Discovery::Off {
             // `PORTCULLIS_ISSUER` alone: an issuer set in code implies nothing about keys.
             self.discovery = Discovery::FromEnv;
@@ -301,9 +360,22 @@ impl VerifierBuilder {
         self
     }
 
-    /// Expects tokens from `issuer`, and finds its keys through OpenID Connect discovery:
-    /// `{issuer}/.well-known/openid-configuration` names the `jwks_uri`, and must name
-    /// `issuer` exactly.
+    /// Allows plain `http://` JWKS and discovery URLs to hosts that are not loopback (default
+    /// `false`; `PORTCULLIS_ALLOW_HTTP=true`). A warning is logged at start: keys fetched in
+    /// clear text can be swapped by anyone on the path, so this is for development set-ups only
+    /// (`http://keycloak:8080` in a `docker compose` file). A redirect from `https` to `http`
+    /// is refused even so.
+    #[cfg(feature = "remote")]
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Expects tokens from `issuer`, and finds its keys through discovery:
+    /// `{issuer}/.well-known/openid-configuration` (OpenID Connect), or when that is not
+    /// served, `/.well-known/oauth-authorization-server{path}` (RFC 8414), names the
+    /// `jwks_uri`, and must name `issuer` exactly. The document is read again on the keys'
+    /// schedule, so that a changed `jwks_uri` is followed.
     ///
     /// ```
     /// let verifier = portcullis::Verifier::builder()
@@ -459,6 +531,7 @@ impl VerifierBuilder {
             presentation: Arc::new(presentation),
             token_cache: self.token_cache,
             leeway: self.leeway,
+            issuer_var: self.issuer_var,
         }))
     }
 
@@ -493,11 +566,16 @@ impl VerifierBuilder {
     /// Where remote keys come from, if anywhere.
     #[cfg(feature = "remote")]
     fn remote_location(&self) -> Result<Option<KeyLocation>, ConfigError> {
-        fn invalid(url: &str) -> impl FnOnce(&'static str) -> ConfigError + '_ {
-            move |problem| ConfigError::InvalidKeyUrl { url: url.to_owned(), problem }
+        fn invalid<'u>(
+            var: Option<&'static str>,
+            url: &'u str,
+        ) -> impl FnOnce(&'static str) -> ConfigError + 'u {
+            move |problem| ConfigError::InvalidKeyUrl { var, url: url.to_owned(), problem }
         }
         if let Some(url) = &self.jwks_url {
-            return KeyLocation::jwks(url).map(Some).map_err(invalid(url));
+            return KeyLocation::jwks(url, self.allow_http)
+                .map(Some)
+                .map_err(invalid(self.jwks_url_var, url));
         }
         let wanted = match self.discovery {
             Discovery::Off => false,
@@ -509,8 +587,14 @@ impl VerifierBuilder {
         }
         match &self.issuer {
             Expect::OneOf(issuers) if issuers.len() == 1 => {
-                KeyLocation::discovery(&issuers[0]).map(Some).map_err(invalid(&issuers[0]))
+                KeyLocation::discovery(&issuers[0], self.allow_http)
+                    .map(Some)
+                    .map_err(invalid(self.issuer_var, &issuers[0]))
             }
+            Expect::Any if self.discovery == Discovery::FromEnv => Err(ConfigError::Env {
+                var: env::ISSUER,
+                problem: "`*` (any issuer) has no discovery document: set PORTCULLIS_JWKS_URL too",
+            }),
             _ => Err(ConfigError::DiscoveryNeedsOneIssuer),
         }
     }

@@ -79,6 +79,9 @@ struct Settings {
     presentation: Arc<Presentation>,
     token_cache: TokenCache,
     leeway: Duration,
+    /// The environment variable the issuers came from, if they did: named in start-up errors.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    issuer_var: Option<&'static str>,
 }
 
 impl Verifier {
@@ -107,6 +110,37 @@ impl Verifier {
     /// A denial rendered the way this verifier renders its own.
     pub fn deny(&self, kind: DenialKind) -> Denial {
         Denial::new(kind, Arc::clone(&self.inner.settings.presentation))
+    }
+
+    /// Checks, at start, what only the identity provider can tell: that each issuer's discovery
+    /// document names that very issuer. Waits for the first fetch of fetched keys (at most the
+    /// fetch timeout); keys configured in code, and a provider that cannot be reached (the keys
+    /// are then fetched as soon as it answers, and tokens get 503 meanwhile), pass.
+    ///
+    /// A mismatch is a configuration error, [`ConfigError::IssuerMismatch`], with both spellings
+    /// and, when they differ only by a trailing slash or a host alias, a note saying so: every
+    /// token would otherwise be refused. Call it before serving:
+    ///
+    /// ```no_run
+    /// # async fn start() -> Result<(), portcullis::ConfigError> {
+    /// let verifier = portcullis::VerifierBuilder::from_env()?.build()?;
+    /// verifier.check_issuers().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_issuers(&self) -> Result<(), ConfigError> {
+        #[cfg(feature = "remote")]
+        {
+            let settings = &self.inner.settings;
+            if let Some(mismatch) = settings.keys.issuer_mismatch().await {
+                return Err(ConfigError::IssuerMismatch {
+                    var: settings.issuer_var,
+                    configured: mismatch.configured,
+                    discovered: mismatch.discovered,
+                    hint: mismatch.hint,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Finds the request's token and verifies it.
