@@ -13,7 +13,8 @@ use http::StatusCode;
 use jsonwebtoken::EncodingKey;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
-    Disclosure, InvalidTokenReason, Key, KeySet, TokenProfile, Verifier, VerifierBuilder,
+    Disclosure, InvalidTokenReason, Key, KeySet, TokenProfile, TrustedIssuer, Verifier,
+    VerifierBuilder,
 };
 use portcullis_tests::{Reply, app, assert_denied, assert_me, bearer, fixture, send};
 use serde_json::{Value, json};
@@ -303,4 +304,78 @@ async fn a_jwk_with_the_ed25519_alg_verifies_eddsa_tokens() {
         let token = issuer.token("alice").header("alg", alg).sign();
         assert_accepted(alg, &builder, &token, "alice").await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Several issuers, each with its own keys (RFC 8725 §3.8)
+// ---------------------------------------------------------------------------------------------
+
+const ISSUER_A: &str = "https://a.example";
+const ISSUER_B: &str = "https://b.example";
+const UNKNOWN_KEY: &str = "The access token is signed with an unknown key";
+const BAD_SIGNATURE: &str = "The access token signature is invalid";
+const WRONG_ISSUER: &str = "The access token was issued by an untrusted issuer";
+
+/// What `/me` answers for `token`, in Development mode.
+async fn me(builder: &VerifierBuilder, token: &str) -> Reply {
+    send_to(builder, Disclosure::Development, token).await
+}
+
+#[tokio::test]
+async fn each_issuer_is_verified_with_its_own_keys_only() {
+    let a = TestIssuer::eddsa().with_issuer(ISSUER_A).with_kid(Some("a-key"));
+    let b = TestIssuer::eddsa().with_issuer(ISSUER_B).with_kid(Some("b-key"));
+    let builder = Verifier::builder()
+        .trusted_issuer(TrustedIssuer::new(ISSUER_A).key(a.verification_key()))
+        .trusted_issuer(TrustedIssuer::new(ISSUER_B).key(b.verification_key()))
+        .audience(TEST_AUDIENCE);
+    assert_accepted("A's token", &builder, &a.token("alice").sign(), "alice").await;
+    assert_accepted("B's token", &builder, &b.token("alice").sign(), "alice").await;
+
+    // B's key signs a token that says it comes from A: A's keys do not hold B's kid...
+    let forged = b.token("alice").claim("iss", ISSUER_A).sign();
+    assert_refused("B signs as A", &builder, &forged, UNKNOWN_KEY).await;
+    // ...and under A's kid, A's key does not verify B's signature.
+    let forged = b.token("alice").claim("iss", ISSUER_A).kid(Some("a-key")).sign();
+    assert_refused("B signs as A, A's kid", &builder, &forged, BAD_SIGNATURE).await;
+    let foreign = TestIssuer::eddsa().with_issuer("https://c.example").token("alice").sign();
+    assert_refused("another issuer", &builder, &foreign, WRONG_ISSUER).await;
+
+    // The same key set shared by two `.issuer(..)`s accepts the forgery: what trusted issuers
+    // are for.
+    let shared = Verifier::builder()
+        .issuer(ISSUER_A)
+        .issuer(ISSUER_B)
+        .key(a.verification_key())
+        .key(b.verification_key())
+        .audience(TEST_AUDIENCE);
+    let forged = b.token("alice").claim("iss", ISSUER_A).sign();
+    assert_accepted("shared keys", &shared, &forged, "alice").await;
+}
+
+#[tokio::test]
+async fn with_several_issuers_the_owner_is_the_pair_of_issuer_and_subject() {
+    let a = TestIssuer::eddsa().with_issuer(ISSUER_A).with_kid(Some("a-key"));
+    let b = TestIssuer::eddsa().with_issuer(ISSUER_B).with_kid(Some("b-key"));
+    let builder = Verifier::builder()
+        .trusted_issuer(TrustedIssuer::new(ISSUER_A).key(a.verification_key()))
+        .trusted_issuer(TrustedIssuer::new(ISSUER_B).key(b.verification_key()))
+        .audience(TEST_AUDIENCE);
+    let alice_a = me(&builder, &a.token("alice").sign()).await;
+    let alice_b = me(&builder, &b.token("alice").sign()).await;
+    assert_me(&alice_a, "alice");
+    assert_me(&alice_b, "alice");
+    assert_eq!(alice_a.body["id"], json!(r#"["https://a.example","alice"]"#));
+    assert_eq!(alice_b.body["id"], json!(r#"["https://b.example","alice"]"#));
+    // One issuer: the subject alone, as before.
+    let one = me(&a.verifier(), &a.token("alice").sign()).await;
+    assert_eq!(one.body["id"], json!("alice"));
+    // Two issuers configured with `.issuer(..)` sharing keys: still two issuers, still pairs.
+    let shared = Verifier::builder()
+        .issuer(ISSUER_A)
+        .issuer(ISSUER_B)
+        .key(a.verification_key())
+        .audience(TEST_AUDIENCE);
+    let pair = me(&shared, &a.token("alice").sign()).await;
+    assert_eq!(pair.body["id"], json!(r#"["https://a.example","alice"]"#));
 }

@@ -1749,3 +1749,33 @@ async fn any_issuer_from_the_environment_with_a_jwks_url() {
     assert!(matches!(err, ConfigError::IssuerNotConfigured), "{err}");
     assert!(err.to_string().contains("PORTCULLIS_ISSUER=*"), "{err}");
 }
+
+/// Issue 16, item 7: `PORTCULLIS_ISSUER` with several issuers, each discovered on its own, and
+/// each issuer's tokens verified with its own keys only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_issuers_from_the_environment_are_each_discovered_with_their_own_keys() {
+    let (idp_a, idp_b) = (Idp::start().await, Idp::start().await);
+    let (iss_a, iss_b) = (idp_a.base(), format!("{}/realms/b", idp_b.base()));
+    let a = signer("a").with_issuer(iss_a.clone());
+    let b = signer("b").with_issuer(iss_b.clone());
+    idp_a.set(DISCOVERY, Answer::json(&discovery_document(&iss_a, &idp_a.url("/keys"))));
+    idp_a.set("/keys", Answer::json(&jwks(&[&a], &[])));
+    let b_discovery = "/realms/b/.well-known/openid-configuration";
+    idp_b.set(b_discovery, Answer::json(&discovery_document(&iss_b, &idp_b.url("/b/keys"))));
+    idp_b.set("/b/keys", Answer::json(&jwks(&[&b], &[])));
+    let verifier = from_env(vec![("PORTCULLIS_ISSUER", format!("{iss_a} {iss_b}"))]).unwrap();
+    verifier.check_issuers().await.unwrap();
+    assert_accepted(&verifier, &a).await;
+    assert_accepted(&verifier, &b).await;
+    assert_eq!((idp_a.hits(DISCOVERY), idp_b.hits(b_discovery)), (1, 1));
+
+    // B's key signs a token naming A: A's keys are fetched again (an unknown kid) and still
+    // do not hold it; B's are never consulted.
+    let forged = b.token("alice").claim("iss", iss_a.clone()).sign();
+    assert_refused(&me(&verifier, &forged).await, UNKNOWN_KEY);
+    // Ownership tells alice of A from alice of B.
+    let alice_a = me(&verifier, &a.token("alice").sign()).await;
+    let alice_b = me(&verifier, &b.token("alice").sign()).await;
+    assert_eq!(alice_a.body["id"], json!([iss_a, "alice"]).to_string());
+    assert_eq!(alice_b.body["id"], json!([iss_b, "alice"]).to_string());
+}

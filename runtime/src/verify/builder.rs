@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::cache::TokenCache;
 use super::claims::{ClaimMapping, ClaimRules, ScopeClaim};
 use super::env;
+use super::issuers::{KeysByIssuer, TrustedIssuer};
 use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use super::{Settings, Verifier};
@@ -97,9 +98,17 @@ pub enum ConfigError {
         "keys are configured both in code (.key/.keys) and remotely (.jwks_url/.oidc_issuer): choose one"
     )]
     ConflictingKeySources,
-    /// OIDC discovery needs exactly one issuer.
+    /// No longer returned: several issuers are each discovered on their own.
     #[error("OIDC discovery needs exactly one issuer")]
     DiscoveryNeedsOneIssuer,
+    /// An issuer with keys of its own ([`TrustedIssuer`]) has none, or more than one source.
+    #[error("the issuer {issuer:?}: {problem}")]
+    TrustedIssuerKeys {
+        /// The issuer.
+        issuer: String,
+        /// What is wrong with its keys.
+        problem: &'static str,
+    },
     /// The HTTP client for remote keys could not be built (no TLS roots, say).
     #[error("cannot build the HTTP client for remote keys: {0}")]
     HttpClient(String),
@@ -146,6 +155,8 @@ pub struct VerifierBuilder {
     discovery: Discovery,
     /// Plain `http` key URLs to any host (development set-ups).
     allow_http: bool,
+    /// Issuers with keys of their own.
+    trusted: Vec<TrustedIssuer>,
     /// The variables the JWKS URL and the issuers came from, to name them in errors.
     jwks_url_var: Option<&'static str>,
     issuer_var: Option<&'static str>,
@@ -154,14 +165,11 @@ pub struct VerifierBuilder {
     token_cache: TokenCache,
 }
 
-/// Whether keys are found by OIDC discovery from the issuer.
+/// Whether the issuers' keys are found by discovery, as `PORTCULLIS_ISSUER` alone implies
+/// (discovery asked for in code makes a [`TrustedIssuer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// Explicit discovery is asked for with `oidc_issuer`, a method of the `remote` feature.
-#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 enum Discovery {
     Off,
-    /// Asked for in code: an error beside keys configured in code.
-    Explicit,
     /// Implied by `PORTCULLIS_ISSUER` alone: used only when no key is configured otherwise.
     FromEnv,
 }
@@ -190,6 +198,7 @@ impl VerifierBuilder {
             jwks_url: None,
             discovery: Discovery::Off,
             allow_http: false,
+            trusted: Vec::new(),
             jwks_url_var: None,
             issuer_var: None,
             #[cfg(feature = "remote")]
@@ -385,9 +394,32 @@ impl VerifierBuilder {
     /// # Ok::<(), portcullis::ConfigError>(())
     /// ```
     #[cfg(feature = "remote")]
-    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer.add(issuer.into());
-        self.discovery = Discovery::Explicit;
+    pub fn oidc_issuer(self, issuer: impl Into<String>) -> Self {
+        self.trusted_issuer(TrustedIssuer::new(issuer).discovery())
+    }
+
+    /// Accepts tokens of `issuer`, verified with its own keys only (RFC 8725 §3.8); call again
+    /// for several issuers, each with its own key source. With more than one accepted issuer,
+    /// a caller's identity for ownership is the pair (issuer, subject).
+    ///
+    /// ```
+    /// use portcullis::{TrustedIssuer, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .trusted_issuer(TrustedIssuer::new("https://login.example.com/tenant-a").discovery())
+    ///     .trusted_issuer(
+    ///         TrustedIssuer::new("https://idp.partner.example")
+    ///             .jwks_url("https://idp.partner.example/keys"),
+    ///     )
+    ///     .audience("documents-api")
+    ///     .build()?;
+    /// # Ok::<(), portcullis::ConfigError>(())
+    /// ```
+    pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
+        match self.trusted.iter_mut().find(|known| known.issuer == issuer.issuer) {
+            Some(known) => *known = issuer,
+            None => self.trusted.push(issuer),
+        }
         self
     }
 
@@ -484,7 +516,7 @@ impl VerifierBuilder {
         // second backend, `jsonwebtoken` would otherwise refuse to pick one at verification time.
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 
-        let remote = self.remote_source()?;
+        self.discover_env_issuers()?;
         let challenge =
             Challenge::new(std::mem::take(&mut self.realm)).map_err(ConfigError::InvalidRealm)?;
         let presentation =
@@ -495,30 +527,61 @@ impl VerifierBuilder {
         if self.sources.max_len == 0 {
             return Err(ConfigError::InvalidTokenLimit);
         }
-        let mut keys = KeySet::new();
-        for key in self.keys {
-            keys.insert(key)?;
-        }
-        let (keys, algorithms) = match remote {
-            Some(_) if !keys.is_empty() => return Err(ConfigError::ConflictingKeySources),
-            Some(remote) => remote,
-            None => {
-                let algorithms = Self::fixed_algorithms(&mut keys, self.algorithms)?;
-                (KeySource::Fixed(Arc::new(keys)), algorithms)
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        let mut add_algorithms = |more: Vec<Algorithm>| {
+            for alg in more {
+                if !algorithms.contains(&alg) {
+                    algorithms.push(alg);
+                }
             }
         };
-        let issuers = match self.issuer {
-            Expect::Unset => return Err(ConfigError::IssuerNotConfigured),
+        let mut own = Vec::new();
+        for trusted in std::mem::take(&mut self.trusted) {
+            let (source, source_algorithms) = self.trusted_source(trusted.clone())?;
+            add_algorithms(source_algorithms);
+            own.push((trusted.issuer, source));
+        }
+        // An issuer with keys of its own is verified with those only.
+        let shared_issuers = match std::mem::replace(&mut self.issuer, Expect::Unset) {
+            Expect::OneOf(issuers) => {
+                let shared: Vec<String> = issuers
+                    .into_iter()
+                    .filter(|issuer| own.iter().all(|(name, _)| name != issuer))
+                    .collect();
+                if shared.is_empty() { Expect::Unset } else { Expect::OneOf(shared) }
+            }
+            other => other,
+        };
+        let shared_keys = !self.keys.is_empty() || self.jwks_url.is_some();
+        let shared = match (&shared_issuers, own.is_empty(), shared_keys) {
+            (Expect::Unset, true, _) => return Err(ConfigError::IssuerNotConfigured),
+            // Keys for no issuer: a mistake, not a way to accept more tokens.
+            (Expect::Unset, false, true) => return Err(ConfigError::ConflictingKeySources),
+            (Expect::Unset, false, false) => None,
+            (_, _, false) => return Err(ConfigError::NoKeys),
+            (_, _, true) => {
+                let (source, source_algorithms) = self.shared_source()?;
+                add_algorithms(source_algorithms);
+                Some(source)
+            }
+        };
+        let issuers = match shared_issuers {
             Expect::Any => None,
-            Expect::OneOf(issuers) => Some(issuers),
+            Expect::Unset => Some(own.iter().map(|(name, _)| name.clone()).collect()),
+            Expect::OneOf(mut issuers) => {
+                issuers.extend(own.iter().map(|(name, _)| name.clone()));
+                Some(issuers)
+            }
         };
         let audiences = match self.audience {
             Expect::Unset => return Err(ConfigError::AudienceNotConfigured),
             Expect::Any => None,
             Expect::OneOf(audiences) => Some(audiences),
         };
+        let mut mapping = self.mapping;
+        mapping.qualify_by_issuer = issuers.as_ref().is_some_and(|issuers| issuers.len() > 1);
         Ok(Verifier::new(Settings {
-            keys,
+            keys: KeysByIssuer { shared, own },
             algorithms,
             rules: ClaimRules {
                 issuers,
@@ -527,7 +590,7 @@ impl VerifierBuilder {
                 profile: self.profile,
             },
             sources: self.sources,
-            mapping: self.mapping,
+            mapping,
             presentation: Arc::new(presentation),
             token_cache: self.token_cache,
             leeway: self.leeway,
@@ -535,10 +598,118 @@ impl VerifierBuilder {
         }))
     }
 
-    /// The remote key source and its algorithms, when keys are to be fetched.
+    /// `PORTCULLIS_ISSUER` alone (no JWKS URL, no keys in code): each issuer is discovered on
+    /// its own.
+    fn discover_env_issuers(&mut self) -> Result<(), ConfigError> {
+        if self.discovery != Discovery::FromEnv || !self.keys.is_empty() || self.jwks_url.is_some()
+        {
+            return Ok(());
+        }
+        match &self.issuer {
+            Expect::OneOf(issuers) => {
+                for issuer in issuers {
+                    if self.trusted.iter().all(|trusted| &trusted.issuer != issuer) {
+                        let discovered =
+                            TrustedIssuer { discovery: true, ..TrustedIssuer::new(issuer) };
+                        self.trusted.push(discovered);
+                    }
+                }
+                self.issuer = Expect::Unset;
+                Ok(())
+            }
+            Expect::Any => Err(ConfigError::Env {
+                var: env::ISSUER,
+                problem: "`*` (any issuer) has no discovery document: set PORTCULLIS_JWKS_URL too",
+            }),
+            Expect::Unset => Ok(()),
+        }
+    }
+
+    /// The keys shared by the issuers configured with `.issuer(..)` (or any issuer): in code,
+    /// or from the JWKS URL.
+    fn shared_source(&mut self) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let keys = std::mem::take(&mut self.keys);
+        match self.jwks_url.clone() {
+            Some(_) if !keys.is_empty() => Err(ConfigError::ConflictingKeySources),
+            Some(url) => self.remote_source(&url, None),
+            None => self.fixed_source(keys, true),
+        }
+    }
+
+    /// The keys of one issuer with keys of its own.
+    fn trusted_source(
+        &self,
+        trusted: TrustedIssuer,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let problem =
+            |problem| ConfigError::TrustedIssuerKeys { issuer: trusted.issuer.clone(), problem };
+        let kinds = [!trusted.keys.is_empty(), trusted.jwks_url.is_some(), trusted.discovery];
+        match kinds.iter().filter(|kind| **kind).count() {
+            0 => {
+                return Err(problem("it has no key source: give it keys, a JWKS URL or discovery"));
+            }
+            1 => {}
+            _ => return Err(problem("it has more than one key source: choose one")),
+        }
+        if let Some(url) = &trusted.jwks_url {
+            return self.remote_source(url, None);
+        }
+        if trusted.discovery {
+            return self.remote_source(&trusted.issuer, Some(&trusted.issuer));
+        }
+        self.fixed_source(trusted.keys, false)
+    }
+
+    /// Keys configured in code, restricted to the allowed algorithms. `strict`: every allowed
+    /// algorithm must have a key among them (with several issuers, each has its own keys).
+    fn fixed_source(
+        &self,
+        keys: Vec<Key>,
+        strict: bool,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let mut set = KeySet::new();
+        for key in keys {
+            set.insert(key)?;
+        }
+        let algorithms = match (&self.algorithms, strict) {
+            (Some(allowed), false) => {
+                let usable: Vec<Algorithm> = allowed
+                    .iter()
+                    .copied()
+                    .filter(|alg| set.iter().any(|k| k.allows(*alg)))
+                    .collect();
+                match allowed.first() {
+                    Some(alg) if usable.is_empty() => {
+                        return Err(ConfigError::AlgorithmWithoutKey(*alg));
+                    }
+                    _ => {}
+                }
+                Self::fixed_algorithms(&mut set, Some(usable))?
+            }
+            (allowed, _) => Self::fixed_algorithms(&mut set, allowed.clone())?,
+        };
+        Ok((KeySource::Fixed(Arc::new(set)), algorithms))
+    }
+
+    /// Keys fetched from `url` (a JWKS), or by discovery for `issuer`.
     #[cfg(feature = "remote")]
-    fn remote_source(&self) -> Result<Option<(KeySource, Vec<Algorithm>)>, ConfigError> {
-        let Some(location) = self.remote_location()? else { return Ok(None) };
+    fn remote_source(
+        &self,
+        url: &str,
+        discover: Option<&str>,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let (location, var) = match discover {
+            Some(issuer) => (KeyLocation::discovery(issuer, self.allow_http), self.issuer_var),
+            None => (
+                KeyLocation::jwks(url, self.allow_http),
+                self.jwks_url_var.filter(|_| self.jwks_url.as_deref() == Some(url)),
+            ),
+        };
+        let location = location.map_err(|problem| ConfigError::InvalidKeyUrl {
+            var,
+            url: url.to_owned(),
+            problem,
+        })?;
         let algorithms = match &self.algorithms {
             Some(algorithms) => {
                 // A remote set is public: shared-secret algorithms can never apply.
@@ -553,50 +724,23 @@ impl VerifierBuilder {
         };
         let source = KeySource::remote(location, self.key_refresh.clone(), algorithms.clone())
             .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
-        Ok(Some((source, algorithms)))
+        Ok((source, algorithms))
     }
 
-    /// Without the `remote` feature, keys are configured in code only.
+    /// Without the `remote` feature, keys are configured in code only (the methods that ask
+    /// for fetched keys do not exist).
     #[cfg(not(feature = "remote"))]
-    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
-    fn remote_source(&self) -> Result<Option<(KeySource, Vec<Algorithm>)>, ConfigError> {
-        Ok(None)
-    }
-
-    /// Where remote keys come from, if anywhere.
-    #[cfg(feature = "remote")]
-    fn remote_location(&self) -> Result<Option<KeyLocation>, ConfigError> {
-        fn invalid<'u>(
-            var: Option<&'static str>,
-            url: &'u str,
-        ) -> impl FnOnce(&'static str) -> ConfigError + 'u {
-            move |problem| ConfigError::InvalidKeyUrl { var, url: url.to_owned(), problem }
-        }
-        if let Some(url) = &self.jwks_url {
-            return KeyLocation::jwks(url, self.allow_http)
-                .map(Some)
-                .map_err(invalid(self.jwks_url_var, url));
-        }
-        let wanted = match self.discovery {
-            Discovery::Off => false,
-            Discovery::Explicit => true,
-            Discovery::FromEnv => self.keys.is_empty(),
-        };
-        if !wanted {
-            return Ok(None);
-        }
-        match &self.issuer {
-            Expect::OneOf(issuers) if issuers.len() == 1 => {
-                KeyLocation::discovery(&issuers[0], self.allow_http)
-                    .map(Some)
-                    .map_err(invalid(self.issuer_var, &issuers[0]))
-            }
-            Expect::Any if self.discovery == Discovery::FromEnv => Err(ConfigError::Env {
-                var: env::ISSUER,
-                problem: "`*` (any issuer) has no discovery document: set PORTCULLIS_JWKS_URL too",
-            }),
-            _ => Err(ConfigError::DiscoveryNeedsOneIssuer),
-        }
+    #[allow(clippy::unused_self)]
+    fn remote_source(
+        &self,
+        url: &str,
+        _discover: Option<&str>,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        Err(ConfigError::InvalidKeyUrl {
+            var: None,
+            url: url.to_owned(),
+            problem: "fetching keys needs portcullis's `remote` feature",
+        })
     }
 
     /// The algorithms accepted with keys configured in code: those asked for, each of which
@@ -774,7 +918,35 @@ mod tests {
         // An issuer set in code, and an environment without key settings: no discovery.
         let err = remote().with_env(env(&[])).unwrap().build().unwrap_err();
         assert!(matches!(err, ConfigError::NoKeys), "{err}");
+        // An issuer of `.issuer(..)` needs the shared keys; one discovered has its own.
         let two = remote().issuer("https://other.example").oidc_issuer("https://i.example");
-        assert!(matches!(two.build(), Err(ConfigError::DiscoveryNeedsOneIssuer)));
+        assert!(matches!(two.build(), Err(ConfigError::NoKeys)));
+        let both = remote().oidc_issuer("https://i.example").oidc_issuer("https://j.example");
+        assert!(both.build().is_ok());
+        // Several issuers from the environment: each discovered on its own.
+        const TWO: &[(&str, &str)] = &[
+            ("PORTCULLIS_ISSUER", "https://a.example  https://b.example/"),
+            ("PORTCULLIS_AUDIENCE", "a"),
+        ];
+        let builder = Verifier::builder().with_env(env(TWO)).unwrap();
+        assert_eq!(
+            builder.issuer,
+            Expect::OneOf(vec!["https://a.example".into(), "https://b.example/".into()])
+        );
+        assert!(builder.build().is_ok());
+        // A trusted issuer has exactly one key source.
+        let none = Verifier::builder()
+            .audience("a")
+            .trusted_issuer(TrustedIssuer::new("https://n.example"));
+        let err = none.build().unwrap_err();
+        assert!(matches!(err, ConfigError::TrustedIssuerKeys { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("the issuer \"https://n.example\": it has no key source"),
+            "{err}"
+        );
+        let many = Verifier::builder().audience("a").trusted_issuer(
+            TrustedIssuer::new("https://n.example").key(Key::hmac(SECRET).unwrap()).discovery(),
+        );
+        assert!(matches!(many.build(), Err(ConfigError::TrustedIssuerKeys { .. })));
     }
 }

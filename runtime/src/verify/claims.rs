@@ -134,11 +134,18 @@ pub(crate) struct ClaimMapping {
     pub(crate) scope_claims: Vec<ScopeClaim>,
     /// A claim that identifies the caller for ownership, instead of `sub`.
     pub(crate) principal_id_claim: Option<String>,
+    /// With more than one issuer, the caller's identity is the pair (issuer, subject): alice of
+    /// A and alice of B are different owners.
+    pub(crate) qualify_by_issuer: bool,
 }
 
 impl Default for ClaimMapping {
     fn default() -> Self {
-        Self { scope_claims: vec![ScopeClaim::Scope], principal_id_claim: None }
+        Self {
+            scope_claims: vec![ScopeClaim::Scope],
+            principal_id_claim: None,
+            qualify_by_issuer: false,
+        }
     }
 }
 
@@ -162,6 +169,18 @@ impl ClaimMapping {
                 None => return Err(InvalidTokenReason::MissingClaim),
                 Some(_) => return Err(InvalidTokenReason::InvalidClaims),
             }),
+        };
+        let id = if self.qualify_by_issuer {
+            let issuer = match claims.get("iss") {
+                Some(Value::String(issuer)) => issuer.as_str(),
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(_) => return Err(InvalidTokenReason::InvalidClaims),
+            };
+            // A JSON array: one spelling per pair, whatever the two strings hold.
+            let pair = [issuer, id.as_deref().unwrap_or(&subject)];
+            Some(Value::from(pair.map(Value::from).to_vec()).to_string())
+        } else {
+            id
         };
         let mut granted = Vec::new();
         for claim in &self.scope_claims {
@@ -334,6 +353,7 @@ mod tests {
         ClaimMapping {
             scope_claims: vec![ScopeClaim::Scope, ScopeClaim::Scp, ScopeClaim::Permissions],
             principal_id_claim: None,
+            qualify_by_issuer: false,
         }
     }
 
@@ -397,6 +417,29 @@ mod tests {
         assert_eq!(
             principal(json!({"sub": "a", "uid": true}), &mapping).unwrap_err(),
             InvalidTokenReason::InvalidClaims
+        );
+    }
+
+    #[test]
+    fn with_several_issuers_the_id_is_the_pair() {
+        let mapping = ClaimMapping { qualify_by_issuer: true, ..ClaimMapping::default() };
+        let a = principal(json!({"sub": "alice", "iss": "https://a.example"}), &mapping).unwrap();
+        let b = principal(json!({"sub": "alice", "iss": "https://b.example"}), &mapping).unwrap();
+        assert_eq!(a.id(), r#"["https://a.example","alice"]"#);
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.subject(), "alice");
+        // No pair can be spelt like another: the parts are JSON strings.
+        let tricky = principal(json!({"sub": "b\",\"c", "iss": "a"}), &mapping).unwrap();
+        let other = principal(json!({"sub": "c", "iss": "a\",\"b"}), &mapping).unwrap();
+        assert_ne!(tricky.id(), other.id());
+        let uid = ClaimMapping { principal_id_claim: Some("uid".into()), ..mapping.clone() };
+        assert_eq!(
+            principal(json!({"sub": "s", "iss": "i", "uid": 7}), &uid).unwrap().id(),
+            r#"["i","7"]"#
+        );
+        assert_eq!(
+            principal(json!({"sub": "s"}), &mapping).unwrap_err(),
+            InvalidTokenReason::MissingClaim
         );
     }
 

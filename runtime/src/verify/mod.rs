@@ -17,6 +17,7 @@ mod builder;
 mod cache;
 mod claims;
 pub mod env;
+mod issuers;
 mod jws;
 mod profile;
 mod token;
@@ -24,16 +25,19 @@ mod token;
 pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
 pub use cache::TokenCache;
 pub use claims::ScopeClaim;
+pub use issuers::TrustedIssuer;
 pub use profile::{TokenProfile, UnknownTokenProfile};
 pub use token::{ACCESS_TOKEN_PARAM, DEFAULT_MAX_TOKEN_LEN, is_b64token};
 
 use self::cache::{TokenKey, VerifiedTokens};
 use self::claims::{ClaimMapping, ClaimRules, Validity, unix_now};
+use self::issuers::KeysByIssuer;
 use self::jws::Unverified;
 use self::token::{ExtractionError, TokenSources};
 use crate::keys::{Algorithm, Key, KeyRefusal, KeySource};
 use crate::principal::Principal;
 use crate::respond::{Denial, DenialKind, InvalidTokenReason, Presentation};
+use serde_json::Value;
 
 /// Verifies bearer tokens and renders denials. Build one with [`Verifier::builder`], share it
 /// through the router state (`axum::extract::FromRef`), and every guard and extractor of this
@@ -70,7 +74,8 @@ struct Inner {
 /// A checked configuration: what [`VerifierBuilder::build`] hands to [`Verifier::new`].
 #[derive(Debug)]
 struct Settings {
-    keys: KeySource,
+    /// The keys, by issuer: a token is verified only with those of the issuer it names.
+    keys: KeysByIssuer,
     algorithms: Vec<Algorithm>,
     /// What `exp`, `nbf`, `iss` and `aud` must say.
     rules: ClaimRules,
@@ -131,13 +136,15 @@ impl Verifier {
         #[cfg(feature = "remote")]
         {
             let settings = &self.inner.settings;
-            if let Some(mismatch) = settings.keys.issuer_mismatch().await {
-                return Err(ConfigError::IssuerMismatch {
-                    var: settings.issuer_var,
-                    configured: mismatch.configured,
-                    discovered: mismatch.discovered,
-                    hint: mismatch.hint,
-                });
+            for keys in settings.keys.sources() {
+                if let Some(mismatch) = keys.issuer_mismatch().await {
+                    return Err(ConfigError::IssuerMismatch {
+                        var: settings.issuer_var,
+                        configured: mismatch.configured,
+                        discovered: mismatch.discovered,
+                        hint: mismatch.hint,
+                    });
+                }
             }
         }
         Ok(())
@@ -208,7 +215,7 @@ impl Verifier {
     /// [`Verifier::authenticate`] does.
     pub fn verify(&self, token: &str) -> Result<Principal, InvalidTokenReason> {
         let (unverified, validity) = self.decode(token)?;
-        let keys = &self.inner.settings.keys;
+        let keys = self.keys_of(&unverified)?;
         let selected = keys.select_now(unverified.kid.as_deref(), unverified.alg)?;
         self.accept(unverified, validity, selected.key()).map(|(principal, _)| principal)
     }
@@ -221,9 +228,8 @@ impl Verifier {
         // never waits for a fetch.
         let (unverified, validity) = self.decode(token).map_err(invalid)?;
         let selected = self
-            .inner
-            .settings
-            .keys
+            .keys_of(&unverified)
+            .map_err(invalid)?
             .select(unverified.kid.as_deref(), unverified.alg)
             .await
             .map_err(|refusal| match refusal {
@@ -250,6 +256,12 @@ impl Verifier {
         )?;
         let validity = settings.rules.check(&unverified.claims, unix_now())?;
         Ok((unverified, validity))
+    }
+
+    /// The keys of the issuer `unverified` names (RFC 8725 §3.8): never another issuer's.
+    fn keys_of(&self, unverified: &Unverified<'_>) -> Result<&KeySource, InvalidTokenReason> {
+        let iss = unverified.claims.get("iss").and_then(Value::as_str);
+        self.inner.settings.keys.for_issuer(iss).ok_or(InvalidTokenReason::WrongIssuer)
     }
 
     /// Checks the signature with `key`, and reads the principal.
