@@ -295,6 +295,18 @@ impl RemoteKeys {
     /// more recent than the minimum interval (the current keys are returned). A start-up or
     /// scheduled fetch does not count: it cannot have seen a key published after it.
     pub(crate) async fn refresh_for(&self, seen: &Snapshot) -> Arc<Snapshot> {
+        self.fetch_for(seen, Trigger::UnknownKey).await
+    }
+
+    /// Fetches the first keys for a request that found none loaded (the start-up fetch failed,
+    /// or has not run), unless a fetch completed since `seen` was taken or any attempt is more
+    /// recent than the minimum interval. Not an on-demand fetch: the first key set loaded
+    /// never delays the refresh a new key's token asks for.
+    pub(crate) async fn first_keys_for(&self, seen: &Snapshot) -> Arc<Snapshot> {
+        self.fetch_for(seen, Trigger::FirstKeys).await
+    }
+
+    async fn fetch_for(&self, seen: &Snapshot, trigger: Trigger) -> Arc<Snapshot> {
         let shared = Arc::clone(&self.shared);
         let seen = seen.attempts;
         let refresh = async move {
@@ -303,12 +315,14 @@ impl RemoteKeys {
             if now.attempts != seen {
                 return now;
             }
-            let recent =
-                now.last_on_demand.is_some_and(|last| last.elapsed() < shared.refresh.min_interval);
-            if recent {
+            let last = match trigger {
+                Trigger::UnknownKey => now.last_on_demand,
+                Trigger::FirstKeys | Trigger::Schedule => now.last_attempt,
+            };
+            if last.is_some_and(|last| last.elapsed() < shared.refresh.min_interval) {
                 return now;
             }
-            let snapshot = shared.fetch_and_store(&mut gate, Trigger::UnknownKey).await;
+            let snapshot = shared.fetch_and_store(&mut gate, trigger).await;
             // The background task may be asleep until a later time than this fetch set (a
             // short `max-age`, or a retry after a failure): it must wake to follow it.
             shared.rescheduled.notify_one();
@@ -410,8 +424,10 @@ async fn refresh_loop(shared: Weak<Shared>) {
 enum Trigger {
     /// The background task: at start, on the refresh interval, or retrying after a failure.
     Schedule,
-    /// A token named a key that is not known (or none was loaded): rate limited.
+    /// A token named a key that is not known: rate limited by the on-demand limit.
     UnknownKey,
+    /// A token arrived while no key set was ever loaded: rate limited by every attempt.
+    FirstKeys,
 }
 
 impl Trigger {
@@ -419,6 +435,7 @@ impl Trigger {
         match self {
             Self::Schedule => "schedule",
             Self::UnknownKey => "unknown key",
+            Self::FirstKeys => "first keys",
         }
     }
 }

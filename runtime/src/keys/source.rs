@@ -139,7 +139,7 @@ async fn select_remote(
     };
     let mut snapshot = remote.current();
     if !snapshot.loaded() {
-        snapshot = remote.refresh_for(&snapshot).await;
+        snapshot = remote.first_keys_for(&snapshot).await;
         if !snapshot.loaded() {
             return Err(unavailable(&snapshot));
         }
