@@ -8,6 +8,7 @@ use super::cache::TokenCache;
 use super::claims::{ClaimMapping, ClaimRules, ScopeClaim};
 use super::env;
 use super::issuers::{KeysByIssuer, TrustedIssuer};
+use super::preset::Preset;
 use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use super::{Settings, Verifier};
@@ -157,6 +158,13 @@ pub struct VerifierBuilder {
     allow_http: bool,
     /// Issuers with keys of their own.
     trusted: Vec<TrustedIssuer>,
+    /// The claim naming the audience, when not `aud`.
+    audience_claim: Option<String>,
+    /// Claims that must hold exactly these strings.
+    required_values: Vec<(String, String)>,
+    /// Whether `Principal::id` pairs the issuer with the subject; by default when more than one
+    /// issuer is accepted.
+    identity_by_issuer: Option<bool>,
     /// The variables the JWKS URL and the issuers came from, to name them in errors.
     jwks_url_var: Option<&'static str>,
     issuer_var: Option<&'static str>,
@@ -199,6 +207,9 @@ impl VerifierBuilder {
             discovery: Discovery::Off,
             allow_http: false,
             trusted: Vec::new(),
+            audience_claim: None,
+            required_values: Vec::new(),
+            identity_by_issuer: None,
             jwks_url_var: None,
             issuer_var: None,
             #[cfg(feature = "remote")]
@@ -398,6 +409,49 @@ impl VerifierBuilder {
         self.trusted_issuer(TrustedIssuer::new(issuer).discovery())
     }
 
+    /// Applies the settings of a known identity provider ([`Preset`]): its issuer, its keys'
+    /// URL, its scope and audience claims. Settings made afterwards win; the audience is yours
+    /// to set.
+    pub fn preset(self, preset: Preset) -> Self {
+        preset.apply(self)
+    }
+
+    /// The JWKS URL of a preset: the `remote` feature fetches it; without it, the build says
+    /// the feature is needed (give the preset keys with [`Preset::key`]).
+    pub(super) fn preset_jwks_url(mut self, url: String) -> Self {
+        self.jwks_url = Some(url);
+        self
+    }
+
+    /// The claim that names the audience, instead of `aud`: Amazon Cognito's access tokens carry
+    /// no `aud`, and name the app client in `client_id`. Read like `aud`: a string, or an array
+    /// of strings one of which must be an accepted audience.
+    pub fn audience_claim(mut self, claim: impl Into<String>) -> Self {
+        self.audience_claim = Some(claim.into());
+        self
+    }
+
+    /// Requires the claim `name` to be exactly the string `value`, for a provider that marks its
+    /// access tokens in a claim rather than in `typ` (Cognito's `token_use: access`, which its
+    /// ID tokens spell `id`). Absent: `MissingClaim`; another value: `WrongType`.
+    pub fn require_claim_value(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.required_values.push((name.into(), value.into()));
+        self
+    }
+
+    /// Whether a caller's identity for ownership ([`Principal::id`](crate::Principal::id)) is
+    /// the pair (issuer, subject). By default it is when more than one issuer is accepted; turn
+    /// it off for several spellings of one issuer (Google's `accounts.google.com` and
+    /// `https://accounts.google.com`).
+    pub fn identity_by_issuer(mut self, by_issuer: bool) -> Self {
+        self.identity_by_issuer = Some(by_issuer);
+        self
+    }
+
     /// Accepts tokens of `issuer`, verified with its own keys only (RFC 8725 §3.8); call again
     /// for several issuers, each with its own key source. With more than one accepted issuer,
     /// a caller's identity for ownership is the pair (issuer, subject).
@@ -579,7 +633,9 @@ impl VerifierBuilder {
             Expect::OneOf(audiences) => Some(audiences),
         };
         let mut mapping = self.mapping;
-        mapping.qualify_by_issuer = issuers.as_ref().is_some_and(|issuers| issuers.len() > 1);
+        mapping.qualify_by_issuer = self
+            .identity_by_issuer
+            .unwrap_or_else(|| issuers.as_ref().is_some_and(|issuers| issuers.len() > 1));
         Ok(Verifier::new(Settings {
             keys: KeysByIssuer { shared, own },
             algorithms,
@@ -588,6 +644,8 @@ impl VerifierBuilder {
                 audiences,
                 leeway: self.leeway.as_secs(),
                 profile: self.profile,
+                audience_claim: self.audience_claim,
+                required_values: self.required_values,
             },
             sources: self.sources,
             mapping,

@@ -371,6 +371,8 @@ mod tests {
             audiences: None,
             leeway: 30,
             profile: crate::TokenProfile::Jwt,
+            audience_claim: None,
+            required_values: Vec::new(),
         };
         let key = key(b"h.p.s");
         for (exp, nbf) in [(NOW - 30, None), (NOW + 600, Some(NOW + 30))] {

@@ -28,6 +28,12 @@ pub(crate) struct ClaimRules {
     pub(crate) leeway: u64,
     /// The claims the token profile requires, beyond `exp`.
     pub(crate) profile: TokenProfile,
+    /// The claim that names the audience: `aud` unless a provider puts it elsewhere (Amazon
+    /// Cognito's access tokens: `client_id`).
+    pub(crate) audience_claim: Option<String>,
+    /// Claims that must hold exactly this string: how some providers mark their access tokens
+    /// (Cognito's `token_use: access`). Absent is `MissingClaim`, another value `WrongType`.
+    pub(crate) required_values: Vec<(String, String)>,
 }
 
 impl ClaimRules {
@@ -76,10 +82,17 @@ impl ClaimRules {
                 Some(_) => return Err(InvalidTokenReason::InvalidClaims),
             }
         }
+        for (name, value) in &self.required_values {
+            match claims.get(name) {
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(Value::String(found)) if found == value => {}
+                Some(_) => return Err(InvalidTokenReason::WrongType),
+            }
+        }
         if let Some(audiences) = &self.audiences {
             let accepted = |aud: &str| audiences.iter().any(|accepted| accepted == aud);
             // One StringOrURI, or an array of them of which one must name this API (§4.1.3).
-            match claims.get("aud") {
+            match claims.get(self.audience_claim.as_deref().unwrap_or("aud")) {
                 None => return Err(InvalidTokenReason::MissingClaim),
                 Some(Value::String(aud)) if accepted(aud) => {}
                 Some(Value::String(_)) => return Err(InvalidTokenReason::WrongAudience),
@@ -250,6 +263,8 @@ mod tests {
             audiences: Some(vec!["api".into()]),
             leeway: 30,
             profile: TokenProfile::Jwt,
+            audience_claim: None,
+            required_values: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@ mod claims;
 pub mod env;
 mod issuers;
 mod jws;
+mod preset;
 mod profile;
 mod token;
 
@@ -26,6 +27,7 @@ pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, Verifi
 pub use cache::TokenCache;
 pub use claims::ScopeClaim;
 pub use issuers::TrustedIssuer;
+pub use preset::Preset;
 pub use profile::{TokenProfile, UnknownTokenProfile};
 pub use token::{ACCESS_TOKEN_PARAM, DEFAULT_MAX_TOKEN_LEN, is_b64token};
 
