@@ -167,7 +167,8 @@ pub struct VerifierBuilder {
     identity_by_issuer: Option<bool>,
     /// The variables the JWKS URL and the issuers came from, to name them in errors.
     jwks_url_var: Option<&'static str>,
-    issuer_var: Option<&'static str>,
+    /// The issuers `PORTCULLIS_ISSUER` named.
+    env_issuers: Vec<String>,
     #[cfg(feature = "remote")]
     key_refresh: KeyRefresh,
     token_cache: TokenCache,
@@ -211,7 +212,7 @@ impl VerifierBuilder {
             required_values: Vec::new(),
             identity_by_issuer: None,
             jwks_url_var: None,
-            issuer_var: None,
+            env_issuers: Vec::new(),
             #[cfg(feature = "remote")]
             key_refresh: KeyRefresh::default(),
             token_cache: TokenCache::default(),
@@ -255,9 +256,9 @@ impl VerifierBuilder {
                         });
                     }
                     self = self.issuer(issuer);
+                    self.env_issuers.push(issuer.to_owned());
                 }
             }
-            self.issuer_var = Some(env::ISSUER);
         }
         if let Some(allow) = read(env::ALLOW_HTTP)? {
             self.allow_http = match allow.to_ascii_lowercase().as_str() {
@@ -652,7 +653,7 @@ impl VerifierBuilder {
             presentation: Arc::new(presentation),
             token_cache: self.token_cache,
             leeway: self.leeway,
-            issuer_var: self.issuer_var,
+            env_issuers: self.env_issuers,
         }))
     }
 
@@ -757,7 +758,10 @@ impl VerifierBuilder {
         discover: Option<&str>,
     ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
         let (location, var) = match discover {
-            Some(issuer) => (KeyLocation::discovery(issuer, self.allow_http), self.issuer_var),
+            Some(issuer) => (
+                KeyLocation::discovery(issuer, self.allow_http),
+                self.env_issuers.iter().any(|known| known == issuer).then_some(env::ISSUER),
+            ),
             None => (
                 KeyLocation::jwks(url, self.allow_http),
                 self.jwks_url_var.filter(|_| self.jwks_url.as_deref() == Some(url)),

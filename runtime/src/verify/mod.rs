@@ -86,9 +86,9 @@ struct Settings {
     presentation: Arc<Presentation>,
     token_cache: TokenCache,
     leeway: Duration,
-    /// The environment variable the issuers came from, if they did: named in start-up errors.
+    /// The issuers `PORTCULLIS_ISSUER` named: start-up errors about them name the variable.
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
-    issuer_var: Option<&'static str>,
+    env_issuers: Vec<String>,
 }
 
 impl Verifier {
@@ -141,7 +141,10 @@ impl Verifier {
             for keys in settings.keys.sources() {
                 if let Some(mismatch) = keys.issuer_mismatch().await {
                     return Err(ConfigError::IssuerMismatch {
-                        var: settings.issuer_var,
+                        var: settings
+                            .env_issuers
+                            .contains(&mismatch.configured)
+                            .then_some(env::ISSUER),
                         configured: mismatch.configured,
                         discovered: mismatch.discovered,
                         hint: mismatch.hint,
