@@ -411,6 +411,31 @@ async fn the_first_request_waits_for_the_first_fetch() {
     assert_eq!(idp.hits("/jwks"), 1);
 }
 
+/// Issue 16, item 2: the start-up fetch (like a scheduled one) does not count against the
+/// on-demand limit, so a key published right after it is fetched for its first token; the
+/// limit still holds between on-demand fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_published_right_after_the_start_up_fetch_is_fetched_for_its_first_token() {
+    let (a, b, c) = (signer("a"), signer("b"), signer("c"));
+    let idp = Idp::start().await;
+    idp.set("/jwks", Answer::json(&jwks(&[&a], &[])));
+    // A limit far longer than the test: a refusal below can only be the limit's.
+    let refresh = quick().min_interval(Duration::from_secs(3600));
+    let verifier = remote(&idp.url("/jwks"), refresh);
+    eventually("the start-up fetch", || idp.hits("/jwks") == 1).await;
+    assert_accepted(&verifier, &a).await;
+
+    idp.set("/jwks", Answer::json(&jwks(&[&a, &b], &[])));
+    assert_accepted(&verifier, &b).await;
+    assert_eq!(idp.hits("/jwks"), 2, "b's first token fetched the keys once");
+
+    // Within the limit of that on-demand fetch, a third new key waits.
+    idp.set("/jwks", Answer::json(&jwks(&[&a, &b, &c], &[])));
+    assert_refused(&me(&verifier, &fresh_token(&c)).await, UNKNOWN_KEY);
+    assert_eq!(idp.hits("/jwks"), 2, "the on-demand limit holds");
+    assert_accepted(&verifier, &b).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rotation
 // ---------------------------------------------------------------------------------------------
@@ -582,12 +607,22 @@ async fn an_unknown_kid_storm_is_a_bounded_number_of_fetches() {
     assert_accepted(&verifier, &a).await;
     assert_eq!(idp.hits("/jwks"), 1);
 
-    // Right after a fetch, unknown kids fetch nothing at all.
+    // The start-up fetch does not count against the limit (issue 16): the first unknown kid
+    // fetches once...
+    let first = a.token("mallory").kid(Some(&random_kid())).sign();
+    assert_denied(
+        &me(&verifier, &first).await,
+        StatusCode::UNAUTHORIZED,
+        Some(INVALID_TOKEN),
+        None,
+    );
+    assert_eq!(idp.hits("/jwks"), 2, "the first unknown kid after the start-up fetch");
+    // ...and right after that on-demand fetch, unknown kids fetch nothing at all.
     let (replies, _) = storm(&verifier, &a, 50).await;
     for reply in &replies {
         assert_denied(reply, StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN), None);
     }
-    assert_eq!(idp.hits("/jwks"), 1, "a fetch less than min_interval after the last");
+    assert_eq!(idp.hits("/jwks"), 2, "a fetch less than min_interval after the last");
 
     // Past the minimum interval, with a slow provider: 200 concurrent misses share one fetch.
     tokio::time::sleep(min_interval + Duration::from_millis(100)).await;
@@ -598,9 +633,10 @@ async fn an_unknown_kid_storm_is_a_bounded_number_of_fetches() {
         assert_denied(reply, StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN), None);
     }
     let fetches = idp.hits("/jwks");
-    assert!(fetches >= 2, "the storm may refresh the keys once");
+    assert!(fetches >= 3, "the storm may refresh the keys once");
+    // On-demand fetches start at least min_interval apart; the start-up fetch is not one.
     assert!(
-        fetches <= fetch_bound(since_build.elapsed(), min_interval),
+        fetches <= 1 + fetch_bound(since_build.elapsed(), min_interval),
         "{fetches} fetches in all, for 200 unknown kids in {elapsed:?}"
     );
     // Known keys kept working throughout.
@@ -1529,4 +1565,228 @@ async fn discovery_and_its_failures_are_traced() {
     let discovered = captured.event("discovered the key set");
     assert!(discovered.contains(&idp.url("/certs")), "{discovered}");
     captured.event("fetched the key set");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16: start-up diagnostics, development set-ups, discovery in both forms, re-read
+// ---------------------------------------------------------------------------------------------
+
+/// A verifier built from these variables (and the test audience, Development mode).
+fn from_env(vars: Vec<(&'static str, String)>) -> Result<Verifier, ConfigError> {
+    let mut vars = vars;
+    vars.push(("PORTCULLIS_AUDIENCE", TEST_AUDIENCE.to_owned()));
+    vars.push(("PORTCULLIS_DISCLOSURE", "development".to_owned()));
+    VerifierBuilder::new().with_env(lookup(vars))?.key_refresh(quick()).build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discovered_issuer_that_differs_is_a_start_up_error_with_both_spellings() {
+    let idp = Idp::start().await;
+    let spelt = idp.base();
+    let a = signer("a").with_issuer(spelt.clone());
+    idp.set(DISCOVERY, Answer::json(&discovery_document(&spelt, &idp.url("/certs"))));
+    idp.set("/certs", Answer::json(&jwks(&[&a], &[])));
+
+    // A trailing slash too many, from the environment: the error names the variable.
+    let configured = format!("{spelt}/");
+    let verifier = from_env(vec![("PORTCULLIS_ISSUER", configured.clone())]).unwrap();
+    let err = verifier.check_issuers().await.unwrap_err();
+    let ConfigError::IssuerMismatch { var, configured: c, discovered: d, hint } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!((*var, c.as_str(), d.as_str()), (Some("PORTCULLIS_ISSUER"), &*configured, &*spelt));
+    assert_eq!(*hint, Some("they differ only by a trailing slash"));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "PORTCULLIS_ISSUER: the discovery document of the issuer {configured:?} names the \
+             issuer {spelt:?}: configure it exactly as the provider spells it (they differ only \
+             by a trailing slash)"
+        )
+    );
+
+    // A host alias, in code: no variable to name.
+    let alias = spelt.replace("127.0.0.1", "localhost");
+    let verifier = Verifier::builder()
+        .oidc_issuer(&alias)
+        .audience(TEST_AUDIENCE)
+        .key_refresh(quick())
+        .build()
+        .unwrap();
+    let err = verifier.check_issuers().await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.starts_with("the discovery document of the issuer"), "{message}");
+    assert!(message.contains(&format!("{alias:?}")) && message.contains(&format!("{spelt:?}")));
+    assert!(message.contains("they differ only by a host alias"), "{message}");
+
+    // The exact spelling passes, and so do keys in code.
+    let exact = from_env(vec![("PORTCULLIS_ISSUER", spelt.clone())]).unwrap();
+    exact.check_issuers().await.unwrap();
+    assert_accepted(&exact, &a).await;
+    TestIssuer::eddsa().verifier().build().unwrap().check_issuers().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_provider_at_start_is_no_configuration_error() {
+    let mut idp = Idp::reserve();
+    let issuer = idp.base();
+    let verifier = from_env(vec![("PORTCULLIS_ISSUER", issuer.clone())]).unwrap();
+    verifier.check_issuers().await.unwrap();
+    let a = signer("a").with_issuer(issuer.clone());
+    assert_unavailable(&me(&verifier, &fresh_token(&a)).await);
+    // It keeps trying: once the provider is up, tokens are accepted.
+    idp.set(DISCOVERY, Answer::json(&discovery_document(&issuer, &idp.url("/certs"))));
+    idp.set("/certs", Answer::json(&jwks(&[&a], &[])));
+    idp.up().await;
+    tokio::time::sleep(PAST_MIN_INTERVAL).await;
+    assert_accepted(&verifier, &a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_falls_back_to_rfc8414() {
+    let idp = Idp::start().await;
+    let issuer = idp.url("/tenants/t1");
+    let a = signer("a").with_issuer(issuer.clone());
+    let rfc8414 = "/.well-known/oauth-authorization-server/tenants/t1";
+    idp.set(rfc8414, Answer::json(&discovery_document(&issuer, &idp.url("/t1/jwks"))));
+    idp.set("/t1/jwks", Answer::json(&jwks(&[&a], &[])));
+    let verifier = discovering(&issuer);
+    assert_accepted(&verifier, &a).await;
+    // OpenID Connect's form was asked first, and answered 404.
+    assert_eq!(idp.hits("/tenants/t1/.well-known/openid-configuration"), 1);
+    assert_eq!((idp.hits(rfc8414), idp.hits("/t1/jwks")), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_is_read_again_on_the_schedule_and_a_new_jwks_uri_followed() {
+    let idp = Idp::start().await;
+    let issuer = idp.base();
+    let (a, b) = (signer("a").with_issuer(issuer.clone()), signer("b").with_issuer(issuer.clone()));
+    idp.set(DISCOVERY, Answer::json(&discovery_document(&issuer, &idp.url("/old"))));
+    idp.set("/old", Answer::json(&jwks(&[&a], &[])));
+    // A short schedule; the on-demand limit far away, so that only the schedule can find b.
+    let refresh = KeyRefresh::default()
+        .interval(Duration::from_millis(100))
+        .min_interval(Duration::from_millis(100));
+    let verifier = Verifier::builder()
+        .oidc_issuer(&issuer)
+        .audience(TEST_AUDIENCE)
+        .key_refresh(refresh)
+        .disclosure(Disclosure::Development)
+        .build()
+        .unwrap();
+    assert_accepted(&verifier, &a).await;
+    // The provider moves its keys; the old URL still answers with the old set.
+    idp.set("/new", Answer::json(&jwks(&[&a, &b], &[])));
+    idp.set(DISCOVERY, Answer::json(&discovery_document(&issuer, &idp.url("/new"))));
+    eventually("the scheduled refresh reads discovery again", || idp.hits("/new") >= 1).await;
+    assert_accepted(&verifier, &b).await;
+    assert!(idp.hits(DISCOVERY) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_another_host_is_an_opt_in_logged_at_start() {
+    // Refused by default, naming the variable.
+    let url = "http://keycloak.internal:8080/jwks".to_owned();
+    let vars = || {
+        vec![("PORTCULLIS_ISSUER", TEST_ISSUER.to_owned()), ("PORTCULLIS_JWKS_URL", url.clone())]
+    };
+    let err = from_env(vars()).unwrap_err();
+    assert!(matches!(err, ConfigError::InvalidKeyUrl { var: Some("PORTCULLIS_JWKS_URL"), .. }));
+    let message = err.to_string();
+    assert!(message.starts_with("PORTCULLIS_JWKS_URL: cannot fetch keys from"), "{message}");
+    assert!(message.contains("PORTCULLIS_ALLOW_HTTP"), "{message}");
+    let discovery = from_env(vec![("PORTCULLIS_ISSUER", "http://keycloak:8080/realms/dev".into())]);
+    let message = discovery.unwrap_err().to_string();
+    assert!(message.starts_with("PORTCULLIS_ISSUER: cannot fetch keys from"), "{message}");
+
+    // With the opt-in it builds, and says so at start.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).finish();
+    let mut allowed = vars();
+    allowed.push(("PORTCULLIS_ALLOW_HTTP", "true".into()));
+    let verifier = tracing::subscriber::with_default(subscriber, || from_env(allowed)).unwrap();
+    let logs = captured.text();
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(logs.contains("keys are fetched over plain http (PORTCULLIS_ALLOW_HTTP)"), "{logs}");
+    assert!(logs.contains(&url), "{logs}");
+    drop(verifier);
+    // Loopback needs no opt-in, and logs nothing of the kind.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).finish();
+    let loopback = vec![
+        ("PORTCULLIS_ISSUER", TEST_ISSUER.to_owned()),
+        ("PORTCULLIS_JWKS_URL", "http://127.0.0.1:9/jwks".to_owned()),
+    ];
+    tracing::subscriber::with_default(subscriber, || from_env(loopback)).unwrap();
+    assert!(!captured.text().contains("plain http"), "{}", captured.text());
+    // Anything but true or false is refused by name.
+    let mut bad = vars();
+    bad.push(("PORTCULLIS_ALLOW_HTTP", "yes".into()));
+    let err = from_env(bad).unwrap_err();
+    assert_eq!(err.to_string(), "PORTCULLIS_ALLOW_HTTP: the value must be `true` or `false`");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_issuer_from_the_environment_with_a_jwks_url() {
+    // One key, two issuers' names on its tokens.
+    let fixed = |issuer: &str| {
+        let (private, public) = (fixture("rsa_private.pem"), fixture("rsa_public.pem"));
+        TestIssuer::rsa_pem(portcullis::Algorithm::RS256, private, &public)
+            .unwrap()
+            .with_kid(Some("r"))
+            .with_issuer(issuer)
+    };
+    let a = fixed(TEST_ISSUER);
+    let idp = Idp::start().await;
+    idp.set("/jwks", Answer::json(&jwks(&[], &[rsa_jwk("r", None)])));
+    let verifier = from_env(vec![
+        ("PORTCULLIS_ISSUER", "*".to_owned()),
+        ("PORTCULLIS_JWKS_URL", idp.url("/jwks")),
+    ])
+    .unwrap();
+    assert_accepted(&verifier, &a).await;
+    assert_accepted(&verifier, &fixed("https://elsewhere.example")).await;
+    assert_me(&me(&verifier, &a.token("nobody").without_claim("iss").sign()).await, "nobody");
+    // `*` has no discovery document, and cannot stand beside named issuers.
+    let err = from_env(vec![("PORTCULLIS_ISSUER", "*".to_owned())]).unwrap_err();
+    assert!(err.to_string().starts_with("PORTCULLIS_ISSUER: "), "{err}");
+    let err = from_env(vec![("PORTCULLIS_ISSUER", "* https://a.example".to_owned())]).unwrap_err();
+    assert!(err.to_string().starts_with("PORTCULLIS_ISSUER: "), "{err}");
+    // A JWKS URL without any issuer names both ways out.
+    let err = from_env(vec![("PORTCULLIS_JWKS_URL", idp.url("/jwks"))]).unwrap_err();
+    assert!(matches!(err, ConfigError::IssuerNotConfigured), "{err}");
+    assert!(err.to_string().contains("PORTCULLIS_ISSUER=*"), "{err}");
+}
+
+/// Issue 16, item 7: `PORTCULLIS_ISSUER` with several issuers, each discovered on its own, and
+/// each issuer's tokens verified with its own keys only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_issuers_from_the_environment_are_each_discovered_with_their_own_keys() {
+    let (idp_a, idp_b) = (Idp::start().await, Idp::start().await);
+    let (iss_a, iss_b) = (idp_a.base(), format!("{}/realms/b", idp_b.base()));
+    let a = signer("a").with_issuer(iss_a.clone());
+    let b = signer("b").with_issuer(iss_b.clone());
+    idp_a.set(DISCOVERY, Answer::json(&discovery_document(&iss_a, &idp_a.url("/keys"))));
+    idp_a.set("/keys", Answer::json(&jwks(&[&a], &[])));
+    let b_discovery = "/realms/b/.well-known/openid-configuration";
+    idp_b.set(b_discovery, Answer::json(&discovery_document(&iss_b, &idp_b.url("/b/keys"))));
+    idp_b.set("/b/keys", Answer::json(&jwks(&[&b], &[])));
+    let verifier = from_env(vec![("PORTCULLIS_ISSUER", format!("{iss_a} {iss_b}"))]).unwrap();
+    verifier.check_issuers().await.unwrap();
+    assert_accepted(&verifier, &a).await;
+    assert_accepted(&verifier, &b).await;
+    assert_eq!((idp_a.hits(DISCOVERY), idp_b.hits(b_discovery)), (1, 1));
+
+    // B's key signs a token naming A: A's keys are fetched again (an unknown kid) and still
+    // do not hold it; B's are never consulted.
+    let forged = b.token("alice").claim("iss", iss_a.clone()).sign();
+    assert_refused(&me(&verifier, &forged).await, UNKNOWN_KEY);
+    // Ownership tells alice of A from alice of B.
+    let alice_a = me(&verifier, &a.token("alice").sign()).await;
+    let alice_b = me(&verifier, &b.token("alice").sign()).await;
+    assert_eq!(alice_a.body["id"], json!([iss_a, "alice"]).to_string());
+    assert_eq!(alice_b.body["id"], json!([iss_b, "alice"]).to_string());
 }

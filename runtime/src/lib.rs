@@ -62,7 +62,8 @@ pub use respond::{
 pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
 pub use verify::{
     ACCESS_TOKEN_PARAM, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM,
-    MAX_LEEWAY, ScopeClaim, TokenCache, Verifier, VerifierBuilder, env, is_b64token,
+    MAX_LEEWAY, Preset, ScopeClaim, TokenCache, TokenProfile, TrustedIssuer, UnknownTokenProfile,
+    Verifier, VerifierBuilder, env, is_b64token,
 };
 
 /// What the attribute macros expand to. Not a public API: it changes without notice.

@@ -66,7 +66,16 @@ impl Principal {
         &self.inner.subject
     }
 
+    /// The `iss` claim, if the token has one.
+    pub fn issuer(&self) -> Option<&str> {
+        self.inner.claims.get("iss").and_then(Value::as_str)
+    }
+
     /// Who owns resources created by this caller: the configured principal-id claim, or `sub`.
+    ///
+    /// With more than one accepted issuer, it is the pair (issuer, that value), spelt as a JSON
+    /// array (`["https://a.example","alice"]`): alice of issuer A and alice of issuer B are
+    /// different owners, and no two pairs are spelt alike.
     pub fn id(&self) -> &str {
         self.inner.id.as_deref().unwrap_or(&self.inner.subject)
     }

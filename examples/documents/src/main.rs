@@ -65,7 +65,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .with_audience("documents");
         (development_verifier(&issuer)?, Some(issuer))
     } else {
-        (configured().map_err(|error| format!("configuration: {error}"))?.build()?, None)
+        let verifier = configured().map_err(|error| format!("configuration: {error}"))?.build()?;
+        // A discovery document naming another issuer is a configuration error: every token
+        // would be refused. An unreachable provider is not: keys are fetched once it answers.
+        verifier.check_issuers().await.map_err(|error| format!("configuration: {error}"))?;
+        (verifier, None)
     };
 
     let listener = TcpListener::bind(&addr)

@@ -20,7 +20,7 @@ use serde_json::Value;
 const BINARY: &str = env!("CARGO_BIN_EXE_documents");
 
 /// Every setting the binary reads, removed so that the test sees the fresh-clone defaults.
-const SETTINGS: [&str; 7] = [
+const SETTINGS: [&str; 9] = [
     "DOCUMENTS_ADDR",
     "DOCUMENTS_DB",
     "PORTCULLIS_ISSUER",
@@ -28,6 +28,8 @@ const SETTINGS: [&str; 7] = [
     "PORTCULLIS_JWKS_URL",
     "PORTCULLIS_REALM",
     "PORTCULLIS_DISCLOSURE",
+    "PORTCULLIS_TOKEN_PROFILE",
+    "PORTCULLIS_ALLOW_HTTP",
 ];
 
 /// The server process; killed if the test fails before stopping it.
@@ -349,4 +351,59 @@ fn a_configured_key_source_turns_development_mode_off() {
     let text = server.banner().join("\n");
     assert!(!text.contains("DEVELOPMENT"), "{text}");
     assert!(!text.contains("export "), "{text}");
+}
+
+/// A provider on 127.0.0.1 that answers every request with `document(base URL)` as JSON.
+fn serve_json(document: impl Fn(&str) -> String + Send + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let body = document(&base);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    base
+}
+
+#[test]
+fn a_discovery_document_naming_another_issuer_stops_the_start() {
+    // The provider spells its issuer without the trailing slash the configuration has.
+    let base = serve_json(|base| {
+        serde_json::json!({"issuer": base, "jwks_uri": format!("{base}/jwks")}).to_string()
+    });
+    let configured = format!("{base}/");
+    let mut server = Server::start(&[
+        ("PORTCULLIS_ISSUER", configured.as_str()),
+        ("PORTCULLIS_AUDIENCE", "documents"),
+    ]);
+    let status = server.child.wait().unwrap();
+    assert!(!status.success(), "{status:?}");
+    let logs = server.stderr.take().unwrap().join().unwrap();
+    assert!(logs.contains("documents: configuration: PORTCULLIS_ISSUER: "), "{logs}");
+    assert!(logs.contains(&format!("{configured:?}")), "{logs}");
+    assert!(logs.contains(&format!("names the issuer {base:?}")), "{logs}");
+    assert!(logs.contains("they differ only by a trailing slash"), "{logs}");
+    let banner = server.banner();
+    assert!(!banner.iter().any(|line| line.starts_with("Listening")), "{banner:?}");
+}
+
+#[test]
+fn an_unreachable_provider_at_start_is_no_error() {
+    // Nothing listens on port 9 of the loopback: the server starts and keeps trying.
+    let server = Server::start(&[
+        ("PORTCULLIS_ISSUER", "http://127.0.0.1:9"),
+        ("PORTCULLIS_AUDIENCE", "documents"),
+    ]);
+    let banner = server.banner();
+    assert!(banner.iter().any(|line| line.starts_with("Listening")), "{banner:?}");
+    let (_, logs) = server.terminate();
+    assert!(logs.contains("could not fetch the key set"), "{logs}");
 }

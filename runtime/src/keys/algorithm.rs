@@ -43,7 +43,8 @@ pub enum Algorithm {
     ES256,
     /// ECDSA on P-384 with SHA-384.
     ES384,
-    /// EdDSA on Ed25519 (RFC 8037).
+    /// EdDSA on Ed25519 (RFC 8037). Also parsed from RFC 9864's fully specified name
+    /// `Ed25519`, in a token's `alg` and in a JWK's.
     EdDSA,
 }
 
@@ -162,11 +163,18 @@ impl fmt::Display for Algorithm {
 impl FromStr for Algorithm {
     type Err = UnknownAlgorithm;
 
-    /// Parses a JOSE name exactly (names are case-sensitive, RFC 7515 §4.1.1).
+    /// Parses a JOSE name exactly (names are case-sensitive, RFC 7515 §4.1.1). RFC 9864's
+    /// `Ed25519` is [`Algorithm::EdDSA`]: the only curve portcullis verifies EdDSA on.
     fn from_str(name: &str) -> Result<Self, Self::Err> {
+        if name == ED25519 {
+            return Ok(Self::EdDSA);
+        }
         Self::ALL.into_iter().find(|alg| alg.as_str() == name).ok_or(UnknownAlgorithm)
     }
 }
+
+/// RFC 9864's fully specified name for EdDSA over Ed25519.
+pub(crate) const ED25519: &str = "Ed25519";
 
 /// A name that is not one of the supported signature algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -190,6 +198,10 @@ mod tests {
             assert_eq!(serde_json::from_str::<Algorithm>(&json).ok(), Some(alg));
         }
         assert_eq!("none".parse::<Algorithm>(), Err(UnknownAlgorithm));
+        // RFC 9864: the fully specified name of EdDSA over Ed25519; Ed448 is not supported.
+        assert_eq!("Ed25519".parse::<Algorithm>(), Ok(Algorithm::EdDSA));
+        assert_eq!("ed25519".parse::<Algorithm>(), Err(UnknownAlgorithm));
+        assert_eq!("Ed448".parse::<Algorithm>(), Err(UnknownAlgorithm));
         assert!(Algorithm::ASYMMETRIC.iter().all(|alg| !Family::Hmac.algorithms().contains(alg)));
     }
 }

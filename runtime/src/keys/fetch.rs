@@ -9,20 +9,30 @@ use serde::Deserialize;
 use super::key::KeyError;
 
 /// Parses `url`, refusing anything but `https` (and `http` to a loopback address, for tests
-/// and local identity providers): keys fetched in clear text could be swapped by anyone on the
-/// path.
-pub(crate) fn secure_url(url: &str) -> Result<Url, &'static str> {
+/// and local identity providers, or to any host with `allow_http`, for development set-ups):
+/// keys fetched in clear text could be swapped by anyone on the path.
+pub(crate) fn secure_url(url: &str, allow_http: bool) -> Result<Url, &'static str> {
     let url = Url::parse(url).map_err(|_| "the URL is not valid")?;
-    if is_secure(&url) {
+    if is_secure(&url, allow_http) {
         Ok(url)
+    } else if url.scheme() == "http" {
+        Err(
+            "the URL must use https (http only to a loopback address, or to any host with PORTCULLIS_ALLOW_HTTP=true in development)",
+        )
     } else {
-        Err("the URL must use https (http only to a loopback address)")
+        Err("the URL must use https")
     }
 }
 
-fn is_secure(url: &Url) -> bool {
+/// Whether `url` is plain `http` to a host that is not loopback: allowed only by the opt-in.
+pub(crate) fn is_clear_text_to_network(url: &Url) -> bool {
+    url.scheme() == "http" && !is_secure(url, false)
+}
+
+fn is_secure(url: &Url, allow_http: bool) -> bool {
     match url.scheme() {
         "https" => url.host().is_some(),
+        "http" if allow_http => url.host().is_some(),
         "http" => match url.host() {
             Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -30,6 +40,45 @@ fn is_secure(url: &Url) -> bool {
             None => false,
         },
         _ => false,
+    }
+}
+
+/// Whether a fetch that went through `previous` (the first URL first) may follow a redirect to
+/// `next`: at most three redirects, each to a secure URL, and never from `https` down to `http`,
+/// not even to a loopback address (the document would no longer be what the `https` URL
+/// vouched for).
+fn may_redirect(previous: &[Url], next: &Url, allow_http: bool) -> bool {
+    let downgrade = next.scheme() != "https" && previous.iter().any(|url| url.scheme() == "https");
+    previous.len() < 3 && is_secure(next, allow_http) && !downgrade
+}
+
+/// When a discovery document names another issuer than the configured one, what the two
+/// spellings have in common, if it is a near miss: the issuer must be spelt exactly as the
+/// provider spells it (OpenID Connect Discovery §4.3, RFC 8414 §3.3).
+pub(crate) fn near_miss(configured: &str, discovered: &str) -> Option<&'static str> {
+    if configured.trim_end_matches('/') == discovered.trim_end_matches('/') {
+        return Some("they differ only by a trailing slash");
+    }
+    let (Ok(a), Ok(b)) = (Url::parse(configured), Url::parse(discovered)) else { return None };
+    let rest_equal = a.scheme() == b.scheme()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path().trim_end_matches('/') == b.path().trim_end_matches('/')
+        && a.query() == b.query();
+    if !rest_equal {
+        return None;
+    }
+    let loopback = |url: &Url| match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if a.host() == b.host() {
+        Some("they differ only in spelling (letter case, or a default port written out)")
+    } else if loopback(&a) && loopback(&b) {
+        Some("they differ only by a host alias (localhost, 127.0.0.1 and [::1] name one host)")
+    } else {
+        None
     }
 }
 
@@ -46,7 +95,10 @@ pub(crate) enum FetchError {
     TooLarge(usize),
     #[error("the discovery document is not valid: {0}")]
     InvalidDiscovery(&'static str),
-    #[error("the discovery document names the issuer {found:?}, not {expected:?}")]
+    #[error(
+        "the discovery document names the issuer {found:?}, not {expected:?}{}",
+        near_miss(expected, found).map(|hint| format!(" ({hint})")).unwrap_or_default()
+    )]
     IssuerMismatch { expected: String, found: String },
     #[error("the key set is not usable: {0}")]
     Keys(#[from] KeyError),
@@ -72,36 +124,57 @@ pub(crate) struct Fetched {
 pub(crate) struct Fetcher {
     client: reqwest::Client,
     max_response_bytes: usize,
+    allow_http: bool,
 }
 
 impl Fetcher {
     pub(crate) fn new(
         timeout: Duration,
         max_response_bytes: usize,
+        allow_http: bool,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 3 || !is_secure(attempt.url()) {
-                    attempt.stop()
-                } else {
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if may_redirect(attempt.previous(), attempt.url(), allow_http) {
                     attempt.follow()
+                } else {
+                    attempt.stop()
                 }
             }))
             .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, max_response_bytes })
+        Ok(Self { client, max_response_bytes, allow_http })
     }
 
-    /// Reads `issuer`'s discovery document at `document` and returns its `jwks_uri`.
-    pub(crate) async fn discover(&self, issuer: &str, document: &Url) -> Result<Url, FetchError> {
+    /// Reads `issuer`'s discovery document and returns its `jwks_uri`: the first of
+    /// `documents` (OpenID Connect's, then RFC 8414's) that the provider serves; a document
+    /// that is served but does not fit is not passed over.
+    pub(crate) async fn discover(
+        &self,
+        issuer: &str,
+        documents: &[Url],
+    ) -> Result<Url, FetchError> {
         #[derive(Deserialize)]
         struct Discovery {
             issuer: String,
             jwks_uri: String,
         }
-        let fetched = self.get(document).await?;
+        let mut fetched = None;
+        let mut last_error = FetchError::InvalidDiscovery("no discovery document is configured");
+        for document in documents {
+            match self.get(document).await {
+                Ok(found) => {
+                    fetched = Some(found);
+                    break;
+                }
+                // Not served here (404, say): the other form may be.
+                Err(error @ FetchError::Status(_)) => last_error = error,
+                Err(error) => return Err(error),
+            }
+        }
+        let Some(fetched) = fetched else { return Err(last_error) };
         let discovery: Discovery = serde_json::from_slice(&fetched.body)
             .map_err(|_| FetchError::InvalidDiscovery("it lacks `issuer` or `jwks_uri`"))?;
         if discovery.issuer != issuer {
@@ -110,7 +183,8 @@ impl Fetcher {
                 found: discovery.issuer,
             });
         }
-        let url = secure_url(&discovery.jwks_uri).map_err(FetchError::InvalidDiscovery)?;
+        let url = secure_url(&discovery.jwks_uri, self.allow_http)
+            .map_err(FetchError::InvalidDiscovery)?;
         tracing::info!(target: "portcullis::keys", issuer, jwks_uri = %url, "discovered the key set");
         Ok(url)
     }
@@ -174,11 +248,54 @@ mod tests {
             "http://[::1]/jwks",
             "http://localhost/jwks",
         ] {
-            assert!(secure_url(ok).is_ok(), "{ok}");
+            assert!(secure_url(ok, false).is_ok(), "{ok}");
         }
         for bad in ["http://idp.example/jwks", "ftp://idp.example/", "file:///etc/jwks", "jwks"] {
-            assert!(secure_url(bad).is_err(), "{bad}");
+            assert!(secure_url(bad, false).is_err(), "{bad}");
         }
+        // The development opt-in: plain http to any host, nothing else.
+        assert!(secure_url("http://keycloak:8080/realms/dev", true).is_ok());
+        for bad in ["ftp://idp.example/", "file:///etc/jwks", "jwks"] {
+            assert!(secure_url(bad, true).is_err(), "{bad}");
+        }
+        assert!(is_clear_text_to_network(&Url::parse("http://keycloak:8080/").unwrap()));
+        assert!(!is_clear_text_to_network(&Url::parse("http://127.0.0.1:8080/").unwrap()));
+    }
+
+    #[test]
+    fn near_misses_are_named() {
+        let slash = Some("they differ only by a trailing slash");
+        assert_eq!(near_miss("http://127.0.0.1:37101/", "http://127.0.0.1:37101"), slash);
+        assert_eq!(near_miss("https://t.auth0.com", "https://t.auth0.com/"), slash);
+        let alias = near_miss("http://localhost:8080/realms/a", "http://127.0.0.1:8080/realms/a");
+        assert!(alias.is_some_and(|hint| hint.contains("host alias")), "{alias:?}");
+        let spelling = near_miss("https://IdP.example:443/x", "https://idp.example/x");
+        assert!(spelling.is_some_and(|hint| hint.contains("spelling")), "{spelling:?}");
+        assert_eq!(near_miss("https://a.example", "https://b.example"), None);
+        assert_eq!(near_miss("http://localhost:1/a", "http://127.0.0.1:2/a"), None);
+        assert_eq!(near_miss("https://a.example/x", "https://a.example/y"), None);
+    }
+
+    #[test]
+    fn redirects_stay_secure_and_never_downgrade() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let https = [url("https://idp.example/jwks")];
+        let http = [url("http://127.0.0.1:8080/jwks")];
+        assert!(may_redirect(&https, &url("https://cdn.example/jwks"), false));
+        assert!(may_redirect(&http, &url("http://127.0.0.1:8081/jwks"), false));
+        assert!(may_redirect(&http, &url("https://idp.example/jwks"), false));
+        // https to http, even to loopback, even with the development opt-in: refused.
+        for next in ["http://127.0.0.1/jwks", "http://localhost/jwks", "http://[::1]/jwks"] {
+            assert!(!may_redirect(&https, &url(next), false), "{next}");
+            assert!(!may_redirect(&https, &url(next), true), "{next}");
+        }
+        let both = [url("https://idp.example/a"), url("https://idp.example/b")];
+        assert!(!may_redirect(&both, &url("http://127.0.0.1/jwks"), false));
+        assert!(!may_redirect(&http, &url("http://idp.example/jwks"), false));
+        assert!(may_redirect(&http, &url("http://idp.example/jwks"), true));
+        let three =
+            [url("https://a.example/"), url("https://b.example/"), url("https://c.example/")];
+        assert!(!may_redirect(&three, &url("https://d.example/"), false));
     }
 
     #[test]

@@ -9,12 +9,11 @@
 //!
 //! In both modes, keys meant for encryption and keys of unsupported types or curves are skipped.
 
-use jsonwebtoken::jwk::Jwk;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::algorithm::Algorithm;
-use super::key::{Key, KeyError};
+use super::key::{Key, KeyError, parse_jwk};
 use super::set::KeySet;
 
 /// How a document's flaws are treated.
@@ -40,7 +39,7 @@ pub(crate) fn parse(document: &[u8], mode: Mode<'_>) -> Result<KeySet, KeyError>
     let document: Document = serde_json::from_slice(document).map_err(|_| KeyError::InvalidJwks)?;
     let mut keys = KeySet::new();
     for value in document.keys {
-        let jwk = match Jwk::deserialize(&value) {
+        let jwk = match parse_jwk(&value) {
             Ok(jwk) => jwk,
             // A member that is not a JWK at all means the document is not a JWKS.
             Err(_) if mode == Mode::Strict => return Err(KeyError::InvalidJwks),

@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::{
 use serde::Deserialize as _;
 use serde_json::Value;
 
-use super::algorithm::{Algorithm, Family};
+use super::algorithm::{Algorithm, ED25519, Family};
 
 /// A key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -160,8 +160,8 @@ impl Key {
     /// ```
     pub fn from_jwk(jwk: &Value) -> Result<Self, KeyError> {
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
-        let parsed = Jwk::deserialize(jwk)
-            .map_err(|_| KeyError::InvalidJwk { kid, reason: "it is not a valid JWK" })?;
+        let parsed = parse_jwk(jwk)
+            .map_err(|()| KeyError::InvalidJwk { kid, reason: "it is not a valid JWK" })?;
         Self::from_parsed_jwk(&parsed)
     }
 
@@ -253,6 +253,21 @@ impl Key {
     }
 }
 
+/// `jsonwebtoken`'s view of a JWK. RFC 9864's `alg` `Ed25519`, which that crate does not know,
+/// is read as `EdDSA`: the key's curve is then checked to be Ed25519 like any EdDSA key's.
+pub(crate) fn parse_jwk(jwk: &Value) -> Result<Jwk, ()> {
+    if jwk.get("alg").and_then(Value::as_str) == Some(ED25519) {
+        let mut renamed = jwk.clone();
+        renamed["alg"] = Value::String(Algorithm::EdDSA.as_str().to_owned());
+        // An Ed25519 `alg` binds the key to Ed25519: a key of another curve is refused.
+        if jwk.get("crv").and_then(Value::as_str) != Some(ED25519) {
+            return Err(());
+        }
+        return Jwk::deserialize(&renamed).map_err(|_| ());
+    }
+    Jwk::deserialize(jwk).map_err(|_| ())
+}
+
 /// Maps a JWK `alg` to a signature algorithm; encryption algorithms map to nothing.
 fn signature_algorithm(declared: KeyAlgorithm) -> Option<Algorithm> {
     Some(match declared {
@@ -289,6 +304,15 @@ mod tests {
     fn with_algorithm_refuses_another_family() {
         let err = Key::hmac(SECRET).unwrap().with_algorithm(Algorithm::RS256).unwrap_err();
         assert!(matches!(err, KeyError::AlgorithmMismatch { family: "HMAC", .. }));
+    }
+
+    #[test]
+    fn rfc9864_ed25519_alg_is_eddsa() {
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "alg": "Ed25519", "x": x});
+        assert_eq!(Key::from_jwk(&jwk).unwrap().algorithms(), [Algorithm::EdDSA]);
+        let x25519 = serde_json::json!({"kty": "OKP", "crv": "X25519", "alg": "Ed25519", "x": x});
+        assert!(matches!(Key::from_jwk(&x25519), Err(KeyError::InvalidJwk { .. })));
     }
 
     #[test]

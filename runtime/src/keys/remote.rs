@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use reqwest::Url;
 
 use super::algorithm::Algorithm;
-use super::fetch::{FetchError, Fetcher, secure_url};
+use super::fetch::{FetchError, Fetcher, is_clear_text_to_network, near_miss, secure_url};
 use super::jwks::{self, Mode};
 use super::set::KeySet;
 
@@ -107,27 +107,82 @@ impl KeyRefresh {
 #[derive(Debug, Clone)]
 pub(crate) enum KeyLocation {
     /// A JWKS document.
-    Jwks(Url),
+    Jwks {
+        /// The JWKS URL.
+        url: Url,
+        /// Whether plain `http` to hosts other than loopback is allowed (development only).
+        allow_http: bool,
+    },
     /// An issuer whose discovery document names the JWKS.
     Discovery {
         /// The issuer, exactly as configured: the discovered `issuer` must equal it.
         issuer: String,
-        /// `{issuer}/.well-known/openid-configuration`.
-        document: Url,
+        /// Where the document may be, in order: OpenID Connect's
+        /// `{issuer}/.well-known/openid-configuration`, then RFC 8414's
+        /// `{origin}/.well-known/oauth-authorization-server{path}`.
+        documents: Vec<Url>,
+        /// Whether plain `http` to hosts other than loopback is allowed (development only).
+        allow_http: bool,
     },
 }
 
 impl KeyLocation {
-    /// A JWKS URL; `https`, or `http` to a loopback address only.
-    pub(crate) fn jwks(url: &str) -> Result<Self, &'static str> {
-        Ok(Self::Jwks(secure_url(url)?))
+    /// A JWKS URL; `https`, or `http` to a loopback address (any host with `allow_http`).
+    pub(crate) fn jwks(url: &str, allow_http: bool) -> Result<Self, &'static str> {
+        Ok(Self::Jwks { url: secure_url(url, allow_http)?, allow_http })
     }
 
-    /// OIDC discovery for `issuer`.
-    pub(crate) fn discovery(issuer: &str) -> Result<Self, &'static str> {
-        let document = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-        Ok(Self::Discovery { issuer: issuer.to_owned(), document: secure_url(&document)? })
+    /// Discovery for `issuer`: OpenID Connect's form, then RFC 8414's.
+    pub(crate) fn discovery(issuer: &str, allow_http: bool) -> Result<Self, &'static str> {
+        let oidc = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let oidc = secure_url(&oidc, allow_http)?;
+        let mut rfc8414 = secure_url(issuer, allow_http)?;
+        let path = rfc8414.path().trim_end_matches('/').to_owned();
+        rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+        rfc8414.set_query(None);
+        rfc8414.set_fragment(None);
+        Ok(Self::Discovery {
+            issuer: issuer.to_owned(),
+            documents: vec![oidc, rfc8414],
+            allow_http,
+        })
     }
+
+    fn allow_http(&self) -> bool {
+        match self {
+            Self::Jwks { allow_http, .. } | Self::Discovery { allow_http, .. } => *allow_http,
+        }
+    }
+
+    /// Logs, once at start, that keys are fetched in clear text over the network.
+    fn warn_if_clear_text(&self) {
+        let url = match self {
+            Self::Jwks { url, .. } => url,
+            Self::Discovery { documents, .. } => match documents.first() {
+                Some(url) => url,
+                None => return,
+            },
+        };
+        if is_clear_text_to_network(url) {
+            tracing::warn!(
+                target: "portcullis::keys",
+                %url,
+                "keys are fetched over plain http (PORTCULLIS_ALLOW_HTTP): anyone on the path can \
+                 swap them; for development only"
+            );
+        }
+    }
+}
+
+/// The discovery document named another issuer than the configured one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IssuerMismatch {
+    /// The issuer as configured.
+    pub(crate) configured: String,
+    /// The issuer as the document names it.
+    pub(crate) discovered: String,
+    /// What the two have in common, when it is a near miss.
+    pub(crate) hint: Option<&'static str>,
 }
 
 /// The keys as last fetched, and what the last attempt found.
@@ -144,16 +199,27 @@ pub(crate) struct Snapshot {
     attempts: u64,
     /// When the last attempt started.
     last_attempt: Option<Instant>,
+    /// When the last fetch a token asked for (an unknown `kid`) started: only those count
+    /// against the on-demand limit, so a key published right after the start-up fetch or a
+    /// scheduled one is fetched for its first token.
+    last_on_demand: Option<Instant>,
     /// When the background task fetches next.
     refresh_at: Instant,
     /// A digest of the last document, to tell a rotation from a refresh that changed nothing.
     digest: [u8; 32],
+    /// The issuer the last discovery document named instead of the configured one, if it did.
+    mismatch: Option<Arc<IssuerMismatch>>,
 }
 
 impl Snapshot {
     /// Whether a fetch ever succeeded.
     pub(crate) fn loaded(&self) -> bool {
         !self.keys.is_empty()
+    }
+
+    /// The issuer the last discovery document named instead of the configured one.
+    pub(crate) fn mismatch(&self) -> Option<&IssuerMismatch> {
+        self.mismatch.as_deref()
     }
 }
 
@@ -185,15 +251,19 @@ impl RemoteKeys {
         refresh: KeyRefresh,
         algorithms: Vec<Algorithm>,
     ) -> Result<Self, reqwest::Error> {
-        let fetcher = Fetcher::new(refresh.timeout, refresh.max_response_bytes)?;
+        let fetcher =
+            Fetcher::new(refresh.timeout, refresh.max_response_bytes, location.allow_http())?;
+        location.warn_if_clear_text();
         let snapshot = Snapshot {
             keys: Arc::new(KeySet::new()),
             healthy: false,
             generation: 0,
             attempts: 0,
             last_attempt: None,
+            last_on_demand: None,
             refresh_at: Instant::now(),
             digest: [0; 32],
+            mismatch: None,
         };
         let keys = Self {
             shared: Arc::new(Shared {
@@ -221,9 +291,22 @@ impl RemoteKeys {
     }
 
     /// Fetches the keys again because `seen` did not hold the one a token names, unless a fetch
-    /// completed since `seen` was taken (its result is returned) or the last attempt is more
-    /// recent than the minimum interval (the current keys are returned).
+    /// completed since `seen` was taken (its result is returned) or the last on-demand fetch is
+    /// more recent than the minimum interval (the current keys are returned). A start-up or
+    /// scheduled fetch does not count: it cannot have seen a key published after it.
     pub(crate) async fn refresh_for(&self, seen: &Snapshot) -> Arc<Snapshot> {
+        self.fetch_for(seen, Trigger::UnknownKey).await
+    }
+
+    /// Fetches the first keys for a request that found none loaded (the start-up fetch failed,
+    /// or has not run), unless a fetch completed since `seen` was taken or any attempt is more
+    /// recent than the minimum interval. Not an on-demand fetch: the first key set loaded
+    /// never delays the refresh a new key's token asks for.
+    pub(crate) async fn first_keys_for(&self, seen: &Snapshot) -> Arc<Snapshot> {
+        self.fetch_for(seen, Trigger::FirstKeys).await
+    }
+
+    async fn fetch_for(&self, seen: &Snapshot, trigger: Trigger) -> Arc<Snapshot> {
         let shared = Arc::clone(&self.shared);
         let seen = seen.attempts;
         let refresh = async move {
@@ -232,12 +315,14 @@ impl RemoteKeys {
             if now.attempts != seen {
                 return now;
             }
-            let recent =
-                now.last_attempt.is_some_and(|last| last.elapsed() < shared.refresh.min_interval);
-            if recent {
+            let last = match trigger {
+                Trigger::UnknownKey => now.last_on_demand,
+                Trigger::FirstKeys | Trigger::Schedule => now.last_attempt,
+            };
+            if last.is_some_and(|last| last.elapsed() < shared.refresh.min_interval) {
                 return now;
             }
-            let snapshot = shared.fetch_and_store(&mut gate, "unknown key").await;
+            let snapshot = shared.fetch_and_store(&mut gate, trigger).await;
             // The background task may be asleep until a later time than this fetch set (a
             // short `max-age`, or a retry after a failure): it must wake to follow it.
             shared.rescheduled.notify_one();
@@ -250,6 +335,23 @@ impl RemoteKeys {
             Ok(runtime) => runtime.spawn(refresh).await.unwrap_or_else(|_| self.shared.snapshot()),
             Err(_) => refresh.await,
         }
+    }
+
+    /// The outcome of the first fetch: waits for the start-up fetch (or makes it, when none
+    /// runs), bounded by the fetch timeout; returns at once if a fetch completed already.
+    pub(crate) async fn first_attempt(&self) -> Arc<Snapshot> {
+        let now = self.shared.snapshot();
+        if now.attempts > 0 {
+            return now;
+        }
+        let mut gate = self.shared.gate.lock().await;
+        let now = self.shared.snapshot();
+        if now.attempts > 0 {
+            return now;
+        }
+        let snapshot = self.shared.fetch_and_store(&mut gate, Trigger::Schedule).await;
+        self.shared.rescheduled.notify_one();
+        snapshot
     }
 
     /// How long a client should wait before trying again while the keys are unavailable.
@@ -312,7 +414,28 @@ async fn refresh_loop(shared: Weak<Shared>) {
         let mut gate = shared.gate.lock().await;
         // A request may have refreshed the keys while this task slept.
         if shared.snapshot().refresh_at <= Instant::now() {
-            shared.fetch_and_store(&mut gate, "schedule").await;
+            shared.fetch_and_store(&mut gate, Trigger::Schedule).await;
+        }
+    }
+}
+
+/// Why a fetch happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// The background task: at start, on the refresh interval, or retrying after a failure.
+    Schedule,
+    /// A token named a key that is not known: rate limited by the on-demand limit.
+    UnknownKey,
+    /// A token arrived while no key set was ever loaded: rate limited by every attempt.
+    FirstKeys,
+}
+
+impl Trigger {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::UnknownKey => "unknown key",
+            Self::FirstKeys => "first keys",
         }
     }
 }
@@ -326,10 +449,18 @@ impl Shared {
     async fn fetch_and_store(
         &self,
         discovered: &mut Option<Url>,
-        trigger: &'static str,
+        trigger: Trigger,
     ) -> Arc<Snapshot> {
         let started = Instant::now();
         let previous = self.snapshot();
+        let last_on_demand =
+            if trigger == Trigger::UnknownKey { Some(started) } else { previous.last_on_demand };
+        // Discovery is read again on the schedule, so that a changed `jwks_uri` is followed; a
+        // token's fetch uses the URL found last.
+        if trigger == Trigger::Schedule {
+            *discovered = None;
+        }
+        let trigger = trigger.as_str();
         let outcome = self.fetch(discovered).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let snapshot = match outcome {
@@ -353,13 +484,25 @@ impl Shared {
                     generation: previous.generation + u64::from(changed),
                     attempts: previous.attempts + 1,
                     last_attempt: Some(started),
+                    last_on_demand,
                     refresh_at: after(interval),
                     digest,
+                    mismatch: None,
                 }
             }
             Err(error) => {
                 // The discovered URL may be what broke: discover again next time.
                 *discovered = None;
+                let mismatch = match (&error, &self.location) {
+                    (FetchError::IssuerMismatch { expected, found }, _) => {
+                        Some(Arc::new(IssuerMismatch {
+                            configured: expected.clone(),
+                            discovered: found.clone(),
+                            hint: near_miss(expected, found),
+                        }))
+                    }
+                    _ => None,
+                };
                 tracing::warn!(
                     target: "portcullis::keys",
                     trigger,
@@ -374,7 +517,9 @@ impl Shared {
                     healthy: false,
                     attempts: previous.attempts + 1,
                     last_attempt: Some(started),
+                    last_on_demand,
                     refresh_at: after(self.refresh.min_interval),
+                    mismatch,
                     ..(*previous).clone()
                 }
             }
@@ -390,10 +535,10 @@ impl Shared {
         discovered: &mut Option<Url>,
     ) -> Result<(KeySet, [u8; 32], Option<Duration>), FetchError> {
         let url = match (&self.location, discovered.as_ref()) {
-            (KeyLocation::Jwks(url), _) => url.clone(),
+            (KeyLocation::Jwks { url, .. }, _) => url.clone(),
             (KeyLocation::Discovery { .. }, Some(url)) => url.clone(),
-            (KeyLocation::Discovery { issuer, document }, None) => {
-                let url = self.fetcher.discover(issuer, document).await?;
+            (KeyLocation::Discovery { issuer, documents, .. }, None) => {
+                let url = self.fetcher.discover(issuer, documents).await?;
                 *discovered = Some(url.clone());
                 url
             }
@@ -438,26 +583,34 @@ fn log_rotation(old: &KeySet, new: &KeySet, was_loaded: bool) {
 mod tests {
     use super::*;
 
+    fn documents(issuer: &str) -> Vec<String> {
+        let Ok(KeyLocation::Discovery { documents, .. }) = KeyLocation::discovery(issuer, false)
+        else {
+            panic!("{issuer}");
+        };
+        documents.iter().map(Url::to_string).collect()
+    }
+
     #[test]
-    fn discovery_url_from_issuer() {
+    fn discovery_urls_from_issuer_oidc_then_rfc8414() {
         for issuer in ["https://tenant.auth0.com/", "https://tenant.auth0.com"] {
-            let Ok(KeyLocation::Discovery { document, .. }) = KeyLocation::discovery(issuer) else {
-                panic!("{issuer}");
-            };
             assert_eq!(
-                document.as_str(),
-                "https://tenant.auth0.com/.well-known/openid-configuration"
+                documents(issuer),
+                [
+                    "https://tenant.auth0.com/.well-known/openid-configuration",
+                    "https://tenant.auth0.com/.well-known/oauth-authorization-server",
+                ]
             );
         }
-        let Ok(KeyLocation::Discovery { document, .. }) =
-            KeyLocation::discovery("https://kc.example/realms/acme")
-        else {
-            panic!()
-        };
         assert_eq!(
-            document.as_str(),
-            "https://kc.example/realms/acme/.well-known/openid-configuration"
+            documents("https://kc.example/realms/acme"),
+            [
+                "https://kc.example/realms/acme/.well-known/openid-configuration",
+                "https://kc.example/.well-known/oauth-authorization-server/realms/acme",
+            ]
         );
+        assert!(KeyLocation::discovery("http://keycloak:8080/realms/dev", false).is_err());
+        assert!(KeyLocation::discovery("http://keycloak:8080/realms/dev", true).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::algorithm::Algorithm;
 use super::key::Key;
 #[cfg(feature = "remote")]
-use super::remote::{KeyLocation, KeyRefresh, RemoteKeys};
+use super::remote::{IssuerMismatch, KeyLocation, KeyRefresh, RemoteKeys};
 use super::set::KeySet;
 use crate::respond::InvalidTokenReason;
 
@@ -82,6 +82,17 @@ impl KeySource {
         }
     }
 
+    /// For fetched keys, the outcome of the first fetch (awaited, within the fetch timeout):
+    /// the issuer a discovery document named instead of the configured one, if it did. An
+    /// unreachable provider is no mismatch: the keys are fetched once it answers.
+    #[cfg(feature = "remote")]
+    pub(crate) async fn issuer_mismatch(&self) -> Option<IssuerMismatch> {
+        match self {
+            Self::Fixed(_) => None,
+            Self::Remote(remote) => remote.first_attempt().await.mismatch().cloned(),
+        }
+    }
+
     /// The key for a token with header `kid` and `alg`, among the keys known now: never waits.
     pub(crate) fn select_now(
         &self,
@@ -128,7 +139,7 @@ async fn select_remote(
     };
     let mut snapshot = remote.current();
     if !snapshot.loaded() {
-        snapshot = remote.refresh_for(&snapshot).await;
+        snapshot = remote.first_keys_for(&snapshot).await;
         if !snapshot.loaded() {
             return Err(unavailable(&snapshot));
         }

@@ -72,11 +72,14 @@ pub enum InvalidTokenReason {
     InvalidClaims,
     /// The header lists `crit` extensions, none of which this verifier understands.
     UnsupportedCriticalHeader,
+    /// The header's `typ` says the token is not an access token (an ID token, a DPoP proof, a
+    /// logout or security event token), or not the type the token profile requires.
+    WrongType,
 }
 
 impl InvalidTokenReason {
     /// Every reason, for exhaustive tests and metrics.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Malformed,
         Self::TooLarge,
         Self::DisallowedAlgorithm,
@@ -89,6 +92,7 @@ impl InvalidTokenReason {
         Self::MissingClaim,
         Self::InvalidClaims,
         Self::UnsupportedCriticalHeader,
+        Self::WrongType,
     ];
 
     /// A stable, machine-friendly name for logs and metrics.
@@ -106,6 +110,7 @@ impl InvalidTokenReason {
             Self::MissingClaim => "missing_claim",
             Self::InvalidClaims => "invalid_claims",
             Self::UnsupportedCriticalHeader => "unsupported_crit",
+            Self::WrongType => "wrong_type",
         }
     }
 
@@ -128,6 +133,7 @@ impl InvalidTokenReason {
             Self::UnsupportedCriticalHeader => {
                 "The access token uses an unsupported critical header"
             }
+            Self::WrongType => "The token is not an access token of an accepted type",
         }
     }
 }

@@ -7,6 +7,9 @@ use std::time::Duration;
 use super::cache::TokenCache;
 use super::claims::{ClaimMapping, ClaimRules, ScopeClaim};
 use super::env;
+use super::issuers::{KeysByIssuer, TrustedIssuer};
+use super::preset::Preset;
+use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use super::{Settings, Verifier};
 use crate::keys::{Algorithm, Key, KeyError, KeySet, KeySource};
@@ -32,7 +35,7 @@ pub enum ConfigError {
     NoKeys,
     /// Neither an issuer nor the opt-out was configured.
     #[error(
-        "no issuer is configured: set one with .issuer(..) or PORTCULLIS_ISSUER, or accept any with .any_issuer()"
+        "no issuer is configured: set one with .issuer(..) or PORTCULLIS_ISSUER, or accept any with .any_issuer() or PORTCULLIS_ISSUER=*"
     )]
     IssuerNotConfigured,
     /// Neither an audience nor the opt-out was configured.
@@ -64,24 +67,57 @@ pub enum ConfigError {
         problem: &'static str,
     },
     /// A JWKS or issuer URL that cannot be used to fetch keys.
-    #[error("cannot fetch keys from {url:?}: {problem}")]
+    #[error("{}cannot fetch keys from {url:?}: {problem}", var_prefix(*.var))]
     InvalidKeyUrl {
+        /// The environment variable it came from, if it did.
+        var: Option<&'static str>,
         /// The URL.
         url: String,
         /// What is wrong with it.
         problem: &'static str,
+    },
+    /// The issuer's discovery document names another issuer: tokens would all be refused.
+    /// Reported by [`Verifier::check_issuers`] at start.
+    #[error(
+        "{}the discovery document of the issuer {configured:?} names the issuer {discovered:?}: configure it exactly as the provider spells it{}",
+        var_prefix(*.var),
+        .hint.map(|hint| format!(" ({hint})")).unwrap_or_default()
+    )]
+    IssuerMismatch {
+        /// The environment variable the issuer came from, if it did.
+        var: Option<&'static str>,
+        /// The issuer as configured.
+        configured: String,
+        /// The issuer as the discovery document names it.
+        discovered: String,
+        /// What the two spellings have in common, when they differ only by a trailing slash, a
+        /// host alias or letter case.
+        hint: Option<&'static str>,
     },
     /// Keys were configured in code and also to be fetched from a URL.
     #[error(
         "keys are configured both in code (.key/.keys) and remotely (.jwks_url/.oidc_issuer): choose one"
     )]
     ConflictingKeySources,
-    /// OIDC discovery needs exactly one issuer.
+    /// No longer returned: several issuers are each discovered on their own.
     #[error("OIDC discovery needs exactly one issuer")]
     DiscoveryNeedsOneIssuer,
+    /// An issuer with keys of its own ([`TrustedIssuer`]) has none, or more than one source.
+    #[error("the issuer {issuer:?}: {problem}")]
+    TrustedIssuerKeys {
+        /// The issuer.
+        issuer: String,
+        /// What is wrong with its keys.
+        problem: &'static str,
+    },
     /// The HTTP client for remote keys could not be built (no TLS roots, say).
     #[error("cannot build the HTTP client for remote keys: {0}")]
     HttpClient(String),
+}
+
+/// `"VAR: "` when a setting came from the environment variable `VAR`.
+fn var_prefix(var: Option<&'static str>) -> String {
+    var.map(|var| format!("{var}: ")).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,25 +147,38 @@ pub struct VerifierBuilder {
     keys: Vec<Key>,
     algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
+    profile: TokenProfile,
     mapping: ClaimMapping,
     disclosure: Disclosure,
     advertise_scopes: bool,
     sources: TokenSources,
     jwks_url: Option<String>,
     discovery: Discovery,
+    /// Plain `http` key URLs to any host (development set-ups).
+    allow_http: bool,
+    /// Issuers with keys of their own.
+    trusted: Vec<TrustedIssuer>,
+    /// The claim naming the audience, when not `aud`.
+    audience_claim: Option<String>,
+    /// Claims that must hold exactly these strings.
+    required_values: Vec<(String, String)>,
+    /// Whether `Principal::id` pairs the issuer with the subject; by default when more than one
+    /// issuer is accepted.
+    identity_by_issuer: Option<bool>,
+    /// The variables the JWKS URL and the issuers came from, to name them in errors.
+    jwks_url_var: Option<&'static str>,
+    /// The issuers `PORTCULLIS_ISSUER` named.
+    env_issuers: Vec<String>,
     #[cfg(feature = "remote")]
     key_refresh: KeyRefresh,
     token_cache: TokenCache,
 }
 
-/// Whether keys are found by OIDC discovery from the issuer.
+/// Whether the issuers' keys are found by discovery, as `PORTCULLIS_ISSUER` alone implies
+/// (discovery asked for in code makes a [`TrustedIssuer`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// Explicit discovery is asked for with `oidc_issuer`, a method of the `remote` feature.
-#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 enum Discovery {
     Off,
-    /// Asked for in code: an error beside keys configured in code.
-    Explicit,
     /// Implied by `PORTCULLIS_ISSUER` alone: used only when no key is configured otherwise.
     FromEnv,
 }
@@ -150,12 +199,20 @@ impl VerifierBuilder {
             keys: Vec::new(),
             algorithms: None,
             leeway: DEFAULT_LEEWAY,
+            profile: TokenProfile::Jwt,
             mapping: ClaimMapping::default(),
             disclosure: Disclosure::Production,
             advertise_scopes: true,
             sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN },
             jwks_url: None,
             discovery: Discovery::Off,
+            allow_http: false,
+            trusted: Vec::new(),
+            audience_claim: None,
+            required_values: Vec::new(),
+            identity_by_issuer: None,
+            jwks_url_var: None,
+            env_issuers: Vec::new(),
             #[cfg(feature = "remote")]
             key_refresh: KeyRefresh::default(),
             token_cache: TokenCache::default(),
@@ -187,8 +244,33 @@ impl VerifierBuilder {
     ) -> Result<Self, ConfigError> {
         let read = |var| read_env(&lookup, var);
         let issuer_from_env = read(env::ISSUER)?;
-        if let Some(issuer) = &issuer_from_env {
-            self = self.issuer(issuer.clone());
+        if let Some(issuers) = &issuer_from_env {
+            if issuers == env::ANY_ISSUER {
+                self = self.any_issuer();
+            } else {
+                for issuer in issuers.split_ascii_whitespace() {
+                    if issuer == env::ANY_ISSUER {
+                        return Err(ConfigError::Env {
+                            var: env::ISSUER,
+                            problem: "`*` (any issuer) cannot be combined with named issuers",
+                        });
+                    }
+                    self = self.issuer(issuer);
+                    self.env_issuers.push(issuer.to_owned());
+                }
+            }
+        }
+        if let Some(allow) = read(env::ALLOW_HTTP)? {
+            self.allow_http = match allow.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: env::ALLOW_HTTP,
+                        problem: "the value must be `true` or `false`",
+                    });
+                }
+            };
         }
         if let Some(audiences) = read(env::AUDIENCE)? {
             for audience in audiences.split(',').map(str::trim) {
@@ -215,6 +297,13 @@ impl VerifierBuilder {
             })?;
             self = self.disclosure(disclosure);
         }
+        if let Some(profile) = read(env::TOKEN_PROFILE)? {
+            let profile = profile.parse().map_err(|_| ConfigError::Env {
+                var: env::TOKEN_PROFILE,
+                problem: "the value must be `jwt` or `rfc9068`",
+            })?;
+            self = self.token_profile(profile);
+        }
         if let Some(url) = read(env::JWKS_URL)? {
             if !cfg!(feature = "remote") {
                 return Err(ConfigError::Env {
@@ -223,6 +312,7 @@ impl VerifierBuilder {
                 });
             }
             self.jwks_url = Some(url);
+            self.jwks_url_var = Some(env::JWKS_URL);
         } else if issuer_from_env.is_some() && self.discovery == Discovery::Off {
             // `PORTCULLIS_ISSUER` alone: an issuer set in code implies nothing about keys.
             self.discovery = Discovery::FromEnv;
@@ -291,9 +381,22 @@ impl VerifierBuilder {
         self
     }
 
-    /// Expects tokens from `issuer`, and finds its keys through OpenID Connect discovery:
-    /// `{issuer}/.well-known/openid-configuration` names the `jwks_uri`, and must name
-    /// `issuer` exactly.
+    /// Allows plain `http://` JWKS and discovery URLs to hosts that are not loopback (default
+    /// `false`; `PORTCULLIS_ALLOW_HTTP=true`). A warning is logged at start: keys fetched in
+    /// clear text can be swapped by anyone on the path, so this is for development set-ups only
+    /// (`http://keycloak:8080` in a `docker compose` file). A redirect from `https` to `http`
+    /// is refused even so.
+    #[cfg(feature = "remote")]
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Expects tokens from `issuer`, and finds its keys through discovery:
+    /// `{issuer}/.well-known/openid-configuration` (OpenID Connect), or when that is not
+    /// served, `/.well-known/oauth-authorization-server{path}` (RFC 8414), names the
+    /// `jwks_uri`, and must name `issuer` exactly. The document is read again on the keys'
+    /// schedule, so that a changed `jwks_uri` is followed.
     ///
     /// ```
     /// let verifier = portcullis::Verifier::builder()
@@ -303,9 +406,75 @@ impl VerifierBuilder {
     /// # Ok::<(), portcullis::ConfigError>(())
     /// ```
     #[cfg(feature = "remote")]
-    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer.add(issuer.into());
-        self.discovery = Discovery::Explicit;
+    pub fn oidc_issuer(self, issuer: impl Into<String>) -> Self {
+        self.trusted_issuer(TrustedIssuer::new(issuer).discovery())
+    }
+
+    /// Applies the settings of a known identity provider ([`Preset`]): its issuer, its keys'
+    /// URL, its scope and audience claims. Settings made afterwards win; the audience is yours
+    /// to set.
+    pub fn preset(self, preset: Preset) -> Self {
+        preset.apply(self)
+    }
+
+    /// The JWKS URL of a preset: the `remote` feature fetches it; without it, the build says
+    /// the feature is needed (give the preset keys with [`Preset::key`]).
+    pub(super) fn preset_jwks_url(mut self, url: String) -> Self {
+        self.jwks_url = Some(url);
+        self
+    }
+
+    /// The claim that names the audience, instead of `aud`: Amazon Cognito's access tokens carry
+    /// no `aud`, and name the app client in `client_id`. Read like `aud`: a string, or an array
+    /// of strings one of which must be an accepted audience.
+    pub fn audience_claim(mut self, claim: impl Into<String>) -> Self {
+        self.audience_claim = Some(claim.into());
+        self
+    }
+
+    /// Requires the claim `name` to be exactly the string `value`, for a provider that marks its
+    /// access tokens in a claim rather than in `typ` (Cognito's `token_use: access`, which its
+    /// ID tokens spell `id`). Absent: `MissingClaim`; another value: `WrongType`.
+    pub fn require_claim_value(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.required_values.push((name.into(), value.into()));
+        self
+    }
+
+    /// Whether a caller's identity for ownership ([`Principal::id`](crate::Principal::id)) is
+    /// the pair (issuer, subject). By default it is when more than one issuer is accepted; turn
+    /// it off for several spellings of one issuer (Google's `accounts.google.com` and
+    /// `https://accounts.google.com`).
+    pub fn identity_by_issuer(mut self, by_issuer: bool) -> Self {
+        self.identity_by_issuer = Some(by_issuer);
+        self
+    }
+
+    /// Accepts tokens of `issuer`, verified with its own keys only (RFC 8725 §3.8); call again
+    /// for several issuers, each with its own key source. With more than one accepted issuer,
+    /// a caller's identity for ownership is the pair (issuer, subject).
+    ///
+    /// ```
+    /// use portcullis::{TrustedIssuer, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .trusted_issuer(TrustedIssuer::new("https://login.example.com/tenant-a").discovery())
+    ///     .trusted_issuer(
+    ///         TrustedIssuer::new("https://idp.partner.example")
+    ///             .jwks_url("https://idp.partner.example/keys"),
+    ///     )
+    ///     .audience("documents-api")
+    ///     .build()?;
+    /// # Ok::<(), portcullis::ConfigError>(())
+    /// ```
+    pub fn trusted_issuer(mut self, issuer: TrustedIssuer) -> Self {
+        match self.trusted.iter_mut().find(|known| known.issuer == issuer.issuer) {
+            Some(known) => *known = issuer,
+            None => self.trusted.push(issuer),
+        }
         self
     }
 
@@ -333,6 +502,25 @@ impl VerifierBuilder {
     /// [`MAX_LEEWAY`].
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
+        self
+    }
+
+    /// Which tokens are access tokens: [`TokenProfile::Jwt`] by default (`typ` absent, `JWT` or
+    /// `at+jwt`); [`TokenProfile::Rfc9068`] requires `typ` `at+jwt` and RFC 9068's claims.
+    ///
+    /// ```
+    /// use portcullis::{Key, TokenProfile, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("documents-api")
+    ///     .token_profile(TokenProfile::Rfc9068)
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token_profile(mut self, profile: TokenProfile) -> Self {
+        self.profile = profile;
         self
     }
 
@@ -381,7 +569,7 @@ impl VerifierBuilder {
     pub fn build(mut self) -> Result<Verifier, ConfigError> {
         super::jws::install_crypto_provider();
 
-        let remote = self.remote_source()?;
+        self.discover_env_issuers()?;
         let challenge =
             Challenge::new(std::mem::take(&mut self.realm)).map_err(ConfigError::InvalidRealm)?;
         let presentation =
@@ -392,44 +580,196 @@ impl VerifierBuilder {
         if self.sources.max_len == 0 {
             return Err(ConfigError::InvalidTokenLimit);
         }
-        let mut keys = KeySet::new();
-        for key in self.keys {
-            keys.insert(key)?;
-        }
-        let (keys, algorithms) = match remote {
-            Some(_) if !keys.is_empty() => return Err(ConfigError::ConflictingKeySources),
-            Some(remote) => remote,
-            None => {
-                let algorithms = Self::fixed_algorithms(&mut keys, self.algorithms)?;
-                (KeySource::Fixed(Arc::new(keys)), algorithms)
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        let mut add_algorithms = |more: Vec<Algorithm>| {
+            for alg in more {
+                if !algorithms.contains(&alg) {
+                    algorithms.push(alg);
+                }
             }
         };
-        let issuers = match self.issuer {
-            Expect::Unset => return Err(ConfigError::IssuerNotConfigured),
+        let mut own = Vec::new();
+        for trusted in std::mem::take(&mut self.trusted) {
+            let (source, source_algorithms) = self.trusted_source(trusted.clone())?;
+            add_algorithms(source_algorithms);
+            own.push((trusted.issuer, source));
+        }
+        // An issuer with keys of its own is verified with those only.
+        let shared_issuers = match std::mem::replace(&mut self.issuer, Expect::Unset) {
+            Expect::OneOf(issuers) => {
+                let shared: Vec<String> = issuers
+                    .into_iter()
+                    .filter(|issuer| own.iter().all(|(name, _)| name != issuer))
+                    .collect();
+                if shared.is_empty() { Expect::Unset } else { Expect::OneOf(shared) }
+            }
+            other => other,
+        };
+        let shared_keys = !self.keys.is_empty() || self.jwks_url.is_some();
+        let shared = match (&shared_issuers, own.is_empty(), shared_keys) {
+            (Expect::Unset, true, _) => return Err(ConfigError::IssuerNotConfigured),
+            // Keys for no issuer: a mistake, not a way to accept more tokens.
+            (Expect::Unset, false, true) => return Err(ConfigError::ConflictingKeySources),
+            (Expect::Unset, false, false) => None,
+            (_, _, false) => return Err(ConfigError::NoKeys),
+            (_, _, true) => {
+                let (source, source_algorithms) = self.shared_source()?;
+                add_algorithms(source_algorithms);
+                Some(source)
+            }
+        };
+        let issuers = match shared_issuers {
             Expect::Any => None,
-            Expect::OneOf(issuers) => Some(issuers),
+            Expect::Unset => Some(own.iter().map(|(name, _)| name.clone()).collect()),
+            Expect::OneOf(mut issuers) => {
+                issuers.extend(own.iter().map(|(name, _)| name.clone()));
+                Some(issuers)
+            }
         };
         let audiences = match self.audience {
             Expect::Unset => return Err(ConfigError::AudienceNotConfigured),
             Expect::Any => None,
             Expect::OneOf(audiences) => Some(audiences),
         };
+        let mut mapping = self.mapping;
+        mapping.qualify_by_issuer = self
+            .identity_by_issuer
+            .unwrap_or_else(|| issuers.as_ref().is_some_and(|issuers| issuers.len() > 1));
         Ok(Verifier::new(Settings {
-            keys,
+            keys: KeysByIssuer { shared, own },
             algorithms,
-            rules: ClaimRules { issuers, audiences, leeway: self.leeway.as_secs() },
+            rules: ClaimRules {
+                issuers,
+                audiences,
+                leeway: self.leeway.as_secs(),
+                profile: self.profile,
+                audience_claim: self.audience_claim,
+                required_values: self.required_values,
+            },
             sources: self.sources,
-            mapping: self.mapping,
+            mapping,
             presentation: Arc::new(presentation),
             token_cache: self.token_cache,
             leeway: self.leeway,
+            env_issuers: self.env_issuers,
         }))
     }
 
-    /// The remote key source and its algorithms, when keys are to be fetched.
+    /// `PORTCULLIS_ISSUER` alone (no JWKS URL, no keys in code): each issuer is discovered on
+    /// its own.
+    fn discover_env_issuers(&mut self) -> Result<(), ConfigError> {
+        if self.discovery != Discovery::FromEnv || !self.keys.is_empty() || self.jwks_url.is_some()
+        {
+            return Ok(());
+        }
+        match &self.issuer {
+            Expect::OneOf(issuers) => {
+                for issuer in issuers {
+                    if self.trusted.iter().all(|trusted| &trusted.issuer != issuer) {
+                        let discovered =
+                            TrustedIssuer { discovery: true, ..TrustedIssuer::new(issuer) };
+                        self.trusted.push(discovered);
+                    }
+                }
+                self.issuer = Expect::Unset;
+                Ok(())
+            }
+            Expect::Any => Err(ConfigError::Env {
+                var: env::ISSUER,
+                problem: "`*` (any issuer) has no discovery document: set PORTCULLIS_JWKS_URL too",
+            }),
+            Expect::Unset => Ok(()),
+        }
+    }
+
+    /// The keys shared by the issuers configured with `.issuer(..)` (or any issuer): in code,
+    /// or from the JWKS URL.
+    fn shared_source(&mut self) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let keys = std::mem::take(&mut self.keys);
+        match self.jwks_url.clone() {
+            Some(_) if !keys.is_empty() => Err(ConfigError::ConflictingKeySources),
+            Some(url) => self.remote_source(&url, None),
+            None => self.fixed_source(keys, true),
+        }
+    }
+
+    /// The keys of one issuer with keys of its own.
+    fn trusted_source(
+        &self,
+        trusted: TrustedIssuer,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let problem =
+            |problem| ConfigError::TrustedIssuerKeys { issuer: trusted.issuer.clone(), problem };
+        let kinds = [!trusted.keys.is_empty(), trusted.jwks_url.is_some(), trusted.discovery];
+        match kinds.iter().filter(|kind| **kind).count() {
+            0 => {
+                return Err(problem("it has no key source: give it keys, a JWKS URL or discovery"));
+            }
+            1 => {}
+            _ => return Err(problem("it has more than one key source: choose one")),
+        }
+        if let Some(url) = &trusted.jwks_url {
+            return self.remote_source(url, None);
+        }
+        if trusted.discovery {
+            return self.remote_source(&trusted.issuer, Some(&trusted.issuer));
+        }
+        self.fixed_source(trusted.keys, false)
+    }
+
+    /// Keys configured in code, restricted to the allowed algorithms. `strict`: every allowed
+    /// algorithm must have a key among them (with several issuers, each has its own keys).
+    fn fixed_source(
+        &self,
+        keys: Vec<Key>,
+        strict: bool,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let mut set = KeySet::new();
+        for key in keys {
+            set.insert(key)?;
+        }
+        let algorithms = match (&self.algorithms, strict) {
+            (Some(allowed), false) => {
+                let usable: Vec<Algorithm> = allowed
+                    .iter()
+                    .copied()
+                    .filter(|alg| set.iter().any(|k| k.allows(*alg)))
+                    .collect();
+                match allowed.first() {
+                    Some(alg) if usable.is_empty() => {
+                        return Err(ConfigError::AlgorithmWithoutKey(*alg));
+                    }
+                    _ => {}
+                }
+                Self::fixed_algorithms(&mut set, Some(usable))?
+            }
+            (allowed, _) => Self::fixed_algorithms(&mut set, allowed.clone())?,
+        };
+        Ok((KeySource::Fixed(Arc::new(set)), algorithms))
+    }
+
+    /// Keys fetched from `url` (a JWKS), or by discovery for `issuer`.
     #[cfg(feature = "remote")]
-    fn remote_source(&self) -> Result<Option<(KeySource, Vec<Algorithm>)>, ConfigError> {
-        let Some(location) = self.remote_location()? else { return Ok(None) };
+    fn remote_source(
+        &self,
+        url: &str,
+        discover: Option<&str>,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        let (location, var) = match discover {
+            Some(issuer) => (
+                KeyLocation::discovery(issuer, self.allow_http),
+                self.env_issuers.iter().any(|known| known == issuer).then_some(env::ISSUER),
+            ),
+            None => (
+                KeyLocation::jwks(url, self.allow_http),
+                self.jwks_url_var.filter(|_| self.jwks_url.as_deref() == Some(url)),
+            ),
+        };
+        let location = location.map_err(|problem| ConfigError::InvalidKeyUrl {
+            var,
+            url: url.to_owned(),
+            problem,
+        })?;
         let algorithms = match &self.algorithms {
             Some(algorithms) => {
                 // A remote set is public: shared-secret algorithms can never apply.
@@ -444,45 +784,23 @@ impl VerifierBuilder {
         };
         let source = KeySource::remote(location, self.key_refresh.clone(), algorithms.clone())
             .map_err(|error| ConfigError::HttpClient(error.to_string()))?;
-        Ok(Some((source, algorithms)))
+        Ok((source, algorithms))
     }
 
-    /// Without the `remote` feature, keys are configured in code only: `PORTCULLIS_ISSUER`
-    /// alone, which would find them by discovery, is an error that says so.
+    /// Without the `remote` feature, keys are configured in code only (the methods that ask
+    /// for fetched keys do not exist).
     #[cfg(not(feature = "remote"))]
-    fn remote_source(&self) -> Result<Option<(KeySource, Vec<Algorithm>)>, ConfigError> {
-        if self.discovery == Discovery::FromEnv && self.keys.is_empty() {
-            return Err(ConfigError::Env {
-                var: env::ISSUER,
-                problem: "finding the issuer's keys by OpenID Connect discovery needs portcullis's `remote` feature; configure keys with .key(..) or .keys(..)",
-            });
-        }
-        Ok(None)
-    }
-
-    /// Where remote keys come from, if anywhere.
-    #[cfg(feature = "remote")]
-    fn remote_location(&self) -> Result<Option<KeyLocation>, ConfigError> {
-        fn invalid(url: &str) -> impl FnOnce(&'static str) -> ConfigError + '_ {
-            move |problem| ConfigError::InvalidKeyUrl { url: url.to_owned(), problem }
-        }
-        if let Some(url) = &self.jwks_url {
-            return KeyLocation::jwks(url).map(Some).map_err(invalid(url));
-        }
-        let wanted = match self.discovery {
-            Discovery::Off => false,
-            Discovery::Explicit => true,
-            Discovery::FromEnv => self.keys.is_empty(),
-        };
-        if !wanted {
-            return Ok(None);
-        }
-        match &self.issuer {
-            Expect::OneOf(issuers) if issuers.len() == 1 => {
-                KeyLocation::discovery(&issuers[0]).map(Some).map_err(invalid(&issuers[0]))
-            }
-            _ => Err(ConfigError::DiscoveryNeedsOneIssuer),
-        }
+    #[allow(clippy::unused_self)]
+    fn remote_source(
+        &self,
+        url: &str,
+        _discover: Option<&str>,
+    ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
+        Err(ConfigError::InvalidKeyUrl {
+            var: None,
+            url: url.to_owned(),
+            problem: "fetching keys needs portcullis's `remote` feature",
+        })
     }
 
     /// The algorithms accepted with keys configured in code: those asked for, each of which
@@ -608,8 +926,10 @@ mod tests {
                 ("PORTCULLIS_AUDIENCE", "a1, a2"),
                 ("PORTCULLIS_REALM", "docs"),
                 ("PORTCULLIS_DISCLOSURE", "Development"),
+                ("PORTCULLIS_TOKEN_PROFILE", "rfc9068"),
             ]))
             .unwrap();
+        assert_eq!(builder.profile, TokenProfile::Rfc9068);
         assert_eq!(builder.issuer, Expect::OneOf(vec!["https://i.example".into()]));
         assert_eq!(builder.audience, Expect::OneOf(vec!["a1".into(), "a2".into()]));
         let verifier = builder.key(Key::hmac(SECRET).unwrap()).build().unwrap();
@@ -619,12 +939,13 @@ mod tests {
 
     #[test]
     fn env_errors_name_the_variable() {
-        let cases: [(&'static [(&'static str, &'static str)], &str); 5] = [
+        let cases: [(&'static [(&'static str, &'static str)], &str); 6] = [
             (&[("PORTCULLIS_DISCLOSURE", "verbose")], "PORTCULLIS_DISCLOSURE"),
             (&[("PORTCULLIS_ISSUER", "  ")], "PORTCULLIS_ISSUER"),
             (&[("PORTCULLIS_AUDIENCE", "a,,b")], "PORTCULLIS_AUDIENCE"),
             (&[("PORTCULLIS_REALM", "a\"b")], "PORTCULLIS_REALM"),
             (&[("PORTCULLIS_REALM", "é")], "PORTCULLIS_REALM"),
+            (&[("PORTCULLIS_TOKEN_PROFILE", "9068")], "PORTCULLIS_TOKEN_PROFILE"),
         ];
         for (vars, var) in cases {
             let err = VerifierBuilder::new().with_env(env(vars)).unwrap_err();
@@ -674,7 +995,35 @@ mod tests {
         // An issuer set in code, and an environment without key settings: no discovery.
         let err = remote().with_env(env(&[])).unwrap().build().unwrap_err();
         assert!(matches!(err, ConfigError::NoKeys), "{err}");
+        // An issuer of `.issuer(..)` needs the shared keys; one discovered has its own.
         let two = remote().issuer("https://other.example").oidc_issuer("https://i.example");
-        assert!(matches!(two.build(), Err(ConfigError::DiscoveryNeedsOneIssuer)));
+        assert!(matches!(two.build(), Err(ConfigError::NoKeys)));
+        let both = remote().oidc_issuer("https://i.example").oidc_issuer("https://j.example");
+        assert!(both.build().is_ok());
+        // Several issuers from the environment: each discovered on its own.
+        const TWO: &[(&str, &str)] = &[
+            ("PORTCULLIS_ISSUER", "https://a.example  https://b.example/"),
+            ("PORTCULLIS_AUDIENCE", "a"),
+        ];
+        let builder = Verifier::builder().with_env(env(TWO)).unwrap();
+        assert_eq!(
+            builder.issuer,
+            Expect::OneOf(vec!["https://a.example".into(), "https://b.example/".into()])
+        );
+        assert!(builder.build().is_ok());
+        // A trusted issuer has exactly one key source.
+        let none = Verifier::builder()
+            .audience("a")
+            .trusted_issuer(TrustedIssuer::new("https://n.example"));
+        let err = none.build().unwrap_err();
+        assert!(matches!(err, ConfigError::TrustedIssuerKeys { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with("the issuer \"https://n.example\": it has no key source"),
+            "{err}"
+        );
+        let many = Verifier::builder().audience("a").trusted_issuer(
+            TrustedIssuer::new("https://n.example").key(Key::hmac(SECRET).unwrap()).discovery(),
+        );
+        assert!(matches!(many.build(), Err(ConfigError::TrustedIssuerKeys { .. })));
     }
 }

@@ -366,7 +366,14 @@ mod tests {
     fn the_edges_of_exp_and_nbf_are_those_of_verification() {
         const NOW: u64 = 1_800_000_000;
         let tokens = cache(TokenCache::default());
-        let rules = ClaimRules { issuers: None, audiences: None, leeway: 30 };
+        let rules = ClaimRules {
+            issuers: None,
+            audiences: None,
+            leeway: 30,
+            profile: crate::TokenProfile::Jwt,
+            audience_claim: None,
+            required_values: Vec::new(),
+        };
         let key = key(b"h.p.s");
         for (exp, nbf) in [(NOW - 30, None), (NOW + 600, Some(NOW + 30))] {
             let principal = principal(exp, nbf);

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::profile::TokenProfile;
 use crate::principal::Principal;
 use crate::respond::{InvalidTokenReason, Presentation};
 use crate::scope::Scopes;
@@ -23,8 +24,16 @@ pub(crate) struct ClaimRules {
     pub(crate) issuers: Option<Vec<String>>,
     /// The accepted audiences; `None` accepts any (or none).
     pub(crate) audiences: Option<Vec<String>>,
-    /// The clock skew tolerated on `exp` and `nbf`, in seconds.
+    /// The clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     pub(crate) leeway: u64,
+    /// The claims the token profile requires, beyond `exp`.
+    pub(crate) profile: TokenProfile,
+    /// The claim that names the audience: `aud` unless a provider puts it elsewhere (Amazon
+    /// Cognito's access tokens: `client_id`).
+    pub(crate) audience_claim: Option<String>,
+    /// Claims that must hold exactly this string: how some providers mark their access tokens
+    /// (Cognito's `token_use: access`). Absent is `MissingClaim`, another value `WrongType`.
+    pub(crate) required_values: Vec<(String, String)>,
 }
 
 impl ClaimRules {
@@ -38,6 +47,26 @@ impl ClaimRules {
         self.check_exp(exp, now)?;
         let nbf = numeric_date(claims.get("nbf"))?;
         self.check_nbf(nbf, now)?;
+        // A token issued in the future (beyond the clock skew) was minted by a clock that cannot
+        // be trusted, or to outlive its intended lifetime.
+        if let Some(iat) = numeric_date(claims.get("iat"))?
+            && iat > now.saturating_add(self.leeway)
+        {
+            return Err(InvalidTokenReason::NotYetValid);
+        }
+        for name in self.profile.required_claims() {
+            if !claims.contains_key(*name) {
+                return Err(InvalidTokenReason::MissingClaim);
+            }
+        }
+        // RFC 9068 §2.2: `client_id` and `jti` are strings; `iss` one too, even with any issuer.
+        if self.profile == TokenProfile::Rfc9068
+            && ["iss", "client_id", "jti"]
+                .iter()
+                .any(|name| !claims.get(*name).is_some_and(Value::is_string))
+        {
+            return Err(InvalidTokenReason::InvalidClaims);
+        }
         if let Some(issuers) = &self.issuers {
             // A single StringOrURI (RFC 7519 §4.1.1): an array is not an issuer.
             match claims.get("iss") {
@@ -47,10 +76,17 @@ impl ClaimRules {
                 Some(_) => return Err(InvalidTokenReason::InvalidClaims),
             }
         }
+        for (name, value) in &self.required_values {
+            match claims.get(name) {
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(Value::String(found)) if found == value => {}
+                Some(_) => return Err(InvalidTokenReason::WrongType),
+            }
+        }
         if let Some(audiences) = &self.audiences {
             let accepted = |aud: &str| audiences.iter().any(|accepted| accepted == aud);
             // One StringOrURI, or an array of them of which one must name this API (§4.1.3).
-            match claims.get("aud") {
+            match claims.get(self.audience_claim.as_deref().unwrap_or("aud")) {
                 None => return Err(InvalidTokenReason::MissingClaim),
                 Some(Value::String(aud)) if accepted(aud) => {}
                 Some(Value::String(_)) => return Err(InvalidTokenReason::WrongAudience),
@@ -132,11 +168,18 @@ pub(crate) struct ClaimMapping {
     pub(crate) scope_claims: Vec<ScopeClaim>,
     /// A claim that identifies the caller for ownership, instead of `sub`.
     pub(crate) principal_id_claim: Option<String>,
+    /// With more than one issuer, the caller's identity is the pair (issuer, subject): alice of
+    /// A and alice of B are different owners.
+    pub(crate) qualify_by_issuer: bool,
 }
 
 impl Default for ClaimMapping {
     fn default() -> Self {
-        Self { scope_claims: vec![ScopeClaim::Scope], principal_id_claim: None }
+        Self {
+            scope_claims: vec![ScopeClaim::Scope],
+            principal_id_claim: None,
+            qualify_by_issuer: false,
+        }
     }
 }
 
@@ -160,6 +203,18 @@ impl ClaimMapping {
                 None => return Err(InvalidTokenReason::MissingClaim),
                 Some(_) => return Err(InvalidTokenReason::InvalidClaims),
             }),
+        };
+        let id = if self.qualify_by_issuer {
+            let issuer = match claims.get("iss") {
+                Some(Value::String(issuer)) => issuer.as_str(),
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(_) => return Err(InvalidTokenReason::InvalidClaims),
+            };
+            // A JSON array: one spelling per pair, whatever the two strings hold.
+            let pair = [issuer, id.as_deref().unwrap_or(&subject)];
+            Some(Value::from(pair.map(Value::from).to_vec()).to_string())
+        } else {
+            id
         };
         let mut granted = Vec::new();
         for claim in &self.scope_claims {
@@ -228,6 +283,9 @@ mod tests {
             issuers: Some(vec!["https://i.example".into()]),
             audiences: Some(vec!["api".into()]),
             leeway: 30,
+            profile: TokenProfile::Jwt,
+            audience_claim: None,
+            required_values: Vec::new(),
         }
     }
 
@@ -291,6 +349,43 @@ mod tests {
         assert_eq!(check(with("aud", json!([]))), Err(WrongAudience));
     }
 
+    #[test]
+    fn iat_in_the_future_beyond_the_leeway_is_refused() {
+        use InvalidTokenReason::*;
+        assert_eq!(check(with("iat", json!(NOW + 30))), Ok(()));
+        assert_eq!(check(with("iat", json!(NOW - 3600))), Ok(()));
+        assert_eq!(check(with("iat", json!(NOW + 31))), Err(NotYetValid));
+        assert_eq!(check(with("iat", json!(NOW + 3600))), Err(NotYetValid));
+        assert_eq!(check(with("iat", json!("now"))), Err(InvalidClaims));
+    }
+
+    #[test]
+    fn rfc9068_requires_its_claims() {
+        use InvalidTokenReason::*;
+        let rules = ClaimRules { profile: TokenProfile::Rfc9068, ..rules() };
+        let full = json!({"exp": NOW + 60, "iss": "https://i.example", "aud": "api",
+            "sub": "s", "client_id": "c", "iat": NOW, "jti": "j"});
+        let Value::Object(full) = full else { panic!() };
+        assert!(rules.check(&full, NOW).is_ok());
+        // Not required by the default profile.
+        let Value::Object(minimal) = with("exp", json!(NOW + 60)) else { panic!() };
+        assert!(self::rules().check(&minimal, NOW).is_ok());
+        for name in ["iss", "exp", "aud", "sub", "client_id", "iat", "jti"] {
+            let mut claims = full.clone();
+            claims.remove(name);
+            assert_eq!(rules.check(&claims, NOW), Err(MissingClaim), "{name}");
+        }
+        for name in ["client_id", "jti"] {
+            let mut claims = full.clone();
+            claims.insert(name.into(), json!(7));
+            assert_eq!(rules.check(&claims, NOW), Err(InvalidClaims), "{name}");
+        }
+        let any_issuer = ClaimRules { issuers: None, ..rules.clone() };
+        let mut claims = full.clone();
+        claims.insert("iss".into(), json!(["https://i.example"]));
+        assert_eq!(any_issuer.check(&claims, NOW), Err(InvalidClaims));
+    }
+
     fn principal(claims: Value, mapping: &ClaimMapping) -> Result<Principal, InvalidTokenReason> {
         let Value::Object(claims) = claims else { panic!("claims must be an object") };
         mapping.principal(claims, &Arc::new(Presentation::new("api").unwrap()))
@@ -300,6 +395,7 @@ mod tests {
         ClaimMapping {
             scope_claims: vec![ScopeClaim::Scope, ScopeClaim::Scp, ScopeClaim::Permissions],
             principal_id_claim: None,
+            qualify_by_issuer: false,
         }
     }
 
@@ -363,6 +459,29 @@ mod tests {
         assert_eq!(
             principal(json!({"sub": "a", "uid": true}), &mapping).unwrap_err(),
             InvalidTokenReason::InvalidClaims
+        );
+    }
+
+    #[test]
+    fn with_several_issuers_the_id_is_the_pair() {
+        let mapping = ClaimMapping { qualify_by_issuer: true, ..ClaimMapping::default() };
+        let a = principal(json!({"sub": "alice", "iss": "https://a.example"}), &mapping).unwrap();
+        let b = principal(json!({"sub": "alice", "iss": "https://b.example"}), &mapping).unwrap();
+        assert_eq!(a.id(), r#"["https://a.example","alice"]"#);
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.subject(), "alice");
+        // No pair can be spelt like another: the parts are JSON strings.
+        let tricky = principal(json!({"sub": "b\",\"c", "iss": "a"}), &mapping).unwrap();
+        let other = principal(json!({"sub": "c", "iss": "a\",\"b"}), &mapping).unwrap();
+        assert_ne!(tricky.id(), other.id());
+        let uid = ClaimMapping { principal_id_claim: Some("uid".into()), ..mapping.clone() };
+        assert_eq!(
+            principal(json!({"sub": "s", "iss": "i", "uid": 7}), &uid).unwrap().id(),
+            r#"["i","7"]"#
+        );
+        assert_eq!(
+            principal(json!({"sub": "s"}), &mapping).unwrap_err(),
+            InvalidTokenReason::MissingClaim
         );
     }
 

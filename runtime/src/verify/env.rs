@@ -1,14 +1,25 @@
 //! The environment variables [`VerifierBuilder::from_env`](crate::VerifierBuilder::from_env)
 //! reads.
 
-/// The expected `iss`.
+/// The accepted issuers (`iss`), separated by spaces, or [`ANY_ISSUER`] for any issuer. Without
+/// [`JWKS_URL`] and keys in code, each issuer's keys are found by its own discovery document.
 pub const ISSUER: &str = "PORTCULLIS_ISSUER";
+/// The value of [`ISSUER`] that accepts any issuer (with keys from [`JWKS_URL`]): `*`.
+pub const ANY_ISSUER: &str = "*";
 /// The accepted `aud` values, comma-separated.
 pub const AUDIENCE: &str = "PORTCULLIS_AUDIENCE";
 /// A JWKS URL to fetch keys from. Without it, and without keys configured in code, keys
 /// are found by OpenID Connect discovery from [`ISSUER`].
 pub const JWKS_URL: &str = "PORTCULLIS_JWKS_URL";
+/// `true` to allow plain `http://` key and discovery URLs to hosts that are not loopback (a
+/// `docker compose` set-up's `http://keycloak:8080`, say), logged as a warning at start;
+/// `false` (the default) refuses them. For development only: keys fetched in clear text can be
+/// swapped by anyone on the path.
+pub const ALLOW_HTTP: &str = "PORTCULLIS_ALLOW_HTTP";
 /// The realm of the `WWW-Authenticate` challenges.
 pub const REALM: &str = "PORTCULLIS_REALM";
 /// `production` (the default) or `development`.
 pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
+/// `jwt` (the default: `typ` absent, `JWT` or `at+jwt`) or `rfc9068` (`at+jwt` and RFC 9068's
+/// claims required); see [`TokenProfile`](crate::TokenProfile).
+pub const TOKEN_PROFILE: &str = "PORTCULLIS_TOKEN_PROFILE";

@@ -17,21 +17,29 @@ mod builder;
 mod cache;
 mod claims;
 pub mod env;
+mod issuers;
 mod jws;
+mod preset;
+mod profile;
 mod token;
 
 pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
 pub use cache::TokenCache;
 pub use claims::ScopeClaim;
+pub use issuers::TrustedIssuer;
+pub use preset::Preset;
+pub use profile::{TokenProfile, UnknownTokenProfile};
 pub use token::{ACCESS_TOKEN_PARAM, DEFAULT_MAX_TOKEN_LEN, is_b64token};
 
 use self::cache::{TokenKey, VerifiedTokens};
 use self::claims::{ClaimMapping, ClaimRules, Validity, unix_now};
+use self::issuers::KeysByIssuer;
 use self::jws::Unverified;
 use self::token::{ExtractionError, TokenSources};
 use crate::keys::{Algorithm, Key, KeyRefusal, KeySource};
 use crate::principal::Principal;
 use crate::respond::{Denial, DenialKind, InvalidTokenReason, Presentation};
+use serde_json::Value;
 
 /// Verifies bearer tokens and renders denials. Build one with [`Verifier::builder`], share it
 /// through the router state (`axum::extract::FromRef`), and every guard and extractor of this
@@ -68,7 +76,8 @@ struct Inner {
 /// A checked configuration: what [`VerifierBuilder::build`] hands to [`Verifier::new`].
 #[derive(Debug)]
 struct Settings {
-    keys: KeySource,
+    /// The keys, by issuer: a token is verified only with those of the issuer it names.
+    keys: KeysByIssuer,
     algorithms: Vec<Algorithm>,
     /// What `exp`, `nbf`, `iss` and `aud` must say.
     rules: ClaimRules,
@@ -77,6 +86,9 @@ struct Settings {
     presentation: Arc<Presentation>,
     token_cache: TokenCache,
     leeway: Duration,
+    /// The issuers `PORTCULLIS_ISSUER` named: start-up errors about them name the variable.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    env_issuers: Vec<String>,
 }
 
 impl Verifier {
@@ -105,6 +117,42 @@ impl Verifier {
     /// A denial rendered the way this verifier renders its own.
     pub fn deny(&self, kind: DenialKind) -> Denial {
         Denial::new(kind, Arc::clone(&self.inner.settings.presentation))
+    }
+
+    /// Checks, at start, what only the identity provider can tell: that each issuer's discovery
+    /// document names that very issuer. Waits for the first fetch of fetched keys (at most the
+    /// fetch timeout); keys configured in code, and a provider that cannot be reached (the keys
+    /// are then fetched as soon as it answers, and tokens get 503 meanwhile), pass.
+    ///
+    /// A mismatch is a configuration error, [`ConfigError::IssuerMismatch`], with both spellings
+    /// and, when they differ only by a trailing slash or a host alias, a note saying so: every
+    /// token would otherwise be refused. Call it before serving:
+    ///
+    /// ```no_run
+    /// # async fn start() -> Result<(), portcullis::ConfigError> {
+    /// let verifier = portcullis::VerifierBuilder::from_env()?.build()?;
+    /// verifier.check_issuers().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_issuers(&self) -> Result<(), ConfigError> {
+        #[cfg(feature = "remote")]
+        {
+            let settings = &self.inner.settings;
+            for keys in settings.keys.sources() {
+                if let Some(mismatch) = keys.issuer_mismatch().await {
+                    return Err(ConfigError::IssuerMismatch {
+                        var: settings
+                            .env_issuers
+                            .contains(&mismatch.configured)
+                            .then_some(env::ISSUER),
+                        configured: mismatch.configured,
+                        discovered: mismatch.discovered,
+                        hint: mismatch.hint,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Finds the request's token and verifies it.
@@ -172,7 +220,7 @@ impl Verifier {
     /// [`Verifier::authenticate`] does.
     pub fn verify(&self, token: &str) -> Result<Principal, InvalidTokenReason> {
         let (unverified, validity) = self.decode(token)?;
-        let keys = &self.inner.settings.keys;
+        let keys = self.keys_of(&unverified)?;
         let selected = keys.select_now(unverified.kid.as_deref(), unverified.alg)?;
         self.accept(unverified, validity, selected.key()).map(|(principal, _)| principal)
     }
@@ -185,9 +233,8 @@ impl Verifier {
         // never waits for a fetch.
         let (unverified, validity) = self.decode(token).map_err(invalid)?;
         let selected = self
-            .inner
-            .settings
-            .keys
+            .keys_of(&unverified)
+            .map_err(invalid)?
             .select(unverified.kid.as_deref(), unverified.alg)
             .await
             .map_err(|refusal| match refusal {
@@ -203,14 +250,26 @@ impl Verifier {
         self.accept(unverified, validity, selected.key()).map_err(invalid)
     }
 
-    /// Every check that needs no key: size, syntax, `crit`, `alg`, and the registered claims.
+    /// Every check that needs no key: size, syntax, `crit`, `alg`, `typ`, and the registered
+    /// claims (with those the token profile requires).
     /// Done before the signature, so that an expired or misdirected token costs no signature
     /// work; the claims are trusted for nothing else until the signature is checked.
     fn decode<'a>(&self, token: &'a str) -> Result<(Unverified<'a>, Validity), InvalidTokenReason> {
         let settings = &self.inner.settings;
-        let unverified = Unverified::decode(token, settings.sources.max_len, &settings.algorithms)?;
+        let unverified = Unverified::decode(
+            token,
+            settings.sources.max_len,
+            &settings.algorithms,
+            settings.rules.profile,
+        )?;
         let validity = settings.rules.check(&unverified.claims, unix_now())?;
         Ok((unverified, validity))
+    }
+
+    /// The keys of the issuer `unverified` names (RFC 8725 §3.8): never another issuer's.
+    fn keys_of(&self, unverified: &Unverified<'_>) -> Result<&KeySource, InvalidTokenReason> {
+        let iss = unverified.claims.get("iss").and_then(Value::as_str);
+        self.inner.settings.keys.for_issuer(iss).ok_or(InvalidTokenReason::WrongIssuer)
     }
 
     /// Checks the signature with `key`, and reads the principal.

@@ -1,0 +1,95 @@
+// An OpenID provider for portcullis's interoperability tests: oidc-provider (OpenID Certified),
+// configured as a real deployment would be for an API: the client-credentials grant, and JWT
+// access tokens (RFC 9068, `typ: at+jwt`) for one resource indicator (RFC 8707).
+//
+// Started by the Rust tests on 127.0.0.1. Environment:
+//   PORT       the port to listen on; 0 (the default) picks a free one
+//   STATE_DIR  where the signing keys are kept, so that a restart keeps them (required)
+//   KEY_IDS    the signing keys' ids, comma-separated, the signing one first (default "k1");
+//              each is generated once and kept in STATE_DIR, so "k2,k1" after "k1" rotates
+// It prints one line, `listening <issuer>`, once it accepts connections.
+//
+// Clients (secret: `<id>-secret`): alice (docs:read docs:write docs:delete), bob (docs:read),
+// admin (admin:read). Tokens are for the resource `https://documents.example`, audience
+// `documents-api`.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+
+import Provider, { errors } from 'oidc-provider';
+
+const RESOURCE = 'https://documents.example';
+const AUDIENCE = 'documents-api';
+const SCOPES = ['docs:read', 'docs:write', 'docs:delete', 'admin:read'];
+
+const stateDir = process.env.STATE_DIR;
+if (!stateDir) {
+  console.error('STATE_DIR is required');
+  process.exit(2);
+}
+mkdirSync(stateDir, { recursive: true });
+const kids = (process.env.KEY_IDS || 'k1').split(',').map((kid) => kid.trim()).filter(Boolean);
+
+function signingKey(kid) {
+  const file = join(stateDir, `${kid}.json`);
+  if (existsSync(file)) {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  writeFileSync(file, JSON.stringify(jwk));
+  return jwk;
+}
+
+const client = (id, scope) => ({
+  client_id: id,
+  client_secret: `${id}-secret`,
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+  scope,
+});
+
+const server = createServer();
+server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      client('alice', 'docs:read docs:write docs:delete'),
+      client('bob', 'docs:read'),
+      client('admin', 'admin:read'),
+    ],
+    jwks: { keys: kids.map(signingKey) },
+    scopes: ['openid', ...SCOPES],
+    cookies: { keys: ['portcullis-interoperability-tests'] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => RESOURCE,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (ctx, resourceIndicator) => {
+          if (resourceIndicator !== RESOURCE) {
+            throw new errors.InvalidTarget();
+          }
+          return {
+            scope: SCOPES.join(' '),
+            audience: AUDIENCE,
+            accessTokenTTL: 600,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+  });
+  server.on('request', provider.callback());
+  console.log(`listening ${issuer}`);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}
