@@ -38,9 +38,12 @@
 pub mod extract;
 mod guard;
 mod keys;
+mod layer;
 mod ownership;
+mod policy;
 mod principal;
 mod respond;
+mod role;
 mod scope;
 mod verify;
 
@@ -52,13 +55,16 @@ pub use guard::ProvidesVerifier;
 #[cfg(feature = "remote")]
 pub use keys::KeyRefresh;
 pub use keys::{Algorithm, Key, KeyError, KeySet, UnknownAlgorithm};
-pub use ownership::{Owned, OwnedResource, ProvidesResource};
-pub use principal::{Claims, Principal};
+pub use layer::{RequireAuth, RequireAuthLayer};
+pub use ownership::{Access, AccessControl, Action, Owned, OwnedResource, ProvidesResource};
+pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
+pub use principal::{Claims, Principal, claim_at};
 pub use respond::{
     Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, ErrorCode, InvalidParam,
-    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PROBLEM_JSON, Presentation, Problem,
-    UnknownDisclosure,
+    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PROBLEM_JSON, PolicyRefusal,
+    Presentation, Problem, UnknownDisclosure,
 };
+pub use role::{RoleRequirement, Roles};
 pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
 pub use verify::{
     ACCESS_TOKEN_PARAM, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM,
@@ -72,8 +78,47 @@ pub mod __private {
         Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
         StateHasVerifier, VerifierWitness, Witness,
     };
-    pub use crate::ownership::OwnedBy;
+    pub use crate::ownership::{Access, AccessControl, Action, Decide, OwnedBy};
+    pub use crate::policy::{
+        AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyList, PolicyOutcome, Policies,
+    };
+    pub use crate::principal::Principal;
+    pub use crate::respond::PolicyRefusal;
     pub use crate::scope::{ScopeRule, is_declared};
+    pub use http::Method;
+    pub use http::request::Parts;
+
+    /// Awaits a policy function's answer, or takes it as it is: what `#[policy]` calls, so
+    /// that one expansion serves sync and async functions.
+    pub trait IntoPolicyFuture<M> {
+        /// The answer, as a future.
+        fn into_policy_future(
+            self,
+        ) -> impl ::core::future::Future<Output = Result<(), PolicyRefusal>> + Send;
+    }
+
+    /// Marks a policy function that answers at once.
+    #[derive(Debug)]
+    pub enum Sync {}
+    /// Marks a policy function that answers with a future.
+    #[derive(Debug)]
+    pub enum Async {}
+
+    impl<T: PolicyOutcome + Send> IntoPolicyFuture<Sync> for T {
+        async fn into_policy_future(self) -> Result<(), PolicyRefusal> {
+            self.into_result()
+        }
+    }
+
+    impl<F> IntoPolicyFuture<Async> for F
+    where
+        F: ::core::future::Future + Send,
+        F::Output: PolicyOutcome,
+    {
+        async fn into_policy_future(self) -> Result<(), PolicyRefusal> {
+            self.await.into_result()
+        }
+    }
 }
 
 /// Only callers with a valid bearer token reach the handler.

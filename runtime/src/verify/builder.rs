@@ -215,6 +215,16 @@ impl VerifierBuilder {
             })?;
             self = self.disclosure(disclosure);
         }
+        if let Some(paths) = read(env::ROLES_CLAIM)? {
+            let paths: Vec<&str> = paths.split(',').map(str::trim).collect();
+            if paths.iter().any(|path| path.is_empty() || path.split('.').any(str::is_empty)) {
+                return Err(ConfigError::Env {
+                    var: env::ROLES_CLAIM,
+                    problem: "a comma-separated list of dotted claim paths, none empty and no empty segment",
+                });
+            }
+            self = self.role_claims(paths);
+        }
         if let Some(url) = read(env::JWKS_URL)? {
             if !cfg!(feature = "remote") {
                 return Err(ConfigError::Env {
@@ -339,6 +349,32 @@ impl VerifierBuilder {
     /// The claims scopes are read from. Defaults to `scope` alone.
     pub fn scope_claims(mut self, claims: impl IntoIterator<Item = ScopeClaim>) -> Self {
         self.mapping.scope_claims = claims.into_iter().collect();
+        self
+    }
+
+    /// The claims that hold the caller's roles, as dotted paths (`realm_access.roles`,
+    /// `resource_access.documents.roles`, `roles`, `cognito:groups`), each a space-delimited
+    /// string or an array of strings; a claim of another shape grants no role. Replaces the
+    /// paths set before; none by default. `PORTCULLIS_ROLES_CLAIM` sets them from the
+    /// environment (comma-separated).
+    ///
+    /// ```
+    /// use portcullis::{Key, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://keycloak.example/realms/acme")
+    ///     .audience("documents-api")
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .role_claims(["realm_access.roles", "resource_access.documents.roles"])
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn role_claims<I, T>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.mapping.role_claims = paths.into_iter().map(Into::into).collect();
         self
     }
 

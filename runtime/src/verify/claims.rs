@@ -12,7 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use crate::principal::Principal;
+use crate::principal::{Principal, claim_at};
+use crate::role::Roles;
 use crate::respond::{InvalidTokenReason, Presentation};
 use crate::scope::Scopes;
 
@@ -111,11 +112,13 @@ pub(crate) struct ClaimMapping {
     pub(crate) scope_claims: Vec<ScopeClaim>,
     /// A claim that identifies the caller for ownership, instead of `sub`.
     pub(crate) principal_id_claim: Option<String>,
+    /// The dotted claim paths that hold roles.
+    pub(crate) role_claims: Vec<String>,
 }
 
 impl Default for ClaimMapping {
     fn default() -> Self {
-        Self { scope_claims: vec![ScopeClaim::Scope], principal_id_claim: None }
+        Self { scope_claims: vec![ScopeClaim::Scope], principal_id_claim: None, role_claims: Vec::new() }
     }
 }
 
@@ -144,7 +147,36 @@ impl ClaimMapping {
         for claim in &self.scope_claims {
             read_scopes(*claim, claims.get(claim.name()), &mut granted)?;
         }
-        Ok(Principal::new(subject, id, Scopes::new(granted), claims, Arc::clone(presentation)))
+        let mut roles = Vec::new();
+        for path in &self.role_claims {
+            read_roles(claim_at(&claims, path), &mut roles);
+        }
+        Ok(Principal::new(
+            subject,
+            id,
+            Scopes::new(granted),
+            Roles::new(roles),
+            claims,
+            Arc::clone(presentation),
+        ))
+    }
+}
+
+/// The roles of one role claim: a space-delimited string, or an array of strings. A claim of
+/// any other shape (a number, an object, an array holding anything but non-empty strings) grants
+/// nothing, and does not make the token invalid: roles are the application's business, and
+/// the same token may serve APIs that read other claims.
+fn read_roles(value: Option<&Value>, roles: &mut Vec<String>) {
+    match value {
+        Some(Value::String(text)) => {
+            roles.extend(text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+        }
+        Some(Value::Array(items))
+            if items.iter().all(|item| item.as_str().is_some_and(|role| !role.is_empty())) =>
+        {
+            roles.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        _ => {}
     }
 }
 
@@ -273,7 +305,54 @@ mod tests {
         ClaimMapping {
             scope_claims: vec![ScopeClaim::Scope, ScopeClaim::Scp, ScopeClaim::Permissions],
             principal_id_claim: None,
+            role_claims: Vec::new(),
         }
+    }
+
+    #[test]
+    fn roles_come_from_every_configured_path_of_either_shape() {
+        let mapping = ClaimMapping {
+            role_claims: vec![
+                "realm_access.roles".into(),
+                "resource_access.documents.roles".into(),
+                "cognito:groups".into(),
+                "roles".into(),
+                "scope".into(),
+            ],
+            ..ClaimMapping::default()
+        };
+        let p = principal(
+            json!({
+                "sub": "a",
+                "scope": "s1 s2",
+                "realm_access": {"roles": ["admin", "user"]},
+                "resource_access": {"documents": {"roles": "editor  viewer"}},
+                "cognito:groups": ["g1"],
+                "roles": 7,
+            }),
+            &mapping,
+        )
+        .unwrap();
+        let roles: Vec<&str> = p.roles().iter().collect();
+        assert_eq!(roles, ["admin", "editor", "g1", "s1", "s2", "user", "viewer"]);
+    }
+
+    #[test]
+    fn a_role_claim_of_another_shape_grants_nothing() {
+        let mapping = ClaimMapping { role_claims: vec!["roles".into()], ..ClaimMapping::default() };
+        for roles in [
+            json!(["admin", 1]),
+            json!(["admin", ""]),
+            json!({"admin": true}),
+            json!(true),
+            json!(null),
+            json!([["admin"]]),
+        ] {
+            let p = principal(json!({"sub": "a", "roles": roles}), &mapping).unwrap();
+            assert!(p.roles().is_empty(), "{roles}");
+        }
+        let p = principal(json!({"sub": "a"}), &ClaimMapping::default()).unwrap();
+        assert!(p.roles().is_empty());
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub const AUDIENCE: &str = "PORTCULLIS_AUDIENCE";
 pub const JWKS_URL: &str = "PORTCULLIS_JWKS_URL";
 /// The realm of the `WWW-Authenticate` challenges.
 pub const REALM: &str = "PORTCULLIS_REALM";
+/// The claims that hold roles: dotted paths, comma-separated (`realm_access.roles,roles`).
+pub const ROLES_CLAIM: &str = "PORTCULLIS_ROLES_CLAIM";
 /// `production` (the default) or `development`.
 pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
 
