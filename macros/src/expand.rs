@@ -63,9 +63,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
                                 principal: &::portcullis::__private::Principal,
                                 _: &::portcullis::__private::Method,
                             ) -> ::portcullis::__private::Access {
-                                ::portcullis::__private::AccessControl::access_for(
-                                    resource, principal, &#action,
-                                )
+                                ::portcullis::__private::access_for(resource, principal, &#action)
                             }
                         }
                     });
@@ -194,12 +192,15 @@ pub(crate) fn policy_fn(policy: &PolicyFn) -> TokenStream {
         },
         _ => quote!(::portcullis::__private::NoState),
     };
-    let args = if func.sig.inputs.len() == 3 {
-        quote!(principal, head, state)
-    } else {
-        quote!(principal, head)
-    };
-    let call = quote_spanned!(func.sig.inputs.span()=> #name(#args));
+    // Each argument spanned to its parameter's type, where a type that does not fit is reported.
+    let args = func.sig.inputs.iter().zip(["principal", "head", "state"]).map(|(input, arg)| {
+        let span = match input {
+            syn::FnArg::Typed(typed) => typed.ty.span(),
+            syn::FnArg::Receiver(receiver) => receiver.span(),
+        };
+        Ident::new(arg, span)
+    });
+    let call = quote_spanned!(func.sig.ident.span()=> #name(#(#args),*));
     let doc = format!("The policy of the function `{name}`, for `#[requires_policy({name})]`.");
     quote! {
         #func

@@ -79,7 +79,7 @@ pub mod __private {
         Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
         StateHasVerifier, VerifierWitness, Witness,
     };
-    pub use crate::ownership::{Access, AccessControl, Action, Decide, OwnedBy};
+    pub use crate::ownership::{Access, AccessControl, Action, Decide, NoAction, OwnedBy};
     pub use crate::policy::{
         AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyList, PolicyOutcome, Policies,
     };
@@ -89,8 +89,19 @@ pub mod __private {
     pub use http::Method;
     pub use http::request::Parts;
 
+    /// The access decision of `resource` for `action`: a function rather than the trait's
+    /// method, so that the action's type decides which `AccessControl` is asked (and a missing
+    /// one is reported with its fix) instead of the only impl the resource has.
+    pub fn access_for<T: AccessControl<A>, A>(resource: &T, principal: &Principal, action: &A) -> Access {
+        resource.access_for(principal, action)
+    }
+
     /// Awaits a policy function's answer, or takes it as it is: what `#[policy]` calls, so
     /// that one expansion serves sync and async functions.
+    #[diagnostic::on_unimplemented(
+        message = "a policy answers `bool` or `Result<(), portcullis::PolicyRefusal>` (or a future of one), not `{Self}`",
+        label = "this policy's answer is `{Self}`"
+    )]
     pub trait IntoPolicyFuture<M> {
         /// The answer, as a future.
         fn into_policy_future(

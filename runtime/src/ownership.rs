@@ -168,6 +168,20 @@ impl<T: OwnedResource> AccessControl<Action> for T {
     }
 }
 
+/// An action no request performs. Its impl below never decides anything: with two candidate
+/// impls of `AccessControl` for every resource, rustc takes the action's type from the action the
+/// handler names instead of inferring the only impl's `Action`, so that a resource without an
+/// `AccessControl` for the application's own enum is reported with the trait's message.
+#[derive(Debug)]
+pub enum NoAction {}
+
+#[diagnostic::do_not_recommend]
+impl<T: OwnedResource> AccessControl<NoAction> for T {
+    fn access_for(&self, _: &Principal, action: &NoAction) -> Access {
+        match *action {}
+    }
+}
+
 /// The access decision of one guarded handler on its resource `T`; the macros implement it.
 pub trait Decide<T>: Send + Sync + 'static {
     /// The decision for `principal` on `resource`, for a request of `method`.
