@@ -354,7 +354,8 @@ async fn a_role_from_a_claim_path_reaches_the_handler() {
         .claim("resource_access", json!({"docs": {"roles": "viewer auditor"}}))
         .sign();
     for token in [cognito, client] {
-        let reply = send(f.app.clone(), request("GET", "/audit", Some(&token), Body::empty())).await;
+        let reply =
+            send(f.app.clone(), request("GET", "/audit", Some(&token), Body::empty())).await;
         assert_eq!((reply.status, &reply.body), (StatusCode::OK, &json!("audit")));
     }
 }
@@ -365,14 +366,21 @@ async fn a_missing_role_is_403_insufficient_scope_without_a_scope_list() {
     for token in [
         f.token("alice", &["docs:read", "docs:write"], &["editor"]),
         // A role claim of another shape grants nothing.
-        f.issuer.token("alice").claim("realm_access", json!({"roles": {"documents-admin": true}})).sign(),
-        f.issuer.token("alice").claim("realm_access", json!({"roles": ["documents-admin", 1]})).sign(),
+        f.issuer
+            .token("alice")
+            .claim("realm_access", json!({"roles": {"documents-admin": true}}))
+            .sign(),
+        f.issuer
+            .token("alice")
+            .claim("realm_access", json!({"roles": ["documents-admin", 1]}))
+            .sign(),
         // Roles elsewhere than the configured paths are not roles.
         f.issuer.token("alice").claim("roles", json!(["documents-admin"])).sign(),
         // Nor is a scope of the same name.
         f.issuer.token("alice").scopes(["documents-admin"]).sign(),
     ] {
-        let reply = send(f.app.clone(), request("GET", "/admin", Some(&token), Body::empty())).await;
+        let reply =
+            send(f.app.clone(), request("GET", "/admin", Some(&token), Body::empty())).await;
         assert_denied(&reply, StatusCode::FORBIDDEN, Some(FORBIDDEN), None);
         assert_eq!(reply.body, json!({"type": "about:blank", "title": "Forbidden", "status": 403}));
     }
@@ -413,7 +421,8 @@ async fn roles_follow_the_scope_grammar_all_any_and_stacked() {
     ];
     for (roles, status) in cases {
         let token = f.token("alice", &[], roles);
-        let reply = send(f.app.clone(), request("GET", "/stacked", Some(&token), Body::empty())).await;
+        let reply =
+            send(f.app.clone(), request("GET", "/stacked", Some(&token), Body::empty())).await;
         assert_eq!(reply.status, status, "{roles:?}");
         if status == StatusCode::FORBIDDEN {
             assert_denied(&reply, status, Some(FORBIDDEN), None);
@@ -444,7 +453,8 @@ async fn ready_made_claim_checks_compare_type_and_value() {
             .claim("beta", true)
             .claim("groups", json!(["editors", "staff", "other"]))
     };
-    let reply = send(f.app.clone(), request("GET", "/claims", Some(&good().sign()), Body::empty())).await;
+    let reply =
+        send(f.app.clone(), request("GET", "/claims", Some(&good().sign()), Body::empty())).await;
     assert_eq!((reply.status, &reply.body), (StatusCode::OK, &json!("claims")));
     let refused = [
         good().claim("tenant", "Acme").sign(),
@@ -455,7 +465,8 @@ async fn ready_made_claim_checks_compare_type_and_value() {
         good().claim("groups", "staff").sign(),
     ];
     for token in refused {
-        let reply = send(f.app.clone(), request("GET", "/claims", Some(&token), Body::empty())).await;
+        let reply =
+            send(f.app.clone(), request("GET", "/claims", Some(&token), Body::empty())).await;
         assert_denied(&reply, StatusCode::FORBIDDEN, Some(FORBIDDEN), None);
     }
     // Space-delimited groups include too.
@@ -516,7 +527,8 @@ async fn a_policy_runs_after_the_scopes_and_before_the_resource() {
     let f = fixture(Disclosure::Production);
     // Without the scope, the policy never runs.
     let reader = f.issuer.token("alice").claim("night_shift", true).sign();
-    let reply = send(f.app.clone(), request("POST", "/office", Some(&reader), Body::from("{}"))).await;
+    let reply =
+        send(f.app.clone(), request("POST", "/office", Some(&reader), Body::from("{}"))).await;
     assert_denied(
         &reply,
         StatusCode::FORBIDDEN,
@@ -550,11 +562,9 @@ async fn a_reader_reads_but_may_not_write_or_delete() {
     assert_eq!(reply.body, json!({"id": 1, "title": "doc 1"}));
 
     let polls = Arc::new(AtomicUsize::new(0));
-    let put = send(
-        f.app.clone(),
-        request("PUT", "/docs/1?notify=true", Some(&bob), tripwire(&polls)),
-    )
-    .await;
+    let put =
+        send(f.app.clone(), request("PUT", "/docs/1?notify=true", Some(&bob), tripwire(&polls)))
+            .await;
     assert_action_forbidden(&put);
     let delete = send(f.app.clone(), request("DELETE", "/docs/1", Some(&bob), Body::empty())).await;
     assert_action_forbidden(&delete);
@@ -571,8 +581,10 @@ async fn a_stranger_gets_the_same_404_as_for_an_absent_document() {
         let f = fixture(disclosure);
         let dave = f.token("dave", &["docs:read", "docs:write"], &["editor"]);
         for method in ["GET", "DELETE"] {
-            let foreign = send(f.app.clone(), request(method, "/docs/1", Some(&dave), Body::empty())).await;
-            let absent = send(f.app.clone(), request(method, "/docs/9", Some(&dave), Body::empty())).await;
+            let foreign =
+                send(f.app.clone(), request(method, "/docs/1", Some(&dave), Body::empty())).await;
+            let absent =
+                send(f.app.clone(), request(method, "/docs/9", Some(&dave), Body::empty())).await;
             assert_eq!(foreign.status, StatusCode::NOT_FOUND);
             assert_eq!(foreign.challenge(), None);
             assert_eq!(foreign.headers, absent.headers);
@@ -587,7 +599,8 @@ async fn an_administrator_role_reads_every_document_but_changes_none() {
     let admin = f.token("root", &["docs:read", "docs:write"], &["documents-admin"]);
     let reply = send(f.app.clone(), request("GET", "/docs/2", Some(&admin), Body::empty())).await;
     assert_eq!(reply.body, json!({"id": 2, "title": "doc 2"}));
-    let reply = send(f.app.clone(), request("DELETE", "/docs/2", Some(&admin), Body::empty())).await;
+    let reply =
+        send(f.app.clone(), request("DELETE", "/docs/2", Some(&admin), Body::empty())).await;
     assert_action_forbidden(&reply);
 }
 
@@ -597,14 +610,19 @@ async fn actions_of_the_applications_own_enum() {
     let bob = f.token("bob", &[], &[]);
     let alice = f.token("alice", &[], &[]);
     let carol = f.token("carol", &[], &[]);
-    let reply = send(f.app.clone(), request("POST", "/docs/1/comment", Some(&bob), Body::empty())).await;
+    let reply =
+        send(f.app.clone(), request("POST", "/docs/1/comment", Some(&bob), Body::empty())).await;
     assert_eq!((reply.status, &reply.body), (StatusCode::OK, &json!("comment on 1")));
-    let reply = send(f.app.clone(), request("POST", "/docs/1/publish", Some(&bob), Body::empty())).await;
+    let reply =
+        send(f.app.clone(), request("POST", "/docs/1/publish", Some(&bob), Body::empty())).await;
     assert_action_forbidden(&reply);
-    let reply = send(f.app.clone(), request("POST", "/docs/1/publish", Some(&alice), Body::empty())).await;
+    let reply =
+        send(f.app.clone(), request("POST", "/docs/1/publish", Some(&alice), Body::empty())).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let foreign = send(f.app.clone(), request("POST", "/docs/1/publish", Some(&carol), Body::empty())).await;
-    let absent = send(f.app.clone(), request("POST", "/docs/7/publish", Some(&carol), Body::empty())).await;
+    let foreign =
+        send(f.app.clone(), request("POST", "/docs/1/publish", Some(&carol), Body::empty())).await;
+    let absent =
+        send(f.app.clone(), request("POST", "/docs/7/publish", Some(&carol), Body::empty())).await;
     assert_denied(&foreign, StatusCode::NOT_FOUND, None, None);
     assert_eq!((foreign.headers, foreign.bytes), (absent.headers, absent.bytes));
 }
@@ -626,7 +644,8 @@ async fn optional_credentials_without_a_token_reach_the_handler_with_no_principa
         assert_eq!(reply.challenge(), None);
     }
     let token = f.token("alice", &[], &[]);
-    let reply = send(f.app.clone(), request("POST", "/whoami", Some(&token), Body::from("{}"))).await;
+    let reply =
+        send(f.app.clone(), request("POST", "/whoami", Some(&token), Body::from("{}"))).await;
     assert_eq!(reply.body, json!({"subject": "alice"}));
 }
 
@@ -639,10 +658,13 @@ async fn optional_credentials_refuse_bad_ones_before_any_extractor() {
     let invalid = |token: &str| request("POST", "/whoami?x=1", Some(token), Body::empty());
     let two_headers = {
         let mut request = invalid(&token);
-        request.headers_mut().append(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        request
+            .headers_mut()
+            .append(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
         request
     };
-    let two_transports = request("POST", &format!("/whoami?access_token={token}"), Some(&token), Body::empty());
+    let two_transports =
+        request("POST", &format!("/whoami?access_token={token}"), Some(&token), Body::empty());
     let cases = [
         (invalid("not.a.jwt"), StatusCode::UNAUTHORIZED, INVALID_TOKEN),
         (invalid(&expired), StatusCode::UNAUTHORIZED, INVALID_TOKEN),
@@ -686,14 +708,43 @@ async fn order_matrix_across_every_step() {
     let scope_challenge = r#"Bearer realm="docs", error="insufficient_scope", scope="docs:write""#;
     // (token, path, query, body, status, challenge); `None` as the body is the tripwire: the
     // request must be refused without reading it. Every failure earlier in the order wins.
-    type Case<'a> = (Option<&'a str>, &'a str, &'a str, Option<&'a str>, StatusCode, Option<&'a str>);
+    type Case<'a> =
+        (Option<&'a str>, &'a str, &'a str, Option<&'a str>, StatusCode, Option<&'a str>);
     let cases: Vec<Case<'_>> = vec![
-        (None, "/docs/2", "notify=maybe", None, StatusCode::UNAUTHORIZED, Some(r#"Bearer realm="docs""#)),
+        (
+            None,
+            "/docs/2",
+            "notify=maybe",
+            None,
+            StatusCode::UNAUTHORIZED,
+            Some(r#"Bearer realm="docs""#),
+        ),
         (Some(&expired), "/docs/9", "", None, StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN)),
-        (Some(&no_scope), "/docs/2", "notify=maybe", None, StatusCode::FORBIDDEN, Some(scope_challenge)),
+        (
+            Some(&no_scope),
+            "/docs/2",
+            "notify=maybe",
+            None,
+            StatusCode::FORBIDDEN,
+            Some(scope_challenge),
+        ),
         (Some(&no_role), "/docs/2", "notify=maybe", None, StatusCode::FORBIDDEN, Some(FORBIDDEN)),
-        (Some(&unverified), "/docs/9", "notify=maybe", None, StatusCode::FORBIDDEN, Some(FORBIDDEN)),
-        (Some(&blocked), "/docs/nope", "notify=maybe", None, StatusCode::FORBIDDEN, Some(FORBIDDEN)),
+        (
+            Some(&unverified),
+            "/docs/9",
+            "notify=maybe",
+            None,
+            StatusCode::FORBIDDEN,
+            Some(FORBIDDEN),
+        ),
+        (
+            Some(&blocked),
+            "/docs/nope",
+            "notify=maybe",
+            None,
+            StatusCode::FORBIDDEN,
+            Some(FORBIDDEN),
+        ),
         (Some(&full), "/docs/2", "notify=maybe", None, StatusCode::NOT_FOUND, None),
         (Some(&full), "/docs/9", "", None, StatusCode::NOT_FOUND, None),
         (Some(&full), "/docs/nope", "notify=maybe", None, StatusCode::NOT_FOUND, None),
@@ -761,13 +812,16 @@ async fn the_layer_guards_every_route_before_its_extractors() {
         (
             Some(token),
             StatusCode::FORBIDDEN,
-            Some(r#"Bearer realm="docs", error="insufficient_scope", scope="docs:read""#.to_owned()),
+            Some(
+                r#"Bearer realm="docs", error="insufficient_scope", scope="docs:read""#.to_owned(),
+            ),
         ),
     ];
     for (token, status, challenge) in cases {
         for (method, uri) in [("GET", "/plain"), ("PUT", "/guarded")] {
             let polls = Arc::new(AtomicUsize::new(0));
-            let reply = send(app.clone(), request(method, uri, token.as_deref(), tripwire(&polls))).await;
+            let reply =
+                send(app.clone(), request(method, uri, token.as_deref(), tripwire(&polls))).await;
             assert_denied(&reply, status, challenge.as_deref(), None);
             assert_eq!(polls.load(Ordering::SeqCst), 0, "the body was read");
         }
@@ -786,12 +840,14 @@ async fn guards_behind_the_layer_reuse_its_principal() {
     // The credentials are gone by the time the handler runs: the principal is the layer's.
     let reply = send(app.clone(), request("GET", "/plain", Some(&reader), Body::empty())).await;
     assert_eq!((reply.status, &reply.body), (StatusCode::OK, &json!("alice")));
-    let reply = send(app.clone(), request("PUT", "/guarded", Some(&writer), Body::from("[1]"))).await;
+    let reply =
+        send(app.clone(), request("PUT", "/guarded", Some(&writer), Body::from("[1]"))).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, json!({"sub": "bob", "value": [1]}));
     // The attribute's own requirement still holds.
     let polls = Arc::new(AtomicUsize::new(0));
-    let reply = send(app.clone(), request("PUT", "/guarded", Some(&reader), tripwire(&polls))).await;
+    let reply =
+        send(app.clone(), request("PUT", "/guarded", Some(&reader), tripwire(&polls))).await;
     assert_denied(
         &reply,
         StatusCode::FORBIDDEN,

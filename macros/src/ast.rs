@@ -84,7 +84,7 @@ impl GuardKind {
             Self::OwnerOnly,
         ]
         .into_iter()
-            .find(|kind| name == kind.name())
+        .find(|kind| name == kind.name())
     }
 }
 
@@ -95,7 +95,8 @@ pub(crate) enum GuardAttr {
     /// The same grammar as scopes, with role names.
     RequiresRole(ScopeArgs),
     RequiresPolicy(PolicyArgs),
-    OwnerOnly(OwnerArgs),
+    /// Boxed: a resource type is by far the largest argument.
+    OwnerOnly(Box<OwnerArgs>),
 }
 
 /// The arguments of `#[authenticated(optional, state = Type)]`, lists so that duplicates are

@@ -62,7 +62,7 @@ fn guard(kind: GuardKind, args: TokenStream, span: Span) -> syn::Result<GuardAtt
         }
         GuardKind::OwnerOnly => {
             let parser = |input: ParseStream<'_>| owner_only(input, span);
-            parser.parse2(args).map(GuardAttr::OwnerOnly)
+            parser.parse2(args).map(|args| GuardAttr::OwnerOnly(Box::new(args)))
         }
     }
 }
@@ -249,8 +249,14 @@ fn scope_list(input: ParseStream<'_>, noun: Noun) -> syn::Result<Vec<ScopeRef>> 
 /// A literal such as `"docs:write"` or a declared name such as `Scope::DocsWrite`.
 fn scope(input: ParseStream<'_>, noun: Noun) -> syn::Result<ScopeRef> {
     let (literal, declared) = match noun {
-        Noun::Scope => ("a scope literal such as \"docs:write\"", "a declared scope such as `Scope::DocsWrite`"),
-        Noun::Role => ("a role literal such as \"documents-admin\"", "a declared role such as `Role::DocumentsAdmin`"),
+        Noun::Scope => (
+            "a scope literal such as \"docs:write\"",
+            "a declared scope such as `Scope::DocsWrite`",
+        ),
+        Noun::Role => (
+            "a role literal such as \"documents-admin\"",
+            "a declared role such as `Role::DocumentsAdmin`",
+        ),
     };
     if input.peek(LitStr) {
         return input.parse().map(ScopeRef::Literal);
@@ -274,9 +280,7 @@ fn scope(input: ParseStream<'_>, noun: Noun) -> syn::Result<ScopeRef> {
         }
         return Ok(ScopeRef::Declared(path));
     }
-    Err(input.error(format!(
-        "expected {literal}, `any(..)`, `declared_in = Type`, or {declared}"
-    )))
+    Err(input.error(format!("expected {literal}, `any(..)`, `declared_in = Type`, or {declared}")))
 }
 
 /// `declared_in = Path`.

@@ -31,12 +31,17 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         let claims = spec.claims.iter().map(|c| claim(c));
         quote!(const CLAIMS: &'static [::portcullis::__private::ClaimCheck] = &[#(#claims),*];)
     });
-    let optional = spec.optional.then(|| quote!(const OPTIONAL: bool = true;));
+    let optional = spec.optional.then(|| {
+        quote!(
+            const OPTIONAL: bool = true;
+        )
+    });
     // `Policies<A, Policies<B, ()>>`, each spanned to its path, where a type that is not a
     // policy is reported.
-    let policies = spec.policies.iter().rev().fold(quote!(()), |rest, path| {
-        quote_spanned!(path.span()=> ::portcullis::__private::Policies<#path, #rest>)
-    });
+    let policies = spec.policies.iter().rev().fold(
+        quote!(()),
+        |rest, path| quote_spanned!(path.span()=> ::portcullis::__private::Policies<#path, #rest>),
+    );
     let mut decide = None;
     let ownership = match &spec.owner {
         None => quote!(::portcullis::__private::NoOwnership),

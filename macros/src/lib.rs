@@ -62,10 +62,8 @@ pub fn policy(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Declares an application's role vocabulary. See `portcullis::roles`.
 #[proc_macro]
 pub fn roles(input: TokenStream) -> TokenStream {
-    let parsed = parse_vocabulary(input.into()).map(|vocabulary| Vocabulary {
-        noun: Noun::Role,
-        ..vocabulary
-    });
+    let parsed = parse_vocabulary(input.into())
+        .map(|vocabulary| Vocabulary { noun: Noun::Role, ..vocabulary });
     adapter(parsed, expand_vocabulary, fallback::vocabulary)
 }
 

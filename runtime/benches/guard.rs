@@ -26,8 +26,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http::request::Parts;
 use portcullis::testing::TestIssuer;
 use portcullis::{
-    ClaimCheck, DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason, Principal,
-    PolicyRefusal, RoleRequirement, ScopeRule, Verifier,
+    ClaimCheck, DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
+    PolicyRefusal, Principal, RoleRequirement, ScopeRule, Verifier,
 };
 
 #[allow(dead_code, unreachable_pub)]

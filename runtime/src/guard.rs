@@ -231,7 +231,8 @@ where
     type Rejection = Denial;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let principal =
+            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         principal.deserialize_claims().map(Claims).map_err(|_| {
             principal.deny(DenialKind::InvalidToken(InvalidTokenReason::InvalidClaims))
         })

@@ -81,7 +81,7 @@ pub mod __private {
     };
     pub use crate::ownership::{Access, AccessControl, Action, Decide, NoAction, OwnedBy};
     pub use crate::policy::{
-        AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyList, PolicyOutcome, Policies,
+        AccessPolicy, ClaimCheck, ClaimValue, NoState, Policies, PolicyList, PolicyOutcome,
     };
     pub use crate::principal::Principal;
     pub use crate::respond::PolicyRefusal;
@@ -92,7 +92,11 @@ pub mod __private {
     /// The access decision of `resource` for `action`: a function rather than the trait's
     /// method, so that the action's type decides which `AccessControl` is asked (and a missing
     /// one is reported with its fix) instead of the only impl the resource has.
-    pub fn access_for<T: AccessControl<A>, A>(resource: &T, principal: &Principal, action: &A) -> Access {
+    pub fn access_for<T: AccessControl<A>, A>(
+        resource: &T,
+        principal: &Principal,
+        action: &A,
+    ) -> Access {
         resource.access_for(principal, action)
     }
 

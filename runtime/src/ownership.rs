@@ -369,7 +369,8 @@ where
         if let Some(resource) = stashed {
             return Ok(Owned(resource));
         }
-        let principal = <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let principal =
+            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         load_owned::<T, ByMethod, S>(parts, state, &principal, None).await.map(Owned)
     }
 }

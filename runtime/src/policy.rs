@@ -177,16 +177,14 @@ impl ClaimCheck {
     pub fn is_met_by(&self, claims: &serde_json::Map<String, Value>) -> bool {
         match *self {
             Self::IsTrue(path) => matches!(claim_at(claims, path), Some(Value::Bool(true))),
-            Self::Equals(path, expected) => {
-                match (claim_at(claims, path), expected) {
-                    (Some(Value::String(value)), ClaimValue::Str(expected)) => value == expected,
-                    (Some(Value::Bool(value)), ClaimValue::Bool(expected)) => *value == expected,
-                    (Some(Value::Number(value)), ClaimValue::Int(expected)) => {
-                        value.as_i64() == Some(expected)
-                    }
-                    _ => false,
+            Self::Equals(path, expected) => match (claim_at(claims, path), expected) {
+                (Some(Value::String(value)), ClaimValue::Str(expected)) => value == expected,
+                (Some(Value::Bool(value)), ClaimValue::Bool(expected)) => *value == expected,
+                (Some(Value::Number(value)), ClaimValue::Int(expected)) => {
+                    value.as_i64() == Some(expected)
                 }
-            }
+                _ => false,
+            },
             Self::Includes(path, wanted) => match claim_at(claims, path) {
                 Some(Value::Array(items)) => wanted
                     .iter()

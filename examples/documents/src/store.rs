@@ -153,9 +153,8 @@ impl Store {
                 )
                 .optional()?;
             let Some(mut document) = document else { return Ok(None) };
-            let mut statement = db.prepare(
-                "SELECT subject FROM shares WHERE document_id = ?1 ORDER BY subject",
-            )?;
+            let mut statement =
+                db.prepare("SELECT subject FROM shares WHERE document_id = ?1 ORDER BY subject")?;
             document.shared_with =
                 statement.query_map(params![id], |row| row.get(0))?.collect::<Result<_, _>>()?;
             Ok(Some(document))
@@ -288,8 +287,10 @@ impl Store {
     pub async fn delete(&self, id: i64, owner: &str) -> Result<bool, StoreError> {
         let owner = owner.to_owned();
         self.run(move |db| {
-            let deleted = db
-                .execute("DELETE FROM documents WHERE id = ?1 AND owner = ?2", params![id, owner])?;
+            let deleted = db.execute(
+                "DELETE FROM documents WHERE id = ?1 AND owner = ?2",
+                params![id, owner],
+            )?;
             if deleted > 0 {
                 db.execute("DELETE FROM shares WHERE document_id = ?1", params![id])?;
             }

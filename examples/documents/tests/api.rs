@@ -648,7 +648,10 @@ async fn a_shared_document_is_read_only_for_its_reader_and_invisible_to_others()
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert!(reply.bytes.is_empty());
     // Sharing twice changes nothing.
-    assert_eq!(api.send("PUT", &share, Some(&api.alice), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.send("PUT", &share, Some(&api.alice), None).await.status,
+        StatusCode::NO_CONTENT
+    );
 
     assert_eq!(api.get(&uri, &api.bob).await.document(), document);
     let edit = json!({"title": "Mine now", "body": ""});
@@ -707,7 +710,9 @@ async fn sharing_needs_a_verified_email_address() {
             }
         }
         // Not shared: bob still gets 404.
-        api.get(&format!("/documents/{}", document.id), &api.bob).await.problem(StatusCode::NOT_FOUND);
+        api.get(&format!("/documents/{}", document.id), &api.bob)
+            .await
+            .problem(StatusCode::NOT_FOUND);
     }
 }
 
@@ -759,13 +764,13 @@ async fn the_roles_claim_comes_from_portcullis_roles_claim() {
         .claim("resource_access", json!({"documents": {"roles": ["documents-admin"]}}))
         .sign();
     let cognito = issuer.token("root").claim("cognito:groups", json!(["documents-admin"])).sign();
-    let realm = issuer
-        .token("root")
-        .claim("realm_access", json!({"roles": ["documents-admin"]}))
-        .sign();
-    for (token, status) in
-        [(keycloak_client, StatusCode::OK), (cognito, StatusCode::OK), (realm, StatusCode::FORBIDDEN)]
-    {
+    let realm =
+        issuer.token("root").claim("realm_access", json!({"roles": ["documents-admin"]})).sign();
+    for (token, status) in [
+        (keycloak_client, StatusCode::OK),
+        (cognito, StatusCode::OK),
+        (realm, StatusCode::FORBIDDEN),
+    ] {
         let request = Request::get("/admin/documents")
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Body::empty())

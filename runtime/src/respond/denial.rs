@@ -426,10 +426,8 @@ impl Denial {
             DenialKind::MissingRole { missing, .. } => {
                 let challenge = base.error(ErrorCode::InsufficientScope);
                 Some(if self.development() {
-                    let text = format!(
-                        "The access token lacks a required role: {}",
-                        missing.join(" ")
-                    );
+                    let text =
+                        format!("The access token lacks a required role: {}", missing.join(" "));
                     with_description(challenge, &text)
                 } else {
                     challenge

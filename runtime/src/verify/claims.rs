@@ -13,8 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use crate::principal::{Principal, claim_at};
-use crate::role::Roles;
 use crate::respond::{InvalidTokenReason, Presentation};
+use crate::role::Roles;
 use crate::scope::Scopes;
 
 /// What the registered claims must say.
@@ -118,7 +118,11 @@ pub(crate) struct ClaimMapping {
 
 impl Default for ClaimMapping {
     fn default() -> Self {
-        Self { scope_claims: vec![ScopeClaim::Scope], principal_id_claim: None, role_claims: Vec::new() }
+        Self {
+            scope_claims: vec![ScopeClaim::Scope],
+            principal_id_claim: None,
+            role_claims: Vec::new(),
+        }
     }
 }
 
