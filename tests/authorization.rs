@@ -856,3 +856,39 @@ async fn guards_behind_the_layer_reuse_its_principal() {
     );
     assert_eq!(polls.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn no_new_denial_reflects_the_token_or_its_claims() {
+    const MARK: &str = "Qx7";
+    for disclosure in [Disclosure::Production, Disclosure::Development] {
+        let f = fixture(disclosure);
+        let marked = |subject: &str| {
+            f.issuer
+                .token(subject)
+                .scopes(["docs:read", "docs:write", "Qx7:scope"])
+                .claim("realm_access", json!({"roles": ["Qx7-role", "editor"]}))
+                .claim("tenant", "Qx7-tenant")
+                .claim("groups", json!(["Qx7"]))
+                .claim("night_shift", true)
+                .claim("email_verified", "Qx7")
+                .sign()
+        };
+        let bob = marked("bob");
+        let requests = [
+            ("GET", "/admin", marked("alice")),
+            ("GET", "/claims", marked("alice")),
+            ("POST", "/office", marked("alice")),
+            ("PUT", "/docs/1?notify=true", marked("alice")),
+            ("DELETE", "/docs/1", bob.clone()),
+            ("POST", "/docs/1/publish", bob),
+        ];
+        for (method, uri, token) in requests {
+            let reply =
+                send(f.app.clone(), request(method, uri, Some(&token), Body::from("{}"))).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {uri}");
+            let visible = reply.visible();
+            assert!(!visible.to_lowercase().contains(&MARK.to_lowercase()), "{visible}");
+            assert!(!visible.contains(&token[..16]), "{visible}");
+        }
+    }
+}

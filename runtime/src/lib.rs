@@ -79,7 +79,9 @@ pub mod __private {
         Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
         StateHasVerifier, VerifierWitness, Witness,
     };
-    pub use crate::ownership::{Access, AccessControl, Action, Decide, NoAction, OwnedBy};
+    pub use crate::ownership::{
+        Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy,
+    };
     pub use crate::policy::{
         AccessPolicy, ClaimCheck, ClaimValue, NoState, Policies, PolicyList, PolicyOutcome,
     };

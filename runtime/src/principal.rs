@@ -185,8 +185,7 @@ pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Va
     }
     let mut rest = path;
     let mut level = claims;
-    // Split at each dot in turn: the longest name that exists wins at each level only when it is
-    // the whole rest; otherwise the shortest segment is taken.
+    // One segment down at each dot; at each level the whole rest is tried as a name first.
     while let Some((head, tail)) = rest.split_once('.') {
         let Some(Value::Object(next)) = level.get(head) else { return None };
         if let Some(value) = next.get(tail) {
