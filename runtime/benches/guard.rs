@@ -12,7 +12,9 @@
 //!   `jsonwebtoken` does) and parsed once ahead.
 //! - `denial/{kind}`: rendering each denial to its response (problem document and challenge).
 //! - `authorization/`: a cache hit of a scope-only guard, and the same hit followed by a role
-//!   check and by a ready-made claim check, in the same run: the difference is what each adds.
+//!   check and by a ready-made claim check, in the same run: the difference is what each adds;
+//!   and each check alone on the principal of a hit.
+//! - `real_guard/`: the guard the macros generate for a scope-only handler, as an extractor.
 //!
 //! Filter as usual: `cargo bench -p portcullis -- guard/es256`.
 
@@ -264,6 +266,41 @@ fn authorization(c: &mut Criterion) {
     group.bench_function("scope_and_claim_check_hit", |b| {
         b.iter(|| guard_with_claim(&verifier, black_box(&request)));
     });
+    // The two checks alone, on the principal of a hit: what each adds, without the noise of the
+    // hit itself.
+    let principal = guard(&verifier, &request).unwrap_or_else(|error| panic!("{error}"));
+    group.bench_function("role_check_alone", |b| {
+        b.iter(|| black_box(&principal).roles().satisfy(black_box(&ADMIN)));
+    });
+    group.bench_function("claim_check_alone", |b| {
+        b.iter(|| black_box(&VERIFIED).is_met_by(black_box(&principal).claims()));
+    });
+    group.finish();
+}
+
+#[portcullis::requires_scope("docs:read", state = Verifier)]
+async fn scope_only() {}
+
+/// The guard the macros generate for `scope_only`, run as axum runs it: the extractor itself, on
+/// the same request parts each time (the per-request principal removed first, so that every
+/// call is a token-cache hit and not a reuse).
+fn real_guard(c: &mut Criterion) {
+    use axum::extract::FromRequestParts as _;
+    type ScopeOnlyGuard =
+        portcullis::__private::Guard<__PortcullisPolicy_scope_only, (Verifier, portcullis::__private::Witness)>;
+    let _: axum::routing::MethodRouter<Verifier> = axum::routing::get(scope_only);
+    let fixture = Fixture::generate(Alg::Es256).unwrap_or_else(|error| panic!("{error}"));
+    let token = fixture.valid_token(3600).unwrap_or_else(|error| panic!("{error}"));
+    let verifier = fixture.verifier(true).unwrap_or_else(|error| panic!("{error}"));
+    let mut request = parts(&token);
+    assert!(now(ScopeOnlyGuard::from_request_parts(&mut request, &verifier)).is_ok());
+    let mut group = c.benchmark_group("real_guard");
+    group.bench_function("es256_scope_only_hit", |b| {
+        b.iter(|| {
+            request.extensions.clear();
+            now(ScopeOnlyGuard::from_request_parts(black_box(&mut request), &verifier)).is_ok()
+        });
+    });
     group.finish();
 }
 
@@ -274,6 +311,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = guard_path, expired, signature, denials, authorization
+    targets = guard_path, expired, signature, denials, authorization, real_guard
 }
 criterion_main!(benches);
