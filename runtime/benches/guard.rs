@@ -286,8 +286,10 @@ async fn scope_only() {}
 /// call is a token-cache hit and not a reuse).
 fn real_guard(c: &mut Criterion) {
     use axum::extract::FromRequestParts as _;
-    type ScopeOnlyGuard =
-        portcullis::__private::Guard<__PortcullisPolicy_scope_only, (Verifier, portcullis::__private::Witness)>;
+    type ScopeOnlyGuard = portcullis::__private::Guard<
+        __PortcullisPolicy_scope_only,
+        (Verifier, portcullis::__private::Witness),
+    >;
     let _: axum::routing::MethodRouter<Verifier> = axum::routing::get(scope_only);
     let fixture = Fixture::generate(Alg::Es256).unwrap_or_else(|error| panic!("{error}"));
     let token = fixture.valid_token(3600).unwrap_or_else(|error| panic!("{error}"));
