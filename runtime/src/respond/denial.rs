@@ -618,6 +618,45 @@ mod tests {
     }
 
     #[test]
+    fn roles_policies_and_actions_render_their_403s() {
+        static ADMIN: RoleRequirement =
+            RoleRequirement::new(&[ScopeRule::All(&["documents-admin"])]);
+        let role = || DenialKind::MissingRole { required: ADMIN, missing: vec!["documents-admin"] };
+        let policy = || DenialKind::PolicyRefused(PolicyRefusal::because("Not today"));
+        for kind in [role(), policy()] {
+            let d = denial(kind, Disclosure::Production);
+            assert_eq!(d.status(), StatusCode::FORBIDDEN);
+            // No `scope=`: a role or a policy is nothing a client can ask for.
+            assert_eq!(
+                d.challenge().unwrap().to_string(),
+                r#"Bearer realm="api", error="insufficient_scope""#
+            );
+            assert_eq!(d.problem().detail(), None);
+        }
+        let d = denial(role(), Disclosure::Development);
+        assert_eq!(
+            d.challenge().unwrap().to_string(),
+            r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required role: documents-admin""#
+        );
+        let d = denial(policy(), Disclosure::Development);
+        assert_eq!(d.problem().detail(), Some("Not today"));
+        // A reason outside the RFC 6750 character set stays out of the challenge.
+        let d = denial(
+            DenialKind::PolicyRefused(PolicyRefusal::because("Pas aujourd’hui")),
+            Disclosure::Development,
+        );
+        assert_eq!(
+            d.challenge().unwrap().to_string(),
+            r#"Bearer realm="api", error="insufficient_scope""#
+        );
+        for disclosure in [Disclosure::Production, Disclosure::Development] {
+            let response = denial(DenialKind::ActionNotPermitted, disclosure).into_response();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+            assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+        }
+    }
+
+    #[test]
     fn disclosure_parses_case_insensitively() {
         assert_eq!("Development".parse(), Ok(Disclosure::Development));
         assert_eq!(" production ".parse(), Ok(Disclosure::Production));
