@@ -105,6 +105,25 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         }
     });
 
+    // Each policy's state, checked under the policy's path when the router state is named.
+    let cfgs_ref = &cfgs;
+    let policy_state_checks = spec.state.into_iter().flat_map(|state| {
+        spec.policies.iter().map(move |path| {
+            let cfgs = cfgs_ref;
+            quote_spanned! {path.span()=>
+                #(#cfgs)*
+                const _: () = {
+                    fn provides_policy_state<
+                        S: ::portcullis::__private::ProvidesPolicyState<P>,
+                        P: ::portcullis::__private::AccessPolicy,
+                    >() {
+                    }
+                    let _ = provides_policy_state::<#state, #path>;
+                };
+            }
+        })
+    });
+
     // The state and the witness that it provides the verifier. Unknown, the handler takes
     // `impl GuardState`: the bound then fails, when the state lacks a verifier, as a bound of
     // the handler itself, reported with the fix, not under axum's `Handler` impls. Known (named
@@ -123,6 +142,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
     quote! {
         #(#declared_checks)*
         #state_check
+        #(#policy_state_checks)*
 
         #(#cfgs)*
         #[doc(hidden)]

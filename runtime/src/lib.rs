@@ -84,6 +84,7 @@ pub mod __private {
     };
     pub use crate::policy::{
         AccessPolicy, ClaimCheck, ClaimValue, NoState, Policies, PolicyList, PolicyOutcome,
+        ProvidesPolicyState,
     };
     pub use crate::principal::Principal;
     pub use crate::respond::PolicyRefusal;

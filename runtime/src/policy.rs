@@ -115,19 +115,41 @@ impl<S: Send + Sync> PolicyList<S> for () {
     }
 }
 
+/// A router state from which the policy `P` takes its [`AccessPolicy::State`], through axum's
+/// `FromRef`.
+#[diagnostic::on_unimplemented(
+    message = "the router state `{Self}` does not provide the state of the policy `{P}`",
+    label = "`{P}` takes its `AccessPolicy::State` from this state",
+    note = "derive `axum::extract::FromRef` on `{Self}` with a field of the policy's state type (`#[derive(Clone, FromRef)]`), or implement `FromRef<{Self}>` for that type"
+)]
+pub trait ProvidesPolicyState<P: AccessPolicy> {
+    /// What `P` needs.
+    fn policy_state(&self) -> P::State;
+}
+
+#[diagnostic::do_not_recommend]
+impl<S, P> ProvidesPolicyState<P> for S
+where
+    P: AccessPolicy,
+    P::State: FromRef<S>,
+{
+    fn policy_state(&self) -> P::State {
+        P::State::from_ref(self)
+    }
+}
+
 /// One policy `P` followed by the list `R`. The bound sits on the type, so that naming a type
 /// that is not a policy fails right there, under the path written in `#[requires_policy(..)]`.
 pub struct Policies<P: AccessPolicy, R>(PhantomData<fn() -> (P, R)>);
 
 impl<S, P, R> PolicyList<S> for Policies<P, R>
 where
-    S: Send + Sync,
+    S: ProvidesPolicyState<P> + Send + Sync,
     P: AccessPolicy,
-    P::State: FromRef<S>,
     R: PolicyList<S>,
 {
     async fn check(principal: &Principal, head: &Parts, state: &S) -> Result<(), PolicyRefusal> {
-        let own = P::State::from_ref(state);
+        let own = state.policy_state();
         P::check(principal, head, &own).await?;
         R::check(principal, head, state).await
     }
