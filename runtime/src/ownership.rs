@@ -1,7 +1,10 @@
-//! Ownership: the resource named by the path must exist and belong to the caller (anti-IDOR).
+//! Resource access: the resource named by the path must exist and the caller must be allowed to
+//! see it (anti-IDOR), and to perform the handler's action on it.
 //!
-//! An absent resource, someone else's resource and an id that cannot name any resource all get
-//! the same 404: a client cannot tell them apart, so it cannot probe for other users' ids.
+//! An absent resource, one the caller may not see and an id that cannot name any resource all
+//! get the same 404: a client cannot tell them apart, so it cannot probe for other users' ids. A
+//! resource the caller may see but not act on (shared read-only) gets 403 without a challenge.
+//! By default ([`OwnedResource::access`]) only the owner sees it, and may do everything.
 
 use std::fmt;
 use std::future::Future;
