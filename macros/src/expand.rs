@@ -217,8 +217,9 @@ pub(crate) fn policy_fn(policy: &PolicyFn) -> TokenStream {
         },
         _ => quote!(::portcullis::__private::NoState),
     };
-    // Each argument spanned to its parameter's type, where a type that does not fit is reported.
-    let args = func.sig.inputs.iter().zip(["principal", "head", "state"]).map(|(input, arg)| {
+    // Each argument spanned to its parameter's type, where a type that does not fit is reported;
+    // named so that they cannot shadow the function (`#[policy] fn head(..)`).
+    let args = func.sig.inputs.iter().zip(["__portcullis_principal", "__portcullis_head", "__portcullis_state"]).map(|(input, arg)| {
         let span = match input {
             syn::FnArg::Typed(typed) => typed.ty.span(),
             syn::FnArg::Receiver(receiver) => receiver.span(),
@@ -241,9 +242,9 @@ pub(crate) fn policy_fn(policy: &PolicyFn) -> TokenStream {
 
             #[allow(unused_variables)]
             async fn check(
-                principal: &::portcullis::__private::Principal,
-                head: &::portcullis::__private::Parts,
-                state: &Self::State,
+                __portcullis_principal: &::portcullis::__private::Principal,
+                __portcullis_head: &::portcullis::__private::Parts,
+                __portcullis_state: &Self::State,
             ) -> ::core::result::Result<(), ::portcullis::__private::PolicyRefusal> {
                 ::portcullis::__private::IntoPolicyFuture::into_policy_future(#call).await
             }

@@ -54,6 +54,12 @@ async fn with_state(_principal: &Principal, _head: &Parts, _db: &Db) -> Result<(
     Ok(())
 }
 
+/// Named like the parameters of the generated code.
+#[portcullis::policy]
+fn head(principal: &Principal, head: &Parts) -> bool {
+    principal.subject().len() < head.uri.path().len() + 100
+}
+
 #[cfg(any())]
 #[portcullis::policy]
 fn compiled_out(_principal: &Principal, _head: &Parts) -> bool {
@@ -69,7 +75,7 @@ async fn optional(principal: Option<Principal>) -> String {
 #[portcullis::requires_scope("docs:write")]
 #[portcullis::requires_role(Role::Editor, declared_in = Role)]
 #[portcullis::requires_role(any("documents-admin", Role::Admin))]
-#[portcullis::requires_policy(always, with_state, claim_true("email_verified"))]
+#[portcullis::requires_policy(always, with_state, head, claim_true("email_verified"))]
 #[portcullis::requires_policy(claim_equals("tier", -2), claim_includes("groups", "a", "b"))]
 #[portcullis::owner_only(Doc, id = "doc", action = write)]
 async fn everything(doc: Owned<Doc>) -> String {
