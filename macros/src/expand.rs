@@ -219,13 +219,18 @@ pub(crate) fn policy_fn(policy: &PolicyFn) -> TokenStream {
     };
     // Each argument spanned to its parameter's type, where a type that does not fit is reported;
     // named so that they cannot shadow the function (`#[policy] fn head(..)`).
-    let args = func.sig.inputs.iter().zip(["__portcullis_principal", "__portcullis_head", "__portcullis_state"]).map(|(input, arg)| {
-        let span = match input {
-            syn::FnArg::Typed(typed) => typed.ty.span(),
-            syn::FnArg::Receiver(receiver) => receiver.span(),
-        };
-        Ident::new(arg, span)
-    });
+    let args = func
+        .sig
+        .inputs
+        .iter()
+        .zip(["__portcullis_principal", "__portcullis_head", "__portcullis_state"])
+        .map(|(input, arg)| {
+            let span = match input {
+                syn::FnArg::Typed(typed) => typed.ty.span(),
+                syn::FnArg::Receiver(receiver) => receiver.span(),
+            };
+            Ident::new(arg, span)
+        });
     let call = quote_spanned!(func.sig.ident.span()=> #name(#(#args),*));
     let doc = format!("The policy of the function `{name}`, for `#[requires_policy({name})]`.");
     quote! {

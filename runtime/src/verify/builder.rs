@@ -52,6 +52,9 @@ pub enum ConfigError {
     /// The token size limit is zero.
     #[error("the token size limit must be at least one byte")]
     InvalidTokenLimit,
+    /// A role claim path that names no claim: empty, or with an empty segment (`a..b`).
+    #[error("the role claim path {0:?} is empty or has an empty segment")]
+    InvalidRoleClaim(String),
     /// A key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -430,6 +433,14 @@ impl VerifierBuilder {
         if self.sources.max_len == 0 {
             return Err(ConfigError::InvalidTokenLimit);
         }
+        if let Some(path) = self
+            .mapping
+            .role_claims
+            .iter()
+            .find(|path| path.is_empty() || path.split('.').any(str::is_empty))
+        {
+            return Err(ConfigError::InvalidRoleClaim(path.clone()));
+        }
         let mut keys = KeySet::new();
         for key in self.keys {
             keys.insert(key)?;
@@ -564,6 +575,25 @@ mod tests {
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
         move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn role_claims_are_dotted_paths_from_code_or_the_environment() {
+        for bad in ["", "realm_access..roles", ".roles", "roles."] {
+            let error = complete().role_claims([bad]).build().unwrap_err();
+            assert!(matches!(error, ConfigError::InvalidRoleClaim(path) if path == bad));
+        }
+        assert!(complete().role_claims(["cognito:groups", "a.b.c"]).build().is_ok());
+        let builder = complete()
+            .with_env(env(&[(env::ROLES_CLAIM, " realm_access.roles , cognito:groups ")]))
+            .unwrap();
+        assert_eq!(builder.mapping.role_claims, ["realm_access.roles", "cognito:groups"]);
+        for bad in ["roles,", "a..b", ",roles"] {
+            let vars: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([(env::ROLES_CLAIM, bad)]));
+            let error = complete().with_env(env(vars)).unwrap_err();
+            assert!(matches!(error, ConfigError::Env { var, .. } if var == env::ROLES_CLAIM));
+        }
     }
 
     #[test]
