@@ -80,64 +80,17 @@ pub mod __private {
         StateHasVerifier, VerifierWitness, Witness,
     };
     pub use crate::ownership::{
-        Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy,
+        Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy, access_for,
     };
     pub use crate::policy::{
-        AccessPolicy, ClaimCheck, ClaimValue, NoState, Policies, PolicyList, PolicyOutcome,
-        ProvidesPolicyState,
+        AccessPolicy, AnswersAtOnce, AnswersLater, ClaimCheck, ClaimValue, IntoPolicyFuture,
+        NoState, Policies, PolicyList, PolicyOutcome, ProvidesPolicyState,
     };
     pub use crate::principal::Principal;
     pub use crate::respond::PolicyRefusal;
     pub use crate::scope::{ScopeRule, is_declared};
     pub use http::Method;
     pub use http::request::Parts;
-
-    /// The access decision of `resource` for `action`: a function rather than the trait's
-    /// method, so that the action's type decides which `AccessControl` is asked (and a missing
-    /// one is reported with its fix) instead of the only impl the resource has.
-    pub fn access_for<T: AccessControl<A>, A>(
-        resource: &T,
-        principal: &Principal,
-        action: &A,
-    ) -> Access {
-        resource.access_for(principal, action)
-    }
-
-    /// Awaits a policy function's answer, or takes it as it is: what `#[policy]` calls, so
-    /// that one expansion serves sync and async functions.
-    #[diagnostic::on_unimplemented(
-        message = "a policy answers `bool` or `Result<(), portcullis::PolicyRefusal>` (or a future of one), not `{Self}`",
-        label = "this policy's answer is `{Self}`"
-    )]
-    pub trait IntoPolicyFuture<M> {
-        /// The answer, as a future.
-        fn into_policy_future(
-            self,
-        ) -> impl ::core::future::Future<Output = Result<(), PolicyRefusal>> + Send;
-    }
-
-    /// Marks a policy function that answers at once.
-    #[derive(Debug)]
-    pub enum Sync {}
-    /// Marks a policy function that answers with a future.
-    #[derive(Debug)]
-    pub enum Async {}
-
-    impl<T: PolicyOutcome + Send> IntoPolicyFuture<Sync> for T {
-        async fn into_policy_future(self) -> Result<(), PolicyRefusal> {
-            self.into_result()
-        }
-    }
-
-    impl<F> IntoPolicyFuture<Async> for F
-    where
-        F: ::core::future::Future + Send,
-        F::Output: PolicyOutcome,
-    {
-        async fn into_policy_future(self) -> Result<(), PolicyRefusal> {
-            self.await.into_result()
-        }
-    }
 }
 
 /// Only callers with a valid bearer token reach the handler.

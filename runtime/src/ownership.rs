@@ -185,6 +185,17 @@ impl<T: OwnedResource> AccessControl<NoAction> for T {
     }
 }
 
+/// The access decision of `resource` for `action`: a function rather than the trait's
+/// method, so that the action's type decides which `AccessControl` is asked (and a missing
+/// one is reported with its fix) instead of the only impl the resource has.
+pub fn access_for<T: AccessControl<A>, A>(
+    resource: &T,
+    principal: &Principal,
+    action: &A,
+) -> Access {
+    resource.access_for(principal, action)
+}
+
 /// The access decision of one guarded handler on its resource `T`; the macros implement it.
 pub trait Decide<T>: Send + Sync + 'static {
     /// The decision for `principal` on `resource`, for a request of `method`.

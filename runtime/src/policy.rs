@@ -99,6 +99,40 @@ impl PolicyOutcome for Result<(), PolicyRefusal> {
     }
 }
 
+/// Awaits a policy function's answer, or takes it as it is: what `#[policy]` calls, so
+/// that one expansion serves sync and async functions.
+#[diagnostic::on_unimplemented(
+    message = "a policy answers `bool` or `Result<(), portcullis::PolicyRefusal>` (or a future of one), not `{Self}`",
+    label = "this policy's answer is `{Self}`"
+)]
+pub trait IntoPolicyFuture<M> {
+    /// The answer, as a future.
+    fn into_policy_future(self) -> impl Future<Output = Result<(), PolicyRefusal>> + Send;
+}
+
+/// Marks a policy function that answers at once.
+#[derive(Debug)]
+pub enum AnswersAtOnce {}
+/// Marks a policy function that answers with a future.
+#[derive(Debug)]
+pub enum AnswersLater {}
+
+impl<T: PolicyOutcome + Send> IntoPolicyFuture<AnswersAtOnce> for T {
+    async fn into_policy_future(self) -> Result<(), PolicyRefusal> {
+        self.into_result()
+    }
+}
+
+impl<F> IntoPolicyFuture<AnswersLater> for F
+where
+    F: Future + Send,
+    F::Output: PolicyOutcome,
+{
+    async fn into_policy_future(self) -> Result<(), PolicyRefusal> {
+        self.await.into_result()
+    }
+}
+
 /// The policies of one handler, as a list: `()` or `Policies<First, Rest>`.
 pub trait PolicyList<S>: Send + Sync {
     /// Runs every policy in order, stopping at the first refusal.
