@@ -51,6 +51,8 @@ impl ToTokens for HandlerFn {
 pub(crate) enum GuardKind {
     Authenticated,
     RequiresScope,
+    RequiresRole,
+    RequiresPolicy,
     OwnerOnly,
 }
 
@@ -59,6 +61,8 @@ impl GuardKind {
         match self {
             Self::Authenticated => "authenticated",
             Self::RequiresScope => "requires_scope",
+            Self::RequiresRole => "requires_role",
+            Self::RequiresPolicy => "requires_policy",
             Self::OwnerOnly => "owner_only",
         }
     }
@@ -72,18 +76,90 @@ impl GuardKind {
             [krate, name] if krate == "portcullis" => name,
             _ => return None,
         };
-        [Self::Authenticated, Self::RequiresScope, Self::OwnerOnly]
-            .into_iter()
-            .find(|kind| name == kind.name())
+        [
+            Self::Authenticated,
+            Self::RequiresScope,
+            Self::RequiresRole,
+            Self::RequiresPolicy,
+            Self::OwnerOnly,
+        ]
+        .into_iter()
+        .find(|kind| name == kind.name())
     }
 }
 
 /// One guard attribute with its arguments as written.
 pub(crate) enum GuardAttr {
-    /// `#[authenticated]` takes at most one `state`, so a second is a syntax error.
-    Authenticated(Option<StateArg>),
+    Authenticated(AuthArgs),
     RequiresScope(ScopeArgs),
-    OwnerOnly(OwnerArgs),
+    /// The same grammar as scopes, with role names.
+    RequiresRole(ScopeArgs),
+    RequiresPolicy(PolicyArgs),
+    /// Boxed: a resource type is by far the largest argument.
+    OwnerOnly(Box<OwnerArgs>),
+}
+
+/// The arguments of `#[authenticated(optional, state = Type)]`, lists so that duplicates are
+/// reported with the other mistakes.
+pub(crate) struct AuthArgs {
+    /// Where each `optional` is.
+    pub(crate) optional: Vec<Span>,
+    pub(crate) state: Vec<StateArg>,
+}
+
+/// The arguments of `#[requires_policy(..)]`.
+pub(crate) struct PolicyArgs {
+    pub(crate) policies: Vec<PolicyRef>,
+    pub(crate) state: Vec<StateArg>,
+    /// Where the arguments are, for "no policy given".
+    pub(crate) span: Span,
+}
+
+/// One policy as written: a type (or a `#[policy]` function) by path, or a ready-made claim
+/// check.
+pub(crate) enum PolicyRef {
+    Type(Path),
+    Claim(ClaimRef),
+}
+
+/// `claim_true("path")`, `claim_equals("path", value)`, `claim_includes("path", "a", ..)`.
+pub(crate) struct ClaimRef {
+    pub(crate) keyword: Ident,
+    pub(crate) path: LitStr,
+    pub(crate) check: ClaimKind,
+}
+
+pub(crate) enum ClaimKind {
+    IsTrue,
+    /// The value as written: `valid` accepts strings, booleans and integers.
+    Equals(Option<syn::Lit>),
+    Includes(Vec<LitStr>),
+}
+
+impl PolicyRef {
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Self::Type(path) => path.span(),
+            Self::Claim(claim) => claim.keyword.span(),
+        }
+    }
+
+    /// A key that compares equal for the same policy written twice.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Self::Type(path) => quote!(#path).to_string(),
+            Self::Claim(ClaimRef { keyword, path, check }) => {
+                let rest = match check {
+                    ClaimKind::IsTrue => String::new(),
+                    ClaimKind::Equals(value) => quote!(#value).to_string(),
+                    ClaimKind::Includes(values) => {
+                        values.iter().map(LitStr::value).collect::<Vec<_>>().join(" ")
+                    }
+                };
+                format!("{keyword}({:?}) {rest}", path.value())
+            }
+        }
+    }
 }
 
 /// `state = Type`: the router state, named so that a state without a `Verifier` is reported
@@ -159,6 +235,7 @@ pub(crate) struct DeclaredIn {
 pub(crate) struct OwnerArgs {
     pub(crate) resource: Type,
     pub(crate) id: Vec<IdArg>,
+    pub(crate) action: Vec<ActionArg>,
     pub(crate) state: Vec<StateArg>,
     /// Where the arguments are, for a second `#[owner_only]`.
     pub(crate) span: Span,
@@ -170,11 +247,23 @@ pub(crate) struct IdArg {
     pub(crate) name: LitStr,
 }
 
+/// `action = read` or `action = MyAction::Variant`.
+pub(crate) struct ActionArg {
+    pub(crate) keyword: Span,
+    pub(crate) action: Path,
+}
+
 /// Everything the guards of one handler require, gathered from all its guard attributes.
+#[derive(Default)]
 pub(crate) struct GuardSpec<'a> {
     pub(crate) rules: Vec<&'a Rule>,
-    /// Literals to check, at compile time, against the vocabulary named by `declared_in`.
-    pub(crate) declared_checks: Vec<(&'a LitStr, &'a Path)>,
+    pub(crate) roles: Vec<&'a Rule>,
+    /// Literals to check, at compile time, against the vocabulary named by `declared_in`, with
+    /// what they name (`scope` or `role`).
+    pub(crate) declared_checks: Vec<(&'a LitStr, &'a Path, Noun)>,
+    pub(crate) claims: Vec<&'a ClaimRef>,
+    pub(crate) policies: Vec<&'a Path>,
+    pub(crate) optional: bool,
     pub(crate) owner: Option<Ownership<'a>>,
     pub(crate) state: Option<&'a Type>,
 }
@@ -183,10 +272,45 @@ pub(crate) struct GuardSpec<'a> {
 pub(crate) struct Ownership<'a> {
     pub(crate) resource: &'a Type,
     pub(crate) id_param: Option<&'a LitStr>,
+    pub(crate) action: Option<Action<'a>>,
+}
+
+/// What the handler does to the resource.
+pub(crate) enum Action<'a> {
+    /// `read`, `write` or `delete`: a variant of `portcullis::Action`.
+    Builtin(&'static str, Span),
+    /// A variant of the application's own enum.
+    Custom(&'a Path),
+}
+
+/// What the names of a rule or a vocabulary are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Noun {
+    Scope,
+    Role,
+}
+
+impl Noun {
+    pub(crate) const fn word(self) -> &'static str {
+        match self {
+            Self::Scope => "scope",
+            Self::Role => "role",
+        }
+    }
+
+    /// The attribute that requires names of this kind.
+    pub(crate) const fn attribute(self) -> &'static str {
+        match self {
+            Self::Scope => "requires_scope",
+            Self::Role => "requires_role",
+        }
+    }
 }
 
 /// The input of `scopes!`.
 pub(crate) struct Vocabulary {
+    /// Scopes (`scopes!`) or roles (`roles!`).
+    pub(crate) noun: Noun,
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,
     pub(crate) name: Ident,
@@ -244,7 +368,7 @@ impl Parse for Vocabulary {
                 entries.push(Err(error));
             }
         }
-        Ok(Self { attrs, vis, name, entries })
+        Ok(Self { noun: Noun::Scope, attrs, vis, name, entries })
     }
 }
 
@@ -260,4 +384,9 @@ fn skip_past_comma(content: ParseStream<'_>) -> syn::Result<()> {
         }
         Ok(((), rest))
     })
+}
+
+/// A function marked `#[policy]`: only its signature is read.
+pub(crate) struct PolicyFn {
+    pub(crate) func: HandlerFn,
 }

@@ -4,19 +4,20 @@
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{ParseStream, Parser};
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{LitStr, Meta, Path, Token, Type};
 
 use crate::ast::{
-    DeclaredIn, GuardAttr, GuardKind, HandlerFn, IdArg, OwnerArgs, Rule, ScopeArgs, ScopeRef,
-    StateArg,
+    ActionArg, AuthArgs, ClaimKind, ClaimRef, DeclaredIn, GuardAttr, GuardKind, HandlerFn, IdArg,
+    Noun, OwnerArgs, PolicyArgs, PolicyRef, Rule, ScopeArgs, ScopeRef, StateArg,
 };
 
 mod kw {
+    syn::custom_keyword!(action);
     syn::custom_keyword!(any);
     syn::custom_keyword!(declared_in);
     syn::custom_keyword!(id);
+    syn::custom_keyword!(optional);
     syn::custom_keyword!(state);
 }
 
@@ -48,38 +49,154 @@ fn guard(kind: GuardKind, args: TokenStream, span: Span) -> syn::Result<GuardAtt
     match kind {
         GuardKind::Authenticated => authenticated.parse2(args).map(GuardAttr::Authenticated),
         GuardKind::RequiresScope => {
-            let parser = |input: ParseStream<'_>| requires_scope(input, span);
+            let parser = |input: ParseStream<'_>| requires_scope(input, span, Noun::Scope);
             parser.parse2(args).map(GuardAttr::RequiresScope)
+        }
+        GuardKind::RequiresRole => {
+            let parser = |input: ParseStream<'_>| requires_scope(input, span, Noun::Role);
+            parser.parse2(args).map(GuardAttr::RequiresRole)
+        }
+        GuardKind::RequiresPolicy => {
+            let parser = |input: ParseStream<'_>| requires_policy(input, span);
+            parser.parse2(args).map(GuardAttr::RequiresPolicy)
         }
         GuardKind::OwnerOnly => {
             let parser = |input: ParseStream<'_>| owner_only(input, span);
-            parser.parse2(args).map(GuardAttr::OwnerOnly)
+            parser.parse2(args).map(|args| GuardAttr::OwnerOnly(Box::new(args)))
         }
     }
 }
 
-/// `#[authenticated]` or `#[authenticated(state = Type)]`.
-fn authenticated(input: ParseStream<'_>) -> syn::Result<Option<StateArg>> {
-    if input.is_empty() {
-        return Ok(None);
-    }
-    if peek_state(input) {
-        let state = state(input)?;
-        input.parse::<Option<Token![,]>>()?;
+/// `#[authenticated]`, with `optional` and `state = Type` in any order.
+fn authenticated(input: ParseStream<'_>) -> syn::Result<AuthArgs> {
+    let mut args = AuthArgs { optional: Vec::new(), state: Vec::new() };
+    while !input.is_empty() {
+        if peek_state(input) {
+            args.state.push(state(input)?);
+        } else if input.peek(kw::optional) && (input.peek2(Token![,]) || peek_end(input)) {
+            args.optional.push(input.parse::<kw::optional>()?.span);
+        } else {
+            let rest: TokenStream = input.parse()?;
+            return Err(syn::Error::new_spanned(
+                rest,
+                "unknown argument: `#[authenticated]` takes `optional` and `state = Type`",
+            ));
+        }
         if input.is_empty() {
-            return Ok(Some(state));
+            break;
         }
+        input.parse::<Token![,]>()?;
     }
-    let rest: TokenStream = input.parse()?;
-    Err(syn::Error::new_spanned(
-        rest,
-        "unknown argument: `#[authenticated]` takes no arguments but an optional `state = Type`",
-    ))
+    Ok(args)
 }
 
-/// `#[requires_scope(..)]`: scopes, `any(..)`, `declared_in = Path` and `state = Type` in any
-/// order.
-fn requires_scope(input: ParseStream<'_>, span: Span) -> syn::Result<ScopeArgs> {
+/// `true` when the token after the next one is the end of the input.
+fn peek_end(input: ParseStream<'_>) -> bool {
+    let fork = input.fork();
+    fork.parse::<proc_macro2::TokenTree>().is_ok() && fork.is_empty()
+}
+
+/// `#[requires_policy(..)]`: policy paths, ready-made claim checks and `state = Type`.
+fn requires_policy(input: ParseStream<'_>, span: Span) -> syn::Result<PolicyArgs> {
+    let mut policies = Vec::new();
+    let mut state_args = Vec::new();
+    while !input.is_empty() {
+        if peek_state(input) {
+            state_args.push(state(input)?);
+        } else {
+            policies.push(policy(input)?);
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(PolicyArgs { policies, state: state_args, span })
+}
+
+/// A policy path, or `claim_true(..)`, `claim_equals(..)`, `claim_includes(..)`.
+fn policy(input: ParseStream<'_>) -> syn::Result<PolicyRef> {
+    const EXPECTED: &str = "expected a policy (a type, or a function with `#[portcullis::policy]`), `claim_true(\"claim\")`, `claim_equals(\"claim\", value)` or `claim_includes(\"claim\", \"value\", ..)`";
+    if input.peek(syn::Ident) && input.peek2(syn::token::Paren) {
+        let keyword: syn::Ident = input.parse()?;
+        let content;
+        syn::parenthesized!(content in input);
+        let check = match keyword.to_string().as_str() {
+            "claim_true" | "claim_equals" | "claim_includes" => keyword.to_string(),
+            other => {
+                return Err(syn::Error::new(
+                    keyword.span(),
+                    format!("unknown claim check `{other}(..)`: {EXPECTED}"),
+                ));
+            }
+        };
+        let path: LitStr = content.parse()?;
+        let mut rest = Vec::new();
+        while content.parse::<Option<Token![,]>>()?.is_some() {
+            if content.is_empty() {
+                break;
+            }
+            rest.push(content.parse::<syn::Lit>()?);
+        }
+        let check = match check.as_str() {
+            "claim_true" => {
+                if let Some(extra) = rest.first() {
+                    return Err(syn::Error::new_spanned(
+                        extra,
+                        "`claim_true(..)` takes the claim only, as in `claim_true(\"email_verified\")`",
+                    ));
+                }
+                ClaimKind::IsTrue
+            }
+            "claim_equals" => {
+                if let Some(extra) = rest.get(1) {
+                    return Err(syn::Error::new_spanned(
+                        extra,
+                        "`claim_equals(..)` takes the claim and one value",
+                    ));
+                }
+                ClaimKind::Equals(rest.into_iter().next())
+            }
+            _ => {
+                let mut values = Vec::new();
+                for value in rest {
+                    match value {
+                        syn::Lit::Str(value) => values.push(value),
+                        other => {
+                            return Err(syn::Error::new_spanned(
+                                other,
+                                "`claim_includes(..)` values are string literals",
+                            ));
+                        }
+                    }
+                }
+                ClaimKind::Includes(values)
+            }
+        };
+        return Ok(PolicyRef::Claim(ClaimRef { keyword, path, check }));
+    }
+    if input.peek(syn::Ident)
+        || input.peek(Token![::])
+        || input.peek(Token![crate])
+        || input.peek(Token![self])
+        || input.peek(Token![super])
+    {
+        let path: Path = input.parse()?;
+        if input.peek(Token![=]) {
+            let name = quote::quote!(#path).to_string();
+            return Err(syn::Error::new_spanned(
+                path,
+                format!("unknown argument `{name}`: {EXPECTED}, or `state = Type`"),
+            ));
+        }
+        return Ok(PolicyRef::Type(path));
+    }
+    Err(input.error(EXPECTED))
+}
+
+/// `#[requires_scope(..)]` and `#[requires_role(..)]`: names, `any(..)`, `declared_in = Path`
+/// and `state = Type` in any order.
+fn requires_scope(input: ParseStream<'_>, span: Span, noun: Noun) -> syn::Result<ScopeArgs> {
     let mut all = Vec::new();
     let mut rules = Vec::new();
     let mut declared_in = Vec::new();
@@ -89,13 +206,13 @@ fn requires_scope(input: ParseStream<'_>, span: Span) -> syn::Result<ScopeArgs> 
             break;
         }
         if input.peek(kw::any) && input.peek2(syn::token::Paren) {
-            rules.push(any(input)?);
+            rules.push(any(input, noun)?);
         } else if input.peek(kw::declared_in) && input.peek2(Token![=]) {
             declared_in.push(declared_in_arg(input)?);
         } else if peek_state(input) {
             state_args.push(state(input)?);
         } else {
-            all.push(scope(input)?);
+            all.push(scope(input, noun)?);
         }
         if input.is_empty() {
             break;
@@ -109,21 +226,38 @@ fn requires_scope(input: ParseStream<'_>, span: Span) -> syn::Result<ScopeArgs> 
 }
 
 /// `any(scope, ..)`.
-fn any(input: ParseStream<'_>) -> syn::Result<Rule> {
+fn any(input: ParseStream<'_>, noun: Noun) -> syn::Result<Rule> {
     let keyword: kw::any = input.parse()?;
     let content;
     syn::parenthesized!(content in input);
-    Ok(Rule::Any { scopes: scope_list(&content)?, keyword: keyword.span })
+    Ok(Rule::Any { scopes: scope_list(&content, noun)?, keyword: keyword.span })
 }
 
-/// Scopes separated by commas, as inside `any(..)`.
-fn scope_list(input: ParseStream<'_>) -> syn::Result<Vec<ScopeRef>> {
-    let scopes = Punctuated::<ScopeRef, Token![,]>::parse_terminated_with(input, scope)?;
-    Ok(scopes.into_iter().collect())
+/// Names separated by commas, as inside `any(..)`.
+fn scope_list(input: ParseStream<'_>, noun: Noun) -> syn::Result<Vec<ScopeRef>> {
+    let mut names = Vec::new();
+    while !input.is_empty() {
+        names.push(scope(input, noun)?);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(names)
 }
 
-/// A scope literal such as `"docs:write"` or a declared scope such as `Scope::DocsWrite`.
-fn scope(input: ParseStream<'_>) -> syn::Result<ScopeRef> {
+/// A literal such as `"docs:write"` or a declared name such as `Scope::DocsWrite`.
+fn scope(input: ParseStream<'_>, noun: Noun) -> syn::Result<ScopeRef> {
+    let (literal, declared) = match noun {
+        Noun::Scope => (
+            "a scope literal such as \"docs:write\"",
+            "a declared scope such as `Scope::DocsWrite`",
+        ),
+        Noun::Role => (
+            "a role literal such as \"documents-admin\"",
+            "a declared role such as `Role::DocumentsAdmin`",
+        ),
+    };
     if input.peek(LitStr) {
         return input.parse().map(ScopeRef::Literal);
     }
@@ -140,15 +274,13 @@ fn scope(input: ParseStream<'_>) -> syn::Result<ScopeRef> {
             return Err(syn::Error::new_spanned(
                 path,
                 format!(
-                    "unknown argument `{name}`: expected a scope literal such as \"docs:write\", `any(..)`, `declared_in = Type`, `state = Type`, or a declared scope such as `Scope::DocsWrite`"
+                    "unknown argument `{name}`: expected {literal}, `any(..)`, `declared_in = Type`, `state = Type`, or {declared}"
                 ),
             ));
         }
         return Ok(ScopeRef::Declared(path));
     }
-    Err(input.error(
-        "expected a scope literal such as \"docs:write\", `any(..)`, `declared_in = Type`, or a declared scope such as `Scope::DocsWrite`",
-    ))
+    Err(input.error(format!("expected {literal}, `any(..)`, `declared_in = Type`, or {declared}")))
 }
 
 /// `declared_in = Path`.
@@ -173,6 +305,7 @@ fn state(input: ParseStream<'_>) -> syn::Result<StateArg> {
 fn owner_only(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerArgs> {
     let resource = resource(input)?;
     let mut ids = Vec::new();
+    let mut actions = Vec::new();
     let mut state_args = Vec::new();
     while input.parse::<Option<Token![,]>>()?.is_some() {
         if input.is_empty() {
@@ -180,6 +313,10 @@ fn owner_only(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerArgs> {
         }
         if input.peek(kw::id) && input.peek2(Token![=]) {
             ids.push(id(input)?);
+        } else if input.peek(kw::action) && input.peek2(Token![=]) {
+            let keyword: kw::action = input.parse()?;
+            input.parse::<Token![=]>()?;
+            actions.push(ActionArg { keyword: keyword.span, action: input.parse()? });
         } else if peek_state(input) {
             state_args.push(state(input)?);
         } else {
@@ -189,12 +326,12 @@ fn owner_only(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerArgs> {
             return Err(syn::Error::new_spanned(
                 unknown,
                 format!(
-                    "unknown argument `{name}`: `#[owner_only]` takes the resource type and optionally `id = \"path_param\"`"
+                    "unknown argument `{name}`: `#[owner_only]` takes the resource type and optionally `id = \"path_param\"`, `action = read | write | delete | MyAction::Variant` and `state = Type`"
                 ),
             ));
         }
     }
-    Ok(OwnerArgs { resource, id: ids, state: state_args, span })
+    Ok(OwnerArgs { resource, id: ids, action: actions, state: state_args, span })
 }
 
 /// The resource type `#[owner_only]` loads.

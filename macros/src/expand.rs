@@ -7,7 +7,10 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
-use crate::ast::{Declared, GuardSpec, HandlerFn, Rule, ScopeRef, Vocabulary};
+use crate::ast::{
+    Action, ClaimKind, ClaimRef, Declared, GuardSpec, HandlerFn, Noun, PolicyFn, Rule, ScopeRef,
+    Vocabulary,
+};
 
 /// The handler with the guard as its first parameter, plus the hidden policy type.
 pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> TokenStream {
@@ -19,20 +22,69 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
     let vis = &handler.vis;
 
     let rules = spec.rules.iter().map(|r| rule(r));
+    // Items with a default in `Policy` are written only when they differ from it.
+    let roles = (!spec.roles.is_empty()).then(|| {
+        let roles = spec.roles.iter().map(|r| rule(r));
+        quote!(const ROLES: &'static [::portcullis::__private::ScopeRule] = &[#(#roles),*];)
+    });
+    let claims = (!spec.claims.is_empty()).then(|| {
+        let claims = spec.claims.iter().map(|c| claim(c));
+        quote!(const CLAIMS: &'static [::portcullis::__private::ClaimCheck] = &[#(#claims),*];)
+    });
+    let optional = spec.optional.then(|| {
+        quote!(
+            const OPTIONAL: bool = true;
+        )
+    });
+    // `Policies<A, Policies<B, ()>>`, each spanned to its path, where a type that is not a
+    // policy is reported.
+    let policies = spec.policies.iter().rev().fold(
+        quote!(()),
+        |rest, path| quote_spanned!(path.span()=> ::portcullis::__private::Policies<#path, #rest>),
+    );
+    let mut decide = None;
     let ownership = match &spec.owner {
         None => quote!(::portcullis::__private::NoOwnership),
         Some(owner) => {
             let resource = owner.resource;
-            quote_spanned!(resource.span()=> ::portcullis::__private::OwnedBy<#resource>)
+            match &owner.action {
+                None => {
+                    quote_spanned!(resource.span()=> ::portcullis::__private::OwnedBy<#resource>)
+                }
+                Some(action) => {
+                    let action = match action {
+                        Action::Builtin(variant, span) => {
+                            let variant = Ident::new(variant, *span);
+                            quote_spanned!(*span=> ::portcullis::__private::Action::#variant)
+                        }
+                        Action::Custom(path) => quote!(#path),
+                    };
+                    let span = action.span();
+                    decide = Some(quote_spanned! {span=>
+                        #(#cfgs)*
+                        impl ::portcullis::__private::Decide<#resource> for #policy {
+                            fn decide(
+                                resource: &#resource,
+                                principal: &::portcullis::__private::Principal,
+                                _: &::portcullis::__private::Method,
+                            ) -> ::portcullis::__private::Access {
+                                ::portcullis::__private::access_for(resource, principal, &#action)
+                            }
+                        }
+                    });
+                    quote_spanned!(resource.span()=> ::portcullis::__private::OwnedBy<#resource, #policy>)
+                }
+            }
         }
     };
     let id_param = match spec.owner.as_ref().and_then(|owner| owner.id_param) {
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
     };
-    let declared_checks = spec.declared_checks.iter().map(|&(lit, vocabulary)| {
+    let declared_checks = spec.declared_checks.iter().map(|&(lit, vocabulary, noun)| {
         let message = format!(
-            "the scope \"{}\" is not declared in `{}`",
+            "the {} \"{}\" is not declared in `{}`",
+            noun.word(),
             lit.value(),
             quote!(#vocabulary).to_string().replace(' ', "")
         );
@@ -51,6 +103,25 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
                 let _ = provides_verifier::<#state>;
             };
         }
+    });
+
+    // Each policy's state, checked under the policy's path when the router state is named.
+    let cfgs_ref = &cfgs;
+    let policy_state_checks = spec.state.into_iter().flat_map(|state| {
+        spec.policies.iter().map(move |path| {
+            let cfgs = cfgs_ref;
+            quote_spanned! {path.span()=>
+                #(#cfgs)*
+                const _: () = {
+                    fn provides_policy_state<
+                        S: ::portcullis::__private::ProvidesPolicyState<P>,
+                        P: ::portcullis::__private::AccessPolicy,
+                    >() {
+                    }
+                    let _ = provides_policy_state::<#state, #path>;
+                };
+            }
+        })
     });
 
     // The state and the witness that it provides the verifier. The handler takes
@@ -72,6 +143,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
     quote! {
         #(#declared_checks)*
         #state_check
+        #(#policy_state_checks)*
 
         #(#cfgs)*
         #[doc(hidden)]
@@ -81,9 +153,15 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         #(#cfgs)*
         impl ::portcullis::__private::Policy for #policy {
             const SCOPES: &'static [::portcullis::__private::ScopeRule] = &[#(#rules),*];
+            #roles
+            #claims
+            #optional
+            type Policies = #policies;
             type Ownership = #ownership;
             const ID_PARAM: ::core::option::Option<&'static str> = #id_param;
         }
+
+        #decide
 
         #guarded
     }
@@ -102,6 +180,84 @@ fn rule(rule: &Rule) -> TokenStream {
     }
 }
 
+fn claim(claim: &ClaimRef) -> TokenStream {
+    let path = &claim.path;
+    match &claim.check {
+        ClaimKind::IsTrue => quote!(::portcullis::__private::ClaimCheck::IsTrue(#path)),
+        ClaimKind::Equals(value) => {
+            let value = match value {
+                Some(syn::Lit::Bool(value)) => {
+                    quote!(::portcullis::__private::ClaimValue::Bool(#value))
+                }
+                Some(syn::Lit::Int(value)) => {
+                    quote!(::portcullis::__private::ClaimValue::Int(#value))
+                }
+                value => quote!(::portcullis::__private::ClaimValue::Str(#value)),
+            };
+            quote!(::portcullis::__private::ClaimCheck::Equals(#path, #value))
+        }
+        ClaimKind::Includes(values) => {
+            quote!(::portcullis::__private::ClaimCheck::Includes(#path, &[#(#values),*]))
+        }
+    }
+}
+
+/// A `#[policy]` function, kept as written, and beside it a type of the same name (a braced
+/// struct lives in the type namespace only, the function in the value namespace) implementing
+/// `AccessPolicy` by calling it, so that `#[requires_policy(name)]` names either kind of policy
+/// by its path. `valid` has checked the shape; the types are checked at the call.
+pub(crate) fn policy_fn(policy: &PolicyFn) -> TokenStream {
+    let func = &policy.func;
+    let name = &func.sig.ident;
+    let vis = &func.vis;
+    let cfgs: Vec<_> = func.attrs.iter().filter(|attr| attr.path().is_ident("cfg")).collect();
+    let state_ty = match func.sig.inputs.iter().nth(2) {
+        Some(syn::FnArg::Typed(arg)) => match &*arg.ty {
+            syn::Type::Reference(reference) => reference.elem.to_token_stream(),
+            other => other.to_token_stream(),
+        },
+        _ => quote!(::portcullis::__private::NoState),
+    };
+    // Each argument spanned to its parameter's type, where a type that does not fit is reported;
+    // named so that they cannot shadow the function (`#[policy] fn head(..)`).
+    let args = func
+        .sig
+        .inputs
+        .iter()
+        .zip(["__portcullis_principal", "__portcullis_head", "__portcullis_state"])
+        .map(|(input, arg)| {
+            let span = match input {
+                syn::FnArg::Typed(typed) => typed.ty.span(),
+                syn::FnArg::Receiver(receiver) => receiver.span(),
+            };
+            Ident::new(arg, span)
+        });
+    let call = quote_spanned!(func.sig.ident.span()=> #name(#(#args),*));
+    let doc = format!("The policy of the function `{name}`, for `#[requires_policy({name})]`.");
+    quote! {
+        #func
+
+        #(#cfgs)*
+        #[doc = #doc]
+        #[allow(non_camel_case_types)]
+        #vis struct #name {}
+
+        #(#cfgs)*
+        impl ::portcullis::__private::AccessPolicy for #name {
+            type State = #state_ty;
+
+            #[allow(unused_variables)]
+            async fn check(
+                __portcullis_principal: &::portcullis::__private::Principal,
+                __portcullis_head: &::portcullis::__private::Parts,
+                __portcullis_state: &Self::State,
+            ) -> ::core::result::Result<(), ::portcullis::__private::PolicyRefusal> {
+                ::portcullis::__private::IntoPolicyFuture::into_policy_future(#call).await
+            }
+        }
+    }
+}
+
 fn scope(scope: &ScopeRef) -> TokenStream {
     match scope {
         ScopeRef::Literal(lit) => quote!(#lit),
@@ -111,11 +267,12 @@ fn scope(scope: &ScopeRef) -> TokenStream {
 
 /// The enum of a `scopes!` vocabulary, with one variant per entry in `scopes`.
 pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> TokenStream {
-    let Vocabulary { attrs, vis, name, .. } = vocabulary;
+    let Vocabulary { noun, attrs, vis, name, .. } = vocabulary;
+    let word = noun.word();
     let variants = scopes.iter().map(|Declared { attrs, variant, scope }| {
         let has_doc = attrs.iter().any(|attr| attr.path().is_ident("doc"));
         let doc = (!has_doc).then(|| {
-            let text = format!("The `{}` scope.", scope.value());
+            let text = format!("The `{}` {word}.", scope.value());
             quote!(#[doc = #text])
         });
         quote!(#(#attrs)* #doc #variant)
@@ -123,6 +280,21 @@ pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> Token
     let names: Vec<&Ident> = scopes.iter().map(|d| &d.variant).collect();
     let literals: Vec<&LitStr> = scopes.iter().map(|d| &d.scope).collect();
     let vis = vis.to_token_stream();
+    let all_doc = format!("Every declared {word}, in declaration order.");
+    let as_str_doc = match noun {
+        Noun::Scope => "The scope as tokens carry it.",
+        Noun::Role => "The role as tokens carry it.",
+    };
+    let declared_doc = format!(
+        "`true` when `{word}` is declared here; usable in constants, which is how `#[{}(\"…\", declared_in = …)]` refuses undeclared {word}s at compile time.",
+        noun.attribute()
+    );
+    let from_doc = format!("The declared {word} spelled `{word}`.");
+    let from = match noun {
+        Noun::Scope => format_ident!("from_scope"),
+        Noun::Role => format_ident!("from_role"),
+    };
+    let param = format_ident!("{}", word);
     quote! {
         #(#attrs)*
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy,
@@ -132,25 +304,24 @@ pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> Token
         }
 
         impl #name {
-            /// Every declared scope, in declaration order.
+            #[doc = #all_doc]
             pub const ALL: &'static [Self] = &[#(Self::#names),*];
 
-            /// The scope as tokens carry it.
+            #[doc = #as_str_doc]
             pub const fn as_str(self) -> &'static str {
                 match self {
                     #(Self::#names => #literals,)*
                 }
             }
 
-            /// `true` when `scope` is declared here; usable in constants, which is how
-            /// `#[requires_scope("…", declared_in = …)]` refuses undeclared scopes at compile time.
-            pub const fn is_declared(scope: &str) -> bool {
-                ::portcullis::__private::is_declared(scope, &[#(#literals),*])
+            #[doc = #declared_doc]
+            pub const fn is_declared(#param: &str) -> bool {
+                ::portcullis::__private::is_declared(#param, &[#(#literals),*])
             }
 
-            /// The declared scope spelled `scope`.
-            pub fn from_scope(scope: &str) -> ::core::option::Option<Self> {
-                Self::ALL.iter().copied().find(|declared| declared.as_str() == scope)
+            #[doc = #from_doc]
+            pub fn #from(#param: &str) -> ::core::option::Option<Self> {
+                Self::ALL.iter().copied().find(|declared| declared.as_str() == #param)
             }
         }
 

@@ -2,9 +2,9 @@
 //! and not again wherever the item is used (as tokio-macros emits the original item).
 
 use proc_macro2::TokenStream;
-use quote::ToTokens;
+use quote::{ToTokens, quote};
 
-use crate::ast::{Declared, Handler, Vocabulary};
+use crate::ast::{Declared, Handler, PolicyFn, Vocabulary};
 use crate::expand;
 
 /// The handler as written, without its guard attributes, which would otherwise expand again
@@ -22,4 +22,31 @@ pub(crate) fn handler(handler: &Handler) -> TokenStream {
 pub(crate) fn vocabulary(vocabulary: &Vocabulary) -> TokenStream {
     let parsed: Vec<&Declared> = vocabulary.declared().collect();
     expand::vocabulary(vocabulary, &parsed)
+}
+
+/// A `#[policy]` function with a mistake: the function as written, and a type of its name that
+/// refuses every request, so that the handlers naming it report nothing more. (It never runs:
+/// the build has failed.)
+pub(crate) fn policy(policy: &PolicyFn) -> TokenStream {
+    let func = &policy.func;
+    let name = &func.sig.ident;
+    let vis = &func.vis;
+    quote! {
+        #func
+
+        #[allow(non_camel_case_types)]
+        #vis struct #name {}
+
+        impl ::portcullis::__private::AccessPolicy for #name {
+            type State = ::portcullis::__private::NoState;
+
+            async fn check(
+                _: &::portcullis::__private::Principal,
+                _: &::portcullis::__private::Parts,
+                _: &Self::State,
+            ) -> ::core::result::Result<(), ::portcullis::__private::PolicyRefusal> {
+                ::core::result::Result::Err(::portcullis::__private::PolicyRefusal::NOT_PERMITTED)
+            }
+        }
+    }
 }

@@ -27,7 +27,7 @@ mod expand;
 mod fallback;
 mod valid;
 
-use ast::{GuardKind, Handler, Vocabulary};
+use ast::{GuardKind, Handler, Noun, PolicyFn, Vocabulary};
 
 /// Only callers with a valid token reach the handler. See `portcullis::authenticated`.
 #[proc_macro_attribute]
@@ -39,6 +39,32 @@ pub fn authenticated(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn requires_scope(args: TokenStream, item: TokenStream) -> TokenStream {
     guard(GuardKind::RequiresScope, args, item)
+}
+
+/// The caller's token must grant the roles. See `portcullis::requires_role`.
+#[proc_macro_attribute]
+pub fn requires_role(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard(GuardKind::RequiresRole, args, item)
+}
+
+/// The application's policies must allow the request. See `portcullis::requires_policy`.
+#[proc_macro_attribute]
+pub fn requires_policy(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard(GuardKind::RequiresPolicy, args, item)
+}
+
+/// Makes a policy of a function. See `portcullis::policy`.
+#[proc_macro_attribute]
+pub fn policy(args: TokenStream, item: TokenStream) -> TokenStream {
+    adapter(parse_policy(args.into(), item.into()), expand_policy, fallback::policy)
+}
+
+/// Declares an application's role vocabulary. See `portcullis::roles`.
+#[proc_macro]
+pub fn roles(input: TokenStream) -> TokenStream {
+    let parsed = parse_vocabulary(input.into())
+        .map(|vocabulary| Vocabulary { noun: Noun::Role, ..vocabulary });
+    adapter(parsed, expand_vocabulary, fallback::vocabulary)
 }
 
 /// The resource named by the path must exist and belong to the caller. See
@@ -107,6 +133,25 @@ fn expand_handler(handler: &Handler) -> syn::Result<TokenStream2> {
 /// not Rust, so only the error is emitted.
 fn parse_vocabulary(input: TokenStream2) -> Result<Vocabulary, Unparsed> {
     syn::parse2(input).map_err(|error| (error, TokenStream2::new()))
+}
+
+/// `#[policy]` takes no arguments, and only the function's signature must parse.
+fn parse_policy(args: TokenStream2, item: TokenStream2) -> Result<PolicyFn, Unparsed> {
+    let Ok(func) = syn::parse2(item.clone()) else {
+        let span = item.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+        let error = syn::Error::new(span, "`#[policy]` can only be applied to a function");
+        return Err((error, item));
+    };
+    if let Some(first) = args.into_iter().next() {
+        let error = syn::Error::new(first.span(), "`#[policy]` takes no arguments");
+        return Err((error, quote::quote!(#func)));
+    }
+    Ok(PolicyFn { func })
+}
+
+fn expand_policy(policy: &PolicyFn) -> syn::Result<TokenStream2> {
+    valid::policy_fn(policy)?;
+    Ok(expand::policy_fn(policy))
 }
 
 fn expand_vocabulary(vocabulary: &Vocabulary) -> syn::Result<TokenStream2> {

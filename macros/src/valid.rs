@@ -9,8 +9,8 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Signature};
 
 use crate::ast::{
-    GuardAttr, GuardKind, GuardSpec, Handler, OwnerArgs, Ownership, Rule, ScopeArgs, ScopeRef,
-    StateArg, Vocabulary,
+    Action, AuthArgs, ClaimKind, GuardAttr, GuardKind, GuardSpec, Handler, Noun, OwnerArgs,
+    Ownership, PolicyArgs, PolicyFn, PolicyRef, Rule, ScopeArgs, ScopeRef, StateArg, Vocabulary,
 };
 use crate::errors::Errors;
 
@@ -20,21 +20,124 @@ pub(crate) fn handler(handler: &Handler) -> syn::Result<GuardSpec<'_>> {
     let guards: Vec<&GuardAttr> =
         handler.guards.iter().filter_map(|guard| errors.check(guard)).collect();
     signature(&handler.func.sig, handler.kind, &mut errors);
-    let mut spec =
-        GuardSpec { rules: Vec::new(), declared_checks: Vec::new(), owner: None, state: None };
-    let mut seen = HashSet::new();
-    for guard in guards {
+    let mut spec = GuardSpec::default();
+    let mut seen_scopes = HashSet::new();
+    let mut seen_roles = HashSet::new();
+    let mut seen_policies = HashSet::new();
+    // Where `optional` was written, and the first guard that requires more than credentials.
+    let mut optional = None;
+    let mut requirement = None;
+    for guard in &guards {
         match guard {
-            GuardAttr::Authenticated(state) => {
-                set_state(state.as_ref(), &mut spec, &mut errors);
+            GuardAttr::Authenticated(args) => {
+                if let Some(span) = authenticated(args, &mut spec, &mut errors) {
+                    optional.get_or_insert(span);
+                }
             }
             GuardAttr::RequiresScope(args) => {
-                requires_scope(args, &mut spec, &mut seen, &mut errors);
+                requirement.get_or_insert(GuardKind::RequiresScope);
+                requires_names(args, Noun::Scope, &mut spec, &mut seen_scopes, &mut errors);
             }
-            GuardAttr::OwnerOnly(owner) => owner_only(owner, &mut spec, &mut errors),
+            GuardAttr::RequiresRole(args) => {
+                requirement.get_or_insert(GuardKind::RequiresRole);
+                requires_names(args, Noun::Role, &mut spec, &mut seen_roles, &mut errors);
+            }
+            GuardAttr::RequiresPolicy(args) => {
+                requirement.get_or_insert(GuardKind::RequiresPolicy);
+                requires_policy(args, &mut spec, &mut seen_policies, &mut errors);
+            }
+            GuardAttr::OwnerOnly(owner) => {
+                requirement.get_or_insert(GuardKind::OwnerOnly);
+                owner_only(owner, &mut spec, &mut errors);
+            }
         }
     }
+    if let (Some(span), Some(kind)) = (optional, requirement) {
+        errors.add(
+            span,
+            format!(
+                "`optional` credentials cannot be combined with `#[{}]`: a handler that requires something of the caller requires a caller",
+                kind.name()
+            ),
+        );
+    }
+    spec.optional = optional.is_some();
     errors.finish(spec)
+}
+
+/// One `#[authenticated]`; the span of its `optional`, if any.
+fn authenticated<'a>(
+    args: &'a AuthArgs,
+    spec: &mut GuardSpec<'a>,
+    errors: &mut Errors,
+) -> Option<Span> {
+    let AuthArgs { optional, state } = args;
+    let state = once(state, |state| state.keyword, "state", errors);
+    set_state(state, spec, errors);
+    once(optional, |span| *span, "optional", errors).copied()
+}
+
+/// One `#[requires_policy]`: at least one policy, none twice, claim checks well formed.
+fn requires_policy<'a>(
+    args: &'a PolicyArgs,
+    spec: &mut GuardSpec<'a>,
+    seen: &mut HashSet<String>,
+    errors: &mut Errors,
+) {
+    let PolicyArgs { policies, state, span } = args;
+    let state = once(state, |state| state.keyword, "state", errors);
+    set_state(state, spec, errors);
+    if policies.is_empty() {
+        errors.add(
+            *span,
+            "`#[requires_policy]` needs at least one policy, as in `#[requires_policy(email_verified)]` or `#[requires_policy(claim_true(\"email_verified\"))]`",
+        );
+    }
+    for policy in policies {
+        if !seen.insert(policy.key()) {
+            errors.add(policy.span(), "duplicated policy: it is already required");
+        }
+        match policy {
+            PolicyRef::Type(path) => spec.policies.push(path),
+            PolicyRef::Claim(claim) => {
+                claim_path(&claim.path, errors);
+                match &claim.check {
+                    ClaimKind::IsTrue => {}
+                    ClaimKind::Equals(None) => errors.add(
+                        claim.keyword.span(),
+                        "`claim_equals(..)` needs a value, as in `claim_equals(\"tenant\", \"acme\")`",
+                    ),
+                    ClaimKind::Equals(Some(value)) => match value {
+                        syn::Lit::Str(_) | syn::Lit::Bool(_) => {}
+                        syn::Lit::Int(int) if int.base10_parse::<i64>().is_ok() => {}
+                        other => errors.add(
+                            other.span(),
+                            "`claim_equals(..)` compares with a string, a boolean or an integer (i64)",
+                        ),
+                    },
+                    ClaimKind::Includes(values) if values.is_empty() => errors.add(
+                        claim.keyword.span(),
+                        "`claim_includes(..)` needs at least one value, as in `claim_includes(\"groups\", \"staff\")`",
+                    ),
+                    ClaimKind::Includes(_) => {}
+                }
+                spec.claims.push(claim);
+            }
+        }
+    }
+}
+
+/// A dotted claim path: not empty, no empty segment.
+fn claim_path(path: &LitStr, errors: &mut Errors) {
+    let value = path.value();
+    if value.is_empty() || value.split('.').any(str::is_empty) {
+        errors.add(
+            path.span(),
+            format!(
+                "`{value}` is not a claim path: name a claim, or a dotted path such as \"realm_access.roles\", without empty segments"
+            ),
+        );
+    }
 }
 
 fn signature(sig: &Signature, kind: GuardKind, errors: &mut Errors) {
@@ -79,10 +182,11 @@ fn set_state<'a>(state: Option<&'a StateArg>, spec: &mut GuardSpec<'a>, errors: 
     }
 }
 
-/// One `#[requires_scope]`; `seen` holds the scopes of the attributes before it, so that a
-/// scope required twice is reported wherever the second is.
-fn requires_scope<'a>(
+/// One `#[requires_scope]` or `#[requires_role]`; `seen` holds the names of the attributes of
+/// the same kind before it, so that a name required twice is reported wherever the second is.
+fn requires_names<'a>(
     args: &'a ScopeArgs,
+    noun: Noun,
     spec: &mut GuardSpec<'a>,
     seen: &mut HashSet<String>,
     errors: &mut Errors,
@@ -91,39 +195,73 @@ fn requires_scope<'a>(
     let state = once(state, |state| state.keyword, "state", errors);
     set_state(state, spec, errors);
     let declared_in = once(declared_in, |declared| declared.keyword, "declared_in", errors);
+    let word = noun.word();
     if rules.is_empty() {
+        let example = match noun {
+            Noun::Scope => "\"docs:read\"",
+            Noun::Role => "\"documents-admin\"",
+        };
         errors.add(
             *span,
-            "`#[requires_scope]` needs at least one scope, as in `#[requires_scope(\"docs:read\")]`",
+            format!(
+                "`#[{}]` needs at least one {word}, as in `#[{}({example})]`",
+                noun.attribute(),
+                noun.attribute()
+            ),
         );
     }
     for rule in rules {
         if let Rule::Any { scopes, keyword } = rule
             && scopes.is_empty()
         {
-            errors.add(*keyword, "`any()` needs at least one scope");
+            errors.add(*keyword, format!("`any()` needs at least one {word}"));
         }
         for scope in rule.scopes() {
             if let ScopeRef::Literal(lit) = scope {
-                scope_literal(lit, errors);
+                name_literal(lit, noun, errors);
                 if let Some(declared) = declared_in {
-                    spec.declared_checks.push((lit, &declared.vocabulary));
+                    spec.declared_checks.push((lit, &declared.vocabulary, noun));
                 }
             }
             if !seen.insert(scope.key()) {
-                errors.add(scope.span(), format!("duplicated scope `{}`", scope.describe()));
+                errors.add(scope.span(), format!("duplicated {word} `{}`", scope.describe()));
             }
         }
-        spec.rules.push(rule);
+        match noun {
+            Noun::Scope => spec.rules.push(rule),
+            Noun::Role => spec.roles.push(rule),
+        }
     }
 }
 
 /// One `#[owner_only]`; a handler checks one resource, so a second is reported.
 fn owner_only<'a>(owner: &'a OwnerArgs, spec: &mut GuardSpec<'a>, errors: &mut Errors) {
-    let OwnerArgs { resource, id, state, span } = owner;
+    let OwnerArgs { resource, id, action, state, span } = owner;
     let state = once(state, |state| state.keyword, "state", errors);
     set_state(state, spec, errors);
     let id = once(id, |id| id.keyword, "id", errors);
+    let action = once(action, |action| action.keyword, "action", errors).and_then(|arg| {
+        let path = &arg.action;
+        if path.leading_colon.is_some() || path.segments.len() > 1 {
+            return Some(Action::Custom(path));
+        }
+        let builtin = match path.segments.first().map(|s| s.ident.to_string()).as_deref() {
+            Some("read") => "Read",
+            Some("write") => "Write",
+            Some("delete") => "Delete",
+            _ => {
+                errors.add(
+                    path.span(),
+                    format!(
+                        "unknown action `{}`: expected `read`, `write`, `delete`, or a variant of your own enum such as `DocAction::Share`",
+                        quote::quote!(#path)
+                    ),
+                );
+                return None;
+            }
+        };
+        Some(Action::Builtin(builtin, path.span()))
+    });
     if let Some(id) = id
         && id.name.value().is_empty()
     {
@@ -132,28 +270,34 @@ fn owner_only<'a>(owner: &'a OwnerArgs, spec: &mut GuardSpec<'a>, errors: &mut E
     if spec.owner.is_some() {
         errors.add(*span, "duplicated `#[owner_only]`: a handler checks one resource");
     } else {
-        spec.owner = Some(Ownership { resource, id_param: id.map(|id| &id.name) });
+        spec.owner = Some(Ownership { resource, id_param: id.map(|id| &id.name), action });
     }
 }
 
 /// Every mistake in a `scopes!` vocabulary.
 pub(crate) fn vocabulary(vocabulary: &Vocabulary) -> syn::Result<()> {
     let mut errors = Errors::default();
+    let noun = vocabulary.noun;
     if vocabulary.entries.is_empty() {
+        let example = match noun {
+            Noun::Scope => "`DocsRead = \"docs:read\"`",
+            Noun::Role => "`DocumentsAdmin = \"documents-admin\"`",
+        };
         errors.add(
             vocabulary.name.span(),
-            "declare at least one scope, as in `DocsRead = \"docs:read\"`",
+            format!("declare at least one {}, as in {example}", noun.word()),
         );
     }
     let mut seen: HashMap<String, &Ident> = HashMap::new();
     for entry in &vocabulary.entries {
         let Some(declared) = errors.check(entry) else { continue };
-        scope_literal(&declared.scope, &mut errors);
+        name_literal(&declared.scope, noun, &mut errors);
         if let Some(first) = seen.insert(declared.scope.value(), &declared.variant) {
             errors.add(
                 declared.scope.span(),
                 format!(
-                    "duplicated scope \"{}\": `{first}` declares it already",
+                    "duplicated {} \"{}\": `{first}` declares it already",
+                    noun.word(),
                     declared.scope.value()
                 ),
             );
@@ -162,10 +306,29 @@ pub(crate) fn vocabulary(vocabulary: &Vocabulary) -> syn::Result<()> {
     errors.finish(())
 }
 
-fn scope_literal(lit: &LitStr, errors: &mut Errors) {
-    if let Some(problem) = scope_token_problem(&lit.value()) {
+/// A scope, or a role: roles follow the scope-token grammar too, so that a space-delimited role
+/// claim can hold them and Development mode can name them in a challenge.
+fn name_literal(lit: &LitStr, noun: Noun, errors: &mut Errors) {
+    let problem = match noun {
+        Noun::Scope => scope_token_problem(&lit.value()),
+        Noun::Role => role_problem(&lit.value()),
+    };
+    if let Some(problem) = problem {
         errors.add(lit.span(), problem);
     }
+}
+
+/// Why `role` cannot be required, if it cannot.
+fn role_problem(role: &str) -> Option<String> {
+    if role.is_empty() {
+        return Some("a role cannot be empty".to_owned());
+    }
+    scope_token_problem(role).map(|problem| {
+        problem
+            .replace("is not a valid scope", "is not a valid role")
+            .replace("an RFC 6749 scope-token", "a role (the RFC 6749 scope-token grammar)")
+            .replace("list several scopes", "list several roles")
+    })
 }
 
 /// Why `scope` is not an RFC 6749 `scope-token` (`1*( %x21 / %x23-5B / %x5D-7E )`), if it is not.
@@ -182,6 +345,45 @@ fn scope_token_problem(scope: &str) -> Option<String> {
         c => format!("the control character {c:?}"),
     };
     Some(format!("`{scope}` is not a valid scope: an RFC 6749 scope-token cannot contain {what}"))
+}
+
+/// What a `#[policy]` function must look like: `fn name(principal: &Principal, head: &Parts)`,
+/// optionally `state: &State` third, sync or async, not generic, not a method, with a return
+/// type. The types themselves are checked by rustc, at the call the expansion makes.
+pub(crate) fn policy_fn(policy: &PolicyFn) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    let sig = &policy.func.sig;
+    if let Some(receiver) = sig.receiver() {
+        errors.add(receiver.span(), "a policy is a free function, without `self`");
+    }
+    if !sig.generics.params.is_empty() {
+        errors.add(
+            sig.generics.span(),
+            "a policy function cannot be generic: name the state type it needs",
+        );
+    }
+    let count = sig.inputs.len();
+    if !(2..=3).contains(&count) {
+        errors.add(
+            if count == 0 { sig.ident.span() } else { sig.inputs.span() },
+            format!(
+                "a policy takes `(principal: &Principal, head: &Parts)` and optionally `state: &State`, not {count} parameter{}",
+                if count == 1 { "" } else { "s" }
+            ),
+        );
+    }
+    if let Some(syn::FnArg::Typed(state)) = sig.inputs.iter().nth(2)
+        && !matches!(&*state.ty, syn::Type::Reference(reference) if reference.mutability.is_none())
+    {
+        errors.add(state.ty.span(), "the policy's state is taken by shared reference: `&State`");
+    }
+    if matches!(sig.output, syn::ReturnType::Default) {
+        errors.add(
+            sig.paren_token.span.join(),
+            "a policy answers: return `bool` or `Result<(), portcullis::PolicyRefusal>`",
+        );
+    }
+    errors.finish(())
 }
 
 #[cfg(test)]

@@ -11,6 +11,10 @@
 //! - `signature/{alg}`: the signature check alone, with the public key parsed on every call (as
 //!   `jsonwebtoken` does) and parsed once ahead.
 //! - `denial/{kind}`: rendering each denial to its response (problem document and challenge).
+//! - `authorization/`: a cache hit of a scope-only guard, and the same hit followed by a role
+//!   check and by a ready-made claim check, in the same run: the difference is what each adds;
+//!   and each check alone on the principal of a hit.
+//! - `real_guard/`: the guard the macros generate for a scope-only handler, as an extractor.
 //!
 //! Filter as usual: `cargo bench -p portcullis -- guard/es256`.
 
@@ -22,8 +26,10 @@ use std::time::Duration;
 use axum::response::IntoResponse as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::request::Parts;
+use portcullis::testing::TestIssuer;
 use portcullis::{
-    DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason, Principal, Verifier,
+    ClaimCheck, DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
+    PolicyRefusal, Principal, RoleRequirement, ScopeRule, Verifier,
 };
 
 #[allow(dead_code, unreachable_pub)]
@@ -201,6 +207,105 @@ fn denials(c: &mut Criterion) {
     group.finish();
 }
 
+/// What `#[requires_role("documents-admin")]` requires.
+const ADMIN: RoleRequirement = RoleRequirement::new(&[ScopeRule::All(&["documents-admin"])]);
+/// What `#[requires_policy(claim_true("email_verified"))]` checks.
+const VERIFIED: ClaimCheck = ClaimCheck::IsTrue("email_verified");
+
+/// The guard of a handler that also requires a role, as the macros' guard checks it.
+fn guard_with_role(verifier: &Verifier, parts: &Parts) -> Result<Principal, portcullis::Denial> {
+    let principal = guard(verifier, parts)?;
+    if principal.roles().satisfy(&ADMIN) {
+        Ok(principal)
+    } else {
+        let missing = ADMIN.missing(principal.roles());
+        Err(verifier.deny(DenialKind::MissingRole { required: ADMIN, missing }))
+    }
+}
+
+/// The guard of a handler that also has a ready-made claim check.
+fn guard_with_claim(verifier: &Verifier, parts: &Parts) -> Result<Principal, portcullis::Denial> {
+    let principal = guard(verifier, parts)?;
+    if VERIFIED.is_met_by(principal.claims()) {
+        Ok(principal)
+    } else {
+        Err(verifier.deny(DenialKind::PolicyRefused(PolicyRefusal::CLAIM_NOT_SATISFIED)))
+    }
+}
+
+fn authorization(c: &mut Criterion) {
+    let issuer = TestIssuer::es256();
+    let verifier = issuer
+        .verifier()
+        .role_claims(["realm_access.roles"])
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    // A Keycloak-like token: a few roles, a few other claims.
+    let token = issuer
+        .token("alice")
+        .scopes(["profile", "docs:read", "docs:write"])
+        .claim("email_verified", true)
+        .claim("name", "Alice Example")
+        .claim(
+            "realm_access",
+            serde_json::json!({"roles": ["default-roles", "offline_access", "documents-admin"]}),
+        )
+        .sign();
+    let request = parts(&token);
+    assert!(guard(&verifier, &request).is_ok());
+    assert!(guard_with_role(&verifier, &request).is_ok());
+    assert!(guard_with_claim(&verifier, &request).is_ok());
+
+    let mut group = c.benchmark_group("authorization");
+    group.bench_function("scope_only_hit", |b| {
+        b.iter(|| guard(&verifier, black_box(&request)));
+    });
+    group.bench_function("scope_and_role_hit", |b| {
+        b.iter(|| guard_with_role(&verifier, black_box(&request)));
+    });
+    group.bench_function("scope_and_claim_check_hit", |b| {
+        b.iter(|| guard_with_claim(&verifier, black_box(&request)));
+    });
+    // The two checks alone, on the principal of a hit: what each adds, without the noise of the
+    // hit itself.
+    let principal = guard(&verifier, &request).unwrap_or_else(|error| panic!("{error}"));
+    group.bench_function("role_check_alone", |b| {
+        b.iter(|| black_box(&principal).roles().satisfy(black_box(&ADMIN)));
+    });
+    group.bench_function("claim_check_alone", |b| {
+        b.iter(|| black_box(&VERIFIED).is_met_by(black_box(&principal).claims()));
+    });
+    group.finish();
+}
+
+#[portcullis::requires_scope("docs:read", state = Verifier)]
+async fn scope_only() {}
+
+/// The guard the macros generate for `scope_only`, run as axum runs it: the extractor itself, on
+/// the same request parts each time (the per-request principal removed first, so that every
+/// call is a token-cache hit and not a reuse).
+fn real_guard(c: &mut Criterion) {
+    use axum::extract::FromRequestParts as _;
+    type ScopeOnlyGuard = portcullis::__private::Guard<
+        __PortcullisPolicy_scope_only,
+        (Verifier, portcullis::__private::Witness),
+    >;
+    let _: axum::routing::MethodRouter<Verifier> = axum::routing::get(scope_only);
+    let fixture = Fixture::generate(Alg::Es256).unwrap_or_else(|error| panic!("{error}"));
+    let token = fixture.valid_token(3600).unwrap_or_else(|error| panic!("{error}"));
+    let verifier = fixture.verifier(true).unwrap_or_else(|error| panic!("{error}"));
+    let mut request = parts(&token);
+    assert!(now(ScopeOnlyGuard::from_request_parts(&mut request, &verifier)).is_ok());
+    let mut group = c.benchmark_group("real_guard");
+    group.bench_function("es256_scope_only_hit", |b| {
+        b.iter(|| {
+            request.extensions.clear();
+            now(ScopeOnlyGuard::from_request_parts(black_box(&mut request), &verifier)).is_ok()
+        });
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs: the whole suite takes about two minutes on two cores.
@@ -208,6 +313,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = guard_path, expired, signature, denials
+    targets = guard_path, expired, signature, denials, authorization, real_guard
 }
 criterion_main!(benches);

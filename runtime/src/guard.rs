@@ -3,16 +3,19 @@
 //!
 //! axum runs a handler's extractors in parameter order, and the body extractor last, so a guard
 //! placed first runs before any path, query, header or body extractor the user wrote, whatever
-//! their order. The guard checks credentials, then scopes, then ownership.
+//! their order. The guard checks credentials, then scopes, roles, claim checks and policies,
+//! then resource access.
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::policy::{ClaimCheck, PolicyList};
 use crate::principal::{Claims, Principal};
-use crate::respond::{Denial, DenialKind, InvalidTokenReason};
+use crate::respond::{Denial, DenialKind, InvalidTokenReason, PolicyRefusal};
+use crate::role::RoleRequirement;
 use crate::scope::{ScopeRequirement, ScopeRule};
 use crate::verify::Verifier;
 
@@ -48,6 +51,14 @@ where
 pub trait Policy: Send + Sync + 'static {
     /// The required scopes; empty for `#[authenticated]`.
     const SCOPES: &'static [ScopeRule];
+    /// The required roles.
+    const ROLES: &'static [ScopeRule] = &[];
+    /// The ready-made claim checks, run before `Policies`.
+    const CLAIMS: &'static [ClaimCheck] = &[];
+    /// `#[authenticated(optional)]`: a request without credentials reaches the handler.
+    const OPTIONAL: bool = false;
+    /// The application's policies: `()` or `Policies<P, Rest>`.
+    type Policies;
     /// The ownership check: [`NoOwnership`] or `OwnedBy<T>`.
     type Ownership;
     /// The path parameter holding the resource id, if named.
@@ -142,6 +153,7 @@ impl<S: StateHasVerifier<W>, W> GuardState for (S, W) {}
 impl<S, P, W> FromRequestParts<S> for Guard<P, (S, W)>
 where
     P: Policy,
+    P::Policies: PolicyList<S>,
     P::Ownership: OwnershipCheck<S>,
     S: Send + Sync,
     W: VerifierWitness<S>,
@@ -150,11 +162,34 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = W::verifier(state);
-        let principal = verifier.authenticate_once(parts).await?;
+        let principal = match verifier.authenticate_once(parts).await {
+            Ok(principal) => principal,
+            // Only the absence of credentials is let through: an invalid token is still 401, and
+            // two tokens still 400, before any extractor.
+            Err(denial) if P::OPTIONAL && *denial.kind() == DenialKind::MissingCredentials => {
+                return Ok(Self(PhantomData));
+            }
+            Err(denial) => return Err(denial),
+        };
         let required = ScopeRequirement::new(P::SCOPES);
         if !principal.scopes().satisfy(&required) {
             return Err(verifier.deny(DenialKind::InsufficientScope(required)));
         }
+        // Constants: for a handler without roles or claim checks, these compile to nothing.
+        if !P::ROLES.is_empty() {
+            let required = RoleRequirement::new(P::ROLES);
+            if !principal.roles().satisfy(&required) {
+                let missing = required.missing(principal.roles());
+                return Err(verifier.deny(DenialKind::MissingRole { required, missing }));
+            }
+        }
+        if P::CLAIMS.iter().any(|check| !check.is_met_by(principal.claims())) {
+            let refusal = PolicyRefusal::CLAIM_NOT_SATISFIED;
+            return Err(verifier.deny(DenialKind::PolicyRefused(refusal)));
+        }
+        P::Policies::check(&principal, parts, state)
+            .await
+            .map_err(|refusal| verifier.deny(DenialKind::PolicyRefused(refusal)))?;
         P::Ownership::check(parts, state, &principal, P::ID_PARAM).await?;
         Ok(Self(PhantomData))
     }
@@ -168,6 +203,26 @@ impl<S: ProvidesVerifier> FromRequestParts<S> for Principal {
     }
 }
 
+/// `Option<Principal>`: `None` when the request carries no credentials; an invalid token is
+/// still refused (401), and two tokens too (400).
+///
+/// Used on its own it runs where it stands among the extractors; in a handler with
+/// `#[authenticated(optional)]` the guard has already decided, before every extractor.
+impl<S: ProvidesVerifier> OptionalFromRequestParts<S> for Principal {
+    type Rejection = Denial;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match state.verifier().authenticate_once(parts).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(denial) if *denial.kind() == DenialKind::MissingCredentials => Ok(None),
+            Err(denial) => Err(denial),
+        }
+    }
+}
+
 impl<S, T> FromRequestParts<S> for Claims<T>
 where
     S: ProvidesVerifier,
@@ -176,7 +231,8 @@ where
     type Rejection = Denial;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = Principal::from_request_parts(parts, state).await?;
+        let principal =
+            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         principal.deserialize_claims().map(Claims).map_err(|_| {
             principal.deny(DenialKind::InvalidToken(InvalidTokenReason::InvalidClaims))
         })

@@ -6,8 +6,9 @@
 //! A guarded request is checked in one fixed order, stopping at the first failure:
 //!
 //! 1. **credentials**: the bearer token is found and verified (401, or 400 `invalid_request`);
-//! 2. **permissions**: the required scopes (403 `insufficient_scope`);
-//! 3. **ownership**: the resource exists and belongs to the caller (404, the same for both);
+//! 2. **permissions**: the required scopes, roles and policies (403 `insufficient_scope`);
+//! 3. **resource access**: the resource exists and the caller may see it (404, the same for
+//!    both), and may perform the action on it (403 without a challenge);
 //! 4. **request shape**: path, query and body are parsed only now (400, 413, 415).
 //!
 //! Every refusal is an RFC 9457 `application/problem+json` document with the RFC 6750
@@ -38,9 +39,12 @@
 pub mod extract;
 mod guard;
 mod keys;
+mod layer;
 mod ownership;
+mod policy;
 mod principal;
 mod respond;
+mod role;
 mod scope;
 mod verify;
 
@@ -52,13 +56,16 @@ pub use guard::ProvidesVerifier;
 #[cfg(feature = "remote")]
 pub use keys::KeyRefresh;
 pub use keys::{Algorithm, Key, KeyError, KeySet, UnknownAlgorithm};
-pub use ownership::{Owned, OwnedResource, ProvidesResource};
-pub use principal::{Claims, Principal};
+pub use layer::{RequireAuth, RequireAuthLayer};
+pub use ownership::{Access, AccessControl, Action, Owned, OwnedResource, ProvidesResource};
+pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
+pub use principal::{Claims, Principal, claim_at};
 pub use respond::{
     Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, ErrorCode, InvalidParam,
-    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PROBLEM_JSON, Presentation, Problem,
-    UnknownDisclosure,
+    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PROBLEM_JSON, PolicyRefusal,
+    Presentation, Problem, UnknownDisclosure,
 };
+pub use role::{RoleRequirement, Roles};
 pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
 pub use verify::{
     ACCESS_TOKEN_PARAM, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM,
@@ -73,8 +80,18 @@ pub mod __private {
         Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
         StateHasVerifier, VerifierWitness, Witness,
     };
-    pub use crate::ownership::OwnedBy;
+    pub use crate::ownership::{
+        Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy, access_for,
+    };
+    pub use crate::policy::{
+        AccessPolicy, AnswersAtOnce, AnswersLater, ClaimCheck, ClaimValue, IntoPolicyFuture,
+        NoState, Policies, PolicyList, PolicyOutcome, ProvidesPolicyState,
+    };
+    pub use crate::principal::Principal;
+    pub use crate::respond::PolicyRefusal;
     pub use crate::scope::{ScopeRule, is_declared};
+    pub use http::Method;
+    pub use http::request::Parts;
 }
 
 /// Only callers with a valid bearer token reach the handler.
@@ -100,6 +117,25 @@ pub mod __private {
 /// `#[authenticated(state = AppState)]` names the router state, so that a state that cannot
 /// provide the [`Verifier`] is reported under that type with the fix, rather than as an
 /// unsatisfied `Handler` bound where the route is added.
+///
+/// `#[authenticated(optional)]` makes credentials optional, with the order kept: a request
+/// without credentials reaches the handler, which takes an `Option<Principal>` (`None`); an
+/// invalid token is still 401 and two tokens 400, before any extractor runs, whatever the order
+/// of the parameters. It cannot be combined with a guard that requires something of the caller.
+///
+/// ```
+/// use axum::{Json, Router, routing::get};
+/// use portcullis::{Principal, Verifier};
+///
+/// #[portcullis::authenticated(optional)]
+/// async fn whoami(principal: Option<Principal>, Json(_hint): Json<serde_json::Value>) -> String {
+///     principal.map_or_else(|| "anonymous".to_owned(), |p| p.subject().to_owned())
+/// }
+///
+/// # fn app(verifier: Verifier) -> Router {
+/// Router::new().route("/whoami", get(whoami)).with_state(verifier)
+/// # }
+/// ```
 pub use portcullis_macros::authenticated;
 
 /// The caller's token must grant these scopes; otherwise 403 `insufficient_scope`, naming them.
@@ -149,7 +185,10 @@ pub use portcullis_macros::requires_scope;
 /// bytes whether it is absent, someone else's, or its id cannot name any resource.
 ///
 /// The argument is a type implementing [`OwnedResource`]; `id = "param"` names the path
-/// parameter (by default the route's only one, or `id`). The resource is loaded once, after the
+/// parameter (by default the route's only one, or `id`). `action = read | write | delete`
+/// names what the handler does, for [`OwnedResource::access`] (by default it follows the
+/// method); `action = MyAction::Variant` asks the resource's [`AccessControl<MyAction>`]
+/// instead. A resource the caller may see but not act on gets 403 without a challenge. The resource is loaded once, after the
 /// credential and scope checks and before the handler's extractors, and handed over by
 /// [`Owned`].
 ///
@@ -196,6 +235,136 @@ pub use portcullis_macros::requires_scope;
 /// # }
 /// ```
 pub use portcullis_macros::owner_only;
+
+/// The caller's token must grant these roles; otherwise 403 `insufficient_scope`, without
+/// `scope=` (a client cannot ask the authorization server for a role).
+///
+/// The grammar is that of [`requires_scope`]: several roles mean all of them, `any(..)` one of
+/// them, stacked attributes all of them; roles are literals (checked against the scope-token
+/// grammar) or variants of a vocabulary declared with [`roles!`], and `declared_in = Role`
+/// refuses an undeclared literal at compile time. Roles are read from the claim paths given to
+/// [`VerifierBuilder::role_claims`] (or `PORTCULLIS_ROLES_CLAIM`). Development mode names the
+/// missing roles in `error_description` and `detail`.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use portcullis::Verifier;
+///
+/// portcullis::roles! {
+///     /// The roles of this API.
+///     pub enum Role {
+///         DocumentsAdmin = "documents-admin",
+///         Auditor = "auditor",
+///     }
+/// }
+///
+/// #[portcullis::requires_role(Role::DocumentsAdmin)]
+/// async fn everything() -> &'static str {
+///     "every document"
+/// }
+///
+/// #[portcullis::requires_scope("docs:read")]
+/// #[portcullis::requires_role(any(Role::Auditor, "documents-admin"), declared_in = Role)]
+/// async fn audit() {}
+///
+/// # fn app(verifier: Verifier) -> Router {
+/// Router::new()
+///     .route("/admin/documents", get(everything))
+///     .route("/audit", get(audit))
+///     .with_state(verifier)
+/// # }
+/// ```
+pub use portcullis_macros::requires_role;
+
+/// The application's policies must allow the request; otherwise 403 `insufficient_scope`,
+/// without `scope=`.
+///
+/// Each argument is a policy: the path of a function marked [`macro@policy`] or of a type
+/// implementing [`AccessPolicy`], or a ready-made [`ClaimCheck`]: `claim_true("claim")`,
+/// `claim_equals("claim", value)` (a string, a boolean or an integer) and
+/// `claim_includes("claim", "value", ..)`, each on a dotted claim path. All must allow the
+/// request, in the order written, ready-made checks first. They run after the scope and role
+/// checks and before the resource is loaded and before every extractor.
+///
+/// ```
+/// use axum::{Router, routing::put};
+/// use http::request::Parts;
+/// use portcullis::{Principal, Verifier};
+///
+/// /// Only requests from the documents app: a policy that looks at the request head.
+/// #[portcullis::policy]
+/// fn from_the_app(_principal: &Principal, head: &Parts) -> bool {
+///     head.headers.get("x-client").is_some_and(|client| client == "documents-app")
+/// }
+///
+/// #[portcullis::requires_scope("docs:write")]
+/// #[portcullis::requires_policy(claim_true("email_verified"), from_the_app)]
+/// async fn share() {}
+///
+/// # fn app(verifier: Verifier) -> Router {
+/// Router::new().route("/share", put(share)).with_state(verifier)
+/// # }
+/// ```
+pub use portcullis_macros::requires_policy;
+
+/// Makes a policy of a function, for [`macro@requires_policy`]: `fn name(principal: &Principal,
+/// head: &http::request::Parts)`, optionally with a third parameter `state: &State` for what it
+/// needs from the router state (taken with `FromRef`), sync or `async`, answering `bool` or
+/// `Result<(), PolicyRefusal>`.
+///
+/// The function stays as it is; beside it, a type of the same name implements [`AccessPolicy`].
+///
+/// ```
+/// use axum::extract::FromRef;
+/// use http::request::Parts;
+/// use portcullis::{PolicyRefusal, Principal};
+///
+/// #[derive(Clone)]
+/// struct Blocklist(std::sync::Arc<Vec<String>>);
+///
+/// #[portcullis::policy]
+/// async fn not_blocked(
+///     principal: &Principal,
+///     _head: &Parts,
+///     blocklist: &Blocklist,
+/// ) -> Result<(), PolicyRefusal> {
+///     if blocklist.0.iter().any(|blocked| blocked == principal.subject()) {
+///         return Err(PolicyRefusal::ACCOUNT_NOT_ELIGIBLE);
+///     }
+///     Ok(())
+/// }
+///
+/// #[derive(Clone, FromRef)]
+/// struct AppState {
+///     verifier: portcullis::Verifier,
+///     blocklist: Blocklist,
+/// }
+///
+/// #[portcullis::requires_policy(not_blocked)]
+/// async fn post() {}
+///
+/// # fn app(state: AppState) -> axum::Router {
+/// axum::Router::new().route("/", axum::routing::post(post)).with_state(state)
+/// # }
+/// ```
+pub use portcullis_macros::policy;
+
+/// Declares the application's role vocabulary once, as an enum, like [`scopes!`] does for
+/// scopes: `as_str`, `ALL`, `from_role` and the `const fn is_declared` that
+/// `#[requires_role(.., declared_in = Enum)]` uses.
+///
+/// ```
+/// portcullis::roles! {
+///     /// The roles of the documents API.
+///     pub enum Role {
+///         DocumentsAdmin = "documents-admin",
+///     }
+/// }
+///
+/// assert_eq!(Role::DocumentsAdmin.as_str(), "documents-admin");
+/// assert_eq!(Role::from_role("documents-admin"), Some(Role::DocumentsAdmin));
+/// ```
+pub use portcullis_macros::roles;
 
 /// Declares the application's scope vocabulary once, as an enum.
 ///

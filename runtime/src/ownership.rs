@@ -1,7 +1,10 @@
-//! Ownership: the resource named by the path must exist and belong to the caller (anti-IDOR).
+//! Resource access: the resource named by the path must exist and the caller must be allowed to
+//! see it (anti-IDOR), and to perform the handler's action on it.
 //!
-//! An absent resource, someone else's resource and an id that cannot name any resource all get
-//! the same 404: a client cannot tell them apart, so it cannot probe for other users' ids.
+//! An absent resource, one the caller may not see and an id that cannot name any resource all
+//! get the same 404: a client cannot tell them apart, so it cannot probe for other users' ids. A
+//! resource the caller may see but not act on (shared read-only) gets 403 without a challenge.
+//! By default ([`OwnedResource::access`]) only the owner sees it, and may do everything.
 
 use std::fmt;
 use std::future::Future;
@@ -11,6 +14,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRef, FromRequestParts, RawPathParams};
+use http::Method;
 use http::request::Parts;
 
 use crate::guard::{OwnershipCheck, ProvidesVerifier};
@@ -70,6 +74,143 @@ pub trait OwnedResource: Sized + Send + 'static {
 
     /// The principal id of the owner.
     fn owner(&self) -> &str;
+
+    /// Whether `principal` may perform `action` on this resource. By default only the owner
+    /// may, and may do everything; anyone else is not shown the resource.
+    ///
+    /// Override it to share a resource or to let an administrator through:
+    /// [`Access::NotVisible`] answers the same 404 as an absent resource, and
+    /// [`Access::Forbidden`] a 403 without a challenge. For actions of your own, implement
+    /// [`AccessControl`] with your enum.
+    fn access(&self, principal: &Principal, action: Action) -> Access {
+        let _ = action;
+        if self.owner() == principal.id() { Access::Allowed } else { Access::NotVisible }
+    }
+}
+
+/// The decision of an access check on a loaded resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// The caller may perform the action.
+    Allowed,
+    /// The caller may not even know the resource exists: the same 404, byte for byte, as for an
+    /// absent resource.
+    NotVisible,
+    /// The caller may see the resource but not perform this action (a document shared
+    /// read-only): 403 problem document without `WWW-Authenticate`, since no other token would
+    /// help.
+    Forbidden,
+}
+
+/// What a handler does to a resource, for [`OwnedResource::access`]. `#[owner_only(T, action =
+/// read | write | delete)]` names it; without `action`, it follows the method: `GET`, `HEAD`
+/// and `OPTIONS` read, `DELETE` deletes, any other method writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Reads the resource.
+    Read,
+    /// Changes the resource.
+    Write,
+    /// Deletes the resource.
+    Delete,
+}
+
+impl Action {
+    /// The action a request of `method` performs when the handler does not say.
+    pub fn from_method(method: &Method) -> Self {
+        match *method {
+            Method::GET | Method::HEAD | Method::OPTIONS => Self::Read,
+            Method::DELETE => Self::Delete,
+            _ => Self::Write,
+        }
+    }
+}
+
+/// Access decisions for actions of the application's own enum `A`:
+/// `#[owner_only(T, action = A::Variant)]` asks `T: AccessControl<A>`. Every [`OwnedResource`]
+/// implements it for [`Action`], through [`OwnedResource::access`].
+///
+/// ```
+/// use portcullis::{Access, AccessControl, OwnedResource, Principal};
+///
+/// enum DocAction { Comment, Publish }
+///
+/// struct Doc { owner: String, reviewers: Vec<String> }
+/// # impl OwnedResource for Doc {
+/// #     type State = (); type Id = u64; type Error = std::convert::Infallible;
+/// #     async fn load(_: u64, _: &()) -> Result<Option<Self>, Self::Error> { Ok(None) }
+/// #     fn owner(&self) -> &str { &self.owner }
+/// # }
+///
+/// impl AccessControl<DocAction> for Doc {
+///     fn access_for(&self, principal: &Principal, action: &DocAction) -> Access {
+///         let owner = self.owner == principal.id();
+///         let reviewer = self.reviewers.iter().any(|r| r == principal.id());
+///         match action {
+///             _ if owner => Access::Allowed,
+///             DocAction::Comment if reviewer => Access::Allowed,
+///             DocAction::Publish if reviewer => Access::Forbidden,
+///             _ => Access::NotVisible,
+///         }
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no access decision for actions of type `{A}`",
+    label = "`#[owner_only(.., action = ..)]` asks `{Self}: portcullis::AccessControl<{A}>`",
+    note = "implement `portcullis::AccessControl<{A}>` for `{Self}`, or use a `portcullis::Action` (`action = read`, `write` or `delete`)"
+)]
+pub trait AccessControl<A>: OwnedResource {
+    /// Whether `principal` may perform `action` on this resource.
+    fn access_for(&self, principal: &Principal, action: &A) -> Access;
+}
+
+impl<T: OwnedResource> AccessControl<Action> for T {
+    fn access_for(&self, principal: &Principal, action: &Action) -> Access {
+        self.access(principal, *action)
+    }
+}
+
+/// An action no request performs. Its impl below never decides anything: with two candidate
+/// impls of `AccessControl` for every resource, rustc takes the action's type from the action the
+/// handler names instead of inferring the only impl's `Action`, so that a resource without an
+/// `AccessControl` for the application's own enum is reported with the trait's message.
+#[derive(Debug)]
+pub enum NoAction {}
+
+#[diagnostic::do_not_recommend]
+impl<T: OwnedResource> AccessControl<NoAction> for T {
+    fn access_for(&self, _: &Principal, action: &NoAction) -> Access {
+        match *action {}
+    }
+}
+
+/// The access decision of `resource` for `action`: a function rather than the trait's
+/// method, so that the action's type decides which `AccessControl` is asked (and a missing
+/// one is reported with its fix) instead of the only impl the resource has.
+pub fn access_for<T: AccessControl<A>, A>(
+    resource: &T,
+    principal: &Principal,
+    action: &A,
+) -> Access {
+    resource.access_for(principal, action)
+}
+
+/// The access decision of one guarded handler on its resource `T`; the macros implement it.
+pub trait Decide<T>: Send + Sync + 'static {
+    /// The decision for `principal` on `resource`, for a request of `method`.
+    fn decide(resource: &T, principal: &Principal, method: &Method) -> Access;
+}
+
+/// The decision of the [`Owned`] extractor used on its own: [`OwnedResource::access`] with the
+/// action that follows the method.
+#[derive(Debug)]
+pub struct ByMethod;
+
+impl<T: OwnedResource> Decide<T> for ByMethod {
+    fn decide(resource: &T, principal: &Principal, method: &Method) -> Access {
+        resource.access(principal, Action::from_method(method))
+    }
 }
 
 /// A router state from which the resource `T` can be loaded: it provides, through axum's
@@ -137,10 +278,10 @@ impl<T> Clone for Loaded<T> {
     }
 }
 
-/// Loads the resource named by the path and checks that `principal` owns it.
+/// Loads the resource named by the path and asks `D` whether `principal` may act on it.
 ///
 /// `id_param` names the path parameter; `None` means the route's only one, or else `id`.
-async fn load_owned<T: OwnedResource, S: ProvidesResource<T>>(
+async fn load_owned<T: OwnedResource, D: Decide<T>, S: ProvidesResource<T>>(
     parts: &mut Parts,
     state: &S,
     principal: &Principal,
@@ -155,8 +296,11 @@ async fn load_owned<T: OwnedResource, S: ProvidesResource<T>>(
     };
     let resource_state = state.resource_state();
     match T::load(id, &resource_state).await {
-        Ok(Some(resource)) if resource.owner() == principal.id() => Ok(resource),
-        Ok(Some(_)) => not_found(NotFoundReason::NotOwner),
+        Ok(Some(resource)) => match D::decide(&resource, principal, &parts.method) {
+            Access::Allowed => Ok(resource),
+            Access::NotVisible => not_found(NotFoundReason::NotOwner),
+            Access::Forbidden => Err(principal.deny(DenialKind::ActionNotPermitted)),
+        },
         Ok(None) => not_found(NotFoundReason::Absent),
         Err(error) => {
             tracing::error!(
@@ -202,15 +346,15 @@ async fn path_id<S: Send + Sync>(
     found.map(|(_, value)| value.to_owned())
 }
 
-/// The ownership check of `#[owner_only(T)]`: the resource `T` must exist and belong to the
-/// caller.
+/// The ownership check of `#[owner_only(T)]`: the resource `T` must exist and `D` must allow
+/// the caller's action on it.
 ///
 /// The bound sits on the type so that naming a type without the trait fails right there, under
 /// the type the user wrote in `#[owner_only(..)]`.
 #[derive(Debug)]
-pub struct OwnedBy<T: OwnedResource>(PhantomData<fn() -> T>);
+pub struct OwnedBy<T: OwnedResource, D = ByMethod>(PhantomData<fn() -> (T, D)>);
 
-impl<S: ProvidesResource<T>, T: OwnedResource> OwnershipCheck<S> for OwnedBy<T> {
+impl<S: ProvidesResource<T>, T: OwnedResource, D: Decide<T>> OwnershipCheck<S> for OwnedBy<T, D> {
     /// Loads and checks the resource, then leaves it for the handler's [`Owned`] extractor.
     async fn check(
         parts: &mut Parts,
@@ -218,7 +362,7 @@ impl<S: ProvidesResource<T>, T: OwnedResource> OwnershipCheck<S> for OwnedBy<T> 
         principal: &Principal,
         id_param: Option<&'static str>,
     ) -> Result<(), Denial> {
-        let resource = load_owned::<T, S>(parts, state, principal, id_param).await?;
+        let resource = load_owned::<T, D, S>(parts, state, principal, id_param).await?;
         parts.extensions.insert(Loaded(Arc::new(Mutex::new(Some(resource)))));
         Ok(())
     }
@@ -239,7 +383,8 @@ where
         if let Some(resource) = stashed {
             return Ok(Owned(resource));
         }
-        let principal = Principal::from_request_parts(parts, state).await?;
-        load_owned::<T, S>(parts, state, &principal, None).await.map(Owned)
+        let principal =
+            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        load_owned::<T, ByMethod, S>(parts, state, &principal, None).await.map(Owned)
     }
 }

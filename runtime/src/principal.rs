@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::respond::{Denial, DenialKind, NotFoundReason, Presentation};
+use crate::role::Roles;
 use crate::scope::Scopes;
 
 /// The verified caller: subject, scopes and every claim of the token.
@@ -33,6 +34,7 @@ struct PrincipalInner {
     subject: String,
     id: Option<String>,
     scopes: Scopes,
+    roles: Roles,
     claims: Map<String, Value>,
     /// How the verifier that verified this caller renders denials, so that a handler can refuse
     /// exactly as the guard does without the router state.
@@ -45,6 +47,7 @@ impl fmt::Debug for Principal {
         f.debug_struct("Principal")
             .field("subject", &self.inner.subject)
             .field("scopes", &self.inner.scopes)
+            .field("roles", &self.inner.roles)
             .finish_non_exhaustive()
     }
 }
@@ -55,10 +58,13 @@ impl Principal {
         subject: String,
         id: Option<String>,
         scopes: Scopes,
+        roles: Roles,
         claims: Map<String, Value>,
         presentation: Arc<Presentation>,
     ) -> Self {
-        Self { inner: Arc::new(PrincipalInner { subject, id, scopes, claims, presentation }) }
+        Self {
+            inner: Arc::new(PrincipalInner { subject, id, scopes, roles, claims, presentation }),
+        }
     }
 
     /// The `sub` claim.
@@ -90,6 +96,17 @@ impl Principal {
         self.inner.scopes.contains(scope)
     }
 
+    /// The granted roles, read from the configured role claims
+    /// ([`VerifierBuilder::role_claims`](crate::VerifierBuilder::role_claims)).
+    pub fn roles(&self) -> &Roles {
+        &self.inner.roles
+    }
+
+    /// `true` when `role` is granted.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.inner.roles.contains(role)
+    }
+
     /// Every claim of the token.
     pub fn claims(&self) -> &Map<String, Value> {
         &self.inner.claims
@@ -98,6 +115,12 @@ impl Principal {
     /// One claim.
     pub fn claim(&self, name: &str) -> Option<&Value> {
         self.inner.claims.get(name)
+    }
+
+    /// The claim at a dotted `path`, such as `realm_access.roles` or
+    /// `resource_access.documents.roles`; see [`claim_at`].
+    pub fn claim_at(&self, path: &str) -> Option<&Value> {
+        claim_at(&self.inner.claims, path)
     }
 
     /// The claims as the application's own type.
@@ -148,3 +171,35 @@ impl Principal {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Claims<T>(pub T);
+
+/// The value at a dotted claim `path` in `claims`: `realm_access.roles` is the member `roles` of
+/// the object `realm_access`. A segment may hold any character but `.` (`cognito:groups` is one
+/// segment); a name that itself holds dots (Auth0's `https://example.com/roles`) is found too,
+/// since at every level the whole rest of the path is tried as a name before it is split.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let claims = json!({"realm_access": {"roles": ["admin"]}, "https://example.com/groups": ["a"]});
+/// let claims = claims.as_object().unwrap();
+/// assert_eq!(portcullis::claim_at(claims, "realm_access.roles"), Some(&json!(["admin"])));
+/// assert_eq!(portcullis::claim_at(claims, "https://example.com/groups"), Some(&json!(["a"])));
+/// assert_eq!(portcullis::claim_at(claims, "realm_access.groups"), None);
+/// ```
+pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut rest = path;
+    let mut level = claims;
+    // One segment down at each dot; at each level the whole rest is tried as a name first.
+    while let Some((head, tail)) = rest.split_once('.') {
+        let Some(Value::Object(next)) = level.get(head) else { return None };
+        if let Some(value) = next.get(tail) {
+            return Some(value);
+        }
+        level = next;
+        rest = tail;
+    }
+    None
+}

@@ -89,9 +89,14 @@ impl ScopeRule {
     }
 
     fn is_met_by(&self, scopes: &Scopes) -> bool {
+        self.is_met(|scope| scopes.contains(scope))
+    }
+
+    /// `true` when the rule is met by a set whose membership is `contains`: scopes, or roles.
+    pub(crate) fn is_met(&self, contains: impl Fn(&str) -> bool) -> bool {
         match self {
-            Self::All(required) => required.iter().all(|scope| scopes.contains(scope)),
-            Self::Any(candidates) => candidates.iter().any(|scope| scopes.contains(scope)),
+            Self::All(required) => required.iter().all(|name| contains(name)),
+            Self::Any(candidates) => candidates.iter().any(|name| contains(name)),
         }
     }
 }

@@ -10,6 +10,14 @@
 //! | `DELETE /documents/{id}` | `docs:delete`, owner only | 204 |
 //! | `GET /documents/search?q=…&limit=…` | `docs:read` | 200, the caller's matching documents |
 //! | `GET /admin/stats` | `admin:read` or `docs:admin` | 200, counts |
+//! | `GET /whoami` | optional credentials | 200, `{"subject": …}` (`null` without a token) |
+//! | `PUT /documents/{id}/shares/{subject}` | `docs:write`, `email_verified`, owner only | 204 |
+//! | `DELETE /documents/{id}/shares/{subject}` | `docs:write`, `email_verified`, owner only | 204 |
+//! | `GET /admin/documents` | role `documents-admin` | 200, every document's id, owner, title |
+//!
+//! A document shared with someone can be read by them (`GET /documents/{id}`), and nothing
+//! else: their `PUT`, `DELETE` and sharing get 403 without a challenge. Anyone else gets the
+//! same 404 as for a document that does not exist.
 //!
 //! The guards answer 401, 403 and 404 before any part of the request is read; the extractors
 //! answer 400, 413 and 415 after them. Every refusal is an RFC 9457 problem document.
@@ -24,16 +32,16 @@ use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use portcullis::DeniedWith;
-use portcullis::extract::{Json, Query, Valid};
+use portcullis::extract::{Json, Path, Query, Valid};
 use portcullis::{DenialKind, NotFoundReason, Owned, Principal, Problem, Verifier};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 mod store;
 
-pub use store::{Document, Stats, Store, StoreError};
+pub use store::{Document, Stats, Store, StoreError, Summary};
 
 portcullis::scopes! {
     /// The scopes of the documents API.
@@ -45,6 +53,17 @@ portcullis::scopes! {
         DocsAdmin = "docs:admin",
     }
 }
+
+portcullis::roles! {
+    /// The roles of the documents API.
+    pub enum Role {
+        /// May list every document of every owner.
+        DocumentsAdmin = "documents-admin",
+    }
+}
+
+/// Where roles are read when `PORTCULLIS_ROLES_CLAIM` is not set: Keycloak's realm roles.
+pub const DEFAULT_ROLES_CLAIM: &str = "realm_access.roles";
 
 /// Request bodies larger than this (1 MiB) are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -97,6 +116,17 @@ pub struct SearchParams {
     pub limit: Option<u32>,
 }
 
+/// The path of `PUT` and `DELETE /documents/{id}/shares/{subject}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+pub struct ShareParams {
+    /// The document; the guard has already loaded it.
+    #[garde(skip)]
+    pub id: i64,
+    /// The principal id to share with: 1 to 255 characters.
+    #[garde(length(chars, min = 1, max = 255))]
+    pub subject: String,
+}
+
 /// An empty value is already reported by the length rule; this one catches `"   "`.
 fn not_blank(value: &str, _context: &()) -> garde::Result {
     if !value.is_empty() && value.trim().is_empty() {
@@ -112,7 +142,10 @@ pub fn router(state: AppState) -> Router {
         .route("/documents", get(list).post(create))
         .route("/documents/search", get(search))
         .route("/documents/{id}", get(read).put(update).delete(remove))
+        .route("/documents/{id}/shares/{subject}", put(share).delete(unshare))
         .route("/admin/stats", get(stats))
+        .route("/admin/documents", get(all_documents))
+        .route("/whoami", get(whoami))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(access_log))
@@ -165,13 +198,13 @@ async fn create(
 }
 
 #[portcullis::requires_scope(Scope::DocsRead)]
-#[portcullis::owner_only(Document)]
+#[portcullis::owner_only(Document, action = read)]
 async fn read(document: Owned<Document>) -> Json<Document> {
     Json(document.into_inner())
 }
 
 #[portcullis::requires_scope(Scope::DocsWrite)]
-#[portcullis::owner_only(Document)]
+#[portcullis::owner_only(Document, action = write)]
 async fn update(
     document: Owned<Document>,
     State(state): State<AppState>,
@@ -184,7 +217,7 @@ async fn update(
 }
 
 #[portcullis::requires_scope(Scope::DocsDelete)]
-#[portcullis::owner_only(Document)]
+#[portcullis::owner_only(Document, action = delete)]
 async fn remove(
     document: Owned<Document>,
     State(state): State<AppState>,
@@ -209,6 +242,55 @@ async fn search(
 #[portcullis::requires_scope(any(Scope::AdminRead, Scope::DocsAdmin))]
 async fn stats(State(store): State<Store>) -> Result<Json<Stats>, Internal> {
     Ok(Json(store.stats().await?))
+}
+
+/// Sharing changes who may read the document: the owner's business only (a reader trying gets
+/// 403), and only with a verified e-mail address.
+#[portcullis::requires_scope(Scope::DocsWrite)]
+#[portcullis::requires_policy(claim_true("email_verified"))]
+#[portcullis::owner_only(Document, id = "id", action = write)]
+async fn share(
+    document: Owned<Document>,
+    State(state): State<AppState>,
+    Valid(Path(params)): Valid<Path<ShareParams>>,
+) -> Result<Response, Internal> {
+    Ok(if state.store.share(document.id, &document.owner, &params.subject).await? {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        gone(&state.verifier)
+    })
+}
+
+#[portcullis::requires_scope(Scope::DocsWrite)]
+#[portcullis::requires_policy(claim_true("email_verified"))]
+#[portcullis::owner_only(Document, id = "id", action = write)]
+async fn unshare(
+    document: Owned<Document>,
+    State(state): State<AppState>,
+    Valid(Path(params)): Valid<Path<ShareParams>>,
+) -> Result<Response, Internal> {
+    Ok(if state.store.unshare(document.id, &document.owner, &params.subject).await? {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        gone(&state.verifier)
+    })
+}
+
+#[portcullis::requires_role(Role::DocumentsAdmin)]
+async fn all_documents(State(store): State<Store>) -> Result<Json<Vec<Summary>>, Internal> {
+    Ok(Json(store.all().await?))
+}
+
+/// Optional credentials: who is calling, if anyone.
+#[portcullis::authenticated(optional)]
+async fn whoami(principal: Option<Principal>) -> Json<Value> {
+    Json(match principal {
+        None => json!({"subject": null}),
+        Some(principal) => json!({
+            "subject": principal.subject(),
+            "scopes": principal.scopes().iter().collect::<Vec<_>>(),
+        }),
+    })
 }
 
 /// Unknown paths get a problem document too (the same bytes as a Production ownership 404).

@@ -2,15 +2,17 @@
 //!
 //! With `PORTCULLIS_ISSUER` or `PORTCULLIS_JWKS_URL` set, tokens are verified with that identity
 //! provider's keys (`PORTCULLIS_AUDIENCE`, `PORTCULLIS_REALM` and `PORTCULLIS_DISCLOSURE` apply
-//! too). With neither, the server runs in **development mode**: it generates a signing key,
-//! mints tokens for two users and an administrator, and prints `curl` commands to try.
+//! too, and `PORTCULLIS_ROLES_CLAIM`, default `realm_access.roles`). With neither, the server
+//! runs in **development mode**: it generates a signing key, mints tokens for three users and an
+//! administrator, and prints `curl` commands to try.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use documents::{AppState, DocumentInput, Scope, Store};
+use documents::{AppState, DEFAULT_ROLES_CLAIM, DocumentInput, Role, Scope, Store};
 use portcullis::testing::TestIssuer;
 use portcullis::{ConfigError, Disclosure, Verifier, VerifierBuilder, env};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -59,6 +61,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let development = !KEY_SETTINGS.iter().any(|var| std::env::var_os(var).is_some());
+    let roles_claim = setting(env::ROLES_CLAIM)?
+        .and_then(|paths| paths.split(',').next().map(|first| first.trim().to_owned()))
+        .unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_owned());
     let (verifier, dev_issuer) = if development {
         let issuer = TestIssuer::new()
             .with_issuer("https://documents.development.invalid")
@@ -78,7 +83,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let local = listener.local_addr()?;
     if let Some(issuer) = dev_issuer {
         let welcome = welcome_document(&store).await?;
-        println!("{}", development_instructions(&issuer, &format!("http://{local}"), welcome));
+        let base = format!("http://{local}");
+        println!("{}", development_instructions(&issuer, &base, welcome, &roles_claim));
     }
     println!("Listening on http://{local} (Ctrl-C to stop)");
     tracing::info!(%local, development, "listening");
@@ -99,10 +105,26 @@ fn setting(var: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// The `PORTCULLIS_*` configuration, with this API's realm unless another one is set.
+/// The `PORTCULLIS_*` configuration, with this API's realm and roles claim unless others are set.
 fn configured() -> Result<VerifierBuilder, ConfigError> {
-    let builder = VerifierBuilder::from_env()?;
-    Ok(if std::env::var_os(env::REALM).is_none() { builder.realm(REALM) } else { builder })
+    let mut builder = VerifierBuilder::from_env()?;
+    if std::env::var_os(env::REALM).is_none() {
+        builder = builder.realm(REALM);
+    }
+    if std::env::var_os(env::ROLES_CLAIM).is_none() {
+        builder = builder.role_claims([DEFAULT_ROLES_CLAIM]);
+    }
+    Ok(builder)
+}
+
+/// A claim that puts `roles` at the dotted `path`: `realm_access.roles` becomes the claim
+/// `realm_access` holding `{"roles": [...]}`.
+fn roles_at(path: &str, roles: &[&str]) -> (String, Value) {
+    let mut segments = path.split('.');
+    let first = segments.next().unwrap_or(path).to_owned();
+    let nested: Vec<&str> = segments.collect();
+    let value = nested.iter().rev().fold(json!(roles), |inner, name| json!({ *name: inner }));
+    (first, value)
 }
 
 /// Development mode: the environment's settings, plus the generated key, its issuer and its
@@ -135,17 +157,28 @@ async fn welcome_document(store: &Store) -> Result<i64, documents::StoreError> {
 
 /// The banner and the commands printed in development mode. Each command is preceded by a
 /// comment starting with the status it gets when the commands run in order.
-fn development_instructions(issuer: &TestIssuer, base: &str, welcome: i64) -> String {
-    let token = |subject: &str, scopes: &[Scope]| {
+fn development_instructions(
+    issuer: &TestIssuer,
+    base: &str,
+    welcome: i64,
+    roles_claim: &str,
+) -> String {
+    let token = |subject: &str, scopes: &[Scope], verified: bool, roles: &[Role]| {
+        let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+        let (claim, value) = roles_at(roles_claim, &roles);
         issuer
             .token(subject)
             .scopes(scopes.iter().map(|scope| scope.as_str()))
+            .claim("email_verified", verified)
+            .claim(claim, value)
             .expires_in(DEV_TOKEN_LIFETIME)
             .sign()
     };
-    let alice = token(WRITER, &[Scope::DocsRead, Scope::DocsWrite, Scope::DocsDelete]);
-    let bob = token("bob", &[Scope::DocsRead]);
-    let admin = token("admin", &[Scope::AdminRead]);
+    let all = [Scope::DocsRead, Scope::DocsWrite, Scope::DocsDelete];
+    let alice = token(WRITER, &all, true, &[]);
+    let bob = token("bob", &all, true, &[]);
+    let carol = token("carol", &[Scope::DocsRead, Scope::DocsWrite], false, &[]);
+    let admin = token("admin", &[Scope::AdminRead], true, &[Role::DocumentsAdmin]);
     let doc = format!("{base}/documents/{welcome}");
     let json = "-H 'Content-Type: application/json'";
     format!(
@@ -161,9 +194,10 @@ identity provider, see \"Run it against your identity provider\" in README.md.
 
 Paste these into a shell:
 
-export ALICE='{alice}'  # alice: docs:read docs:write docs:delete
-export BOB='{bob}'  # bob: docs:read
-export ADMIN='{admin}'  # admin: admin:read
+export ALICE='{alice}'  # alice: docs:read docs:write docs:delete, e-mail verified
+export BOB='{bob}'  # bob: docs:read docs:write docs:delete, e-mail verified
+export CAROL='{carol}'  # carol: docs:read docs:write, e-mail not verified
+export ADMIN='{admin}'  # admin: admin:read, role documents-admin (in {roles_claim})
 
 Then try these, in this order; each comment gives the status you will see:
 
@@ -187,18 +221,48 @@ curl -i -X PUT {doc} -H \"Authorization: Bearer $ALICE\" {json} -d '{{\"title\":
 curl -i -X POST {base}/documents -H \"Authorization: Bearer $ALICE\" {json} -d '{{\"title\": \"   \", \"body\": \"\"}}'
 # 415: the body is not declared as JSON
 curl -i -X POST {base}/documents -H \"Authorization: Bearer $ALICE\" -d 'title=form'
-# 403: bob may read but not write; error=\"insufficient_scope\", scope=\"docs:write\"
-curl -i -X POST {base}/documents -H \"Authorization: Bearer $BOB\" {json} -d '{{\"title\": \"Mine\", \"body\": \"\"}}'
-# 404: bob asks for alice's document...
-curl -i {doc} -H \"Authorization: Bearer $BOB\"
+# 403: carol may read and write but not delete; error=\"insufficient_scope\", scope=\"docs:delete\"
+curl -i -X DELETE {doc} -H \"Authorization: Bearer $CAROL\"
+# 404: carol asks for alice's document...
+curl -i {doc} -H \"Authorization: Bearer $CAROL\"
 # 404: ...and gets the same answer as for one that does not exist
-curl -i {base}/documents/0 -H \"Authorization: Bearer $BOB\"
-# 200: bob's own documents: none
-curl -i {base}/documents -H \"Authorization: Bearer $BOB\"
+curl -i {base}/documents/0 -H \"Authorization: Bearer $CAROL\"
+# 200: carol's own documents: none
+curl -i {base}/documents -H \"Authorization: Bearer $CAROL\"
 # 403: alice is no administrator
 curl -i {base}/admin/stats -H \"Authorization: Bearer $ALICE\"
 # 200: the administrator sees the counts
 curl -i {base}/admin/stats -H \"Authorization: Bearer $ADMIN\"
+# 200: who am I? Without a token: {{\"subject\": null}}
+curl -i {base}/whoami
+# 200: with a token: the subject and the scopes
+curl -i {base}/whoami -H \"Authorization: Bearer $ALICE\"
+# 401: credentials are optional, but an invalid token is still refused
+curl -i {base}/whoami -H 'Authorization: Bearer not.a.token'
+# 400: two Authorization headers; error=\"invalid_request\"
+curl -i {base}/whoami -H \"Authorization: Bearer $ALICE\" -H \"Authorization: Bearer $BOB\"
+# 403: carol's e-mail address is not verified: insufficient_scope, no scope= (policy)
+curl -i -X PUT {doc}/shares/dave -H \"Authorization: Bearer $CAROL\"
+# 204: alice shares document {welcome} with bob
+curl -i -X PUT {doc}/shares/bob -H \"Authorization: Bearer $ALICE\"
+# 200: bob reads it now
+curl -i {doc} -H \"Authorization: Bearer $BOB\"
+# 403: but may not change it: no WWW-Authenticate, no other token would help
+curl -i -X PUT {doc} -H \"Authorization: Bearer $BOB\" {json} -d '{{\"title\": \"Mine now\", \"body\": \"\"}}'
+# 403: nor delete it: no WWW-Authenticate
+curl -i -X DELETE {doc} -H \"Authorization: Bearer $BOB\"
+# 403: nor share it onwards: no WWW-Authenticate
+curl -i -X PUT {doc}/shares/carol -H \"Authorization: Bearer $BOB\"
+# 404: carol, with whom it is not shared, still gets the same 404
+curl -i {doc} -H \"Authorization: Bearer $CAROL\"
+# 200: the documents-admin role lists every document
+curl -i {base}/admin/documents -H \"Authorization: Bearer $ADMIN\"
+# 403: alice lacks the role: insufficient_scope, no scope=
+curl -i {base}/admin/documents -H \"Authorization: Bearer $ALICE\"
+# 204: alice stops sharing it with bob
+curl -i -X DELETE {doc}/shares/bob -H \"Authorization: Bearer $ALICE\"
+# 404: bob gets the 404 again
+curl -i {doc} -H \"Authorization: Bearer $BOB\"
 # 204: alice deletes document {welcome}
 curl -i -X DELETE {doc} -H \"Authorization: Bearer $ALICE\"
 # 404: it is gone

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use portcullis::{Access, Action, Principal};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,11 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS documents_by_owner ON documents (owner, id);
+CREATE TABLE IF NOT EXISTS shares (
+    document_id INTEGER NOT NULL,
+    subject     TEXT NOT NULL,
+    PRIMARY KEY (document_id, subject)
+);
 ";
 
 /// The columns every query returns, in the order [`Document::from_row`] reads them.
@@ -41,6 +47,21 @@ pub struct Document {
     pub created_at: String,
     /// When it was last replaced, RFC 3339 in UTC, to the second.
     pub updated_at: String,
+    /// The principal ids it is shared with, read-only. Loaded with the document for the access
+    /// decision; not sent.
+    #[serde(skip)]
+    pub shared_with: Vec<String>,
+}
+
+/// A line of `GET /admin/documents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The document's id.
+    pub id: i64,
+    /// Its owner.
+    pub owner: String,
+    /// Its title.
+    pub title: String,
 }
 
 impl Document {
@@ -52,6 +73,7 @@ impl Document {
             body: row.get(3)?,
             created_at: row.get(4)?,
             updated_at: row.get(5)?,
+            shared_with: Vec::new(),
         })
     }
 }
@@ -120,15 +142,69 @@ impl Store {
         Ok(result?)
     }
 
-    /// The document with this id, whoever owns it.
+    /// The document with this id, whoever owns it, with whom it is shared.
     pub async fn get(&self, id: i64) -> Result<Option<Document>, StoreError> {
         self.run(move |db| {
-            db.query_row(
-                &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"),
-                params![id],
-                Document::from_row,
-            )
-            .optional()
+            let document = db
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM documents WHERE id = ?1"),
+                    params![id],
+                    Document::from_row,
+                )
+                .optional()?;
+            let Some(mut document) = document else { return Ok(None) };
+            let mut statement =
+                db.prepare("SELECT subject FROM shares WHERE document_id = ?1 ORDER BY subject")?;
+            document.shared_with =
+                statement.query_map(params![id], |row| row.get(0))?.collect::<Result<_, _>>()?;
+            Ok(Some(document))
+        })
+        .await
+    }
+
+    /// Every document of every owner, oldest first, for administrators.
+    pub async fn all(&self) -> Result<Vec<Summary>, StoreError> {
+        self.run(|db| {
+            let mut statement = db.prepare("SELECT id, owner, title FROM documents ORDER BY id")?;
+            let rows = statement.query_map([], |row| {
+                Ok(Summary { id: row.get(0)?, owner: row.get(1)?, title: row.get(2)? })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Shares document `id` of `owner` with `subject` (again: no change); whether the document
+    /// is there (any more).
+    pub async fn share(&self, id: i64, owner: &str, subject: &str) -> Result<bool, StoreError> {
+        let (owner, subject) = (owner.to_owned(), subject.to_owned());
+        self.run(move |db| {
+            let inserted = db.execute(
+                "INSERT OR IGNORE INTO shares (document_id, subject) \
+                 SELECT id, ?3 FROM documents WHERE id = ?1 AND owner = ?2",
+                params![id, owner, subject],
+            )?;
+            if inserted > 0 {
+                return Ok(true);
+            }
+            owned(db, id, &owner)
+        })
+        .await
+    }
+
+    /// Stops sharing document `id` of `owner` with `subject` (not shared: no change); whether
+    /// the document is there (any more).
+    pub async fn unshare(&self, id: i64, owner: &str, subject: &str) -> Result<bool, StoreError> {
+        let (owner, subject) = (owner.to_owned(), subject.to_owned());
+        self.run(move |db| {
+            if !owned(db, id, &owner)? {
+                return Ok(false);
+            }
+            db.execute(
+                "DELETE FROM shares WHERE document_id = ?1 AND subject = ?2",
+                params![id, subject],
+            )?;
+            Ok(true)
         })
         .await
     }
@@ -211,8 +287,14 @@ impl Store {
     pub async fn delete(&self, id: i64, owner: &str) -> Result<bool, StoreError> {
         let owner = owner.to_owned();
         self.run(move |db| {
-            db.execute("DELETE FROM documents WHERE id = ?1 AND owner = ?2", params![id, owner])
-                .map(|deleted| deleted > 0)
+            let deleted = db.execute(
+                "DELETE FROM documents WHERE id = ?1 AND owner = ?2",
+                params![id, owner],
+            )?;
+            if deleted > 0 {
+                db.execute("DELETE FROM shares WHERE document_id = ?1", params![id])?;
+            }
+            Ok(deleted > 0)
         })
         .await
     }
@@ -230,6 +312,15 @@ impl Store {
     }
 }
 
+/// Whether document `id` exists and belongs to `owner`.
+fn owned(db: &Connection, id: i64, owner: &str) -> rusqlite::Result<bool> {
+    db.query_row(
+        "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1 AND owner = ?2)",
+        params![id, owner],
+        |row| row.get(0),
+    )
+}
+
 impl portcullis::OwnedResource for Document {
     type State = Store;
     type Id = i64;
@@ -241,5 +332,17 @@ impl portcullis::OwnedResource for Document {
 
     fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// The owner does everything; whoever it is shared with reads, and may do nothing else (403);
+    /// anyone else does not see it (the same 404 as for an absent document).
+    fn access(&self, principal: &Principal, action: Action) -> Access {
+        if self.owner == principal.id() {
+            Access::Allowed
+        } else if self.shared_with.iter().any(|subject| subject == principal.id()) {
+            if action == Action::Read { Access::Allowed } else { Access::Forbidden }
+        } else {
+            Access::NotVisible
+        }
     }
 }

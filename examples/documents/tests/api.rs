@@ -8,7 +8,9 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use documents::{AppState, DEFAULT_SEARCH_LIMIT, Document, MAX_BODY_BYTES, Store, router};
+use documents::{
+    AppState, DEFAULT_ROLES_CLAIM, DEFAULT_SEARCH_LIMIT, Document, MAX_BODY_BYTES, Store, router,
+};
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use portcullis::Disclosure;
@@ -83,11 +85,16 @@ impl Reply {
 
 fn api(disclosure: Disclosure) -> Api {
     let issuer = TestIssuer::new();
-    let verifier =
-        issuer.verifier().realm("documents").disclosure(disclosure).build().expect("verifier");
+    let verifier = issuer
+        .verifier()
+        .realm("documents")
+        .disclosure(disclosure)
+        .role_claims([DEFAULT_ROLES_CLAIM])
+        .build()
+        .expect("verifier");
     let router = router(AppState { verifier, store: Store::in_memory().expect("store") });
-    let alice = issuer.token("alice").scopes(ALL_DOCS).sign();
-    let bob = issuer.token("bob").scopes(ALL_DOCS).sign();
+    let alice = issuer.token("alice").scopes(ALL_DOCS).claim("email_verified", true).sign();
+    let bob = issuer.token("bob").scopes(ALL_DOCS).claim("email_verified", true).sign();
     let carol = issuer.token("carol").scopes(["docs:read"]).sign();
     Api { issuer, router, alice, bob, carol }
 }
@@ -579,4 +586,196 @@ async fn a_file_database_keeps_documents_across_restarts() {
     assert_eq!(store.get(document.id).await.unwrap(), Some(document));
     drop(store);
     std::fs::remove_file(&path).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optional credentials, sharing, roles
+
+const FORBIDDEN_WITHOUT_SCOPE: &str = r#"Bearer realm="documents", error="insufficient_scope""#;
+
+/// Asserts the 403 of an action on a visible document: the problem, and no challenge.
+fn assert_action_forbidden(reply: &Reply) {
+    let body = reply.problem(StatusCode::FORBIDDEN);
+    assert_eq!(body, json!({"type": "about:blank", "title": "Forbidden", "status": 403}));
+    assert_eq!(reply.header(header::WWW_AUTHENTICATE), None);
+}
+
+#[tokio::test]
+async fn whoami_takes_optional_credentials() {
+    let api = api(Disclosure::Production);
+    let reply = api.send("GET", "/whoami", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+    assert_eq!(reply.json(), json!({"subject": null}));
+
+    let reply = api.get("/whoami", &api.alice).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        json!({"subject": "alice", "scopes": ["docs:delete", "docs:read", "docs:write"]})
+    );
+
+    let reply = api.get("/whoami", "not.a.token").await;
+    let body = reply.problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(body, json!({"type": "about:blank", "title": "Unauthorized", "status": 401}));
+    assert_eq!(
+        reply.header(header::WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="documents", error="invalid_token""#)
+    );
+
+    let request = Request::get("/whoami")
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.alice))
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.bob))
+        .body(Body::empty())
+        .unwrap();
+    let reply = api.request(request).await;
+    reply.problem(StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.header(header::WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="documents", error="invalid_request""#)
+    );
+}
+
+#[tokio::test]
+async fn a_shared_document_is_read_only_for_its_reader_and_invisible_to_others() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "Shared", "text").await;
+    let uri = format!("/documents/{}", document.id);
+    let share = format!("{uri}/shares/bob");
+    let absent = api.get("/documents/999999", &api.carol).await;
+
+    let reply = api.send("PUT", &share, Some(&api.alice), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(reply.bytes.is_empty());
+    // Sharing twice changes nothing.
+    assert_eq!(
+        api.send("PUT", &share, Some(&api.alice), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    assert_eq!(api.get(&uri, &api.bob).await.document(), document);
+    let edit = json!({"title": "Mine now", "body": ""});
+    assert_action_forbidden(&api.send("PUT", &uri, Some(&api.bob), Some(edit)).await);
+    assert_action_forbidden(&api.send("DELETE", &uri, Some(&api.bob), None).await);
+    let onwards = format!("{uri}/shares/carol");
+    assert_action_forbidden(&api.send("PUT", &onwards, Some(&api.bob), None).await);
+    assert_action_forbidden(&api.send("DELETE", &share, Some(&api.bob), None).await);
+    // Unchanged, and still alice's only.
+    assert_eq!(api.get(&uri, &api.alice).await.document(), document);
+    assert_eq!(api.get("/documents", &api.bob).await.documents(), []);
+
+    // Carol, with whom it is not shared, cannot tell it from an absent one.
+    let carol = api.get(&uri, &api.carol).await;
+    carol.problem(StatusCode::NOT_FOUND);
+    assert_eq!((&carol.headers, &carol.bytes), (&absent.headers, &absent.bytes));
+
+    let reply = api.send("DELETE", &share, Some(&api.alice), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(reply.bytes.is_empty());
+    let bob = api.get(&uri, &api.bob).await;
+    bob.problem(StatusCode::NOT_FOUND);
+    assert_eq!((&bob.headers, &bob.bytes), (&absent.headers, &absent.bytes));
+}
+
+#[tokio::test]
+async fn sharing_needs_a_verified_email_address() {
+    for disclosure in [Disclosure::Production, Disclosure::Development] {
+        let api = api(disclosure);
+        let document = api.create(&api.alice, "Shared", "").await;
+        let share = format!("/documents/{}/shares/bob", document.id);
+        let unverified = api.issuer.token("alice").scopes(ALL_DOCS).claim("email_verified", false);
+        let missing = api.issuer.token("alice").scopes(ALL_DOCS);
+        let text = api.issuer.token("alice").scopes(ALL_DOCS).claim("email_verified", "true");
+        for token in [unverified.sign(), missing.sign(), text.sign()] {
+            for method in ["PUT", "DELETE"] {
+                let reply = api.send(method, &share, Some(&token), None).await;
+                let body = reply.problem(StatusCode::FORBIDDEN);
+                let challenge = reply.header(header::WWW_AUTHENTICATE).unwrap();
+                match disclosure {
+                    Disclosure::Production => {
+                        assert_eq!(challenge, FORBIDDEN_WITHOUT_SCOPE);
+                        assert_eq!(body.get("detail"), None);
+                    }
+                    _ => {
+                        assert_eq!(
+                            challenge,
+                            r#"Bearer realm="documents", error="insufficient_scope", error_description="The access token lacks a claim value this request requires""#
+                        );
+                        assert_eq!(
+                            body["detail"],
+                            "The access token lacks a claim value this request requires"
+                        );
+                    }
+                }
+            }
+        }
+        // Not shared: bob still gets 404.
+        api.get(&format!("/documents/{}", document.id), &api.bob)
+            .await
+            .problem(StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn the_admin_role_lists_every_document() {
+    let api = api(Disclosure::Production);
+    let a = api.create(&api.alice, "a", "").await;
+    let b = api.create(&api.bob, "b", "").await;
+    let admin = api
+        .issuer
+        .token("root")
+        .claim("realm_access", json!({"roles": ["documents-admin"]}))
+        .sign();
+    let reply = api.get("/admin/documents", &admin).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+    assert_eq!(
+        reply.json(),
+        json!([
+            {"id": a.id, "owner": "alice", "title": "a"},
+            {"id": b.id, "owner": "bob", "title": "b"},
+        ])
+    );
+
+    // Scopes are not roles, nor is a role in a claim not configured.
+    let elsewhere = api.issuer.token("root").claim("roles", json!(["documents-admin"])).sign();
+    for token in [&api.alice, &elsewhere] {
+        let reply = api.get("/admin/documents", token).await;
+        let body = reply.problem(StatusCode::FORBIDDEN);
+        assert_eq!(body.get("detail"), None);
+        assert_eq!(reply.header(header::WWW_AUTHENTICATE), Some(FORBIDDEN_WITHOUT_SCOPE));
+    }
+}
+
+#[tokio::test]
+async fn the_roles_claim_comes_from_portcullis_roles_claim() {
+    let issuer = TestIssuer::new();
+    let vars = [("PORTCULLIS_ROLES_CLAIM", "resource_access.documents.roles, cognito:groups")];
+    let verifier = issuer
+        .verifier()
+        .realm("documents")
+        .with_env(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.into()))
+        .unwrap()
+        .build()
+        .unwrap();
+    let router = router(AppState { verifier, store: Store::in_memory().unwrap() });
+    let keycloak_client = issuer
+        .token("root")
+        .claim("resource_access", json!({"documents": {"roles": ["documents-admin"]}}))
+        .sign();
+    let cognito = issuer.token("root").claim("cognito:groups", json!(["documents-admin"])).sign();
+    let realm =
+        issuer.token("root").claim("realm_access", json!({"roles": ["documents-admin"]})).sign();
+    for (token, status) in [
+        (keycloak_client, StatusCode::OK),
+        (cognito, StatusCode::OK),
+        (realm, StatusCode::FORBIDDEN),
+    ] {
+        let request = Request::get("/admin/documents")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status);
+    }
 }

@@ -15,6 +15,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use super::challenge::{Challenge, ChallengeError, ErrorCode};
 use super::problem::{Problem, problem_response};
+use crate::role::RoleRequirement;
 use crate::scope::ScopeRequirement;
 
 /// How much a denial tells the client.
@@ -201,6 +202,57 @@ impl NotFoundReason {
     }
 }
 
+/// Why a policy refused a request: a reason from a closed set, or the policy's own fixed
+/// sentence. Renders as 403 `insufficient_scope` without `scope=`; only Development mode shows
+/// the sentence (in `error_description` when it fits RFC 6750's character set, and in `detail`).
+///
+/// The sentence is a `&'static str`, written in the code: never put claim values or other
+/// request data in it.
+///
+/// ```
+/// use portcullis::PolicyRefusal;
+///
+/// const NOT_IN_OFFICE_HOURS: PolicyRefusal = PolicyRefusal::because("Outside office hours");
+/// assert_eq!(NOT_IN_OFFICE_HOURS.description(), "Outside office hours");
+/// assert_eq!(PolicyRefusal::NOT_PERMITTED.code(), "policy_refused");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PolicyRefusal {
+    code: &'static str,
+    description: &'static str,
+}
+
+impl PolicyRefusal {
+    /// The policy does not permit the request (what a policy answering `false` means).
+    pub const NOT_PERMITTED: Self =
+        Self { code: "policy_refused", description: "The request is not permitted by policy" };
+    /// A claim is absent or lacks the required value (the ready-made claim checks).
+    pub const CLAIM_NOT_SATISFIED: Self = Self {
+        code: "claim_not_satisfied",
+        description: "The access token lacks a claim value this request requires",
+    };
+    /// The caller's account is not in a state that permits the request.
+    pub const ACCOUNT_NOT_ELIGIBLE: Self = Self {
+        code: "account_not_eligible",
+        description: "The account is not eligible for this request",
+    };
+
+    /// A refusal with the policy's own fixed sentence (logged as `policy_refused`).
+    pub const fn because(description: &'static str) -> Self {
+        Self { code: "policy_refused", description }
+    }
+
+    /// A stable, machine-friendly name for logs and metrics.
+    pub const fn code(self) -> &'static str {
+        self.code
+    }
+
+    /// The Development-mode sentence.
+    pub const fn description(self) -> &'static str {
+        self.description
+    }
+}
+
 /// Every outcome a guard can refuse a request with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -213,6 +265,18 @@ pub enum DenialKind {
     InvalidRequest(InvalidRequestReason),
     /// A valid token without the required scopes: 403 `insufficient_scope`.
     InsufficientScope(ScopeRequirement),
+    /// A valid token without the required roles: 403 `insufficient_scope`, no `scope=`.
+    MissingRole {
+        /// What the handler requires.
+        required: RoleRequirement,
+        /// The roles of the unmet rules, which Development mode names.
+        missing: Vec<&'static str>,
+    },
+    /// A policy refused the request: 403 `insufficient_scope`, no `scope=`.
+    PolicyRefused(PolicyRefusal),
+    /// The caller may see the resource but not perform this action on it: 403 without a
+    /// challenge (the token is fine; no other token would help).
+    ActionNotPermitted,
     /// A resource that does not exist or is not the caller's: 404.
     NotFound(NotFoundReason),
     /// The signing keys cannot be obtained right now: 503 with `Retry-After`.
@@ -230,7 +294,10 @@ impl DenialKind {
         match self {
             Self::MissingCredentials | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_)
+            | Self::MissingRole { .. }
+            | Self::PolicyRefused(_)
+            | Self::ActionNotPermitted => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::LookupFailed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -244,6 +311,9 @@ impl DenialKind {
             Self::InvalidToken(reason) => reason.code(),
             Self::InvalidRequest(reason) => reason.code(),
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::MissingRole { .. } => "missing_role",
+            Self::PolicyRefused(refusal) => refusal.code(),
+            Self::ActionNotPermitted => "action_not_permitted",
             Self::NotFound(reason) => reason.code(),
             Self::KeysUnavailable { .. } => "keys_unavailable",
             Self::LookupFailed => "lookup_failed",
@@ -359,7 +429,26 @@ impl Denial {
                     challenge
                 })
             }
+            DenialKind::MissingRole { missing, .. } => {
+                let challenge = base.error(ErrorCode::InsufficientScope);
+                Some(if self.development() {
+                    let text =
+                        format!("The access token lacks a required role: {}", missing.join(" "));
+                    with_description(challenge, &text)
+                } else {
+                    challenge
+                })
+            }
+            DenialKind::PolicyRefused(refusal) => {
+                let challenge = base.error(ErrorCode::InsufficientScope);
+                Some(if self.development() {
+                    with_description(challenge, refusal.description())
+                } else {
+                    challenge
+                })
+            }
             DenialKind::NotFound(_)
+            | DenialKind::ActionNotPermitted
             | DenialKind::KeysUnavailable { .. }
             | DenialKind::LookupFailed => None,
         }
@@ -378,6 +467,14 @@ impl Denial {
             DenialKind::InsufficientScope(required) if dev => problem.with_detail(format!(
                 "The access token lacks a required scope; required: {required}"
             )),
+            DenialKind::MissingRole { missing, .. } if dev => problem.with_detail(format!(
+                "The access token lacks a required role; missing: {}",
+                missing.join(" ")
+            )),
+            DenialKind::PolicyRefused(refusal) if dev => problem.with_detail(refusal.description()),
+            DenialKind::ActionNotPermitted if dev => problem.with_detail(
+                "The caller may see this resource but may not perform this action on it",
+            ),
             DenialKind::NotFound(_) if dev => problem.with_detail(
                 "No resource with this id exists that the caller owns; absent and foreign resources are answered alike",
             ),
@@ -392,6 +489,9 @@ impl Denial {
         let reason = self.kind.code();
         match &self.kind {
             DenialKind::InsufficientScope(required) => {
+                tracing::info!(target: "portcullis::denial", status, reason, required = %required, "request denied");
+            }
+            DenialKind::MissingRole { required, .. } => {
                 tracing::info!(target: "portcullis::denial", status, reason, required = %required, "request denied");
             }
             DenialKind::KeysUnavailable { retry_after } => {
@@ -520,6 +620,45 @@ mod tests {
         ] {
             let d = denial(DenialKind::MissingCredentials, disclosure);
             assert_eq!(String::from_utf8(d.problem().to_json()).unwrap(), constant);
+        }
+    }
+
+    #[test]
+    fn roles_policies_and_actions_render_their_403s() {
+        static ADMIN: RoleRequirement =
+            RoleRequirement::new(&[ScopeRule::All(&["documents-admin"])]);
+        let role = || DenialKind::MissingRole { required: ADMIN, missing: vec!["documents-admin"] };
+        let policy = || DenialKind::PolicyRefused(PolicyRefusal::because("Not today"));
+        for kind in [role(), policy()] {
+            let d = denial(kind, Disclosure::Production);
+            assert_eq!(d.status(), StatusCode::FORBIDDEN);
+            // No `scope=`: a role or a policy is nothing a client can ask for.
+            assert_eq!(
+                d.challenge().unwrap().to_string(),
+                r#"Bearer realm="api", error="insufficient_scope""#
+            );
+            assert_eq!(d.problem().detail(), None);
+        }
+        let d = denial(role(), Disclosure::Development);
+        assert_eq!(
+            d.challenge().unwrap().to_string(),
+            r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required role: documents-admin""#
+        );
+        let d = denial(policy(), Disclosure::Development);
+        assert_eq!(d.problem().detail(), Some("Not today"));
+        // A reason outside the RFC 6750 character set stays out of the challenge.
+        let d = denial(
+            DenialKind::PolicyRefused(PolicyRefusal::because("Pas aujourd’hui")),
+            Disclosure::Development,
+        );
+        assert_eq!(
+            d.challenge().unwrap().to_string(),
+            r#"Bearer realm="api", error="insufficient_scope""#
+        );
+        for disclosure in [Disclosure::Production, Disclosure::Development] {
+            let response = denial(DenialKind::ActionNotPermitted, disclosure).into_response();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+            assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
         }
     }
 

@@ -1,8 +1,8 @@
 //! How a refused request is answered: the reason ([`Denial`]), the RFC 9457 problem document
 //! ([`Problem`]) and the RFC 6750 challenge ([`Challenge`]).
 //!
-//! May import `scope` (a 403 names the required scopes) and nothing else of the crate: every
-//! other stage refuses through this one.
+//! May import `scope` and `role` (a 403 names the required scopes or the missing roles) and
+//! nothing else of the crate: every other stage refuses through this one.
 
 mod challenge;
 mod denial;
@@ -11,6 +11,6 @@ mod problem;
 pub use challenge::{Challenge, ChallengeError, ErrorCode};
 pub use denial::{
     Denial, DenialKind, DeniedWith, Disclosure, InvalidRequestReason, InvalidTokenReason,
-    NotFoundReason, Presentation, UnknownDisclosure,
+    NotFoundReason, PolicyRefusal, Presentation, UnknownDisclosure,
 };
 pub use problem::{InvalidParam, PROBLEM_JSON, Problem};

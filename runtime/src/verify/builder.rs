@@ -55,6 +55,9 @@ pub enum ConfigError {
     /// The token size limit is zero.
     #[error("the token size limit must be at least one byte")]
     InvalidTokenLimit,
+    /// A role claim path that names no claim: empty, or with an empty segment (`a..b`).
+    #[error("the role claim path {0:?} is empty or has an empty segment")]
+    InvalidRoleClaim(String),
     /// A key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -304,6 +307,16 @@ impl VerifierBuilder {
             })?;
             self = self.token_profile(profile);
         }
+        if let Some(paths) = read(env::ROLES_CLAIM)? {
+            let paths: Vec<&str> = paths.split(',').map(str::trim).collect();
+            if paths.iter().any(|path| path.is_empty() || path.split('.').any(str::is_empty)) {
+                return Err(ConfigError::Env {
+                    var: env::ROLES_CLAIM,
+                    problem: "a comma-separated list of dotted claim paths, none empty and no empty segment",
+                });
+            }
+            self = self.role_claims(paths);
+        }
         if let Some(url) = read(env::JWKS_URL)? {
             if !cfg!(feature = "remote") {
                 return Err(ConfigError::Env {
@@ -530,6 +543,32 @@ impl VerifierBuilder {
         self
     }
 
+    /// The claims that hold the caller's roles, as dotted paths (`realm_access.roles`,
+    /// `resource_access.documents.roles`, `roles`, `cognito:groups`), each a space-delimited
+    /// string or an array of strings; a claim of another shape grants no role. Replaces the
+    /// paths set before; none by default. `PORTCULLIS_ROLES_CLAIM` sets them from the
+    /// environment (comma-separated).
+    ///
+    /// ```
+    /// use portcullis::{Key, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://keycloak.example/realms/acme")
+    ///     .audience("documents-api")
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .role_claims(["realm_access.roles", "resource_access.documents.roles"])
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn role_claims<I, T>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.mapping.role_claims = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Identifies callers for ownership by this claim instead of `sub`; tokens without it are
     /// invalid.
     pub fn principal_id_claim(mut self, claim: impl Into<String>) -> Self {
@@ -579,6 +618,14 @@ impl VerifierBuilder {
         }
         if self.sources.max_len == 0 {
             return Err(ConfigError::InvalidTokenLimit);
+        }
+        if let Some(path) = self
+            .mapping
+            .role_claims
+            .iter()
+            .find(|path| path.is_empty() || path.split('.').any(str::is_empty))
+        {
+            return Err(ConfigError::InvalidRoleClaim(path.clone()));
         }
         let mut algorithms: Vec<Algorithm> = Vec::new();
         let mut add_algorithms = |more: Vec<Algorithm>| {
@@ -867,6 +914,25 @@ mod tests {
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
         move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn role_claims_are_dotted_paths_from_code_or_the_environment() {
+        for bad in ["", "realm_access..roles", ".roles", "roles."] {
+            let error = complete().role_claims([bad]).build().unwrap_err();
+            assert!(matches!(error, ConfigError::InvalidRoleClaim(path) if path == bad));
+        }
+        assert!(complete().role_claims(["cognito:groups", "a.b.c"]).build().is_ok());
+        let builder = complete()
+            .with_env(env(&[(env::ROLES_CLAIM, " realm_access.roles , cognito:groups ")]))
+            .unwrap();
+        assert_eq!(builder.mapping.role_claims, ["realm_access.roles", "cognito:groups"]);
+        for bad in ["roles,", "a..b", ",roles"] {
+            let vars: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([(env::ROLES_CLAIM, bad)]));
+            let error = complete().with_env(env(vars)).unwrap_err();
+            assert!(matches!(error, ConfigError::Env { var, .. } if var == env::ROLES_CLAIM));
+        }
     }
 
     #[test]

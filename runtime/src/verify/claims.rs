@@ -14,7 +14,9 @@ use serde_json::{Map, Value};
 
 use super::profile::TokenProfile;
 use crate::principal::Principal;
+use crate::principal::{Principal, claim_at};
 use crate::respond::{InvalidTokenReason, Presentation};
+use crate::role::Roles;
 use crate::scope::Scopes;
 
 /// What the registered claims must say.
@@ -171,6 +173,8 @@ pub(crate) struct ClaimMapping {
     /// With more than one issuer, the caller's identity is the pair (issuer, subject): alice of
     /// A and alice of B are different owners.
     pub(crate) qualify_by_issuer: bool,
+    /// The dotted claim paths that hold roles.
+    pub(crate) role_claims: Vec<String>,
 }
 
 impl Default for ClaimMapping {
@@ -179,6 +183,7 @@ impl Default for ClaimMapping {
             scope_claims: vec![ScopeClaim::Scope],
             principal_id_claim: None,
             qualify_by_issuer: false,
+            role_claims: Vec::new(),
         }
     }
 }
@@ -220,7 +225,36 @@ impl ClaimMapping {
         for claim in &self.scope_claims {
             read_scopes(*claim, claims.get(claim.name()), &mut granted)?;
         }
-        Ok(Principal::new(subject, id, Scopes::new(granted), claims, Arc::clone(presentation)))
+        let mut roles = Vec::new();
+        for path in &self.role_claims {
+            read_roles(claim_at(&claims, path), &mut roles);
+        }
+        Ok(Principal::new(
+            subject,
+            id,
+            Scopes::new(granted),
+            Roles::new(roles),
+            claims,
+            Arc::clone(presentation),
+        ))
+    }
+}
+
+/// The roles of one role claim: a space-delimited string, or an array of strings. A claim of
+/// any other shape (a number, an object, an array holding anything but non-empty strings) grants
+/// nothing, and does not make the token invalid: roles are the application's business, and
+/// the same token may serve APIs that read other claims.
+fn read_roles(value: Option<&Value>, roles: &mut Vec<String>) {
+    match value {
+        Some(Value::String(text)) => {
+            roles.extend(text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+        }
+        Some(Value::Array(items))
+            if items.iter().all(|item| item.as_str().is_some_and(|role| !role.is_empty())) =>
+        {
+            roles.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        _ => {}
     }
 }
 
@@ -396,7 +430,54 @@ mod tests {
             scope_claims: vec![ScopeClaim::Scope, ScopeClaim::Scp, ScopeClaim::Permissions],
             principal_id_claim: None,
             qualify_by_issuer: false,
+            role_claims: Vec::new(),
         }
+    }
+
+    #[test]
+    fn roles_come_from_every_configured_path_of_either_shape() {
+        let mapping = ClaimMapping {
+            role_claims: vec![
+                "realm_access.roles".into(),
+                "resource_access.documents.roles".into(),
+                "cognito:groups".into(),
+                "roles".into(),
+                "scope".into(),
+            ],
+            ..ClaimMapping::default()
+        };
+        let p = principal(
+            json!({
+                "sub": "a",
+                "scope": "s1 s2",
+                "realm_access": {"roles": ["admin", "user"]},
+                "resource_access": {"documents": {"roles": "editor  viewer"}},
+                "cognito:groups": ["g1"],
+                "roles": 7,
+            }),
+            &mapping,
+        )
+        .unwrap();
+        let roles: Vec<&str> = p.roles().iter().collect();
+        assert_eq!(roles, ["admin", "editor", "g1", "s1", "s2", "user", "viewer"]);
+    }
+
+    #[test]
+    fn a_role_claim_of_another_shape_grants_nothing() {
+        let mapping = ClaimMapping { role_claims: vec!["roles".into()], ..ClaimMapping::default() };
+        for roles in [
+            json!(["admin", 1]),
+            json!(["admin", ""]),
+            json!({"admin": true}),
+            json!(true),
+            json!(null),
+            json!([["admin"]]),
+        ] {
+            let p = principal(json!({"sub": "a", "roles": roles}), &mapping).unwrap();
+            assert!(p.roles().is_empty(), "{roles}");
+        }
+        let p = principal(json!({"sub": "a"}), &ClaimMapping::default()).unwrap();
+        assert!(p.roles().is_empty());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub const JWKS_URL: &str = "PORTCULLIS_JWKS_URL";
 pub const ALLOW_HTTP: &str = "PORTCULLIS_ALLOW_HTTP";
 /// The realm of the `WWW-Authenticate` challenges.
 pub const REALM: &str = "PORTCULLIS_REALM";
+/// The claims that hold roles: dotted paths, comma-separated (`realm_access.roles,roles`).
+pub const ROLES_CLAIM: &str = "PORTCULLIS_ROLES_CLAIM";
 /// `production` (the default) or `development`.
 pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
 /// `jwt` (the default: `typ` absent, `JWT` or `at+jwt`) or `rfc9068` (`at+jwt` and RFC 9068's

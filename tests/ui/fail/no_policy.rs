@@ -1,0 +1,4 @@
+#[portcullis::requires_policy()]
+async fn handler() {}
+
+fn main() {}

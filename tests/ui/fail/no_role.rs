@@ -1,0 +1,4 @@
+#[portcullis::requires_role()]
+async fn handler() {}
+
+fn main() {}

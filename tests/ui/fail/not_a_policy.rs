@@ -1,0 +1,6 @@
+struct OfficeHours;
+
+#[portcullis::requires_policy(OfficeHours)]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use portcullis::Principal;
+
+#[portcullis::policy]
+fn office_hours(_principal: &Principal) -> bool {
+    true
+}
+
+fn main() {}

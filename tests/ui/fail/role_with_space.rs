@@ -1,0 +1,4 @@
+#[portcullis::requires_role("documents admin")]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,11 @@
+portcullis::roles! {
+    /// Roles.
+    pub enum Role {
+        Admin = "documents-admin",
+        Administrator = "documents-admin",
+    }
+}
+
+fn main() {
+    let _ = Role::Admin;
+}
