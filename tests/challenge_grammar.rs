@@ -484,7 +484,7 @@ proptest! {
 // Denials
 // ---------------------------------------------------------------------------------------------
 
-const TOKEN_REASONS: [InvalidTokenReason; 12] = InvalidTokenReason::ALL;
+const TOKEN_REASONS: [InvalidTokenReason; 13] = InvalidTokenReason::ALL;
 
 const REQUEST_REASONS: [InvalidRequestReason; 2] =
     [InvalidRequestReason::SeveralAuthorizationHeaders, InvalidRequestReason::SeveralTransports];
@@ -519,6 +519,9 @@ fn denial_kind() -> impl Strategy<Value = DenialKind> {
         .prop_map(DenialKind::NotFound),
         (0u64..200_000, 0u32..1_000_000_000).prop_map(|(secs, nanos)| {
             DenialKind::KeysUnavailable { retry_after: Duration::new(secs, nanos) }
+        }),
+        (0u64..200_000, 0u32..1_000_000_000).prop_map(|(secs, nanos)| {
+            DenialKind::IntrospectionUnavailable { retry_after: Duration::new(secs, nanos) }
         }),
         Just(DenialKind::LookupFailed),
     ]
@@ -621,7 +624,8 @@ proptest! {
 
         let retry_after: Vec<_> = headers.get_all(RETRY_AFTER).iter().collect();
         match &kind {
-            DenialKind::KeysUnavailable { retry_after: wait } => {
+            DenialKind::KeysUnavailable { retry_after: wait }
+            | DenialKind::IntrospectionUnavailable { retry_after: wait } => {
                 let expected = wait.as_secs().max(1).to_string();
                 prop_assert_eq!(retry_after, [expected.as_str()]);
             }

@@ -72,11 +72,14 @@ pub enum InvalidTokenReason {
     InvalidClaims,
     /// The header lists `crit` extensions, none of which this verifier understands.
     UnsupportedCriticalHeader,
+    /// The introspection endpoint says the token is not active (RFC 7662 §2.2: revoked,
+    /// expired, unknown to it, or not for this client).
+    Inactive,
 }
 
 impl InvalidTokenReason {
     /// Every reason, for exhaustive tests and metrics.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Malformed,
         Self::TooLarge,
         Self::DisallowedAlgorithm,
@@ -89,6 +92,7 @@ impl InvalidTokenReason {
         Self::MissingClaim,
         Self::InvalidClaims,
         Self::UnsupportedCriticalHeader,
+        Self::Inactive,
     ];
 
     /// A stable, machine-friendly name for logs and metrics.
@@ -106,6 +110,7 @@ impl InvalidTokenReason {
             Self::MissingClaim => "missing_claim",
             Self::InvalidClaims => "invalid_claims",
             Self::UnsupportedCriticalHeader => "unsupported_crit",
+            Self::Inactive => "inactive",
         }
     }
 
@@ -128,6 +133,7 @@ impl InvalidTokenReason {
             Self::UnsupportedCriticalHeader => {
                 "The access token uses an unsupported critical header"
             }
+            Self::Inactive => "The access token is not active",
         }
     }
 }
@@ -216,6 +222,12 @@ pub enum DenialKind {
     },
     /// The application failed to look up a resource: 500. The error is logged, never sent.
     LookupFailed,
+    /// The introspection endpoint cannot say whether the token is active right now (down, slow,
+    /// or answering garbage): 503 with `Retry-After`.
+    IntrospectionUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
 }
 
 impl DenialKind {
@@ -226,7 +238,9 @@ impl DenialKind {
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable { .. } | Self::IntrospectionUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::LookupFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -241,6 +255,7 @@ impl DenialKind {
             Self::NotFound(reason) => reason.code(),
             Self::KeysUnavailable { .. } => "keys_unavailable",
             Self::LookupFailed => "lookup_failed",
+            Self::IntrospectionUnavailable { .. } => "introspection_unavailable",
         }
     }
 }
@@ -355,6 +370,7 @@ impl Denial {
             }
             DenialKind::NotFound(_)
             | DenialKind::KeysUnavailable { .. }
+            | DenialKind::IntrospectionUnavailable { .. }
             | DenialKind::LookupFailed => None,
         }
     }
@@ -377,6 +393,9 @@ impl Denial {
             ),
             DenialKind::KeysUnavailable { .. } => problem
                 .with_detail("The keys to verify access tokens are temporarily unavailable; retry later"),
+            DenialKind::IntrospectionUnavailable { .. } => problem.with_detail(
+                "The access token cannot be checked with its issuer right now; retry later",
+            ),
             _ => problem,
         }
     }
@@ -388,7 +407,8 @@ impl Denial {
             DenialKind::InsufficientScope(required) => {
                 tracing::info!(target: "portcullis::denial", status, reason, required = %required, "request denied");
             }
-            DenialKind::KeysUnavailable { retry_after } => {
+            DenialKind::KeysUnavailable { retry_after }
+            | DenialKind::IntrospectionUnavailable { retry_after } => {
                 tracing::warn!(target: "portcullis::denial", status, reason, retry_after_secs = retry_after.as_secs(), "request denied");
             }
             DenialKind::LookupFailed => {
@@ -433,7 +453,9 @@ impl IntoResponse for Denial {
             response
         };
         let headers = response.headers_mut();
-        if let DenialKind::KeysUnavailable { retry_after } = &self.kind {
+        if let DenialKind::KeysUnavailable { retry_after }
+        | DenialKind::IntrospectionUnavailable { retry_after } = &self.kind
+        {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
         }
         response.extensions_mut().insert(DeniedWith(self.kind.code()));

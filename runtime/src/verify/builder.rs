@@ -82,6 +82,16 @@ pub enum ConfigError {
     /// The HTTP client for remote keys could not be built (no TLS roots, say).
     #[error("cannot build the HTTP client for remote keys: {0}")]
     HttpClient(String),
+    // --- introspection (issue 17) ---
+    /// An introspection endpoint URL (or the issuer whose discovery document names it) that
+    /// cannot be used.
+    #[error("cannot introspect tokens at {url:?}: {problem}")]
+    InvalidIntrospectionUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +130,9 @@ pub struct VerifierBuilder {
     #[cfg(feature = "remote")]
     key_refresh: KeyRefresh,
     token_cache: TokenCache,
+    /// Introspection of opaque tokens (issue 17; its methods are in `introspected.rs`).
+    #[cfg(feature = "remote")]
+    pub(super) introspection: Option<crate::introspect::Introspection>,
 }
 
 /// Whether keys are found by OIDC discovery from the issuer.
@@ -159,6 +172,8 @@ impl VerifierBuilder {
             #[cfg(feature = "remote")]
             key_refresh: KeyRefresh::default(),
             token_cache: TokenCache::default(),
+            #[cfg(feature = "remote")]
+            introspection: None,
         }
     }
 
@@ -226,6 +241,21 @@ impl VerifierBuilder {
         } else if issuer_from_env.is_some() && self.discovery == Discovery::Off {
             // `PORTCULLIS_ISSUER` alone: an issuer set in code implies nothing about keys.
             self.discovery = Discovery::FromEnv;
+        }
+        // Introspection (issue 17): `introspected.rs`.
+        #[cfg(feature = "remote")]
+        {
+            self = super::introspected::apply_env(self, &lookup)?;
+        }
+        #[cfg(not(feature = "remote"))]
+        if let Some(var) = [env::INTROSPECTION_URL, env::INTROSPECTION_CLIENT_ID]
+            .into_iter()
+            .find(|var| lookup(var).is_some())
+        {
+            return Err(ConfigError::Env {
+                var,
+                problem: "introspecting tokens needs portcullis's `remote` feature",
+            });
         }
         Ok(self)
     }
@@ -401,6 +431,11 @@ impl VerifierBuilder {
         let (keys, algorithms) = match remote {
             Some(_) if !keys.is_empty() => return Err(ConfigError::ConflictingKeySources),
             Some(remote) => remote,
+            // Introspection alone (issue 17): opaque tokens only, every JWT refused.
+            #[cfg(feature = "remote")]
+            None if keys.is_empty() && self.introspection.is_some() => {
+                (KeySource::Fixed(Arc::new(keys)), Vec::new())
+            }
             None => {
                 let algorithms = Self::fixed_algorithms(&mut keys, self.algorithms)?;
                 (KeySource::Fixed(Arc::new(keys)), algorithms)
@@ -416,7 +451,16 @@ impl VerifierBuilder {
             Expect::Any => None,
             Expect::OneOf(audiences) => Some(audiences),
         };
+        #[cfg(feature = "remote")]
+        let introspection = self
+            .introspection
+            .map(|config| {
+                super::introspected::introspector(config, issuers.as_deref(), self.leeway.as_secs())
+            })
+            .transpose()?;
         Ok(Verifier::new(Settings {
+            #[cfg(feature = "remote")]
+            introspection,
             keys,
             algorithms,
             rules: ClaimRules { issuers, audiences, leeway: self.leeway.as_secs() },

@@ -15,6 +15,17 @@ pub const REALM: &str = "PORTCULLIS_REALM";
 /// `production` (the default) or `development`.
 pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
 
+// --- introspection (issue 17) ---
+
+/// The RFC 7662 introspection endpoint, for opaque access tokens. Without it, and with
+/// [`INTROSPECTION_CLIENT_ID`] set, the endpoint is the `introspection_endpoint` of the discovery
+/// document of [`ISSUER`].
+pub const INTROSPECTION_URL: &str = "PORTCULLIS_INTROSPECTION_URL";
+/// The client id this API authenticates to the introspection endpoint with.
+pub const INTROSPECTION_CLIENT_ID: &str = "PORTCULLIS_INTROSPECTION_CLIENT_ID";
+/// The client secret that goes with [`INTROSPECTION_CLIENT_ID`]; never logged.
+pub const INTROSPECTION_CLIENT_SECRET: &str = "PORTCULLIS_INTROSPECTION_CLIENT_SECRET";
+
 /// The value of `var` through `lookup`, trimmed: `None` when unset, an error naming the variable
 /// when it is set but empty or not UTF-8.
 pub(super) fn read(

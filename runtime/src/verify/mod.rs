@@ -17,6 +17,8 @@ mod builder;
 mod cache;
 mod claims;
 pub mod env;
+#[cfg(feature = "remote")]
+mod introspected;
 mod jws;
 mod token;
 
@@ -77,6 +79,9 @@ struct Settings {
     presentation: Arc<Presentation>,
     token_cache: TokenCache,
     leeway: Duration,
+    /// Opaque tokens (and, when asked, JWTs) are introspected.
+    #[cfg(feature = "remote")]
+    introspection: Option<crate::introspect::Introspector>,
 }
 
 impl Verifier {
@@ -88,6 +93,10 @@ impl Verifier {
     fn new(settings: Settings) -> Self {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let tokens = VerifiedTokens::new(settings.token_cache, settings.leeway);
+        // JWTs introspected for revocation are cached by the introspector, for its maximum age.
+        #[cfg(feature = "remote")]
+        let tokens = tokens
+            .filter(|_| !settings.introspection.as_ref().is_some_and(|i| i.introspects_jwts()));
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self { inner: Arc::new(Inner { id, settings, tokens }) }
     }
@@ -139,6 +148,13 @@ impl Verifier {
         }
         let token =
             presented.checked().map_err(|reason| self.deny(DenialKind::InvalidToken(reason)))?;
+        #[cfg(feature = "remote")]
+        if let Some(introspector) = &settings.introspection
+            && (introspector.introspects_jwts() || !introspected::is_compact_jws(token))
+        {
+            // Boxed, as a key fetch is: its future would otherwise size every guard's.
+            return Box::pin(self.introspect(introspector, token)).await;
+        }
         let (principal, validity) = self.verify_fetching(token).await?;
         if let Some((tokens, key)) = cached {
             tokens.insert(&key, &principal, validity, generation);
