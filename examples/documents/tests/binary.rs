@@ -20,7 +20,7 @@ use serde_json::Value;
 const BINARY: &str = env!("CARGO_BIN_EXE_documents");
 
 /// Every setting the binary reads, removed so that the test sees the fresh-clone defaults.
-const SETTINGS: [&str; 7] = [
+const SETTINGS: [&str; 10] = [
     "DOCUMENTS_ADDR",
     "DOCUMENTS_DB",
     "PORTCULLIS_ISSUER",
@@ -28,6 +28,9 @@ const SETTINGS: [&str; 7] = [
     "PORTCULLIS_JWKS_URL",
     "PORTCULLIS_REALM",
     "PORTCULLIS_DISCLOSURE",
+    "PORTCULLIS_INTROSPECTION_URL",
+    "PORTCULLIS_INTROSPECTION_CLIENT_ID",
+    "PORTCULLIS_INTROSPECTION_CLIENT_SECRET",
 ];
 
 /// The server process; killed if the test fails before stopping it.
