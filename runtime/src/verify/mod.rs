@@ -148,18 +148,34 @@ impl Verifier {
         }
         let token =
             presented.checked().map_err(|reason| self.deny(DenialKind::InvalidToken(reason)))?;
-        #[cfg(feature = "remote")]
-        if let Some(introspector) = &settings.introspection
-            && (introspector.introspects_jwts() || !introspected::is_compact_jws(token))
+        let (principal, validity) = self.verify_or_introspect(token).await?;
+        if let Some((tokens, key)) = cached
+            && let Some(validity) = validity
         {
-            // Boxed, as a key fetch is: its future would otherwise size every guard's.
-            return Box::pin(self.introspect(introspector, token)).await;
-        }
-        let (principal, validity) = self.verify_fetching(token).await?;
-        if let Some((tokens, key)) = cached {
             tokens.insert(&key, &principal, validity, generation);
         }
         Ok(principal)
+    }
+
+    /// Verifies `token` locally, or introspects it (opaque tokens, and JWTs when asked): then no
+    /// validity is returned, as the verified-token cache must not keep it (the introspector
+    /// keeps its own answers, for their own lifetime).
+    ///
+    /// A function of its own, so that the routing adds no code to `authenticate`, whose cache hit
+    /// is the hot path.
+    async fn verify_or_introspect(
+        &self,
+        token: &str,
+    ) -> Result<(Principal, Option<Validity>), Denial> {
+        #[cfg(feature = "remote")]
+        if let Some(introspector) = &self.inner.settings.introspection
+            && (introspector.introspects_jwts() || !introspected::is_compact_jws(token))
+        {
+            // Boxed, as a key fetch is: its future would otherwise size every guard's.
+            return Box::pin(self.introspect(introspector, token)).await.map(|p| (p, None));
+        }
+        let (principal, validity) = self.verify_fetching(token).await?;
+        Ok((principal, Some(validity)))
     }
 
     /// Like [`Verifier::authenticate`], but once per request: a principal this same verifier
