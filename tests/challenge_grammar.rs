@@ -520,6 +520,9 @@ fn denial_kind() -> impl Strategy<Value = DenialKind> {
         (0u64..200_000, 0u32..1_000_000_000).prop_map(|(secs, nanos)| {
             DenialKind::KeysUnavailable { retry_after: Duration::new(secs, nanos) }
         }),
+        (0u64..200_000, 0u32..1_000_000_000).prop_map(|(secs, nanos)| {
+            DenialKind::IntrospectionUnavailable { retry_after: Duration::new(secs, nanos) }
+        }),
         Just(DenialKind::LookupFailed),
     ]
 }
@@ -621,7 +624,8 @@ proptest! {
 
         let retry_after: Vec<_> = headers.get_all(RETRY_AFTER).iter().collect();
         match &kind {
-            DenialKind::KeysUnavailable { retry_after: wait } => {
+            DenialKind::KeysUnavailable { retry_after: wait }
+            | DenialKind::IntrospectionUnavailable { retry_after: wait } => {
                 let expected = wait.as_secs().max(1).to_string();
                 prop_assert_eq!(retry_after, [expected.as_str()]);
             }

@@ -15,6 +15,9 @@
 //!   check and by a ready-made claim check, in the same run: the difference is what each adds;
 //!   and each check alone on the principal of a hit.
 //! - `real_guard/`: the guard the macros generate for a scope-only handler, as an extractor.
+//! - `introspection/*`: an opaque token whose introspection answer is cached, against an ES256
+//!   JWT served from the verified-token cache, through the same guard (the answer is fetched
+//!   once, before measuring, from an authorization server on loopback started by the bench).
 //!
 //! Filter as usual: `cargo bench -p portcullis -- guard/es256`.
 
@@ -36,7 +39,7 @@ use portcullis::{
 #[path = "../../bench/server/src/fixture.rs"]
 mod fixture;
 
-use fixture::{Alg, Fixture, REQUIRED};
+use fixture::{AUDIENCE, Alg, Fixture, GRANTED, ISSUER, REQUIRED};
 
 /// Runs a future that never waits: with keys configured in code, `authenticate` completes on its
 /// first poll, so no executor (and none of its cost) is needed.
@@ -306,6 +309,73 @@ fn real_guard(c: &mut Criterion) {
     group.finish();
 }
 
+/// Serves `answer` to every POST on a loopback port, on a thread of its own; returns the URL.
+fn authorization_server(answer: serde_json::Value) -> String {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|error| panic!("{error}"));
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap_or_else(|error| panic!("{error}"));
+            let addr = listener.local_addr().unwrap_or_else(|error| panic!("{error}"));
+            let _ = sender.send(format!("http://{addr}/introspect"));
+            let router = axum::Router::new().route(
+                "/introspect",
+                axum::routing::post(move || async move { axum::Json(answer) }),
+            );
+            let _ = axum::serve(listener, router).await;
+        });
+    });
+    receiver.recv().unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn introspection(c: &mut Criterion) {
+    let fixture = Fixture::generate(Alg::Es256).unwrap_or_else(|error| panic!("{error}"));
+    let jwt = fixture.valid_token(3600).unwrap_or_else(|error| panic!("{error}"));
+    let jwt_request = parts(&jwt);
+    let jwt_verifier = fixture.verifier(true).unwrap_or_else(|error| panic!("{error}"));
+    assert!(guard(&jwt_verifier, &jwt_request).is_ok());
+
+    let exp = jsonwebtoken::get_current_timestamp() + 3600;
+    let url = authorization_server(serde_json::json!({
+        "active": true, "iss": ISSUER, "aud": AUDIENCE, "sub": "bench-user", "scope": GRANTED,
+        "exp": exp, "client_id": "bench-client", "token_type": "Bearer",
+    }));
+    let opaque = "2YotnFZFEjr1zCsicMWpAA-bench-opaque-token-of-43-bytes";
+    let opaque_request = parts(opaque);
+    let introspecting = Verifier::builder()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .introspection(
+            portcullis::Introspection::endpoint(url)
+                .client_credentials("bench-client", "bench-secret")
+                .max_age(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    // The one introspection call: every measured request is a cache hit, which never waits.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let first = runtime.block_on(introspecting.authenticate(&opaque_request));
+    assert!(first.is_ok_and(|principal| principal.scopes().satisfy(&REQUIRED)));
+    assert!(guard(&introspecting, &opaque_request).is_ok());
+
+    let mut group = c.benchmark_group("introspection");
+    group.bench_function("jwt_es256_cache_hit", |b| {
+        b.iter(|| guard(&jwt_verifier, black_box(&jwt_request)));
+    });
+    group.bench_function("opaque_introspection_cache_hit", |b| {
+        b.iter(|| guard(&introspecting, black_box(&opaque_request)));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs: the whole suite takes about two minutes on two cores.
@@ -313,6 +383,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = guard_path, expired, signature, denials, authorization, real_guard
+    targets = guard_path, expired, signature, denials, authorization, real_guard, introspection
 }
 criterion_main!(benches);

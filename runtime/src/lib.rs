@@ -38,6 +38,8 @@
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
 pub mod extract;
 mod guard;
+#[cfg(feature = "remote")]
+mod introspect;
 mod keys;
 mod layer;
 mod ownership;
@@ -53,6 +55,8 @@ mod digest;
 pub mod testing;
 
 pub use guard::ProvidesVerifier;
+#[cfg(feature = "remote")]
+pub use introspect::{ClientAuthMethod, Introspection};
 #[cfg(feature = "remote")]
 pub use keys::KeyRefresh;
 pub use keys::{Algorithm, Key, KeyError, KeySet, UnknownAlgorithm};

@@ -2,9 +2,11 @@
 //!
 //! With `PORTCULLIS_ISSUER` or `PORTCULLIS_JWKS_URL` set, tokens are verified with that identity
 //! provider's keys (`PORTCULLIS_AUDIENCE`, `PORTCULLIS_REALM` and `PORTCULLIS_DISCLOSURE` apply
-//! too, and `PORTCULLIS_ROLES_CLAIM`, default `realm_access.roles`). With neither, the server
-//! runs in **development mode**: it generates a signing key, mints tokens for three users and an
-//! administrator, and prints `curl` commands to try.
+//! too, and `PORTCULLIS_ROLES_CLAIM`, default `realm_access.roles`); with
+//! `PORTCULLIS_INTROSPECTION_URL`, or `PORTCULLIS_INTROSPECTION_CLIENT_ID` and `…_CLIENT_SECRET`
+//! beside `PORTCULLIS_ISSUER`, opaque tokens are accepted by introspection. With neither, the
+//! server runs in **development mode**: it generates a signing key, mints tokens for three users
+//! and an administrator, and prints `curl` commands to try.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,9 +24,9 @@ const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 /// The realm of the challenges when `PORTCULLIS_REALM` is not set.
 const REALM: &str = "documents";
 
-/// The settings that name where verification keys come from. With none of them set, the server
-/// runs in development mode on a key of its own.
-const KEY_SETTINGS: [&str; 2] = [env::ISSUER, env::JWKS_URL];
+/// The settings that name where tokens are verified (keys, or introspection). With none of them
+/// set, the server runs in development mode on a key of its own.
+const KEY_SETTINGS: [&str; 3] = [env::ISSUER, env::JWKS_URL, env::INTROSPECTION_URL];
 
 /// How long the development tokens stay valid.
 const DEV_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);

@@ -20,7 +20,7 @@ use serde_json::Value;
 const BINARY: &str = env!("CARGO_BIN_EXE_documents");
 
 /// Every setting the binary reads, removed so that the test sees the fresh-clone defaults.
-const SETTINGS: [&str; 9] = [
+const SETTINGS: [&str; 13] = [
     "DOCUMENTS_ADDR",
     "DOCUMENTS_DB",
     "PORTCULLIS_ISSUER",
@@ -30,6 +30,10 @@ const SETTINGS: [&str; 9] = [
     "PORTCULLIS_DISCLOSURE",
     "PORTCULLIS_TOKEN_PROFILE",
     "PORTCULLIS_ALLOW_HTTP",
+    "PORTCULLIS_ROLES_CLAIM",
+    "PORTCULLIS_INTROSPECTION_URL",
+    "PORTCULLIS_INTROSPECTION_CLIENT_ID",
+    "PORTCULLIS_INTROSPECTION_CLIENT_SECRET",
 ];
 
 /// The server process; killed if the test fails before stopping it.

@@ -22,6 +22,9 @@ mod source;
 #[cfg(feature = "testing")]
 pub(crate) use algorithm::Family;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
+/// The URL rule of every fetch from an identity provider, shared with `introspect`.
+#[cfg(feature = "remote")]
+pub(crate) use fetch::secure_url;
 pub use key::{Key, KeyError};
 #[cfg(feature = "remote")]
 pub(crate) use remote::KeyLocation;

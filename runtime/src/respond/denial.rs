@@ -76,6 +76,9 @@ pub enum InvalidTokenReason {
     /// The header's `typ` says the token is not an access token (an ID token, a DPoP proof, a
     /// logout or security event token), or not the type the token profile requires.
     WrongType,
+    /// The introspection endpoint says the token is not active (RFC 7662 §2.2: revoked,
+    /// expired, unknown to it, or not for this client).
+    Inactive,
 }
 
 impl InvalidTokenReason {
@@ -94,6 +97,7 @@ impl InvalidTokenReason {
         Self::InvalidClaims,
         Self::UnsupportedCriticalHeader,
         Self::WrongType,
+        Self::Inactive,
     ];
 
     /// A stable, machine-friendly name for logs and metrics.
@@ -112,6 +116,7 @@ impl InvalidTokenReason {
             Self::InvalidClaims => "invalid_claims",
             Self::UnsupportedCriticalHeader => "unsupported_crit",
             Self::WrongType => "wrong_type",
+            Self::Inactive => "inactive",
         }
     }
 
@@ -135,6 +140,7 @@ impl InvalidTokenReason {
                 "The access token uses an unsupported critical header"
             }
             Self::WrongType => "The token is not an access token of an accepted type",
+            Self::Inactive => "The access token is not active",
         }
     }
 }
@@ -286,6 +292,12 @@ pub enum DenialKind {
     },
     /// The application failed to look up a resource: 500. The error is logged, never sent.
     LookupFailed,
+    /// The introspection endpoint cannot say whether the token is active right now (down, slow,
+    /// or answering garbage): 503 with `Retry-After`.
+    IntrospectionUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
 }
 
 impl DenialKind {
@@ -299,7 +311,9 @@ impl DenialKind {
             | Self::PolicyRefused(_)
             | Self::ActionNotPermitted => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable { .. } | Self::IntrospectionUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::LookupFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -317,6 +331,7 @@ impl DenialKind {
             Self::NotFound(reason) => reason.code(),
             Self::KeysUnavailable { .. } => "keys_unavailable",
             Self::LookupFailed => "lookup_failed",
+            Self::IntrospectionUnavailable { .. } => "introspection_unavailable",
         }
     }
 }
@@ -450,6 +465,7 @@ impl Denial {
             DenialKind::NotFound(_)
             | DenialKind::ActionNotPermitted
             | DenialKind::KeysUnavailable { .. }
+            | DenialKind::IntrospectionUnavailable { .. }
             | DenialKind::LookupFailed => None,
         }
     }
@@ -480,6 +496,9 @@ impl Denial {
             ),
             DenialKind::KeysUnavailable { .. } => problem
                 .with_detail("The keys to verify access tokens are temporarily unavailable; retry later"),
+            DenialKind::IntrospectionUnavailable { .. } => problem.with_detail(
+                "The access token cannot be checked with its issuer right now; retry later",
+            ),
             _ => problem,
         }
     }
@@ -494,7 +513,8 @@ impl Denial {
             DenialKind::MissingRole { required, .. } => {
                 tracing::info!(target: "portcullis::denial", status, reason, required = %required, "request denied");
             }
-            DenialKind::KeysUnavailable { retry_after } => {
+            DenialKind::KeysUnavailable { retry_after }
+            | DenialKind::IntrospectionUnavailable { retry_after } => {
                 tracing::warn!(target: "portcullis::denial", status, reason, retry_after_secs = retry_after.as_secs(), "request denied");
             }
             DenialKind::LookupFailed => {
@@ -539,7 +559,9 @@ impl IntoResponse for Denial {
             response
         };
         let headers = response.headers_mut();
-        if let DenialKind::KeysUnavailable { retry_after } = &self.kind {
+        if let DenialKind::KeysUnavailable { retry_after }
+        | DenialKind::IntrospectionUnavailable { retry_after } = &self.kind
+        {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
         }
         response.extensions_mut().insert(DeniedWith(self.kind.code()));

@@ -116,6 +116,16 @@ pub enum ConfigError {
     /// The HTTP client for remote keys could not be built (no TLS roots, say).
     #[error("cannot build the HTTP client for remote keys: {0}")]
     HttpClient(String),
+    // --- introspection (issue 17) ---
+    /// An introspection endpoint URL (or the issuer whose discovery document names it) that
+    /// cannot be used.
+    #[error("cannot introspect tokens at {url:?}: {problem}")]
+    InvalidIntrospectionUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 /// `"VAR: "` when a setting came from the environment variable `VAR`.
@@ -175,6 +185,9 @@ pub struct VerifierBuilder {
     #[cfg(feature = "remote")]
     key_refresh: KeyRefresh,
     token_cache: TokenCache,
+    /// Introspection of opaque tokens (issue 17; its methods are in `introspected.rs`).
+    #[cfg(feature = "remote")]
+    pub(super) introspection: Option<crate::introspect::Introspection>,
 }
 
 /// Whether the issuers' keys are found by discovery, as `PORTCULLIS_ISSUER` alone implies
@@ -219,6 +232,8 @@ impl VerifierBuilder {
             #[cfg(feature = "remote")]
             key_refresh: KeyRefresh::default(),
             token_cache: TokenCache::default(),
+            #[cfg(feature = "remote")]
+            introspection: None,
         }
     }
 
@@ -329,6 +344,21 @@ impl VerifierBuilder {
         } else if issuer_from_env.is_some() && self.discovery == Discovery::Off {
             // `PORTCULLIS_ISSUER` alone: an issuer set in code implies nothing about keys.
             self.discovery = Discovery::FromEnv;
+        }
+        // Introspection (issue 17): `introspected.rs`.
+        #[cfg(feature = "remote")]
+        {
+            self = super::introspected::apply_env(self, &lookup)?;
+        }
+        #[cfg(not(feature = "remote"))]
+        if let Some(var) = [env::INTROSPECTION_URL, env::INTROSPECTION_CLIENT_ID]
+            .into_iter()
+            .find(|var| lookup(var).is_some())
+        {
+            return Err(ConfigError::Env {
+                var,
+                problem: "introspecting tokens needs portcullis's `remote` feature",
+            });
         }
         Ok(self)
     }
@@ -658,6 +688,11 @@ impl VerifierBuilder {
             // Keys for no issuer: a mistake, not a way to accept more tokens.
             (Expect::Unset, false, true) => return Err(ConfigError::ConflictingKeySources),
             (Expect::Unset, false, false) => None,
+            // Introspection alone: opaque tokens only, every JWT of these issuers refused.
+            #[cfg(feature = "remote")]
+            (_, _, false) if self.introspection.is_some() => {
+                Some(KeySource::Fixed(Arc::new(KeySet::new())))
+            }
             (_, _, false) => return Err(ConfigError::NoKeys),
             (_, _, true) => {
                 let (source, source_algorithms) = self.shared_source()?;
@@ -682,7 +717,16 @@ impl VerifierBuilder {
         mapping.qualify_by_issuer = self
             .identity_by_issuer
             .unwrap_or_else(|| issuers.as_ref().is_some_and(|issuers| issuers.len() > 1));
+        #[cfg(feature = "remote")]
+        let introspection = self
+            .introspection
+            .map(|config| {
+                super::introspected::introspector(config, issuers.as_deref(), self.leeway.as_secs())
+            })
+            .transpose()?;
         Ok(Verifier::new(Settings {
+            #[cfg(feature = "remote")]
+            introspection,
             keys: KeysByIssuer { shared, own },
             algorithms,
             rules: ClaimRules {
@@ -886,7 +930,7 @@ impl VerifierBuilder {
 
 /// The value of `var` through `lookup`, trimmed: `None` when unset, an error naming the variable
 /// when it is set but empty or not UTF-8.
-fn read_env(
+pub(super) fn read_env(
     lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
     var: &'static str,
 ) -> Result<Option<String>, ConfigError> {

@@ -25,3 +25,12 @@ pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
 /// `jwt` (the default: `typ` absent, `JWT` or `at+jwt`) or `rfc9068` (`at+jwt` and RFC 9068's
 /// claims required); see [`TokenProfile`](crate::TokenProfile).
 pub const TOKEN_PROFILE: &str = "PORTCULLIS_TOKEN_PROFILE";
+
+/// The RFC 7662 introspection endpoint, for opaque access tokens. Without it, and with
+/// [`INTROSPECTION_CLIENT_ID`] set, the endpoint is the `introspection_endpoint` of the discovery
+/// document of [`ISSUER`].
+pub const INTROSPECTION_URL: &str = "PORTCULLIS_INTROSPECTION_URL";
+/// The client id this API authenticates to the introspection endpoint with.
+pub const INTROSPECTION_CLIENT_ID: &str = "PORTCULLIS_INTROSPECTION_CLIENT_ID";
+/// The client secret that goes with [`INTROSPECTION_CLIENT_ID`]; never logged.
+pub const INTROSPECTION_CLIENT_SECRET: &str = "PORTCULLIS_INTROSPECTION_CLIENT_SECRET";

@@ -18,6 +18,8 @@ mod cache;
 mod claims;
 pub mod env;
 mod issuers;
+#[cfg(feature = "remote")]
+mod introspected;
 mod jws;
 mod preset;
 mod profile;
@@ -89,6 +91,9 @@ struct Settings {
     /// The issuers `PORTCULLIS_ISSUER` named: start-up errors about them name the variable.
     #[cfg_attr(not(feature = "remote"), allow(dead_code))]
     env_issuers: Vec<String>,
+    /// Opaque tokens (and, when asked, JWTs) are introspected.
+    #[cfg(feature = "remote")]
+    introspection: Option<crate::introspect::Introspector>,
 }
 
 impl Verifier {
@@ -100,6 +105,10 @@ impl Verifier {
     fn new(settings: Settings) -> Self {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let tokens = VerifiedTokens::new(settings.token_cache, settings.leeway);
+        // JWTs introspected for revocation are cached by the introspector, for its maximum age.
+        #[cfg(feature = "remote")]
+        let tokens = tokens
+            .filter(|_| !settings.introspection.as_ref().is_some_and(|i| i.introspects_jwts()));
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self { inner: Arc::new(Inner { id, settings, tokens }) }
     }
@@ -187,11 +196,34 @@ impl Verifier {
         }
         let token =
             presented.checked().map_err(|reason| self.deny(DenialKind::InvalidToken(reason)))?;
-        let (principal, validity) = self.verify_fetching(token).await?;
-        if let Some((tokens, key)) = cached {
+        let (principal, validity) = self.verify_or_introspect(token).await?;
+        if let Some((tokens, key)) = cached
+            && let Some(validity) = validity
+        {
             tokens.insert(&key, &principal, validity, generation);
         }
         Ok(principal)
+    }
+
+    /// Verifies `token` locally, or introspects it (opaque tokens, and JWTs when asked): then no
+    /// validity is returned, as the verified-token cache must not keep it (the introspector
+    /// keeps its own answers, for their own lifetime).
+    ///
+    /// A function of its own, so that the routing adds no code to `authenticate`, whose cache hit
+    /// is the hot path.
+    async fn verify_or_introspect(
+        &self,
+        token: &str,
+    ) -> Result<(Principal, Option<Validity>), Denial> {
+        #[cfg(feature = "remote")]
+        if let Some(introspector) = &self.inner.settings.introspection
+            && (introspector.introspects_jwts() || !introspected::is_compact_jws(token))
+        {
+            // Boxed, as a key fetch is: its future would otherwise size every guard's.
+            return Box::pin(self.introspect(introspector, token)).await.map(|p| (p, None));
+        }
+        let (principal, validity) = self.verify_fetching(token).await?;
+        Ok((principal, Some(validity)))
     }
 
     /// Like [`Verifier::authenticate`], but once per request: a principal this same verifier

@@ -1,0 +1,540 @@
+//! Opaque access tokens: RFC 7662 token introspection, cached, with one call per token at a time.
+//!
+//! - [`Introspection`]: what the application configures (the endpoint, or the issuer's discovery
+//!   document; the client credentials and how they are sent; the cache's lifetimes; the limits);
+//! - `client`: the HTTP side (the POST of RFC 7662 §2.1, discovery, a bounded answer, no
+//!   redirect to another origin);
+//! - [`Introspector`]: the answers of one verifier, cached by the SHA-256 digest of the token,
+//!   never the token itself, with concurrent requests for one token sharing one call.
+//!
+//! What an answer *means* (the claim rules, the principal) is decided by `verify`, which hands
+//! its decision to [`Introspector::resolve`]; this module only calls, keeps and times.
+//!
+//! May import `keys` (the URL rules), `respond`, `principal` and `digest`; nothing imports back
+//! but `verify`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod client;
+
+pub(crate) use client::Answer;
+use client::{Client, Endpoint};
+
+use crate::principal::Principal;
+use crate::respond::InvalidTokenReason;
+
+/// How client credentials are sent to the introspection endpoint (the `token_endpoint_auth_method`
+/// names of RFC 7591 §2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `Authorization: Basic` with the form-encoded client id and secret (RFC 6749 §2.3.1). The
+    /// default.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1, "NOT RECOMMENDED" by it,
+    /// but the only method some providers accept).
+    ClientSecretPost,
+}
+
+/// RFC 7662 token introspection: opaque access tokens are sent to the authorization server,
+/// which says whether they are active and what they grant.
+///
+/// A token that is a JWS (three base64url parts) is still verified locally, unless
+/// [`introspect_jwts`](Self::introspect_jwts) asks for every token to be introspected (so that a
+/// revoked JWT is refused within the cache's maximum age). The answer's members (`sub`, `scope`,
+/// `aud`, `iss`, `exp`, `nbf`, `client_id`, …) are checked with the same rules as a JWT's claims
+/// and become the [`Principal`]'s claims.
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis::{ClientAuthMethod, Introspection, Verifier};
+///
+/// let introspection = Introspection::endpoint("https://login.example.com/oauth2/introspect")
+///     .client_credentials("documents-api", "s3cr3t")
+///     .client_auth(ClientAuthMethod::ClientSecretPost)
+///     .max_age(Duration::from_secs(30));
+/// let verifier = Verifier::builder()
+///     .issuer("https://login.example.com")
+///     .audience("documents-api")
+///     .introspection(introspection)
+///     .build()?;
+/// # Ok::<(), portcullis::ConfigError>(())
+/// ```
+///
+/// `Debug` never shows the client secret.
+#[derive(Clone)]
+pub struct Introspection {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) credentials: Option<(String, Secret)>,
+    pub(crate) auth: ClientAuthMethod,
+    pub(crate) jwts: bool,
+    pub(crate) max_age: Duration,
+    pub(crate) inactive_max_age: Duration,
+    pub(crate) retry_after: Duration,
+    pub(crate) capacity: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: usize,
+}
+
+/// A client secret: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspection")
+            .field("endpoint", &self.endpoint.as_deref().unwrap_or("(discovered)"))
+            .field("client_id", &self.credentials.as_ref().map(|(id, _)| id.as_str()))
+            .field("client_secret", &self.credentials.as_ref().map(|(_, secret)| secret))
+            .field("auth", &self.auth)
+            .field("jwts", &self.jwts)
+            .field("max_age", &self.max_age)
+            .field("inactive_max_age", &self.inactive_max_age)
+            .field("retry_after", &self.retry_after)
+            .field("capacity", &self.capacity)
+            .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
+}
+
+impl Introspection {
+    fn with_endpoint(endpoint: Option<String>) -> Self {
+        Self {
+            endpoint,
+            credentials: None,
+            auth: ClientAuthMethod::default(),
+            jwts: false,
+            max_age: Duration::from_secs(60),
+            inactive_max_age: Duration::from_secs(5),
+            retry_after: Duration::from_secs(1),
+            capacity: 10_000,
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 64 * 1024,
+        }
+    }
+
+    /// Introspects at `url` (`https`; `http` only to a loopback address). The URL must not hold
+    /// credentials: give them to [`client_credentials`](Self::client_credentials).
+    pub fn endpoint(url: impl Into<String>) -> Self {
+        Self::with_endpoint(Some(url.into()))
+    }
+
+    /// Introspects at the `introspection_endpoint` of the issuer's OpenID Connect discovery
+    /// document (`{issuer}/.well-known/openid-configuration`, whose `issuer` must equal the one
+    /// configured; the verifier must have exactly one issuer). The document is read at the first
+    /// introspection, and again after a failure.
+    pub fn discovered() -> Self {
+        Self::with_endpoint(None)
+    }
+
+    /// The client credentials the endpoint authenticates this API with. Without them, no
+    /// `Authorization` header and no client credentials are sent.
+    pub fn client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some((client_id.into(), Secret(client_secret.into())));
+        self
+    }
+
+    /// How the credentials are sent. Defaults to [`ClientAuthMethod::ClientSecretBasic`].
+    pub fn client_auth(mut self, method: ClientAuthMethod) -> Self {
+        self.auth = method;
+        self
+    }
+
+    /// Introspects JWTs too, after their local verification (signature and claims): a JWT the
+    /// authorization server revoked is refused once the cached answer ends. Off by default:
+    /// JWTs are verified locally only.
+    pub fn introspect_jwts(mut self, introspect: bool) -> Self {
+        self.jwts = introspect;
+        self
+    }
+
+    /// How long an active answer is used, at most (default 60 seconds): it bounds how late a
+    /// revocation is seen. The token's `exp` ends it sooner if it comes first.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// How long a refusal (an inactive token, or an answer the claim rules refuse) is remembered
+    /// (default 5 seconds), so that a storm of one bad token is not a storm on the provider.
+    pub fn inactive_max_age(mut self, max_age: Duration) -> Self {
+        self.inactive_max_age = max_age;
+        self
+    }
+
+    /// How long a failed introspection (the endpoint down, slow or answering garbage) is
+    /// remembered for its token, and what the 503's `Retry-After` asks for (default 1 second,
+    /// rounded up to whole seconds).
+    pub fn retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// How many answers are kept (default 10 000); zero keeps none (every request is
+    /// introspected, and concurrent requests for one token are not joined).
+    pub fn capacity(mut self, answers: usize) -> Self {
+        self.capacity = answers;
+        self
+    }
+
+    /// The time one introspection (or discovery) may take, connection included (default 5
+    /// seconds); past it, the request gets 503.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest answer accepted (default 64 KiB); a larger one is a failure (503).
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+}
+
+/// Why an introspection-backed request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// 401 `invalid_token`.
+    Invalid(InvalidTokenReason),
+    /// The endpoint cannot answer now: 503.
+    Unavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
+}
+
+/// What a request decided about a token, for [`Introspector::resolve`] to keep.
+pub(crate) enum Computed {
+    /// Accepted; kept until `exp` (plus the leeway) or the maximum age.
+    Active {
+        principal: Principal,
+        /// `exp`, in seconds since the epoch, when known.
+        exp: Option<u64>,
+        /// `nbf`, in seconds since the epoch, when known.
+        nbf: Option<u64>,
+    },
+    /// Refused (401); kept for the inactive maximum age.
+    Refused(InvalidTokenReason),
+    /// The endpoint failed (503); kept for the retry-after time.
+    Unavailable,
+}
+
+/// One cached decision.
+#[derive(Clone)]
+struct Entry {
+    outcome: Result<Principal, Refusal>,
+    /// Milliseconds since the epoch, from which the entry may be used.
+    valid_from: u64,
+    /// Milliseconds since the epoch, until which (exclusive) the entry may be used.
+    valid_until: u64,
+}
+
+impl Entry {
+    fn is_valid_at(&self, now: u64) -> bool {
+        self.valid_from <= now && now < self.valid_until
+    }
+}
+
+/// The introspection of one verifier: its client and its cache of decisions.
+#[derive(Clone)]
+pub(crate) struct Introspector {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: Client,
+    jwts: bool,
+    /// Decisions by the SHA-256 digest of the token; `None` when the capacity is zero.
+    cache: Option<quick_cache::sync::Cache<[u8; 32], Entry>>,
+    max_age_ms: u64,
+    inactive_ms: u64,
+    retry_after: Duration,
+    /// The leeway on `exp` and `nbf`, in seconds, as the claim rules apply it.
+    leeway: u64,
+}
+
+impl fmt::Debug for Introspector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspector")
+            .field("client", &self.shared.client)
+            .field("jwts", &self.shared.jwts)
+            .field("cached", &self.shared.cache.as_ref().map_or(0, |cache| cache.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an introspection configuration cannot be used.
+#[derive(Debug)]
+pub(crate) enum SetupError {
+    /// The endpoint URL (or the issuer's discovery URL).
+    Url { url: String, problem: &'static str },
+    /// Discovery needs exactly one issuer.
+    NeedsOneIssuer,
+    /// The HTTP client could not be built.
+    Client(String),
+}
+
+impl Introspector {
+    /// The introspector `config` describes; `issuers` are the verifier's accepted issuers (for
+    /// discovery), `leeway` its leeway in seconds.
+    pub(crate) fn new(
+        config: Introspection,
+        issuers: Option<&[String]>,
+        leeway: u64,
+    ) -> Result<Self, SetupError> {
+        let endpoint = match &config.endpoint {
+            Some(url) => Endpoint::configured(url)
+                .map_err(|problem| SetupError::Url { url: url.clone(), problem })?,
+            None => match issuers {
+                Some([issuer]) => Endpoint::discovered(issuer)
+                    .map_err(|problem| SetupError::Url { url: issuer.clone(), problem })?,
+                _ => return Err(SetupError::NeedsOneIssuer),
+            },
+        };
+        let client = Client::new(endpoint, &config)
+            .map_err(|error| SetupError::Client(error.to_string()))?;
+        let millis = |duration: Duration| {
+            u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                client,
+                jwts: config.jwts,
+                cache: (config.capacity > 0)
+                    .then(|| quick_cache::sync::Cache::new(config.capacity)),
+                max_age_ms: millis(config.max_age),
+                inactive_ms: millis(config.inactive_max_age),
+                // Whole seconds, at least one: what `Retry-After` can say.
+                retry_after: Duration::from_secs(
+                    config.retry_after.as_secs() + u64::from(config.retry_after.subsec_nanos() > 0),
+                )
+                .max(Duration::from_secs(1)),
+                leeway,
+            }),
+        })
+    }
+
+    /// Whether JWTs are introspected too.
+    pub(crate) fn introspects_jwts(&self) -> bool {
+        self.shared.jwts
+    }
+
+    /// The cache key of `token`: its SHA-256 digest.
+    pub(crate) fn key(token: &str) -> [u8; 32] {
+        crate::digest::sha256(token.as_bytes())
+    }
+
+    /// A decision kept for `key`, if one is valid now. Never waits, never calls.
+    pub(crate) fn cached(&self, key: &[u8; 32]) -> Option<Result<Principal, Refusal>> {
+        let entry = self.shared.cache.as_ref()?.get(key)?;
+        entry.is_valid_at(unix_millis()).then_some(entry.outcome)
+    }
+
+    /// The decision for the token of `key`: a kept one, the one a concurrent request for the same
+    /// token is computing (waited for), or the one `compute` makes (kept).
+    ///
+    /// A request that is cancelled while computing hands the computation to the next waiter.
+    pub(crate) async fn resolve<F, Fut>(
+        &self,
+        key: &[u8; 32],
+        compute: F,
+    ) -> Result<Principal, Refusal>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Computed>,
+    {
+        let mut placeholder = None;
+        if let Some(cache) = &self.shared.cache {
+            // An entry stale when found is removed, and the lookup repeated; a few times at most,
+            // then the decision is computed without joining anyone.
+            for _ in 0..3 {
+                match cache.get_value_or_guard_async(key).await {
+                    Ok(entry) => {
+                        let now = unix_millis();
+                        if entry.is_valid_at(now) {
+                            return entry.outcome;
+                        }
+                        cache.remove_if(key, |entry| !entry.is_valid_at(now));
+                    }
+                    Err(guard) => {
+                        placeholder = Some(guard);
+                        break;
+                    }
+                }
+            }
+        }
+        let computed = compute().await;
+        let entry = self.entry(computed, unix_millis());
+        if let Some(guard) = placeholder {
+            // Err only when the placeholder was removed meanwhile: then the entry is not kept.
+            let _ = guard.insert(entry.clone());
+        }
+        entry.outcome
+    }
+
+    /// POSTs `token` to the endpoint. Failures are logged here (never the token, the secret or
+    /// the answer) and become `Err(())`.
+    pub(crate) async fn call(&self, token: &str) -> Result<Answer, ()> {
+        self.shared.client.introspect(token).await
+    }
+
+    /// The entry that keeps `computed`, decided at `now` (milliseconds since the epoch).
+    fn entry(&self, computed: Computed, now: u64) -> Entry {
+        let shared = &self.shared;
+        let millis = |seconds: u64| seconds.saturating_mul(1000);
+        match computed {
+            Computed::Active { principal, exp, nbf } => {
+                let until_exp =
+                    exp.map_or(u64::MAX, |exp| millis(exp.saturating_add(shared.leeway)));
+                Entry {
+                    outcome: Ok(principal),
+                    valid_from: nbf.map_or(0, |nbf| millis(nbf.saturating_sub(shared.leeway))),
+                    valid_until: until_exp.min(now.saturating_add(shared.max_age_ms)),
+                }
+            }
+            Computed::Refused(reason) => Entry {
+                outcome: Err(Refusal::Invalid(reason)),
+                valid_from: 0,
+                valid_until: now.saturating_add(shared.inactive_ms),
+            },
+            Computed::Unavailable => Entry {
+                outcome: Err(Refusal::Unavailable { retry_after: shared.retry_after }),
+                valid_from: 0,
+                valid_until: now.saturating_add(
+                    u64::try_from(shared.retry_after.as_millis()).unwrap_or(u64::MAX),
+                ),
+            },
+        }
+    }
+}
+
+/// The system clock in milliseconds since the epoch, the clock `exp` and `nbf` are on.
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::principal::Principal;
+    use crate::respond::Presentation;
+    use crate::scope::Scopes;
+    use serde_json::Map;
+
+    fn principal() -> Principal {
+        let presentation = Arc::new(Presentation::new("api").unwrap_or_else(|_| panic!()));
+        Principal::new(
+            "alice".into(),
+            None,
+            Scopes::new(Vec::<String>::new()),
+            Map::new(),
+            presentation,
+        )
+    }
+
+    fn introspector(config: Introspection) -> Introspector {
+        Introspector::new(config, None, 30).unwrap_or_else(|_| panic!("builds"))
+    }
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    #[test]
+    fn active_answers_end_with_exp_or_the_maximum_age() {
+        let introspector = introspector(Introspection::endpoint("https://as.example/introspect"));
+        let active = |exp, nbf| Computed::Active { principal: principal(), exp, nbf };
+        // The maximum age (60 s) first.
+        let entry = introspector.entry(active(Some(NOW / 1000 + 3600), None), NOW);
+        assert_eq!((entry.valid_from, entry.valid_until), (0, NOW + 60_000));
+        // `exp` plus the leeway first.
+        let entry = introspector.entry(active(Some(NOW / 1000), None), NOW);
+        assert_eq!(entry.valid_until, NOW + 30_000);
+        assert!(entry.is_valid_at(NOW + 29_999) && !entry.is_valid_at(NOW + 30_000));
+        // No `exp`: the maximum age; `nbf` less the leeway.
+        let entry = introspector.entry(active(None, Some(NOW / 1000 + 100)), NOW);
+        assert_eq!((entry.valid_from, entry.valid_until), (NOW + 70_000, NOW + 60_000));
+        assert!(!entry.is_valid_at(NOW));
+    }
+
+    #[test]
+    fn refusals_and_failures_are_kept_briefly() {
+        let introspector = introspector(
+            Introspection::endpoint("https://as.example/introspect")
+                .inactive_max_age(Duration::from_secs(2))
+                .retry_after(Duration::from_millis(1500)),
+        );
+        let entry = introspector.entry(Computed::Refused(InvalidTokenReason::Inactive), NOW);
+        assert_eq!(entry.valid_until, NOW + 2000);
+        assert!(matches!(entry.outcome, Err(Refusal::Invalid(InvalidTokenReason::Inactive))));
+        let entry = introspector.entry(Computed::Unavailable, NOW);
+        // Rounded up to whole seconds, as `Retry-After` says it.
+        assert_eq!(entry.valid_until, NOW + 2000);
+        assert!(matches!(
+            entry.outcome,
+            Err(Refusal::Unavailable { retry_after }) if retry_after == Duration::from_secs(2)
+        ));
+    }
+
+    #[test]
+    fn the_cache_is_keyed_by_a_digest_and_bounded() {
+        let small = introspector(Introspection::endpoint("https://as.example/i").capacity(50));
+        let cache = small.shared.cache.as_ref().unwrap_or_else(|| panic!());
+        for i in 0..5_000 {
+            let entry = small.entry(Computed::Refused(InvalidTokenReason::Inactive), NOW);
+            cache.insert(Introspector::key(&format!("token-{i}")), entry);
+        }
+        assert!(cache.len() <= 60, "{}", cache.len());
+        assert_eq!(Introspector::key("abc"), crate::digest::sha256(b"abc"));
+        let none = introspector(Introspection::endpoint("https://as.example/i").capacity(0));
+        assert!(none.shared.cache.is_none());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let config = Introspection::endpoint("https://as.example/i")
+            .client_credentials("api", "hunter2-secret");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("\"api\""), "{shown}");
+        let shown = format!("{:?}", introspector(config));
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn discovery_needs_one_issuer() {
+        let two = ["https://a.example".to_owned(), "https://b.example".to_owned()];
+        assert!(matches!(
+            Introspector::new(Introspection::discovered(), Some(&two), 0),
+            Err(SetupError::NeedsOneIssuer)
+        ));
+        assert!(matches!(
+            Introspector::new(Introspection::discovered(), None, 0),
+            Err(SetupError::NeedsOneIssuer)
+        ));
+        assert!(Introspector::new(Introspection::discovered(), Some(&two[..1]), 0).is_ok());
+        for bad in ["http://as.example/i", "https://id:secret@as.example/i", "nope"] {
+            assert!(
+                matches!(
+                    Introspector::new(Introspection::endpoint(bad), None, 0),
+                    Err(SetupError::Url { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

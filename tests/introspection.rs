@@ -1,0 +1,797 @@
+//! Opaque access tokens (issue 17): RFC 7662 introspection against an authorization server of
+//! the test's own, an axum router on 127.0.0.1 started by each test, which records every request
+//! it gets (method, headers, form) and answers each token as the test says.
+//!
+//! Requests go through a guarded axum `Router` (`GET /me`), and every answer is checked: status,
+//! `WWW-Authenticate`, `Retry-After`, the content type and the problem document. No test depends
+//! on timing: a slow endpoint is one that never answers, against a short configured timeout, and
+//! cache lifetimes are unit-tested on an injected clock (`runtime/src/introspect/mod.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is a failed test")]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
+use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
+use portcullis::{ClientAuthMethod, Disclosure, Introspection, Principal, Verifier};
+use portcullis_tests::{Captured, Reply, assert_denied, bearer, send, single_header};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpSocket};
+
+// ---------------------------------------------------------------------------------------------
+// Expected answers
+// ---------------------------------------------------------------------------------------------
+
+const CLIENT_ID: &str = "documents-api";
+const CLIENT_SECRET: &str = "s3cr3t:with/odd chars";
+const UNAVAILABLE: &str =
+    "The access token cannot be checked with its issuer right now; retry later";
+
+/// A 401 `invalid_token` in Development mode, naming `sentence`.
+fn assert_refused(reply: &Reply, sentence: &str) {
+    let challenge =
+        format!(r#"Bearer realm="api", error="invalid_token", error_description="{sentence}""#);
+    assert_denied(reply, StatusCode::UNAUTHORIZED, Some(&challenge), Some(sentence));
+}
+
+/// A 503 without a challenge, the fixed problem document, and `Retry-After: 1`.
+fn assert_unavailable(reply: &Reply) {
+    assert_denied(reply, StatusCode::SERVICE_UNAVAILABLE, None, Some(UNAVAILABLE));
+    assert_eq!(single_header(&reply.headers, RETRY_AFTER.as_str()), Some("1"), "{reply:?}");
+}
+
+/// The `/me` answer for `subject` with `scopes`.
+fn assert_me(reply: &Reply, subject: &str, scopes: &[&str]) {
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.challenge(), None);
+    assert_eq!(single_header(&reply.headers, CONTENT_TYPE.as_str()), Some("application/json"));
+    assert_eq!(reply.body["sub"], subject, "{reply:?}");
+    assert_eq!(reply.body["scopes"], json!(scopes), "{reply:?}");
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// An active answer for `sub`, as a provider sends it for this API.
+fn active(sub: &str) -> Value {
+    json!({
+        "active": true,
+        "sub": sub,
+        "scope": "docs:read docs:write",
+        "aud": [TEST_AUDIENCE, "other-api"],
+        "iss": TEST_ISSUER,
+        "exp": now() + 600,
+        "iat": now() - 10,
+        "nbf": now() - 10,
+        "client_id": "the-app",
+        "token_type": "Bearer",
+        "jti": "token-id-123",
+        "tenant": "acme",
+    })
+}
+
+/// A token never sent before.
+fn opaque() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!("opaque-{}-2YotnFZFEjr1zCsicMWpAA", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The authorization server
+// ---------------------------------------------------------------------------------------------
+
+/// How the server answers a token.
+#[derive(Debug, Clone)]
+enum Answer {
+    Json(Value),
+    Raw {
+        status: StatusCode,
+        content_type: &'static str,
+        body: Bytes,
+    },
+    /// A stream of chunks, so without `Content-Length`.
+    Chunked(Bytes),
+    Redirect(String),
+}
+
+/// One request the server got.
+#[derive(Debug, Clone)]
+struct Received {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    form: Vec<(String, String)>,
+}
+
+impl Received {
+    fn field(&self, name: &str) -> Option<&str> {
+        let mut values = self.form.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let first = values.next();
+        assert!(values.next().is_none(), "{name} repeated in {:?}", self.form);
+        first
+    }
+}
+
+#[derive(Default)]
+struct AsState {
+    answers: HashMap<String, Answer>,
+    discovery: Option<Value>,
+    received: Vec<Received>,
+    /// Answers wait until this is released.
+    hold: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+type Shared = Arc<Mutex<AsState>>;
+
+async fn handle(State(state): State<Shared>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let form: Vec<(String, String)> = form_pairs(&bytes);
+    let path = parts.uri.path().to_owned();
+    let (answer, hold) = {
+        let mut state = state.lock().unwrap();
+        state.received.push(Received {
+            method: parts.method.clone(),
+            path: path.clone(),
+            headers: parts.headers.clone(),
+            form: form.clone(),
+        });
+        let answer = if path == "/.well-known/openid-configuration" {
+            state.discovery.clone().map(Answer::Json)
+        } else {
+            // By path and token, else by token.
+            let token = form.iter().find(|(n, _)| n == "token").map(|(_, v)| v.clone());
+            token.and_then(|token| {
+                let by_path = state.answers.get(&format!("{path} {token}")).cloned();
+                by_path.or_else(|| state.answers.get(&token).cloned())
+            })
+        };
+        (answer, state.hold.clone())
+    };
+    if let Some(hold) = hold {
+        let _permit = hold.acquire().await.unwrap();
+    }
+    match answer.unwrap_or(Answer::Json(json!({"active": false}))) {
+        Answer::Json(value) => axum::Json(value).into_response(),
+        Answer::Raw { status, content_type, body } => {
+            (status, [(CONTENT_TYPE, content_type)], body).into_response()
+        }
+        Answer::Chunked(body) => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                body.chunks(1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            Body::from_stream(futures_util::stream::iter(chunks)).into_response()
+        }
+        Answer::Redirect(to) => (StatusCode::TEMPORARY_REDIRECT, [(LOCATION, to)]).into_response(),
+    }
+}
+
+fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    // The form must be application/x-www-form-urlencoded: parsed by the serde_urlencoded rules.
+    let text = std::str::from_utf8(bytes).unwrap();
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                let s = s.replace('+', " ");
+                percent_decode(&s)
+            };
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// An authorization server on 127.0.0.1.
+struct As {
+    addr: SocketAddr,
+    state: Shared,
+}
+
+impl As {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Shared::default();
+        let router = Router::new().fallback(handle).with_state(Arc::clone(&state));
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self { addr, state }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn answer(&self, token: &str, answer: Answer) {
+        self.state.lock().unwrap().answers.insert(token.to_owned(), answer);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    fn calls(&self) -> usize {
+        self.received().iter().filter(|r| r.path == "/introspect").count()
+    }
+
+    fn last(&self) -> Received {
+        self.received().pop().expect("a request arrived")
+    }
+}
+
+/// An address whose port is bound but does not listen: connections are refused.
+fn refusing() -> (TcpSocket, SocketAddr) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
+/// A server that accepts connections and never answers.
+async fn silent() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API
+// ---------------------------------------------------------------------------------------------
+
+async fn me(principal: Principal) -> axum::Json<Value> {
+    axum::Json(json!({
+        "sub": principal.subject(),
+        "scopes": principal.scopes().iter().collect::<Vec<_>>(),
+        "claims": principal.claims(),
+    }))
+}
+
+fn app(verifier: Verifier) -> Router {
+    Router::new().route("/me", get(me)).with_state(verifier)
+}
+
+/// The introspection settings of most tests.
+fn introspection(url: &str) -> Introspection {
+    Introspection::endpoint(url).client_credentials(CLIENT_ID, CLIENT_SECRET)
+}
+
+/// A Development-mode verifier of [`TEST_ISSUER`] for [`TEST_AUDIENCE`] with `introspection`.
+fn verifier(introspection: Introspection) -> Verifier {
+    Verifier::builder()
+        .issuer(TEST_ISSUER)
+        .audience(TEST_AUDIENCE)
+        .disclosure(Disclosure::Development)
+        .introspection(introspection)
+        .build()
+        .expect("the configuration builds")
+}
+
+async fn get_me(app: &Router, token: &str) -> Reply {
+    send(app.clone(), bearer("/me", token)).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Active, inactive, and the claim rules
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_active_token_is_a_principal_with_every_member_as_a_claim() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let token = opaque();
+    let answer = active("alice");
+    server.answer(&token, Answer::Json(answer.clone()));
+
+    let reply = get_me(&app, &token).await;
+    assert_me(&reply, "alice", &["docs:read", "docs:write"]);
+    // Every member is kept (RFC 7662 §2.2), the array `aud` included.
+    assert_eq!(reply.body["claims"], answer);
+
+    // The request as RFC 7662 §2.1 has it, with client_secret_basic (RFC 6749 §2.3.1).
+    let request = server.last();
+    assert_eq!(request.method, Method::POST);
+    assert_eq!(request.path, "/introspect");
+    assert_eq!(
+        single_header(&request.headers, CONTENT_TYPE.as_str()),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(single_header(&request.headers, "accept"), Some("application/json"));
+    let basic = single_header(&request.headers, AUTHORIZATION.as_str()).unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.strip_prefix("Basic ").unwrap())
+        .unwrap();
+    // Each part form-encoded before the base64 (RFC 6749 §2.3.1).
+    assert_eq!(String::from_utf8(decoded).unwrap(), "documents-api:s3cr3t%3Awith%2Fodd+chars");
+    assert_eq!(
+        request.form,
+        [("token".to_owned(), token.clone()), ("token_type_hint".into(), "access_token".into())]
+    );
+}
+
+#[tokio::test]
+async fn client_secret_post_sends_the_credentials_in_the_form() {
+    let server = As::start().await;
+    let config =
+        introspection(&server.url("/introspect")).client_auth(ClientAuthMethod::ClientSecretPost);
+    let app = app(verifier(config));
+    let token = opaque();
+    server.answer(&token, Answer::Json(active("alice")));
+    assert_me(&get_me(&app, &token).await, "alice", &["docs:read", "docs:write"]);
+    let request = server.last();
+    assert_eq!(request.headers.get(AUTHORIZATION), None);
+    assert_eq!(request.field("token"), Some(token.as_str()));
+    assert_eq!(request.field("token_type_hint"), Some("access_token"));
+    assert_eq!(request.field("client_id"), Some(CLIENT_ID));
+    assert_eq!(request.field("client_secret"), Some(CLIENT_SECRET));
+    assert_eq!(request.form.len(), 4, "{:?}", request.form);
+}
+
+#[tokio::test]
+async fn without_credentials_no_authorization_is_sent() {
+    let server = As::start().await;
+    let app = app(verifier(Introspection::endpoint(server.url("/introspect"))));
+    let token = opaque();
+    server.answer(&token, Answer::Json(active("alice")));
+    assert_me(&get_me(&app, &token).await, "alice", &["docs:read", "docs:write"]);
+    let request = server.last();
+    assert_eq!(request.headers.get(AUTHORIZATION), None);
+    assert_eq!(request.field("client_id"), None);
+    assert_eq!(request.field("client_secret"), None);
+}
+
+#[tokio::test]
+async fn inactive_tokens_are_invalid_tokens() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    // `active: false`; no `active` at all (fail closed); a token the server does not know.
+    let (inactive, no_active, unknown) = (opaque(), opaque(), opaque());
+    server.answer(&inactive, Answer::Json(json!({"active": false})));
+    server.answer(&no_active, Answer::Json(json!({"error": "invalid_token", "sub": "alice"})));
+    for token in [&inactive, &no_active, &unknown] {
+        assert_refused(&get_me(&app, token).await, "The access token is not active");
+    }
+    assert_eq!(server.calls(), 3);
+}
+
+#[tokio::test]
+async fn production_mode_says_only_invalid_token() {
+    let server = As::start().await;
+    let verifier = Verifier::builder()
+        .issuer(TEST_ISSUER)
+        .audience(TEST_AUDIENCE)
+        .introspection(introspection(&server.url("/introspect")))
+        .build()
+        .unwrap();
+    let reply = get_me(&app(verifier), &opaque()).await;
+    assert_denied(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        Some(r#"Bearer realm="api", error="invalid_token""#),
+        None,
+    );
+}
+
+#[tokio::test]
+async fn active_answers_are_checked_as_claims_are() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let with = |name: &str, value: Value| {
+        let mut answer = active("alice");
+        answer[name] = value;
+        answer
+    };
+    let without = |name: &str| {
+        let mut answer = active("alice");
+        answer.as_object_mut().unwrap().remove(name);
+        answer
+    };
+    let cases = [
+        (with("exp", json!(now() - 120)), "The access token expired"),
+        (with("nbf", json!(now() + 600)), "The access token is not valid yet"),
+        (with("aud", json!("another-api")), "The access token is not intended for this API"),
+        (with("aud", json!(["a", "b"])), "The access token is not intended for this API"),
+        (without("aud"), "The access token lacks a required claim"),
+        (
+            with("iss", json!("https://evil.example")),
+            "The access token was issued by an untrusted issuer",
+        ),
+        (without("sub"), "The access token lacks a required claim"),
+        (with("scope", json!(["docs:read"])), "The access token has claims of the wrong type"),
+        (with("exp", json!("tomorrow")), "The access token has claims of the wrong type"),
+        (
+            with("token_type", json!("refresh_token")),
+            "The access token has claims of the wrong type",
+        ),
+        (
+            with("cnf", json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})),
+            "The access token has claims of the wrong type",
+        ),
+    ];
+    for (answer, sentence) in cases {
+        let token = opaque();
+        server.answer(&token, Answer::Json(answer.clone()));
+        let reply = get_me(&app, &token).await;
+        assert_refused(&reply, sentence);
+        // Nothing of the answer is in the response.
+        assert!(!reply.visible().contains("alice"), "{answer}: {reply:?}");
+    }
+    // The string `aud`, and no `exp` (optional in RFC 7662) are accepted.
+    for answer in [
+        with("aud", json!(TEST_AUDIENCE)),
+        without("exp"),
+        with("token_type", json!("access_token")),
+    ] {
+        let token = opaque();
+        server.answer(&token, Answer::Json(answer.clone()));
+        assert_me(&get_me(&app, &token).await, "alice", &["docs:read", "docs:write"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which tokens are introspected
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn jwts_are_verified_locally_unless_asked() {
+    let server = As::start().await;
+    let issuer = TestIssuer::eddsa();
+    let local = issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .introspection(introspection(&server.url("/introspect")))
+        .build()
+        .unwrap();
+    let jwt = issuer.token("alice").scopes(["docs:read"]).sign();
+    assert_me(&get_me(&app(local.clone()), &jwt).await, "alice", &["docs:read"]);
+    // A forged JWT is refused locally too: nothing is sent.
+    let forged = TestIssuer::eddsa().token("alice").sign();
+    assert_refused(&get_me(&app(local), &forged).await, "The access token signature is invalid");
+    assert_eq!(server.calls(), 0);
+
+    // Introspected for revocation: verified locally, then it must be active.
+    let revocation = issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .introspection(introspection(&server.url("/introspect")).introspect_jwts(true))
+        .build()
+        .unwrap();
+    let app = app(revocation);
+    assert_refused(&get_me(&app, &jwt).await, "The access token is not active");
+    assert_eq!(server.calls(), 1);
+    assert_eq!(server.last().field("token"), Some(jwt.as_str()));
+    let other = issuer.token("bob").scopes(["docs:read"]).sign();
+    server.answer(&other, Answer::Json(json!({"active": true})));
+    // The principal is the JWT's (its claims were verified); the answer only says "active".
+    assert_me(&get_me(&app, &other).await, "bob", &["docs:read"]);
+    // A forged one never reaches the endpoint.
+    assert_refused(&get_me(&app, &forged).await, "The access token signature is invalid");
+    assert_eq!(server.calls(), 2);
+}
+
+#[tokio::test]
+async fn without_introspection_an_opaque_token_is_malformed() {
+    let issuer = TestIssuer::eddsa();
+    let verifier = issuer.verifier().disclosure(Disclosure::Development).build().unwrap();
+    assert_refused(&get_me(&app(verifier), &opaque()).await, "The access token is malformed");
+}
+
+#[tokio::test]
+async fn introspection_alone_needs_no_keys_and_refuses_every_jwt() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let jwt = TestIssuer::eddsa().token("alice").sign();
+    assert_refused(
+        &get_me(&app, &jwt).await,
+        "The access token is signed with an algorithm that is not allowed",
+    );
+    assert_eq!(server.calls(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caching
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn answers_are_cached_by_token() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let (alice, bob, bad) = (opaque(), opaque(), opaque());
+    server.answer(&alice, Answer::Json(active("alice")));
+    server.answer(&bob, Answer::Json(active("bob")));
+    for _ in 0..3 {
+        assert_me(&get_me(&app, &alice).await, "alice", &["docs:read", "docs:write"]);
+        assert_me(&get_me(&app, &bob).await, "bob", &["docs:read", "docs:write"]);
+        assert_refused(&get_me(&app, &bad).await, "The access token is not active");
+    }
+    assert_eq!(server.calls(), 3, "one call per token");
+
+    // A capacity of zero keeps nothing: every request is introspected.
+    let uncached = app_uncached(&server);
+    for _ in 0..3 {
+        assert_me(&get_me(&uncached, &alice).await, "alice", &["docs:read", "docs:write"]);
+    }
+    assert_eq!(server.calls(), 6);
+}
+
+fn app_uncached(server: &As) -> Router {
+    app(verifier(introspection(&server.url("/introspect")).capacity(0)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_one_token_is_one_call() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    server.state.lock().unwrap().hold = Some(Arc::clone(&hold));
+    let (good, bad) = (opaque(), opaque());
+    server.answer(&good, Answer::Json(active("alice")));
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (app, token) = (app.clone(), if i % 2 == 0 { good.clone() } else { bad.clone() });
+        requests.spawn(async move { (i, get_me(&app, &token).await) });
+    }
+    // The first calls are held while every other request arrives at the verifier: without the
+    // single flight, they would reach the server meanwhile.
+    while server.calls() < 2 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    hold.add_permits(1000);
+    while let Some(done) = requests.join_next().await {
+        let (i, reply) = done.unwrap();
+        if i % 2 == 0 {
+            assert_me(&reply, "alice", &["docs:read", "docs:write"]);
+        } else {
+            assert_refused(&reply, "The access token is not active");
+        }
+    }
+    assert_eq!(server.calls(), 2, "one call for each of the two tokens");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: 503 with Retry-After, never 401 or 500
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_endpoint_that_is_down_is_a_503() {
+    let (_socket, addr) = refusing();
+    let app = app(verifier(introspection(&format!("http://{addr}/introspect"))));
+    let token = opaque();
+    assert_unavailable(&get_me(&app, &token).await);
+    // Remembered for its Retry-After, so a storm during an outage is not a storm of attempts.
+    assert_unavailable(&get_me(&app, &token).await);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_is_a_503_after_the_timeout() {
+    let addr = silent().await;
+    let config =
+        introspection(&format!("http://{addr}/introspect")).timeout(Duration::from_millis(200));
+    assert_unavailable(&get_me(&app(verifier(config)), &opaque()).await);
+}
+
+#[tokio::test]
+async fn garbage_answers_are_a_503() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let raw = |status, content_type, body: &'static str| Answer::Raw {
+        status,
+        content_type,
+        body: Bytes::from_static(body.as_bytes()),
+    };
+    for answer in [
+        raw(StatusCode::OK, "text/html", "<html>sign in</html>"),
+        raw(StatusCode::OK, "application/json", "[true]"),
+        raw(StatusCode::OK, "application/json", r#"{"active": "yes", "sub": "alice"}"#),
+        raw(StatusCode::OK, "application/json", r#"{"active": true"#),
+        raw(StatusCode::INTERNAL_SERVER_ERROR, "application/json", r#"{"active": true}"#),
+        raw(StatusCode::UNAUTHORIZED, "application/json", r#"{"error": "invalid_client"}"#),
+    ] {
+        let token = opaque();
+        server.answer(&token, answer.clone());
+        let reply = get_me(&app, &token).await;
+        assert_unavailable(&reply);
+        assert!(
+            !reply.visible().contains("alice") && !reply.visible().contains("html"),
+            "{answer:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_over_the_size_limit_is_refused() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect")).max_response_bytes(4096)));
+    let mut big = active("alice");
+    big["padding"] = json!("x".repeat(5000));
+    let (declared, chunked, fits) = (opaque(), opaque(), opaque());
+    server.answer(&declared, Answer::Json(big.clone()));
+    server.answer(&chunked, Answer::Chunked(Bytes::from(big.to_string())));
+    server.answer(&fits, Answer::Chunked(Bytes::from(active("alice").to_string())));
+    assert_unavailable(&get_me(&app, &declared).await);
+    assert_unavailable(&get_me(&app, &chunked).await);
+    assert_me(&get_me(&app, &fits).await, "alice", &["docs:read", "docs:write"]);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let (server, elsewhere) = (As::start().await, As::start().await);
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let (away, home) = (opaque(), opaque());
+    server.answer(&away, Answer::Redirect(elsewhere.url("/introspect")));
+    elsewhere.answer(&away, Answer::Json(active("mallory")));
+    assert_unavailable(&get_me(&app, &away).await);
+    assert!(elsewhere.received().is_empty(), "{:?}", elsewhere.received());
+    // Within the origin, a 307 is followed, with the form and the credentials.
+    server.answer(&home, Answer::Redirect(server.url("/v2")));
+    server.answer(&format!("/v2 {home}"), Answer::Json(active("alice")));
+    let before = server.received().len();
+    assert_me(&get_me(&app, &home).await, "alice", &["docs:read", "docs:write"]);
+    let after: Vec<Received> = server.received()[before..].to_vec();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!((after[1].method.clone(), after[1].path.as_str()), (Method::POST, "/v2"));
+    assert_eq!(after[1].form, after[0].form);
+    assert_eq!(after[1].headers.get(AUTHORIZATION), after[0].headers.get(AUTHORIZATION));
+    assert!(after[1].headers.get(AUTHORIZATION).is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_endpoint_can_come_from_discovery() {
+    let server = As::start().await;
+    let issuer = server.url("");
+    server.state.lock().unwrap().discovery = Some(json!({
+        "issuer": issuer,
+        "jwks_uri": server.url("/jwks"),
+        "introspection_endpoint": server.url("/introspect"),
+    }));
+    let vars = [
+        ("PORTCULLIS_ISSUER", issuer.clone()),
+        ("PORTCULLIS_AUDIENCE", TEST_AUDIENCE.to_owned()),
+        ("PORTCULLIS_DISCLOSURE", "development".to_owned()),
+        ("PORTCULLIS_INTROSPECTION_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("PORTCULLIS_INTROSPECTION_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+    ];
+    let verifier = Verifier::builder()
+        .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
+        .unwrap()
+        .build()
+        .unwrap();
+    let app = app(verifier);
+    let token = opaque();
+    let mut answer = active("alice");
+    answer["iss"] = json!(issuer);
+    server.answer(&token, Answer::Json(answer));
+    assert_me(&get_me(&app, &token).await, "alice", &["docs:read", "docs:write"]);
+    assert_me(
+        &get_me(&app, &opaque_with(&server, &issuer)).await,
+        "alice",
+        &["docs:read", "docs:write"],
+    );
+    let discoveries = server
+        .received()
+        .iter()
+        .filter(|r| r.path == "/.well-known/openid-configuration" && r.method == Method::GET)
+        .count();
+    // The key fetch reads the document too (its own discovery); introspection read it once.
+    assert!((1..=2).contains(&discoveries), "{discoveries}");
+    assert_eq!(server.calls(), 2);
+}
+
+fn opaque_with(server: &As, issuer: &str) -> String {
+    let token = opaque();
+    let mut answer = active("alice");
+    answer["iss"] = json!(issuer);
+    server.answer(&token, Answer::Json(answer));
+    token
+}
+
+#[tokio::test]
+async fn a_discovery_document_of_another_issuer_is_a_503() {
+    let server = As::start().await;
+    server.state.lock().unwrap().discovery = Some(json!({
+        "issuer": "https://someone.else",
+        "introspection_endpoint": server.url("/introspect"),
+    }));
+    let verifier = Verifier::builder()
+        .issuer(server.url(""))
+        .audience(TEST_AUDIENCE)
+        .disclosure(Disclosure::Development)
+        .introspection(Introspection::discovered())
+        .build()
+        .unwrap();
+    assert_unavailable(&get_me(&app(verifier), &opaque()).await);
+    assert_eq!(server.calls(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nothing of the token, the secret or the answer in a response or a log line
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn secrets_stay_out_of_logs_and_responses() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+
+    let server = As::start().await;
+    let config = introspection(&server.url("/introspect"));
+    assert!(!format!("{config:?}").contains("s3cr3t"));
+    let verifier = verifier(config);
+    assert!(!format!("{verifier:?}").contains("s3cr3t"));
+    let app = app(verifier);
+    let (good, inactive, garbage, wrong) = (opaque(), opaque(), opaque(), opaque());
+    server.answer(&good, Answer::Json(active("alice-the-subject")));
+    server.answer(
+        &garbage,
+        Answer::Raw {
+            status: StatusCode::OK,
+            content_type: "text/plain",
+            body: Bytes::from_static(b"garbage-marker"),
+        },
+    );
+    let mut misdirected = active("alice-the-subject");
+    misdirected["aud"] = json!("aud-marker");
+    server.answer(&wrong, Answer::Json(misdirected));
+    let mut replies = Vec::new();
+    for token in [&good, &inactive, &garbage, &wrong] {
+        replies.push(get_me(&app, token).await);
+    }
+    let (_socket, addr) = refusing();
+    let down = self::app(self::verifier(introspection(&format!("http://{addr}/introspect"))));
+    replies.push(get_me(&down, &good).await);
+
+    let logs = captured.text();
+    assert!(logs.contains("introspection failed"), "{logs}");
+    for secret in ["s3cr3t", "garbage-marker", "aud-marker", "alice-the-subject"]
+        .into_iter()
+        .chain([good.as_str(), inactive.as_str(), garbage.as_str(), wrong.as_str()])
+    {
+        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
+        for reply in &replies[1..] {
+            assert!(!reply.visible().contains(secret), "{secret} in {reply:?}");
+        }
+    }
+}
