@@ -32,13 +32,15 @@ pub(super) enum Endpoint {
         issuer: String,
         document: Url,
         found: tokio::sync::OnceCell<Url>,
+        /// The builder's `allow_http`, for the URL the document names.
+        allow_http: bool,
     },
 }
 
 /// An endpoint URL: secure (see `keys::secure_url`) and without credentials in it, which would
 /// end up in logs.
-fn endpoint_url(url: &str) -> Result<Url, &'static str> {
-    let url = secure_url(url)?;
+fn endpoint_url(url: &str, allow_http: bool) -> Result<Url, &'static str> {
+    let url = secure_url(url, allow_http)?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the URL must not hold credentials: configure them as client credentials");
     }
@@ -46,16 +48,17 @@ fn endpoint_url(url: &str) -> Result<Url, &'static str> {
 }
 
 impl Endpoint {
-    pub(super) fn configured(url: &str) -> Result<Self, &'static str> {
-        endpoint_url(url).map(Self::Configured)
+    pub(super) fn configured(url: &str, allow_http: bool) -> Result<Self, &'static str> {
+        endpoint_url(url, allow_http).map(Self::Configured)
     }
 
-    pub(super) fn discovered(issuer: &str) -> Result<Self, &'static str> {
+    pub(super) fn discovered(issuer: &str, allow_http: bool) -> Result<Self, &'static str> {
         let document = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         Ok(Self::Discovered {
             issuer: issuer.to_owned(),
-            document: secure_url(&document)?,
+            document: secure_url(&document, allow_http)?,
             found: tokio::sync::OnceCell::new(),
+            allow_http,
         })
     }
 }
@@ -183,13 +186,18 @@ impl Client {
     async fn url(&self) -> Result<&Url, Failure> {
         match &self.endpoint {
             Endpoint::Configured(url) => Ok(url),
-            Endpoint::Discovered { issuer, document, found } => {
-                found.get_or_try_init(|| self.discover(issuer, document)).await
+            Endpoint::Discovered { issuer, document, found, allow_http } => {
+                found.get_or_try_init(|| self.discover(issuer, document, *allow_http)).await
             }
         }
     }
 
-    async fn discover(&self, issuer: &str, document: &Url) -> Result<Url, Failure> {
+    async fn discover(
+        &self,
+        issuer: &str,
+        document: &Url,
+        allow_http: bool,
+    ) -> Result<Url, Failure> {
         #[derive(serde::Deserialize)]
         struct Discovery {
             issuer: String,
@@ -203,8 +211,8 @@ impl Client {
         if discovery.issuer != issuer {
             return Err(Failure::IssuerMismatch);
         }
-        let url =
-            endpoint_url(&discovery.introspection_endpoint).map_err(Failure::DiscoveredUrl)?;
+        let url = endpoint_url(&discovery.introspection_endpoint, allow_http)
+            .map_err(Failure::DiscoveredUrl)?;
         tracing::info!(target: "portcullis::introspection", issuer, introspection_endpoint = %url, "discovered the introspection endpoint");
         Ok(url)
     }
@@ -276,10 +284,13 @@ mod tests {
 
     #[test]
     fn endpoint_urls() {
-        assert!(endpoint_url("https://as.example/introspect").is_ok());
-        assert!(endpoint_url("http://127.0.0.1:8080/introspect").is_ok());
-        assert!(endpoint_url("http://as.example/introspect").is_err());
-        assert!(endpoint_url("https://user:pw@as.example/introspect").is_err());
-        assert!(endpoint_url("https://user@as.example/introspect").is_err());
+        assert!(endpoint_url("https://as.example/introspect", false).is_ok());
+        assert!(endpoint_url("http://127.0.0.1:8080/introspect", false).is_ok());
+        assert!(endpoint_url("http://as.example/introspect", false).is_err());
+        // The development opt-in (`PORTCULLIS_ALLOW_HTTP`) applies to introspection too.
+        assert!(endpoint_url("http://as.example/introspect", true).is_ok());
+        assert!(endpoint_url("http://user:pw@as.example/introspect", true).is_err());
+        assert!(endpoint_url("https://user:pw@as.example/introspect", false).is_err());
+        assert!(endpoint_url("https://user@as.example/introspect", false).is_err());
     }
 }

@@ -290,17 +290,18 @@ pub(crate) enum SetupError {
 
 impl Introspector {
     /// The introspector `config` describes; `issuers` are the verifier's accepted issuers (for
-    /// discovery), `leeway` its leeway in seconds.
+    /// discovery), `leeway` its leeway in seconds; `allow_http` the builder's `allow_http`.
     pub(crate) fn new(
         config: Introspection,
         issuers: Option<&[String]>,
         leeway: u64,
+        allow_http: bool,
     ) -> Result<Self, SetupError> {
         let endpoint = match &config.endpoint {
-            Some(url) => Endpoint::configured(url)
+            Some(url) => Endpoint::configured(url, allow_http)
                 .map_err(|problem| SetupError::Url { url: url.clone(), problem })?,
             None => match issuers {
-                Some([issuer]) => Endpoint::discovered(issuer)
+                Some([issuer]) => Endpoint::discovered(issuer, allow_http)
                     .map_err(|problem| SetupError::Url { url: issuer.clone(), problem })?,
                 _ => return Err(SetupError::NeedsOneIssuer),
             },
@@ -443,13 +444,14 @@ mod tests {
             "alice".into(),
             None,
             Scopes::new(Vec::<String>::new()),
+            crate::role::Roles::default(),
             Map::new(),
             presentation,
         )
     }
 
     fn introspector(config: Introspection) -> Introspector {
-        Introspector::new(config, None, 30).unwrap_or_else(|_| panic!("builds"))
+        Introspector::new(config, None, 30, false).unwrap_or_else(|_| panic!("builds"))
     }
 
     const NOW: u64 = 1_800_000_000_000;
@@ -519,18 +521,18 @@ mod tests {
     fn discovery_needs_one_issuer() {
         let two = ["https://a.example".to_owned(), "https://b.example".to_owned()];
         assert!(matches!(
-            Introspector::new(Introspection::discovered(), Some(&two), 0),
+            Introspector::new(Introspection::discovered(), Some(&two), 0, false),
             Err(SetupError::NeedsOneIssuer)
         ));
         assert!(matches!(
-            Introspector::new(Introspection::discovered(), None, 0),
+            Introspector::new(Introspection::discovered(), None, 0, false),
             Err(SetupError::NeedsOneIssuer)
         ));
-        assert!(Introspector::new(Introspection::discovered(), Some(&two[..1]), 0).is_ok());
+        assert!(Introspector::new(Introspection::discovered(), Some(&two[..1]), 0, false).is_ok());
         for bad in ["http://as.example/i", "https://id:secret@as.example/i", "nope"] {
             assert!(
                 matches!(
-                    Introspector::new(Introspection::endpoint(bad), None, 0),
+                    Introspector::new(Introspection::endpoint(bad), None, 0, false),
                     Err(SetupError::Url { .. })
                 ),
                 "{bad}"

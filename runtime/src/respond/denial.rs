@@ -83,7 +83,7 @@ pub enum InvalidTokenReason {
 
 impl InvalidTokenReason {
     /// Every reason, for exhaustive tests and metrics.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Malformed,
         Self::TooLarge,
         Self::DisallowedAlgorithm,

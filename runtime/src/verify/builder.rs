@@ -721,7 +721,12 @@ impl VerifierBuilder {
         let introspection = self
             .introspection
             .map(|config| {
-                super::introspected::introspector(config, issuers.as_deref(), self.leeway.as_secs())
+                super::introspected::introspector(
+                    config,
+                    issuers.as_deref(),
+                    self.leeway.as_secs(),
+                    self.allow_http,
+                )
             })
             .transpose()?;
         Ok(Verifier::new(Settings {

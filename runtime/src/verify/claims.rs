@@ -13,7 +13,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::profile::TokenProfile;
-use crate::principal::Principal;
 use crate::principal::{Principal, claim_at};
 use crate::respond::{InvalidTokenReason, Presentation};
 use crate::role::Roles;
@@ -45,6 +44,27 @@ impl ClaimRules {
         claims: &Map<String, Value>,
         now: u64,
     ) -> Result<Validity, InvalidTokenReason> {
+        self.check_as(claims, now, self.profile)
+    }
+
+    /// Checks the members of an active introspection answer: the rules of a JWT's claims
+    /// without the token profile's, since RFC 9068 profiles JWTs, and RFC 7662 §2.2 makes
+    /// every member but `active` optional (an opaque token's answer has no `jti`, say).
+    #[cfg(feature = "remote")]
+    pub(crate) fn check_introspected(
+        &self,
+        members: &Map<String, Value>,
+        now: u64,
+    ) -> Result<Validity, InvalidTokenReason> {
+        self.check_as(members, now, TokenProfile::Jwt)
+    }
+
+    fn check_as(
+        &self,
+        claims: &Map<String, Value>,
+        now: u64,
+        profile: TokenProfile,
+    ) -> Result<Validity, InvalidTokenReason> {
         let exp = numeric_date(claims.get("exp"))?.ok_or(InvalidTokenReason::MissingClaim)?;
         self.check_exp(exp, now)?;
         let nbf = numeric_date(claims.get("nbf"))?;
@@ -56,13 +76,13 @@ impl ClaimRules {
         {
             return Err(InvalidTokenReason::NotYetValid);
         }
-        for name in self.profile.required_claims() {
+        for name in profile.required_claims() {
             if !claims.contains_key(*name) {
                 return Err(InvalidTokenReason::MissingClaim);
             }
         }
         // RFC 9068 §2.2: `client_id` and `jti` are strings; `iss` one too, even with any issuer.
-        if self.profile == TokenProfile::Rfc9068
+        if profile == TokenProfile::Rfc9068
             && ["iss", "client_id", "jti"]
                 .iter()
                 .any(|name| !claims.get(*name).is_some_and(Value::is_string))

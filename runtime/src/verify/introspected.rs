@@ -114,11 +114,18 @@ impl Verifier {
         if !has_exp {
             members.insert("exp".to_owned(), Value::from(u64::MAX));
         }
-        let checked = settings.rules.check(&members, unix_now());
+        let checked = settings.rules.check_introspected(&members, unix_now());
         if !has_exp {
             members.remove("exp");
         }
         let validity = checked?;
+        // RFC 7662 makes `sub` optional, and a client-credentials token has no resource owner:
+        // then the client is the caller, as RFC 9068 §2.2 has `sub` name it in a JWT.
+        if !members.contains_key("sub")
+            && let Some(client_id) = members.get("client_id").cloned()
+        {
+            members.insert("sub".to_owned(), client_id);
+        }
         let principal = settings.mapping.principal(members, &settings.presentation)?;
         Ok((principal, validity))
     }
@@ -204,8 +211,9 @@ pub(super) fn introspector(
     config: Introspection,
     issuers: Option<&[String]>,
     leeway: u64,
+    allow_http: bool,
 ) -> Result<Introspector, ConfigError> {
-    Introspector::new(config, issuers, leeway).map_err(|error| match error {
+    Introspector::new(config, issuers, leeway, allow_http).map_err(|error| match error {
         SetupError::Url { url, problem } => ConfigError::InvalidIntrospectionUrl { url, problem },
         SetupError::NeedsOneIssuer => ConfigError::DiscoveryNeedsOneIssuer,
         SetupError::Client(error) => ConfigError::HttpClient(error),

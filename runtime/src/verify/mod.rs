@@ -17,9 +17,9 @@ mod builder;
 mod cache;
 mod claims;
 pub mod env;
-mod issuers;
 #[cfg(feature = "remote")]
 mod introspected;
+mod issuers;
 mod jws;
 mod preset;
 mod profile;
