@@ -25,7 +25,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
-use portcullis::{ClientAuthMethod, Disclosure, Introspection, Principal, Verifier};
+use portcullis::{ClientAuthMethod, Disclosure, Introspection, Principal, TokenProfile, Verifier};
 use portcullis_tests::{Captured, Reply, assert_denied, bearer, send, single_header};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpSocket};
@@ -342,6 +342,43 @@ async fn an_active_token_is_a_principal_with_every_member_as_a_claim() {
     );
 }
 
+/// A client-credentials token has no resource owner, and RFC 7662 makes `sub` optional:
+/// `oidc-provider` answers without it. The client is then the caller, as RFC 9068 §2.2 has
+/// `sub` name it in a JWT.
+#[tokio::test]
+async fn an_answer_without_sub_names_its_client() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let token = opaque();
+    let mut answer = active("unused");
+    answer.as_object_mut().unwrap().remove("sub");
+    server.answer(&token, Answer::Json(answer));
+    let reply = get_me(&app, &token).await;
+    assert_me(&reply, "the-app", &["docs:read", "docs:write"]);
+    assert_eq!(reply.body["claims"]["sub"], "the-app");
+}
+
+/// The RFC 9068 profile is about JWTs: an introspection answer needs none of its claims (an
+/// opaque token's answer has no `jti`, and `oidc-provider` sends none).
+#[tokio::test]
+async fn the_rfc9068_profile_does_not_apply_to_introspection_answers() {
+    let server = As::start().await;
+    let verifier = Verifier::builder()
+        .issuer(TEST_ISSUER)
+        .audience(TEST_AUDIENCE)
+        .token_profile(TokenProfile::Rfc9068)
+        .introspection(introspection(&server.url("/introspect")))
+        .build()
+        .expect("the configuration builds");
+    let token = opaque();
+    let mut answer = active("alice");
+    for member in ["jti", "iat", "client_id"] {
+        answer.as_object_mut().unwrap().remove(member);
+    }
+    server.answer(&token, Answer::Json(answer));
+    assert_me(&get_me(&app(verifier), &token).await, "alice", &["docs:read", "docs:write"]);
+}
+
 #[tokio::test]
 async fn client_secret_post_sends_the_credentials_in_the_form() {
     let server = As::start().await;
@@ -419,6 +456,10 @@ async fn active_answers_are_checked_as_claims_are() {
         answer.as_object_mut().unwrap().remove(name);
         answer
     };
+    // Neither `sub` nor `client_id`: nobody to name (with `client_id` alone, the client is the
+    // caller: `an_answer_without_sub_names_its_client`).
+    let mut without_subject = without("sub");
+    without_subject.as_object_mut().unwrap().remove("client_id");
     let cases = [
         (with("exp", json!(now() - 120)), "The access token expired"),
         (with("nbf", json!(now() + 600)), "The access token is not valid yet"),
@@ -429,7 +470,7 @@ async fn active_answers_are_checked_as_claims_are() {
             with("iss", json!("https://evil.example")),
             "The access token was issued by an untrusted issuer",
         ),
-        (without("sub"), "The access token lacks a required claim"),
+        (without_subject, "The access token lacks a required claim"),
         (with("scope", json!(["docs:read"])), "The access token has claims of the wrong type"),
         (with("exp", json!("tomorrow")), "The access token has claims of the wrong type"),
         (

@@ -1,6 +1,7 @@
 // An OpenID provider for portcullis's interoperability tests: oidc-provider (OpenID Certified),
-// configured as a real deployment would be for an API: the client-credentials grant, and JWT
-// access tokens (RFC 9068, `typ: at+jwt`) for one resource indicator (RFC 8707).
+// configured as a real deployment would be for an API: the client-credentials grant, JWT access
+// tokens (RFC 9068, `typ: at+jwt`) for one resource indicator (RFC 8707), opaque access tokens
+// for others, token introspection (RFC 7662) and revocation (RFC 7009).
 //
 // Started by the Rust tests on 127.0.0.1. Environment:
 //   PORT       the port to listen on; 0 (the default) picks a free one
@@ -10,8 +11,14 @@
 // It prints one line, `listening <issuer>`, once it accepts connections.
 //
 // Clients (secret: `<id>-secret`): alice (docs:read docs:write docs:delete), bob (docs:read),
-// admin (admin:read). Tokens are for the resource `https://documents.example`, audience
-// `documents-api`.
+// admin (admin:read), and documents-api, the API itself, the one client allowed to introspect.
+// Resources (RFC 8707 `resource`):
+//   https://documents.example          JWT access tokens, audience `documents-api` (the default)
+//   https://documents.example/opaque   opaque access tokens, audience `documents-api`
+//   https://documents.example/brief    the same, valid for 2 s
+//   https://elsewhere.example          opaque access tokens for another API (`elsewhere-api`)
+// `GET /test/introspections` answers how many introspection requests were received, so that
+// the tests can count what the API's cache saves.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,6 +29,13 @@ import Provider, { errors } from 'oidc-provider';
 
 const RESOURCE = 'https://documents.example';
 const AUDIENCE = 'documents-api';
+// Opaque tokens: resource indicator → [audience, lifetime in seconds].
+const OPAQUE = {
+  'https://documents.example/opaque': [AUDIENCE, 600],
+  'https://documents.example/brief': [AUDIENCE, 2],
+  'https://elsewhere.example': ['elsewhere-api', 600],
+};
+let introspections = 0;
 const SCOPES = ['docs:read', 'docs:write', 'docs:delete', 'admin:read'];
 
 const stateDir = process.env.STATE_DIR;
@@ -60,6 +74,7 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
       client('alice', 'docs:read docs:write docs:delete'),
       client('bob', 'docs:read'),
       client('admin', 'admin:read'),
+      client('documents-api', 'docs:read'),
     ],
     jwks: { keys: kids.map(signingKey) },
     scopes: ['openid', ...SCOPES],
@@ -67,11 +82,26 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Only the resource server learns what a token is worth.
+        allowedPolicy: (ctx, caller) => caller.clientId === AUDIENCE,
+      },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => RESOURCE,
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, resourceIndicator) => {
+          if (OPAQUE[resourceIndicator]) {
+            const [audience, ttl] = OPAQUE[resourceIndicator];
+            return {
+              scope: SCOPES.join(' '),
+              audience,
+              accessTokenTTL: ttl,
+              accessTokenFormat: 'opaque',
+            };
+          }
           if (resourceIndicator !== RESOURCE) {
             throw new errors.InvalidTarget();
           }
@@ -86,7 +116,21 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
       },
     },
   });
-  server.on('request', provider.callback());
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && ctx.path === '/token/introspection') {
+      introspections += 1;
+    }
+    await next();
+  });
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    if (req.method === 'GET' && req.url === '/test/introspections') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ introspections }));
+      return;
+    }
+    callback(req, res);
+  });
   console.log(`listening ${issuer}`);
 });
 

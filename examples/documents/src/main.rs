@@ -26,7 +26,8 @@ const REALM: &str = "documents";
 
 /// The settings that name where tokens are verified (keys, or introspection). With none of them
 /// set, the server runs in development mode on a key of its own.
-const KEY_SETTINGS: [&str; 3] = [env::ISSUER, env::JWKS_URL, env::INTROSPECTION_URL];
+const KEY_SETTINGS: [&str; 4] =
+    [env::ISSUER, env::JWKS_URL, env::INTROSPECTION_URL, env::INTROSPECTION_CLIENT_ID];
 
 /// How long the development tokens stay valid.
 const DEV_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);

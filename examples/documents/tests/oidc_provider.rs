@@ -1,9 +1,10 @@
-//! Interoperability (issue 16): the documents API against a real, independently written OpenID
-//! provider, `oidc-provider` (OpenID Certified), run by Node on 127.0.0.1 from
+//! Interoperability (issues 16 and 17): the documents API against a real, independently written
+//! OpenID provider, `oidc-provider` (OpenID Certified), run by Node on 127.0.0.1 from
 //! `tests/oidc-provider` (`npm ci` there installs it from the committed lock file; `.ci/run`
 //! does). Client-credentials tokens are RFC 9068 JWT access tokens (`typ: at+jwt`) for the
 //! resource `https://documents.example`, audience `documents-api`; the keys are found through
-//! the provider's discovery document.
+//! the provider's discovery document. Opaque tokens for the other resources of `server.mjs` are
+//! introspected at the provider's RFC 7662 endpoint.
 //!
 //! These tests never skip: without Node or the installed package they fail, saying what to do.
 #![allow(
@@ -126,12 +127,18 @@ impl Provider {
         child.wait().unwrap();
     }
 
-    /// A client-credentials access token for `client` with `scope`.
+    /// A client-credentials access token for `client` with `scope`: a JWT.
     async fn token(&self, client: &str, scope: &str) -> String {
+        self.token_for(client, scope, RESOURCE).await
+    }
+
+    /// A client-credentials access token for `client` with `scope` and `resource`: a JWT for
+    /// [`RESOURCE`], an opaque token for the others (see `server.mjs`).
+    async fn token_for(&self, client: &str, scope: &str, resource: &str) -> String {
         let body = form_urlencoded(&[
             ("grant_type", "client_credentials"),
             ("scope", scope),
-            ("resource", RESOURCE),
+            ("resource", resource),
         ]);
         let response = reqwest::Client::new()
             .post(format!("{}/token", self.issuer))
@@ -145,6 +152,26 @@ impl Provider {
         let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         assert_eq!(answer["token_type"], "Bearer", "{answer}");
         answer["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Revokes `token` (RFC 7009) as `client`, the client it was issued to.
+    async fn revoke(&self, client: &str, token: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.issuer))
+            .basic_auth(client, Some(format!("{client}-secret")))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_urlencoded(&[("token", token), ("token_type_hint", "access_token")]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// How many introspection requests the provider has received.
+    async fn introspections(&self) -> u64 {
+        let response = reqwest::get(format!("{}/test/introspections", self.issuer)).await.unwrap();
+        let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        answer["introspections"].as_u64().unwrap()
     }
 }
 
@@ -511,4 +538,96 @@ async fn a_near_miss_issuer_against_the_real_provider_is_a_start_up_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("documents: configuration: PORTCULLIS_ISSUER: "), "{stderr}");
     assert!(stderr.contains("they differ only by a trailing slash"), "{stderr}");
+}
+
+/// Opaque access tokens (issue 17), introspected at the provider's own RFC 7662 endpoint, found
+/// through its discovery document, beside its JWTs: active, revoked, expired, for another API,
+/// the calls counted on the provider (one per token, whatever the number of requests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_are_introspected_at_the_real_provider() {
+    const OPAQUE: &str = "https://documents.example/opaque";
+    let provider = Provider::start();
+    let documents = Documents::start(&[
+        ("PORTCULLIS_ISSUER", provider.issuer.as_str()),
+        ("PORTCULLIS_AUDIENCE", AUDIENCE),
+        // The profile applies to JWTs; an introspection answer has no `jti` and passes.
+        ("PORTCULLIS_TOKEN_PROFILE", "rfc9068"),
+        ("PORTCULLIS_INTROSPECTION_CLIENT_ID", "documents-api"),
+        ("PORTCULLIS_INTROSPECTION_CLIENT_SECRET", "documents-api-secret"),
+    ]);
+    let base = documents.base.as_str();
+    let alice = provider.token_for("alice", "docs:read docs:write", OPAQUE).await;
+    let bob = provider.token_for("bob", "docs:read", OPAQUE).await;
+    assert_eq!(alice.split('.').count(), 1, "an opaque token, not a JWT: {alice}");
+    let before = provider.introspections().await;
+
+    // Active: alice (the client: a client-credentials token has no `sub`, so the client is the
+    // caller) creates and reads; three requests, one introspection.
+    let created = call(
+        base,
+        "POST",
+        "/documents",
+        Some(&alice),
+        Some((JSON, r#"{"title": "Opaque", "body": "by introspection"}"#)),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.json());
+    assert_eq!(created.json()["owner"], "alice");
+    let doc = format!("/documents/{}", created.json()["id"]);
+    for _ in 0..2 {
+        let read = call(base, "GET", &doc, Some(&alice), None).await;
+        assert_eq!((read.status, read.json()["title"].clone()), (StatusCode::OK, json!("Opaque")));
+    }
+    assert_eq!(provider.introspections().await - before, 1);
+    // The JWT of the same client is verified locally, and is the same owner.
+    let jwt = provider.token("alice", "docs:read").await;
+    assert_eq!(call(base, "GET", &doc, Some(&jwt), None).await.status, StatusCode::OK);
+    assert_eq!(provider.introspections().await - before, 1);
+
+    // Scopes and ownership as for a JWT: bob may not write, and alice's document is the 404 of
+    // an absent one.
+    call(base, "POST", "/documents", Some(&bob), Some((JSON, r#"{"title": "x", "body": ""}"#)))
+        .await
+        .assert_denied(
+            StatusCode::FORBIDDEN,
+            Some(r#"Bearer realm="documents", error="insufficient_scope", scope="docs:write""#),
+        );
+    let foreign = call(base, "GET", &doc, Some(&bob), None).await;
+    let absent = call(base, "GET", "/documents/0", Some(&bob), None).await;
+    foreign.assert_denied(StatusCode::NOT_FOUND, None);
+    assert_eq!(foreign.bytes, absent.bytes);
+
+    // A storm of one new token: one introspection.
+    let storm = provider.token_for("bob", "docs:read", OPAQUE).await;
+    let counted = provider.introspections().await;
+    let requests = (0..32).map(|_| {
+        let (base, storm) = (base.to_owned(), storm.clone());
+        tokio::spawn(async move { call(&base, "GET", "/documents", Some(&storm), None).await })
+    });
+    for request in requests.collect::<Vec<_>>() {
+        assert_eq!(request.await.unwrap().status, StatusCode::OK);
+    }
+    assert_eq!(provider.introspections().await - counted, 1);
+
+    // Revoked before its first use: inactive, 401.
+    let revoked = provider.token_for("alice", "docs:read", OPAQUE).await;
+    provider.revoke("alice", &revoked).await;
+    call(base, "GET", "/documents", Some(&revoked), None)
+        .await
+        .assert_denied(StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN));
+    // Unknown to the provider: inactive, 401.
+    call(base, "GET", "/documents", Some("an-opaque-token-nobody-issued"), None)
+        .await
+        .assert_denied(StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN));
+    // For another API: active, but not for this audience, 401.
+    let elsewhere = provider.token_for("alice", "docs:read", "https://elsewhere.example").await;
+    call(base, "GET", "/documents", Some(&elsewhere), None)
+        .await
+        .assert_denied(StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN));
+    // Expired: valid for 2 s at the provider; once past, the provider says inactive.
+    let brief = provider.token_for("alice", "docs:read", "https://documents.example/brief").await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    call(base, "GET", "/documents", Some(&brief), None)
+        .await
+        .assert_denied(StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN));
 }
