@@ -19,6 +19,13 @@
 //! else: their `PUT`, `DELETE` and sharing get 403 without a challenge. Anyone else gets the
 //! same 404 as for a document that does not exist.
 //!
+//! The `{subject}` of a share is a principal id, the very identity ownership uses
+//! ([`Principal::id`], and `owner` in `GET /admin/documents`): with one issuer, the token's
+//! `sub` (`/shares/bob`); with several, the pair `["<iss>","<sub>"]`, percent-encoded in the
+//! path (`/shares/%5B%22https%3A%2F%2Fa.example%22%2C%22bob%22%5D`). A pair is compared in its
+//! compact spelling, whatever whitespace the client put in it; a bare subject where ids are
+//! pairs could never match anyone, so it is refused with 400.
+//!
 //! The guards answer 401, 403 and 404 before any part of the request is read; the extractors
 //! answer 400, 413 and 415 after them. Every refusal is an RFC 9457 problem document.
 //!
@@ -35,7 +42,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use portcullis::DeniedWith;
 use portcullis::extract::{Json, Path, Query, Valid};
-use portcullis::{DenialKind, NotFoundReason, Owned, Principal, Problem, Verifier};
+use portcullis::{DenialKind, InvalidParam, NotFoundReason, Owned, Principal, Problem, Verifier};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -122,9 +129,50 @@ pub struct ShareParams {
     /// The document; the guard has already loaded it.
     #[garde(skip)]
     pub id: i64,
-    /// The principal id to share with: 1 to 255 characters.
-    #[garde(length(chars, min = 1, max = 255))]
+    /// The principal id to share with, as ownership spells it ([`Principal::id`]): the `sub`
+    /// with one issuer, the JSON pair `["<iss>","<sub>"]` with several. 1 to 1024 characters
+    /// (room for an issuer URL in the pair).
+    #[garde(length(chars, min = 1, max = 1024))]
     pub subject: String,
+}
+
+/// Why a share subject is refused, in the problem's `invalid-params`.
+const NOT_A_PAIR: &str = r#"must be a principal id: ["<issuer>","<subject>"]"#;
+
+/// `id` read as a principal id of several issuers, `["<iss>","<sub>"]`: its two parts.
+fn as_pair(id: &str) -> Option<(String, String)> {
+    serde_json::from_str::<(String, String)>(id).ok()
+}
+
+/// The principal id a share names, spelt as [`Principal::id`] spells it, so that it matches the
+/// caller it names; `None` when it cannot name anyone.
+///
+/// When `sharer`'s own id is the pair of its issuer and a subject, every caller's is (several
+/// issuers are accepted): `subject` must be such a pair too, and is respelt compactly. Otherwise
+/// ids are plain strings and `subject` is taken as it is.
+fn share_subject(sharer: &Principal, subject: &str) -> Option<String> {
+    let qualified = sharer
+        .issuer()
+        .is_some_and(|issuer| as_pair(sharer.id()).is_some_and(|(own, _)| own == issuer));
+    if !qualified {
+        return Some(subject.to_owned());
+    }
+    let (issuer, subject) = as_pair(subject)?;
+    if issuer.is_empty() || subject.is_empty() {
+        return None;
+    }
+    // The runtime's spelling of the pair: a compact JSON array of two strings.
+    Some(Value::from(vec![Value::from(issuer), Value::from(subject)]).to_string())
+}
+
+/// The 400 for a share subject that names no one, as the path extractor words its own.
+fn invalid_subject() -> Response {
+    let mut response = Problem::new(StatusCode::BAD_REQUEST)
+        .with_detail("The path parameters are invalid")
+        .with_invalid_params(vec![InvalidParam::new("subject", NOT_A_PAIR)])
+        .into_response();
+    response.extensions_mut().insert(DeniedWith("invalid_params"));
+    response
 }
 
 /// An empty value is already reported by the length rule; this one catches `"   "`.
@@ -245,16 +293,21 @@ async fn stats(State(store): State<Store>) -> Result<Json<Stats>, Internal> {
 }
 
 /// Sharing changes who may read the document: the owner's business only (a reader trying gets
-/// 403), and only with a verified e-mail address.
+/// 403), and only with a verified e-mail address. `{subject}` is a principal id, as ownership
+/// compares it (see [`share_subject`]).
 #[portcullis::requires_scope(Scope::DocsWrite)]
 #[portcullis::requires_policy(claim_true("email_verified"))]
 #[portcullis::owner_only(Document, id = "id", action = write)]
 async fn share(
+    principal: Principal,
     document: Owned<Document>,
     State(state): State<AppState>,
     Valid(Path(params)): Valid<Path<ShareParams>>,
 ) -> Result<Response, Internal> {
-    Ok(if state.store.share(document.id, &document.owner, &params.subject).await? {
+    let Some(subject) = share_subject(&principal, &params.subject) else {
+        return Ok(invalid_subject());
+    };
+    Ok(if state.store.share(document.id, &document.owner, &subject).await? {
         StatusCode::NO_CONTENT.into_response()
     } else {
         gone(&state.verifier)
@@ -265,11 +318,15 @@ async fn share(
 #[portcullis::requires_policy(claim_true("email_verified"))]
 #[portcullis::owner_only(Document, id = "id", action = write)]
 async fn unshare(
+    principal: Principal,
     document: Owned<Document>,
     State(state): State<AppState>,
     Valid(Path(params)): Valid<Path<ShareParams>>,
 ) -> Result<Response, Internal> {
-    Ok(if state.store.unshare(document.id, &document.owner, &params.subject).await? {
+    let Some(subject) = share_subject(&principal, &params.subject) else {
+        return Ok(invalid_subject());
+    };
+    Ok(if state.store.unshare(document.id, &document.owner, &subject).await? {
         StatusCode::NO_CONTENT.into_response()
     } else {
         gone(&state.verifier)

@@ -37,7 +37,8 @@ const COLUMNS: &str = "id, owner, title, body, created_at, updated_at";
 pub struct Document {
     /// Assigned by the database; never reused.
     pub id: i64,
-    /// The principal id (the token's `sub`) of the caller who created it.
+    /// The principal id ([`Principal::id`]) of the caller who created it: the token's `sub`, or
+    /// with several issuers the pair `["<iss>","<sub>"]`.
     pub owner: String,
     /// 1 to 200 characters, not blank.
     pub title: String,
@@ -47,8 +48,8 @@ pub struct Document {
     pub created_at: String,
     /// When it was last replaced, RFC 3339 in UTC, to the second.
     pub updated_at: String,
-    /// The principal ids it is shared with, read-only. Loaded with the document for the access
-    /// decision; not sent.
+    /// The principal ids it is shared with, read-only, in the same form as `owner` (a share's
+    /// path `{subject}` is one). Loaded with the document for the access decision; not sent.
     #[serde(skip)]
     pub shared_with: Vec<String>,
 }
@@ -174,8 +175,8 @@ impl Store {
         .await
     }
 
-    /// Shares document `id` of `owner` with `subject` (again: no change); whether the document
-    /// is there (any more).
+    /// Shares document `id` of `owner` with the principal id `subject` (again: no change);
+    /// whether the document is there (any more).
     pub async fn share(&self, id: i64, owner: &str, subject: &str) -> Result<bool, StoreError> {
         let (owner, subject) = (owner.to_owned(), subject.to_owned());
         self.run(move |db| {
@@ -335,7 +336,9 @@ impl portcullis::OwnedResource for Document {
     }
 
     /// The owner does everything; whoever it is shared with reads, and may do nothing else (403);
-    /// anyone else does not see it (the same 404 as for an absent document).
+    /// anyone else does not see it (the same 404 as for an absent document). Owner and shares
+    /// are both principal ids, compared with [`Principal::id`]: with several issuers a share
+    /// with bob of A is not one with bob of B.
     fn access(&self, principal: &Principal, action: Action) -> Access {
         if self.owner == principal.id() {
             Access::Allowed

@@ -9,7 +9,7 @@
 use axum::Router;
 use axum::body::Body;
 use documents::{AppState, Store, router};
-use http::{Request, StatusCode, header};
+use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use portcullis::testing::{TEST_AUDIENCE, TestIssuer};
 use portcullis::{TrustedIssuer, Verifier};
@@ -25,6 +25,18 @@ async fn send(
     token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value, Vec<u8>) {
+    let (status, _, json, bytes) = exchange(router, method, uri, token, body).await;
+    (status, json, bytes)
+}
+
+/// As [`send`], with the response headers.
+async fn exchange(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, HeaderMap, Value, Vec<u8>) {
     let mut request = Request::builder()
         .method(method)
         .uri(uri)
@@ -38,13 +50,14 @@ async fn send(
     };
     let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, json, bytes)
+    (status, headers, json, bytes)
 }
 
-#[tokio::test]
-async fn alice_of_one_issuer_cannot_reach_alice_of_another() {
+/// Two issuers, each with its own key, and the documents router over them.
+fn two_issuers() -> (TestIssuer, TestIssuer, Router) {
     let a = TestIssuer::eddsa().with_issuer("https://a.example").with_kid(Some("a"));
     let b = TestIssuer::eddsa().with_issuer("https://b.example").with_kid(Some("b"));
     let verifier = Verifier::builder()
@@ -54,7 +67,25 @@ async fn alice_of_one_issuer_cannot_reach_alice_of_another() {
         .realm("documents")
         .build()
         .unwrap();
-    let router = router(AppState { verifier, store: Store::in_memory().unwrap() });
+    (a, b, router(AppState { verifier, store: Store::in_memory().unwrap() }))
+}
+
+/// `value` percent-encoded for a path segment: every byte but RFC 3986's unreserved ones.
+fn encode_segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn alice_of_one_issuer_cannot_reach_alice_of_another() {
+    let (a, b, router) = two_issuers();
     let alice_a = a.token("alice").claim("scope", SCOPES).sign();
     let alice_b = b.token("alice").claim("scope", SCOPES).sign();
 
@@ -90,4 +121,82 @@ async fn alice_of_one_issuer_cannot_reach_alice_of_another() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, read, _) = send(&router, "GET", &uri, &alice_a, None).await;
     assert_eq!((status, &read["title"]), (StatusCode::OK, &json!("A's")));
+}
+
+#[tokio::test]
+async fn a_share_names_the_issuer_and_subject_pair() {
+    let (a, b, router) = two_issuers();
+    let token = |issuer: &TestIssuer, subject: &str| {
+        issuer.token(subject).claim("scope", SCOPES).claim("email_verified", true).sign()
+    };
+    let (alice_a, bob_a, bob_b, carol_b) =
+        (token(&a, "alice"), token(&a, "bob"), token(&b, "bob"), token(&b, "carol"));
+    let (status, created, _) = send(
+        &router,
+        "POST",
+        "/documents",
+        &alice_a,
+        Some(json!({"title": "A's", "body": "for bob of A"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = &created["id"];
+    let uri = format!("/documents/{id}");
+    let absent = exchange(&router, "GET", "/documents/999999", &bob_b, None).await;
+    assert_eq!(absent.0, StatusCode::NOT_FOUND);
+
+    // Ownership's own spelling of bob of A, percent-encoded: the 204 of a share.
+    let bob_of_a = encode_segment(r#"["https://a.example","bob"]"#);
+    let share = format!("{uri}/shares/{bob_of_a}");
+    let (status, headers, _, bytes) = exchange(&router, "PUT", &share, &alice_a, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(bytes.is_empty());
+    assert_eq!(headers.get(header::WWW_AUTHENTICATE), None);
+
+    let (status, headers, read, _) = exchange(&router, "GET", &uri, &bob_a, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(
+        (&read["title"], &read["owner"]),
+        (&json!("A's"), &json!(r#"["https://a.example","alice"]"#))
+    );
+    // bob of B is someone else: the byte-identical 404 of an absent document.
+    let foreign = exchange(&router, "GET", &uri, &bob_b, None).await;
+    assert_eq!(foreign.0, StatusCode::NOT_FOUND);
+    assert_eq!((&foreign.1, &foreign.3), (&absent.1, &absent.3));
+
+    // A bare subject can name no one when ids are pairs: refused, nothing stored.
+    let (status, headers, problem, _) =
+        exchange(&router, "PUT", &format!("{uri}/shares/bob"), &alice_a, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(headers.get(header::WWW_AUTHENTICATE), None);
+    assert_eq!(
+        problem,
+        json!({
+            "type": "about:blank",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "The path parameters are invalid",
+            "invalid-params": [
+                {"name": "subject", "reason": r#"must be a principal id: ["<issuer>","<subject>"]"#}
+            ],
+        })
+    );
+    // Another issuer's caller, spelt with spaces: the same pair as ownership's spelling.
+    let carol_of_b = encode_segment(r#"[ "https://b.example", "carol" ]"#);
+    let (status, _, _, bytes) =
+        exchange(&router, "PUT", &format!("{uri}/shares/{carol_of_b}"), &alice_a, None).await;
+    assert_eq!((status, bytes.len()), (StatusCode::NO_CONTENT, 0));
+    let (status, _, read, _) = exchange(&router, "GET", &uri, &carol_b, None).await;
+    assert_eq!((status, &read["title"]), (StatusCode::OK, &json!("A's")));
+    let foreign = exchange(&router, "GET", &uri, &bob_b, None).await;
+    assert_eq!((&foreign.1, &foreign.3), (&absent.1, &absent.3));
+
+    // The share undone: bob of A is a stranger again.
+    let (status, _, _, bytes) = exchange(&router, "DELETE", &share, &alice_a, None).await;
+    assert_eq!((status, bytes.len()), (StatusCode::NO_CONTENT, 0));
+    let gone = exchange(&router, "GET", &uri, &bob_a, None).await;
+    assert_eq!(gone.0, StatusCode::NOT_FOUND);
+    assert_eq!((&gone.1, &gone.3), (&absent.1, &absent.3));
 }
