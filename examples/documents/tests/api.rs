@@ -437,6 +437,9 @@ fn guarded_routes(id: i64) -> Vec<(&'static str, String, Option<Value>)> {
         ("DELETE", format!("/documents/{id}"), None),
         ("GET", "/documents/search?q=t".into(), None),
         ("GET", "/admin/stats".into(), None),
+        ("PUT", format!("/documents/{id}/shares/bob"), None),
+        ("DELETE", format!("/documents/{id}/shares/bob"), None),
+        ("GET", "/admin/documents".into(), None),
     ]
 }
 
@@ -513,24 +516,35 @@ async fn every_guarded_route_answers_403_naming_the_missing_scope() {
     let api = api(Disclosure::Production);
     let document = api.create(&api.alice, "t", "").await;
     let nothing = api.issuer.token("alice").sign();
+    // The scopes each route asks for; `None` for a role, which no scope would grant.
     let required = [
-        "docs:read",
-        "docs:write",
-        "docs:read",
-        "docs:write",
-        "docs:delete",
-        "docs:read",
-        "admin:read docs:admin",
+        Some("docs:read"),
+        Some("docs:write"),
+        Some("docs:read"),
+        Some("docs:write"),
+        Some("docs:delete"),
+        Some("docs:read"),
+        Some("admin:read docs:admin"),
+        Some("docs:write"),
+        Some("docs:write"),
+        None,
     ];
-    for ((method, uri, json), scope) in guarded_routes(document.id).into_iter().zip(required) {
-        // The owner herself, without the scope; a malformed body does not change the answer.
+    let routes = guarded_routes(document.id);
+    assert_eq!(routes.len(), required.len());
+    for ((method, uri, json), scope) in routes.into_iter().zip(required) {
+        // The owner herself, without the scope (nor `email_verified`, which the share routes'
+        // policy would refuse: the scope is checked first); a malformed body does not change
+        // the answer.
         let json = json.map(|_| json!({"title": 5}));
         let reply = api.send(method, &uri, Some(&nothing), json).await;
         let body = reply.problem(StatusCode::FORBIDDEN);
-        assert_eq!(body.get("detail"), None);
+        assert_eq!(body, json!({"type": "about:blank", "title": "Forbidden", "status": 403}));
+        let challenge =
+            scope.map_or_else(|| FORBIDDEN_WITHOUT_SCOPE.to_owned(), challenge_for_scope);
         assert_eq!(
             reply.header(header::WWW_AUTHENTICATE),
-            Some(challenge_for_scope(scope).as_str())
+            Some(challenge.as_str()),
+            "{method} {uri}"
         );
     }
     // The read-only user can read, but neither write nor delete.
@@ -675,6 +689,38 @@ async fn a_shared_document_is_read_only_for_its_reader_and_invisible_to_others()
     let bob = api.get(&uri, &api.bob).await;
     bob.problem(StatusCode::NOT_FOUND);
     assert_eq!((&bob.headers, &bob.bytes), (&absent.headers, &absent.bytes));
+}
+
+#[tokio::test]
+async fn a_stranger_sharing_gets_the_404_of_an_absent_document() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "Alice's", "").await;
+    let uri = format!("/documents/{}", document.id);
+    // bob holds docs:write and a verified address: only the document's access refuses him.
+    let absent = api.get("/documents/999999", &api.bob).await;
+    absent.problem(StatusCode::NOT_FOUND);
+    assert_eq!(absent.header(header::WWW_AUTHENTICATE), None);
+    for method in ["PUT", "DELETE"] {
+        for subject in ["bob", "carol"] {
+            let absent_share = api
+                .send(method, &format!("/documents/999999/shares/{subject}"), Some(&api.bob), None)
+                .await;
+            let foreign =
+                api.send(method, &format!("{uri}/shares/{subject}"), Some(&api.bob), None).await;
+            let body = foreign.problem(StatusCode::NOT_FOUND);
+            assert_eq!(body, json!({"type": "about:blank", "title": "Not Found", "status": 404}));
+            assert_eq!(foreign.header(header::WWW_AUTHENTICATE), None);
+            for same in [&absent_share, &absent] {
+                assert_eq!((&foreign.headers, &foreign.bytes), (&same.headers, &same.bytes));
+            }
+        }
+    }
+    // Nothing was shared: bob still cannot read it, carol neither.
+    for token in [&api.bob, &api.carol] {
+        let reply = api.get(&uri, token).await;
+        assert_eq!((&reply.headers, &reply.bytes), (&absent.headers, &absent.bytes));
+    }
+    assert_eq!(api.get(&uri, &api.alice).await.document(), document);
 }
 
 #[tokio::test]
