@@ -550,6 +550,46 @@ async fn a_policy_runs_after_the_scopes_and_before_the_resource() {
     assert_eq!(f.store.loads.load(Ordering::SeqCst), 0);
 }
 
+#[tokio::test]
+async fn roles_are_checked_before_policies() {
+    let f = fixture(Disclosure::Development);
+    f.store.blocked.lock().unwrap().push("mallory".into());
+    let role_challenge = r#"Bearer realm="docs", error="insufficient_scope", error_description="The access token lacks a required role: editor""#;
+    let role_detail = "The access token lacks a required role; missing: editor";
+    // Without the role, and refused by either policy too: `not_blocked` (mallory is on the
+    // list) or the ready-made `email_verified` check. The role answers, and no policy runs.
+    let blocked = f.token("mallory", &["docs:write"], &["auditor"]);
+    let unverified = f
+        .issuer
+        .token("alice")
+        .scopes(["docs:write"])
+        .claim("realm_access", json!({"roles": ["auditor"]}))
+        .claim("email_verified", false)
+        .sign();
+    for token in [&blocked, &unverified] {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let reply = send(
+            f.app.clone(),
+            request("PUT", "/docs/1?notify=true", Some(token), tripwire(&polls)),
+        )
+        .await;
+        assert_denied(&reply, StatusCode::FORBIDDEN, Some(role_challenge), Some(role_detail));
+        assert_eq!(polls.load(Ordering::SeqCst), 0, "the body was read");
+    }
+    assert_eq!(f.store.policy_runs.load(Ordering::SeqCst), 0, "a policy ran before the role");
+    assert_eq!(f.store.loads.load(Ordering::SeqCst), 0);
+
+    // With the role, the same refusals come from the policies: they were only waiting.
+    let blocked = f.token("mallory", &["docs:write"], &["editor"]);
+    let reply =
+        send(f.app.clone(), request("PUT", "/docs/1?notify=true", Some(&blocked), Body::empty()))
+            .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_ne!(reply.challenge(), Some(role_challenge));
+    assert_eq!(f.store.policy_runs.load(Ordering::SeqCst), 1);
+    assert_eq!(f.store.loads.load(Ordering::SeqCst), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Resource access
 
@@ -640,13 +680,17 @@ async fn optional_credentials_without_a_token_reach_the_handler_with_no_principa
         }
         let reply = send(f.app.clone(), request).await;
         assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "application/json");
         assert_eq!(reply.body, json!({"subject": null}));
         assert_eq!(reply.challenge(), None);
     }
     let token = f.token("alice", &[], &[]);
     let reply =
         send(f.app.clone(), request("POST", "/whoami", Some(&token), Body::from("{}"))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/json");
     assert_eq!(reply.body, json!({"subject": "alice"}));
+    assert_eq!(reply.challenge(), None);
 }
 
 #[tokio::test]
@@ -665,19 +709,38 @@ async fn optional_credentials_refuse_bad_ones_before_any_extractor() {
     };
     let two_transports =
         request("POST", &format!("/whoami?access_token={token}"), Some(&token), Body::empty());
+    // (request, status, challenge, detail): a 400 describes the request, so Production shows
+    // its detail; a 401 says nothing of the token.
     let cases = [
-        (invalid("not.a.jwt"), StatusCode::UNAUTHORIZED, INVALID_TOKEN),
-        (invalid(&expired), StatusCode::UNAUTHORIZED, INVALID_TOKEN),
-        (two_headers, StatusCode::BAD_REQUEST, INVALID_REQUEST),
-        (two_transports, StatusCode::BAD_REQUEST, INVALID_REQUEST),
+        (invalid("not.a.jwt"), StatusCode::UNAUTHORIZED, INVALID_TOKEN, None),
+        (invalid(&expired), StatusCode::UNAUTHORIZED, INVALID_TOKEN, None),
+        (
+            two_headers,
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Some("The request has more than one Authorization header"),
+        ),
+        (
+            two_transports,
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            Some("The request carries more than one access token"),
+        ),
     ];
-    for (request, status, challenge) in cases {
+    for (request, status, challenge, detail) in cases {
         let polls = Arc::new(AtomicUsize::new(0));
         let (parts, _) = request.into_parts();
         let request = http::Request::from_parts(parts, tripwire(&polls));
         let reply = send(f.app.clone(), request).await;
-        assert_eq!(reply.status, status);
-        assert_eq!(reply.challenge(), Some(challenge));
+        // A problem document, Content-Type included.
+        assert_denied(&reply, status, Some(challenge), detail);
+        let title = status.canonical_reason().unwrap();
+        let mut expected =
+            json!({"type": "about:blank", "title": title, "status": status.as_u16()});
+        if let Some(detail) = detail {
+            expected["detail"] = json!(detail);
+        }
+        assert_eq!(reply.body, expected);
         assert_eq!(polls.load(Ordering::SeqCst), 0, "the body was read");
     }
 }
