@@ -25,7 +25,9 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
-use portcullis::{ClientAuthMethod, Disclosure, Introspection, Principal, TokenProfile, Verifier};
+use portcullis::{
+    ClientAuthMethod, ConfigError, Disclosure, Introspection, Principal, TokenProfile, Verifier,
+};
 use portcullis_tests::{Captured, Reply, assert_denied, bearer, send, single_header};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpSocket};
@@ -275,6 +277,7 @@ async fn silent() -> SocketAddr {
 async fn me(principal: Principal) -> axum::Json<Value> {
     axum::Json(json!({
         "sub": principal.subject(),
+        "id": principal.id(),
         "scopes": principal.scopes().iter().collect::<Vec<_>>(),
         "claims": principal.claims(),
     }))
@@ -377,6 +380,47 @@ async fn the_rfc9068_profile_does_not_apply_to_introspection_answers() {
     }
     server.answer(&token, Answer::Json(answer));
     assert_me(&get_me(&app(verifier), &token).await, "alice", &["docs:read", "docs:write"]);
+}
+
+/// With several issuers, an endpoint vouches for its own issuer's tokens only, as each issuer's
+/// keys verify only its own JWTs: which one must be said, and an answer naming another is refused.
+#[tokio::test]
+async fn with_several_issuers_the_endpoint_answers_for_its_own() {
+    const OTHER: &str = "https://other-issuer.example";
+    let server = As::start().await;
+    let builder = |introspection: Introspection| {
+        Verifier::builder()
+            .issuer(TEST_ISSUER)
+            .issuer(OTHER)
+            .audience(TEST_AUDIENCE)
+            .disclosure(Disclosure::Development)
+            .introspection(introspection)
+            .build()
+    };
+    let err = builder(introspection(&server.url("/introspect"))).unwrap_err();
+    assert!(matches!(err, ConfigError::IntrospectionNeedsIssuer), "{err}");
+    let err =
+        builder(introspection(&server.url("/introspect")).issuer("https://c.example")).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::IntrospectionIssuerNotAccepted(ref i) if i == "https://c.example"),
+        "{err}"
+    );
+
+    let app = app(builder(introspection(&server.url("/introspect")).issuer(TEST_ISSUER)).unwrap());
+    let own = opaque();
+    server.answer(&own, Answer::Json(active("alice")));
+    let reply = get_me(&app, &own).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    // Two issuers: the caller is the pair.
+    assert_eq!(reply.body["id"], json!(format!(r#"["{TEST_ISSUER}","alice"]"#)), "{reply:?}");
+    let mut foreign_answer = active("alice");
+    foreign_answer["iss"] = json!(OTHER);
+    let foreign = opaque();
+    server.answer(&foreign, Answer::Json(foreign_answer));
+    assert_refused(
+        &get_me(&app, &foreign).await,
+        "The access token was issued by an untrusted issuer",
+    );
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ const CLIENT_SECRET: &str = "never-logged-secret";
 const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Every setting the binary reads, removed so that only the test's own apply.
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 13] = [
     "DOCUMENTS_ADDR",
     "DOCUMENTS_DB",
     "PORTCULLIS_ISSUER",
@@ -38,6 +38,9 @@ const SETTINGS: [&str; 10] = [
     "PORTCULLIS_JWKS_URL",
     "PORTCULLIS_REALM",
     "PORTCULLIS_DISCLOSURE",
+    "PORTCULLIS_TOKEN_PROFILE",
+    "PORTCULLIS_ALLOW_HTTP",
+    "PORTCULLIS_ROLES_CLAIM",
     "PORTCULLIS_INTROSPECTION_URL",
     "PORTCULLIS_INTROSPECTION_CLIENT_ID",
     "PORTCULLIS_INTROSPECTION_CLIENT_SECRET",

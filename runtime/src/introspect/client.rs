@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use super::{ClientAuthMethod, Introspection, Secret};
-use crate::keys::secure_url;
+use crate::keys::{is_clear_text_to_network, secure_url};
 
 /// What the endpoint said about a token.
 #[derive(Debug)]
@@ -43,6 +43,14 @@ fn endpoint_url(url: &str, allow_http: bool) -> Result<Url, &'static str> {
     let url = secure_url(url, allow_http)?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the URL must not hold credentials: configure them as client credentials");
+    }
+    if is_clear_text_to_network(&url) {
+        tracing::warn!(
+            target: "portcullis::introspection",
+            %url,
+            "tokens are introspected over plain http (PORTCULLIS_ALLOW_HTTP): anyone on the path \
+             can read them and the client secret; for development only"
+        );
     }
     Ok(url)
 }

@@ -68,6 +68,8 @@ pub enum ClientAuthMethod {
 #[derive(Clone)]
 pub struct Introspection {
     pub(crate) endpoint: Option<String>,
+    /// The issuer the endpoint answers for; see [`Introspection::issuer`].
+    pub(crate) issuer: Option<String>,
     pub(crate) credentials: Option<(String, Secret)>,
     pub(crate) auth: ClientAuthMethod,
     pub(crate) jwts: bool,
@@ -93,6 +95,7 @@ impl fmt::Debug for Introspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Introspection")
             .field("endpoint", &self.endpoint.as_deref().unwrap_or("(discovered)"))
+            .field("issuer", &self.issuer)
             .field("client_id", &self.credentials.as_ref().map(|(id, _)| id.as_str()))
             .field("client_secret", &self.credentials.as_ref().map(|(_, secret)| secret))
             .field("auth", &self.auth)
@@ -111,6 +114,7 @@ impl Introspection {
     fn with_endpoint(endpoint: Option<String>) -> Self {
         Self {
             endpoint,
+            issuer: None,
             credentials: None,
             auth: ClientAuthMethod::default(),
             jwts: false,
@@ -123,8 +127,9 @@ impl Introspection {
         }
     }
 
-    /// Introspects at `url` (`https`; `http` only to a loopback address). The URL must not hold
-    /// credentials: give them to [`client_credentials`](Self::client_credentials).
+    /// Introspects at `url` (`https`; `http` only to a loopback address, or to any host with
+    /// the builder's development opt-in [`allow_http`](crate::VerifierBuilder::allow_http)). The
+    /// URL must not hold credentials: give them to [`client_credentials`](Self::client_credentials).
     pub fn endpoint(url: impl Into<String>) -> Self {
         Self::with_endpoint(Some(url.into()))
     }
@@ -135,6 +140,15 @@ impl Introspection {
     /// introspection, and again after a failure.
     pub fn discovered() -> Self {
         Self::with_endpoint(None)
+    }
+
+    /// The issuer this endpoint answers for: an active answer must name it in `iss`, and
+    /// discovery reads its document. Required when the verifier accepts several issuers (an
+    /// endpoint vouches for its own issuer's tokens only, as each issuer's keys verify only its
+    /// own JWTs); with one issuer, that one.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
     }
 
     /// The client credentials the endpoint authenticates this API with. Without them, no
@@ -265,6 +279,8 @@ struct Shared {
     retry_after: Duration,
     /// The leeway on `exp` and `nbf`, in seconds, as the claim rules apply it.
     leeway: u64,
+    /// The one issuer whose tokens the endpoint vouches for; `None` with any issuer accepted.
+    issuer: Option<String>,
 }
 
 impl fmt::Debug for Introspector {
@@ -282,8 +298,11 @@ impl fmt::Debug for Introspector {
 pub(crate) enum SetupError {
     /// The endpoint URL (or the issuer's discovery URL).
     Url { url: String, problem: &'static str },
-    /// Discovery needs exactly one issuer.
+    /// Several issuers are accepted (or, for discovery, none is named) and the endpoint's is not
+    /// said.
     NeedsOneIssuer,
+    /// The endpoint's issuer is not among the accepted ones.
+    IssuerNotAccepted(String),
     /// The HTTP client could not be built.
     Client(String),
 }
@@ -297,14 +316,21 @@ impl Introspector {
         leeway: u64,
         allow_http: bool,
     ) -> Result<Self, SetupError> {
-        let endpoint = match &config.endpoint {
-            Some(url) => Endpoint::configured(url, allow_http)
+        let issuer = match (&config.issuer, issuers) {
+            (Some(issuer), Some(accepted)) if !accepted.contains(issuer) => {
+                return Err(SetupError::IssuerNotAccepted(issuer.clone()));
+            }
+            (Some(issuer), _) => Some(issuer.clone()),
+            (None, Some([issuer])) => Some(issuer.clone()),
+            (None, Some(_)) => return Err(SetupError::NeedsOneIssuer),
+            (None, None) => None,
+        };
+        let endpoint = match (&config.endpoint, &issuer) {
+            (Some(url), _) => Endpoint::configured(url, allow_http)
                 .map_err(|problem| SetupError::Url { url: url.clone(), problem })?,
-            None => match issuers {
-                Some([issuer]) => Endpoint::discovered(issuer, allow_http)
-                    .map_err(|problem| SetupError::Url { url: issuer.clone(), problem })?,
-                _ => return Err(SetupError::NeedsOneIssuer),
-            },
+            (None, Some(issuer)) => Endpoint::discovered(issuer, allow_http)
+                .map_err(|problem| SetupError::Url { url: issuer.clone(), problem })?,
+            (None, None) => return Err(SetupError::NeedsOneIssuer),
         };
         let client = Client::new(endpoint, &config)
             .map_err(|error| SetupError::Client(error.to_string()))?;
@@ -325,6 +351,7 @@ impl Introspector {
                 )
                 .max(Duration::from_secs(1)),
                 leeway,
+                issuer,
             }),
         })
     }
@@ -335,6 +362,11 @@ impl Introspector {
     }
 
     /// The cache key of `token`: its SHA-256 digest.
+    /// The issuer an active answer must name, if one is set.
+    pub(crate) fn issuer(&self) -> Option<&str> {
+        self.shared.issuer.as_deref()
+    }
+
     pub(crate) fn key(token: &str) -> [u8; 32] {
         crate::digest::sha256(token.as_bytes())
     }

@@ -102,9 +102,20 @@ pub enum ConfigError {
         "keys are configured both in code (.key/.keys) and remotely (.jwks_url/.oidc_issuer): choose one"
     )]
     ConflictingKeySources,
-    /// No longer returned: several issuers are each discovered on their own.
+    /// No longer returned: several issuers are each discovered on their own, and introspection
+    /// says [`ConfigError::IntrospectionNeedsIssuer`].
     #[error("OIDC discovery needs exactly one issuer")]
     DiscoveryNeedsOneIssuer,
+    /// Introspection without [`Introspection::issuer`](crate::Introspection::issuer) while
+    /// several issuers, or any issuer, are accepted: an endpoint vouches for one issuer's tokens.
+    #[error(
+        "introspection needs to know which issuer its endpoint answers for: with several (or any) accepted issuers, set Introspection::issuer"
+    )]
+    IntrospectionNeedsIssuer,
+    /// [`Introspection::issuer`](crate::Introspection::issuer) names an issuer the verifier does
+    /// not accept.
+    #[error("introspection answers for {0:?}, which is not an accepted issuer")]
+    IntrospectionIssuerNotAccepted(String),
     /// An issuer with keys of its own ([`TrustedIssuer`]) has none, or more than one source.
     #[error("the issuer {issuer:?}: {problem}")]
     TrustedIssuerKeys {

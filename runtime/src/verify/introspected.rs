@@ -64,14 +64,16 @@ impl Verifier {
             None => {
                 let compute = || async {
                     match introspector.call(token).await {
-                        Ok(Answer::Active(members)) => match self.accept_introspected(members) {
-                            Ok((principal, Validity { exp, nbf })) => {
-                                // `exp` absent from the answer was checked as "never".
-                                let exp = (exp != u64::MAX).then_some(exp);
-                                Computed::Active { principal, exp, nbf }
+                        Ok(Answer::Active(members)) => {
+                            match self.accept_introspected(members, introspector.issuer()) {
+                                Ok((principal, Validity { exp, nbf })) => {
+                                    // `exp` absent from the answer was checked as "never".
+                                    let exp = (exp != u64::MAX).then_some(exp);
+                                    Computed::Active { principal, exp, nbf }
+                                }
+                                Err(reason) => Computed::Refused(reason),
                             }
-                            Err(reason) => Computed::Refused(reason),
-                        },
+                        }
                         Ok(Answer::Inactive) => Computed::Refused(InvalidTokenReason::Inactive),
                         Err(()) => Computed::Unavailable,
                     }
@@ -98,6 +100,7 @@ impl Verifier {
     fn accept_introspected(
         &self,
         mut members: Map<String, Value>,
+        issuer: Option<&str>,
     ) -> Result<(Principal, Validity), InvalidTokenReason> {
         let settings = &self.inner.settings;
         match members.get("token_type") {
@@ -119,6 +122,15 @@ impl Verifier {
             members.remove("exp");
         }
         let validity = checked?;
+        // The endpoint speaks for its own issuer only (RFC 8725 §3.8's rule for keys).
+        if let Some(issuer) = issuer {
+            match members.get("iss") {
+                Some(Value::String(iss)) if iss == issuer => {}
+                Some(Value::String(_)) => return Err(InvalidTokenReason::WrongIssuer),
+                None => return Err(InvalidTokenReason::MissingClaim),
+                Some(_) => return Err(InvalidTokenReason::InvalidClaims),
+            }
+        }
         // RFC 7662 makes `sub` optional, and a client-credentials token has no resource owner:
         // then the client is the caller, as RFC 9068 §2.2 has `sub` name it in a JWT.
         if !members.contains_key("sub")
@@ -215,7 +227,10 @@ pub(super) fn introspector(
 ) -> Result<Introspector, ConfigError> {
     Introspector::new(config, issuers, leeway, allow_http).map_err(|error| match error {
         SetupError::Url { url, problem } => ConfigError::InvalidIntrospectionUrl { url, problem },
-        SetupError::NeedsOneIssuer => ConfigError::DiscoveryNeedsOneIssuer,
+        SetupError::NeedsOneIssuer => ConfigError::IntrospectionNeedsIssuer,
+        SetupError::IssuerNotAccepted(issuer) => {
+            ConfigError::IntrospectionIssuerNotAccepted(issuer)
+        }
         SetupError::Client(error) => ConfigError::HttpClient(error),
     })
 }
@@ -329,6 +344,6 @@ mod tests {
             .introspection(Introspection::discovered())
             .build()
             .unwrap_err();
-        assert!(matches!(err, ConfigError::DiscoveryNeedsOneIssuer), "{err}");
+        assert!(matches!(err, ConfigError::IntrospectionNeedsIssuer), "{err}");
     }
 }
