@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use portcullis::{Challenge, ChallengeError, ErrorCode};
 use portcullis::{
     ConfigError, Denial, DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, Key,
-    NotFoundReason, ScopeRequirement, ScopeRule, Verifier,
+    NotFoundReason, PolicyRefusal, RoleRequirement, Roles, ScopeRequirement, ScopeRule, Verifier,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -507,8 +507,33 @@ fn requirement() -> impl Strategy<Value = ScopeRequirement> {
         })
 }
 
+/// A role requirement of up to three rules (leaked, as [`requirement`]'s), and the roles of
+/// the unmet rules for a token granted some roles, as the guard computes them.
+fn missing_role() -> impl Strategy<Value = DenialKind> {
+    let granted = proptest::collection::vec(nq(10), 0..3);
+    (requirement(), granted).prop_map(|(scopes, granted)| {
+        let required = RoleRequirement::new(scopes.rules());
+        let missing = required.missing(&Roles::new(granted));
+        DenialKind::MissingRole { required, missing }
+    })
+}
+
+/// The closed set of policy refusals, and sentences of a policy's own: within RFC 6750's
+/// `error_description` characters, and outside them (then only `detail` carries it).
+const POLICY_REFUSALS: [PolicyRefusal; 6] = [
+    PolicyRefusal::NOT_PERMITTED,
+    PolicyRefusal::CLAIM_NOT_SATISFIED,
+    PolicyRefusal::ACCOUNT_NOT_ELIGIBLE,
+    PolicyRefusal::because("Outside office hours"),
+    PolicyRefusal::because("Pas aujourd\u{2019}hui"),
+    PolicyRefusal::because("Say \"please\""),
+];
+
 fn denial_kind() -> impl Strategy<Value = DenialKind> {
     prop_oneof![
+        missing_role(),
+        proptest::sample::select(&POLICY_REFUSALS[..]).prop_map(DenialKind::PolicyRefused),
+        Just(DenialKind::ActionNotPermitted),
         Just(DenialKind::MissingCredentials),
         proptest::sample::select(&TOKEN_REASONS[..]).prop_map(DenialKind::InvalidToken),
         proptest::sample::select(&REQUEST_REASONS[..]).prop_map(DenialKind::InvalidRequest),
@@ -542,14 +567,59 @@ fn render(denial: Denial) -> (StatusCode, HeaderMap, Value) {
     (parts.status, parts.headers, body)
 }
 
-/// The `error_description` a Development-mode denial of `kind` carries, if any.
-fn expected_description(kind: &DenialKind) -> Option<&'static str> {
-    match kind {
-        DenialKind::InvalidToken(reason) => Some(reason.description()),
-        DenialKind::InvalidRequest(reason) => Some(reason.description()),
-        DenialKind::InsufficientScope(_) => Some("The access token lacks a required scope"),
-        _ => None,
-    }
+/// RFC 6750 §3's `error_description` characters: `%x20-21 / %x23-5B / %x5D-7E`.
+fn fits_error_description(text: &str) -> bool {
+    text.bytes().all(|byte| matches!(byte, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// The `error_description` a Development-mode denial of `kind` carries, if any: a sentence
+/// outside RFC 6750's characters is left out of the challenge (and stays in `detail`).
+fn expected_description(kind: &DenialKind) -> Option<String> {
+    let text = match kind {
+        DenialKind::InvalidToken(reason) => reason.description().to_owned(),
+        DenialKind::InvalidRequest(reason) => reason.description().to_owned(),
+        DenialKind::InsufficientScope(_) => "The access token lacks a required scope".to_owned(),
+        DenialKind::MissingRole { missing, .. } => {
+            format!("The access token lacks a required role: {}", missing.join(" "))
+        }
+        DenialKind::PolicyRefused(refusal) => refusal.description().to_owned(),
+        _ => return None,
+    };
+    fits_error_description(&text).then_some(text)
+}
+
+/// The problem's `detail` for a denial of `kind` in `mode`, if any.
+fn expected_detail(kind: &DenialKind, mode: Disclosure) -> Option<String> {
+    let dev = mode == Disclosure::Development;
+    let text = match kind {
+        DenialKind::MissingCredentials if dev => {
+            "The request carries no bearer access token".to_owned()
+        }
+        DenialKind::InvalidToken(reason) if dev => reason.description().to_owned(),
+        // It describes the request, not the token: shown in both modes.
+        DenialKind::InvalidRequest(reason) => reason.description().to_owned(),
+        DenialKind::InsufficientScope(required) if dev => {
+            format!("The access token lacks a required scope; required: {required}")
+        }
+        DenialKind::MissingRole { missing, .. } if dev => {
+            format!("The access token lacks a required role; missing: {}", missing.join(" "))
+        }
+        DenialKind::PolicyRefused(refusal) if dev => refusal.description().to_owned(),
+        DenialKind::ActionNotPermitted if dev => {
+            "The caller may see this resource but may not perform this action on it".to_owned()
+        }
+        DenialKind::NotFound(_) if dev => "No resource with this id exists that the caller \
+            owns; absent and foreign resources are answered alike"
+            .to_owned(),
+        DenialKind::KeysUnavailable { .. } => {
+            "The keys to verify access tokens are temporarily unavailable; retry later".to_owned()
+        }
+        DenialKind::IntrospectionUnavailable { .. } => {
+            "The access token cannot be checked with its issuer right now; retry later".to_owned()
+        }
+        _ => return None,
+    };
+    Some(text)
 }
 
 proptest! {
@@ -585,9 +655,21 @@ proptest! {
         {
             prop_assert_eq!(body.get("detail"), None, "Production says nothing more");
         }
+        let detail = expected_detail(&kind, mode);
+        prop_assert_eq!(body.get("detail").and_then(Value::as_str), detail.as_deref());
 
         let challenges: Vec<_> = headers.get_all(WWW_AUTHENTICATE).iter().collect();
+        // An action refused on a visible resource is the one 403 without a challenge: the token
+        // is fine, and no other token would help.
+        let challenged = matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) && kind != DenialKind::ActionNotPermitted;
         let code = match status {
+            _ if !challenged => {
+                prop_assert!(challenges.is_empty(), "{} carries no challenge", status);
+                None
+            }
             StatusCode::BAD_REQUEST => Some(ErrorCode::InvalidRequest),
             StatusCode::UNAUTHORIZED if kind == DenialKind::MissingCredentials => None,
             StatusCode::UNAUTHORIZED => Some(ErrorCode::InvalidToken),
@@ -605,7 +687,7 @@ proptest! {
                 prop_assert_eq!(code.status(), status);
                 expected.insert("error".into(), code.as_str().into());
                 if development && let Some(description) = expected_description(&kind) {
-                    expected.insert("error_description".into(), description.into());
+                    expected.insert("error_description".into(), description);
                 }
             }
             if let DenialKind::InsufficientScope(required) = &kind
@@ -616,10 +698,7 @@ proptest! {
             }
             prop_assert_eq!(params, expected, "{}", rendered);
         } else {
-            prop_assert!(
-                !matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
-                "{} needs exactly one challenge, got {:?}", status, challenges
-            );
+            prop_assert!(!challenged, "{} needs exactly one challenge, got {:?}", status, challenges);
         }
 
         let retry_after: Vec<_> = headers.get_all(RETRY_AFTER).iter().collect();
