@@ -731,12 +731,17 @@ async fn an_unknown_kid_storm_while_the_provider_fails_is_bounded_and_503() {
     for reply in &replies {
         assert_unavailable(reply);
     }
-    // Whoever fetched (the storm, or the background task retrying), fetches start at least
-    // min_interval apart.
+    // Two limiters, each starting fetches at least min_interval apart: the background task's
+    // retries of the failing provider (with the start-up fetch before them), and the storm's
+    // on-demand fetches, which no longer wait for a scheduled one (issue 16). Each allows
+    // `fetch_bound` within the time since the build, so together at most twice that: on a slow
+    // machine both may fire in the same window, which `1 + elapsed/min_interval` did not allow.
+    // Still a bound: 200 unknown kids in about a second get a handful of fetches, not 200.
     let fetches = idp.hits("/jwks");
+    let bound = 2 * fetch_bound(since_build.elapsed(), min_interval);
     assert!(
-        (2..=fetch_bound(since_build.elapsed(), min_interval)).contains(&fetches),
-        "{fetches} fetches in all, for 200 unknown kids in {elapsed:?}"
+        (2..=bound).contains(&fetches),
+        "{fetches} fetches in all (at most {bound}), for 200 unknown kids in {elapsed:?}"
     );
     assert_accepted(&verifier, &a).await;
 }
@@ -1664,7 +1669,9 @@ async fn discovery_is_read_again_on_the_schedule_and_a_new_jwks_uri_followed() {
     let (a, b) = (signer("a").with_issuer(issuer.clone()), signer("b").with_issuer(issuer.clone()));
     idp.set(DISCOVERY, Answer::json(&discovery_document(&issuer, &idp.url("/old"))));
     idp.set("/old", Answer::json(&jwks(&[&a], &[])));
-    // A short schedule; the on-demand limit far away, so that only the schedule can find b.
+    // A short schedule (the minimum interval no longer, or it would stretch the schedule). A
+    // token's on-demand fetch reads the jwks_uri found last, the old one, which lacks b: only
+    // the schedule, which reads discovery again, can find b.
     let refresh = KeyRefresh::default()
         .interval(Duration::from_millis(100))
         .min_interval(Duration::from_millis(100));
