@@ -44,7 +44,7 @@ fn is_secure(url: &Url, allow_http: bool) -> bool {
 }
 
 /// Whether a fetch that went through `previous` (the first URL first) may follow a redirect to
-/// `next`: at most three redirects, each to a secure URL, and never from `https` down to `http`,
+/// `next`: at most two redirects (`previous` holds the first URL too), each to a secure URL, and never from `https` down to `http`,
 /// not even to a loopback address (the document would no longer be what the `https` URL
 /// vouched for).
 fn may_redirect(previous: &[Url], next: &Url, allow_http: bool) -> bool {

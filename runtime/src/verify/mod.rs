@@ -129,8 +129,9 @@ impl Verifier {
     }
 
     /// Checks, at start, what only the identity provider can tell: that each issuer's discovery
-    /// document names that very issuer. Waits for the first fetch of fetched keys (at most the
-    /// fetch timeout); keys configured in code, and a provider that cannot be reached (the keys
+    /// document names that very issuer. Waits for the first fetch of fetched keys, issuer after
+    /// issuer (for each, at most the fetch timeout per document it reads: the OpenID Connect
+    /// document, RFC 8414's when that one is not served, and the key set); keys configured in code, and a provider that cannot be reached (the keys
     /// are then fetched as soon as it answers, and tokens get 503 meanwhile), pass.
     ///
     /// A mismatch is a configuration error, [`ConfigError::IssuerMismatch`], with both spellings
