@@ -7,7 +7,7 @@
 
 use http::StatusCode;
 use jsonwebtoken::EncodingKey;
-use portcullis::{Disclosure, Key, Preset, Verifier, VerifierBuilder};
+use portcullis::{Disclosure, Key, Preset, Principal, Verifier, VerifierBuilder};
 use portcullis_tests::{Reply, app, assert_denied, bearer, fixture, send};
 use serde_json::{Map, Value, json};
 
@@ -64,6 +64,16 @@ async fn me(builder: &VerifierBuilder, token: &str) -> Reply {
     send(app(verifier), bearer("/me", token)).await
 }
 
+/// The caller `builder`'s verifier reads from `token`.
+fn principal(builder: &VerifierBuilder, token: &str) -> Principal {
+    builder.clone().build().unwrap().verify(token).unwrap()
+}
+
+/// The roles `principal` holds, sorted.
+fn roles(principal: &Principal) -> Vec<&str> {
+    principal.roles().iter().collect()
+}
+
 /// The `/me` answer: 200, the subject and the granted scopes (a set: sorted, each once).
 fn assert_caller(reply: &Reply, subject: &str, scopes: &[&str]) {
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
@@ -100,6 +110,11 @@ async fn auth0_scope_and_rbac_permissions_and_an_audience_array() {
         "auth0|6475c7b2e3ad1d7a0f7b4a9c",
         &["openid", "profile", "docs:read", "docs:read", "docs:write"],
     );
+    // No role claim: Auth0 documents none; RBAC permissions are scopes.
+    let caller = principal(&builder, &sign(&shape.header, &shape.claims));
+    assert!(preset_roles(Preset::auth0("acme.eu.auth0.com")).is_empty());
+    assert!(caller.roles().is_empty());
+    assert!(!caller.has_role("docs:write"));
     // Auth0's RFC 9068 profile: typ at+jwt, accepted too.
     let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": "auth0-key-1"});
     assert_eq!(me(&builder, &sign(&header, &shape.claims)).await.status, StatusCode::OK);
@@ -125,6 +140,16 @@ async fn keycloak_realm_issuer_and_audience_mapper() {
         "f1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
         &["openid", "profile", "email", "docs:read"],
     );
+    // Realm roles from `realm_access.roles`; the `account` client's roles are not realm roles.
+    let caller = principal(&builder, &token);
+    assert_eq!(roles(&caller), ["default-roles-acme", "offline_access", "uma_authorization"]);
+    assert!(caller.has_role("offline_access"));
+    assert!(!caller.has_role("manage-account"));
+    // A client's roles, named after the preset (which the list replaces).
+    let with_client =
+        builder.clone().role_claims(["realm_access.roles", "resource_access.account.roles"]);
+    let caller = principal(&with_client, &token);
+    assert!(caller.has_role("manage-account") && caller.has_role("offline_access"));
     // Without the audience mapper, Keycloak's `aud` is `account` alone.
     let mut claims = shape.claims.clone();
     claims.insert("aud".into(), json!("account"));
@@ -149,6 +174,14 @@ async fn entra_id_v2_scp_and_a_tenant_allow_list() {
         .audience("6e74172b-be56-4843-9ff4-e66a39bb12e3");
     let reply = me(&builder, &sign(&shape.header, &shape.claims)).await;
     assert_caller(&reply, "HKZpfaHyWadeOouYlitjrI-KffTm222X5rrV3xDqfKQ", &["access_as_user"]);
+    // App roles assigned to the user arrive in `roles`, an array.
+    let mut claims = shape.claims.clone();
+    claims.insert("roles".into(), json!(["Documents.Admin", "Documents.Read"]));
+    let caller = principal(&builder, &sign(&shape.header, &claims));
+    assert_eq!(roles(&caller), ["Documents.Admin", "Documents.Read"]);
+    assert!(caller.has_role("Documents.Admin"));
+    assert!(!caller.has_role("access_as_user"), "a scope is not a role");
+    assert!(principal(&builder, &sign(&shape.header, &shape.claims)).roles().is_empty());
     // Two tenants: the same subject in each is another owner.
     assert_eq!(
         reply.body["id"],
@@ -176,6 +209,14 @@ async fn okta_scp_array() {
     let builder = Verifier::builder().preset(preset.key(key(&shape))).audience("api://default");
     let reply = me(&builder, &sign(&shape.header, &shape.claims)).await;
     assert_caller(&reply, "alice@example.com", &["openid", "email", "docs:read"]);
+    // Without a Groups claim on the authorization server, no groups.
+    assert!(principal(&builder, &sign(&shape.header, &shape.claims)).roles().is_empty());
+    // With the one Okta's guide adds, named `groups`.
+    let mut claims = shape.claims.clone();
+    claims.insert("groups".into(), json!(["Everyone", "documents-admin"]));
+    let caller = principal(&builder, &sign(&shape.header, &claims));
+    assert_eq!(roles(&caller), ["Everyone", "documents-admin"]);
+    assert!(caller.has_role("documents-admin"));
 }
 
 #[tokio::test]
@@ -194,6 +235,10 @@ async fn cognito_audience_in_client_id_and_id_tokens_refused() {
         "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         &["aws.cognito.signin.user.admin", "docs:read"],
     );
+    // The user pool's groups, in `cognito:groups`.
+    let caller = principal(&builder, &token);
+    assert_eq!(roles(&caller), ["admin"]);
+    assert!(caller.has_role("admin"));
     // Another app client's access token.
     let mut claims = shape.claims.clone();
     claims.insert("client_id".into(), json!("9other8765432"));
@@ -223,6 +268,23 @@ async fn google_both_issuer_spellings_are_one_identity() {
     assert_caller(&bare, "10769150350006150715113082367", &[]);
     assert_eq!(https.body["id"], bare.body["id"]);
     assert_eq!(https.body["id"], "10769150350006150715113082367");
+    assert!(preset_roles(Preset::google()).is_empty());
+}
+
+/// The role claims `preset` sets.
+fn preset_roles(preset: Preset) -> Vec<&'static str> {
+    preset.role_claims().to_vec()
+}
+
+#[test]
+fn presets_read_roles_where_their_provider_documents_them() {
+    assert_eq!(
+        preset_roles(Preset::keycloak("https://sso.example.com", "acme")),
+        ["realm_access.roles"]
+    );
+    assert_eq!(preset_roles(Preset::entra_id(["t"])), ["roles"]);
+    assert_eq!(preset_roles(Preset::cognito("us-west-2", "p")), ["cognito:groups"]);
+    assert_eq!(preset_roles(Preset::okta("https://acme.okta.com", "default")), ["groups"]);
 }
 
 #[test]
