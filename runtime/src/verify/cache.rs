@@ -192,7 +192,6 @@ impl VerifiedTokens {
     /// The principal of a token verified earlier with the keys of `generation`, if it is still
     /// within its `exp`, its `nbf` and the maximum age. An entry stale for every request
     /// (expired, not yet valid, or of older keys) is removed.
-    #[inline(never)]
     pub(crate) fn get(&self, key: &TokenKey<'_>, generation: u64) -> Option<Principal> {
         self.get_at(key, generation, unix_millis())
     }
