@@ -674,11 +674,23 @@ async fn a_storm_of_one_token_is_one_call() {
 #[tokio::test]
 async fn an_endpoint_that_is_down_is_a_503() {
     let (_socket, addr) = refusing();
-    let app = app(verifier(introspection(&format!("http://{addr}/introspect"))));
+    let opaque_app = app(verifier(introspection(&format!("http://{addr}/introspect"))));
     let token = opaque();
-    assert_unavailable(&get_me(&app, &token).await);
+    assert_unavailable(&get_me(&opaque_app, &token).await);
     // Remembered for its Retry-After, so a storm during an outage is not a storm of attempts.
-    assert_unavailable(&get_me(&app, &token).await);
+    assert_unavailable(&get_me(&opaque_app, &token).await);
+
+    // No fail-open: a JWT introspected for revocation is not accepted on its signature alone
+    // while the endpoint is down, since it may have been revoked.
+    let issuer = TestIssuer::eddsa();
+    let revocation = issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .introspection(introspection(&format!("http://{addr}/introspect")).introspect_jwts(true))
+        .build()
+        .unwrap();
+    let jwt = issuer.token("alice").scopes(["docs:read"]).sign();
+    assert_unavailable(&get_me(&app(revocation), &jwt).await);
 }
 
 #[tokio::test]
