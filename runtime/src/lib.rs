@@ -61,7 +61,9 @@ pub use introspect::{ClientAuthMethod, Introspection};
 pub use keys::KeyRefresh;
 pub use keys::{Algorithm, Key, KeyError, KeySet, UnknownAlgorithm};
 pub use layer::{RequireAuth, RequireAuthLayer};
-pub use ownership::{Access, AccessControl, Action, Owned, OwnedResource, ProvidesResource};
+pub use ownership::{
+    Access, AccessControl, Action, Owned, OwnedResource, ProvidesResource, Visibility,
+};
 pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
 pub use principal::{Claims, Principal, claim_at};
 pub use respond::{

@@ -72,6 +72,75 @@ pub trait OwnedResource: Sized + Send + 'static {
         state: &Self::State,
     ) -> impl Future<Output = Result<Option<Self>, Self::Error>> + Send;
 
+    /// Whether a resource has this id and whether `principal` may see it, found before the
+    /// resource is loaded: an [`Visibility::Absent`] or [`Visibility::NotVisible`] answer gives
+    /// the 404 without calling [`load`](Self::load), a [`Visibility::Visible`] one loads the
+    /// resource, and [`access`](Self::access) then decides the action.
+    ///
+    /// Override it with a lookup that reads only what decides visibility (the owner column, or
+    /// the owner in the `WHERE`, and the shares), never the resource's content: then an absent
+    /// resource and someone else's take the same work, whatever the size of the other user's
+    /// resource, and only what the caller may see is loaded. It must show at least what
+    /// [`access`](Self::access) allows: a resource reported `NotVisible` here is never loaded.
+    ///
+    /// By default every id is [`Visibility::Visible`]: the resource is loaded and `access`
+    /// decides alone (the lookup is then as costly as `load`).
+    ///
+    /// ```
+    /// use portcullis::{OwnedResource, Principal, Visibility};
+    ///
+    /// #[derive(Clone)]
+    /// struct Db; // a connection pool, in a real application
+    ///
+    /// impl Db {
+    ///     /// `SELECT owner FROM documents WHERE id = ?`: one indexed column, never the body.
+    ///     async fn owner_of(&self, id: u64) -> Result<Option<String>, std::io::Error> {
+    ///         Ok((id == 1).then(|| "alice".to_owned()))
+    ///     }
+    /// }
+    ///
+    /// struct Document {
+    ///     id: u64,
+    ///     owner: String,
+    ///     body: String,
+    /// }
+    ///
+    /// impl OwnedResource for Document {
+    ///     type State = Db;
+    ///     type Id = u64;
+    ///     type Error = std::io::Error;
+    ///
+    ///     async fn visibility(
+    ///         id: &u64,
+    ///         principal: &Principal,
+    ///         db: &Db,
+    ///     ) -> Result<Visibility, Self::Error> {
+    ///         Ok(match db.owner_of(*id).await? {
+    ///             None => Visibility::Absent,
+    ///             Some(owner) if owner == principal.id() => Visibility::Visible,
+    ///             Some(_) => Visibility::NotVisible,
+    ///         })
+    ///     }
+    ///
+    ///     async fn load(id: u64, _db: &Db) -> Result<Option<Self>, Self::Error> {
+    ///         // `SELECT * …`: only ever run for the owner.
+    ///         Ok((id == 1).then(|| Document { id, owner: "alice".into(), body: "…".into() }))
+    ///     }
+    ///
+    ///     fn owner(&self) -> &str {
+    ///         &self.owner
+    ///     }
+    /// }
+    /// ```
+    fn visibility(
+        id: &Self::Id,
+        principal: &Principal,
+        state: &Self::State,
+    ) -> impl Future<Output = Result<Visibility, Self::Error>> + Send {
+        let _ = (id, principal, state);
+        std::future::ready(Ok(Visibility::Visible))
+    }
+
     /// The principal id of the owner.
     fn owner(&self) -> &str;
 
@@ -86,6 +155,19 @@ pub trait OwnedResource: Sized + Send + 'static {
         let _ = action;
         if self.owner() == principal.id() { Access::Allowed } else { Access::NotVisible }
     }
+}
+
+/// What [`OwnedResource::visibility`] found before the resource is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Visibility {
+    /// No resource has this id: 404.
+    Absent,
+    /// A resource has this id, but the caller may not know it exists: the same 404, byte for
+    /// byte, as for an absent one, and the resource is not loaded.
+    NotVisible,
+    /// The caller may see the resource: it is loaded, and [`OwnedResource::access`] decides
+    /// whether the caller may perform the action.
+    Visible,
 }
 
 /// The decision of an access check on a loaded resource.
@@ -295,6 +377,23 @@ async fn load_owned<T: OwnedResource, D: Decide<T>, S: ProvidesResource<T>>(
         return not_found(NotFoundReason::InvalidId);
     };
     let resource_state = state.resource_state();
+    let failed = |error: T::Error| {
+        tracing::error!(
+            target: "portcullis::ownership",
+            resource = std::any::type_name::<T>(),
+            %error,
+            "loading an owned resource failed"
+        );
+        Err(principal.deny(DenialKind::LookupFailed))
+    };
+    // Visibility first: an absent resource and someone else's are refused before anything of
+    // either is loaded, so that both take the same lookup.
+    match T::visibility(&id, principal, &resource_state).await {
+        Ok(Visibility::Visible) => {}
+        Ok(Visibility::NotVisible) => return not_found(NotFoundReason::NotOwner),
+        Ok(Visibility::Absent) => return not_found(NotFoundReason::Absent),
+        Err(error) => return failed(error),
+    }
     match T::load(id, &resource_state).await {
         Ok(Some(resource)) => match D::decide(&resource, principal, &parts.method) {
             Access::Allowed => Ok(resource),
@@ -302,15 +401,7 @@ async fn load_owned<T: OwnedResource, D: Decide<T>, S: ProvidesResource<T>>(
             Access::Forbidden => Err(principal.deny(DenialKind::ActionNotPermitted)),
         },
         Ok(None) => not_found(NotFoundReason::Absent),
-        Err(error) => {
-            tracing::error!(
-                target: "portcullis::ownership",
-                resource = std::any::type_name::<T>(),
-                %error,
-                "loading an owned resource failed"
-            );
-            Err(principal.deny(DenialKind::LookupFailed))
-        }
+        Err(error) => failed(error),
     }
 }
 

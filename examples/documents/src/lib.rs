@@ -3,7 +3,7 @@
 //! | route | guard | answer |
 //! |---|---|---|
 //! | `GET /health` | public | 200 |
-//! | `GET /documents` | `docs:read` | 200, the caller's documents |
+//! | `GET /documents?limit=…&cursor=…` | `docs:read` | 200, a page of the caller's documents; `Link: <…>; rel="next"` names the next |
 //! | `POST /documents` | `docs:write` | 201, `Location: /documents/{id}` |
 //! | `GET /documents/{id}` | `docs:read`, owner only | 200 |
 //! | `PUT /documents/{id}` | `docs:write`, owner only | 200 |
@@ -40,6 +40,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis::DeniedWith;
 use portcullis::extract::{Json, Path, Query, Valid};
 use portcullis::{DenialKind, InvalidParam, NotFoundReason, Owned, Principal, Problem, Verifier};
@@ -48,7 +50,7 @@ use serde_json::{Value, json};
 
 mod store;
 
-pub use store::{Document, Stats, Store, StoreError, Summary};
+pub use store::{Document, Page, Stats, Store, StoreError, Summary};
 
 portcullis::scopes! {
     /// The scopes of the documents API.
@@ -78,25 +80,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How many documents a search returns when the request does not say.
 pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
 
-/// What every handler can reach: the token verifier and the document store.
-#[derive(Debug, Clone)]
+/// How many documents a page of `GET /documents` holds when the request does not say.
+pub const DEFAULT_PAGE_LIMIT: u32 = 20;
+
+/// What every handler can reach: the token verifier and the document store, each taken from
+/// the state by its type (`State<Store>`, and the guards' `Verifier`) through the derived
+/// `FromRef`.
+#[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     /// Verifies bearer tokens and renders denials.
     pub verifier: Verifier,
     /// The documents.
     pub store: Store,
-}
-
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
-}
-
-impl FromRef<AppState> for Store {
-    fn from_ref(state: &AppState) -> Self {
-        state.store.clone()
-    }
 }
 
 /// The body of `POST /documents` and `PUT /documents/{id}`.
@@ -121,6 +116,73 @@ pub struct SearchParams {
     /// At most this many results, 1 to 100; [`DEFAULT_SEARCH_LIMIT`] when absent.
     #[garde(range(min = 1, max = 100))]
     pub limit: Option<u32>,
+}
+
+/// The query of `GET /documents`. Unknown and repeated parameters are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// At most this many documents, 1 to 100; [`DEFAULT_PAGE_LIMIT`] when absent.
+    #[garde(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// Where the page starts: the `cursor` of the previous page's `Link` header; the first
+    /// page when absent.
+    #[garde(skip)]
+    pub cursor: Option<Cursor>,
+}
+
+/// Where a page of `GET /documents` starts: after the last document of the previous page.
+///
+/// Opaque to clients, who only copy it from a `Link` header: base64url, without padding, of a
+/// version byte (1) and the id of that last document (8 bytes, big-endian). A cursor that is
+/// not one this server could have written is refused with 400 (`invalid-params`: `cursor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Cursor {
+    /// The id of the last document of the previous page.
+    pub after: i64,
+}
+
+/// The version byte of the cursors this server writes.
+const CURSOR_VERSION: u8 = 1;
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut bytes = [0; 9];
+        bytes[0] = CURSOR_VERSION;
+        bytes[1..].copy_from_slice(&self.after.to_be_bytes());
+        f.write_str(&URL_SAFE_NO_PAD.encode(bytes))
+    }
+}
+
+/// A `cursor` this server did not write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a cursor of this server")]
+pub struct InvalidCursor;
+
+impl std::str::FromStr for Cursor {
+    type Err = InvalidCursor;
+
+    /// Only the spelling [`Cursor`]'s `Display` writes: canonical base64url, the version byte,
+    /// and a positive id.
+    fn from_str(text: &str) -> Result<Self, InvalidCursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| InvalidCursor)?;
+        let Some((&CURSOR_VERSION, id)) = bytes.split_first() else { return Err(InvalidCursor) };
+        let id: [u8; 8] = id.try_into().map_err(|_| InvalidCursor)?;
+        let after = i64::from_be_bytes(id);
+        if after < 1 {
+            return Err(InvalidCursor);
+        }
+        Ok(Self { after })
+    }
+}
+
+impl TryFrom<String> for Cursor {
+    type Error = InvalidCursor;
+
+    fn try_from(text: String) -> Result<Self, InvalidCursor> {
+        text.parse()
+    }
 }
 
 /// The path of `PUT` and `DELETE /documents/{id}/shares/{subject}`.
@@ -226,12 +288,26 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// A page of the caller's documents, oldest first; when more follow, `Link: <…>; rel="next"`
+/// (RFC 8288) names the next page, with the same `limit`. Only the page is read from the store.
 #[portcullis::requires_scope(Scope::DocsRead)]
 async fn list(
     principal: Principal,
     State(store): State<Store>,
-) -> Result<Json<Vec<Document>>, Internal> {
-    Ok(Json(store.list(principal.id()).await?))
+    Valid(Query(params)): Valid<Query<ListParams>>,
+) -> Result<Response, Internal> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    let after = params.cursor.map(|cursor| cursor.after);
+    let page = store.page(principal.id(), after, limit).await?;
+    let mut response = Json(page.documents).into_response();
+    if let Some(after) = page.next_after {
+        let next = format!("</documents?limit={limit}&cursor={}>; rel=\"next\"", Cursor { after });
+        // Digits and the base64url alphabet only: always a valid header value.
+        if let Ok(value) = header::HeaderValue::try_from(next) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 #[portcullis::requires_scope(Scope::DocsWrite)]

@@ -4,10 +4,15 @@
 //! provider's keys (`PORTCULLIS_AUDIENCE`, `PORTCULLIS_REALM` and `PORTCULLIS_DISCLOSURE` apply
 //! too, and `PORTCULLIS_ROLES_CLAIM`, default `realm_access.roles`); with
 //! `PORTCULLIS_INTROSPECTION_URL`, or `PORTCULLIS_INTROSPECTION_CLIENT_ID` and `…_CLIENT_SECRET`
-//! beside `PORTCULLIS_ISSUER`, opaque tokens are accepted by introspection. With neither, the
-//! server runs in **development mode**: it generates a signing key, mints tokens for three users
-//! and an administrator, and prints `curl` commands to try.
+//! beside `PORTCULLIS_ISSUER`, opaque tokens are accepted by introspection.
+//!
+//! With no `PORTCULLIS_*` variable at all, the server runs in **development mode**, on a loopback
+//! address only: it generates a signing key, mints tokens for three users and an administrator,
+//! and prints `curl` commands to try. Any `PORTCULLIS_*` variable means a real configuration
+//! (never development mode), and a variable of `PORTCULLIS_*` or `DOCUMENTS_*` that is not one of
+//! the known ones stops the start, so that a misspelt name cannot fall back to development mode.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,16 +23,20 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+/// The listen address.
+const ADDR: &str = "DOCUMENTS_ADDR";
+
+/// The SQLite file; in memory when not set.
+const DB: &str = "DOCUMENTS_DB";
+
+/// Every `DOCUMENTS_*` variable this program reads.
+const DOCUMENTS_SETTINGS: [&str; 2] = [ADDR, DB];
+
 /// The listen address when `DOCUMENTS_ADDR` is not set.
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
 /// The realm of the challenges when `PORTCULLIS_REALM` is not set.
 const REALM: &str = "documents";
-
-/// The settings that name where tokens are verified (keys, or introspection). With none of them
-/// set, the server runs in development mode on a key of its own.
-const KEY_SETTINGS: [&str; 4] =
-    [env::ISSUER, env::JWKS_URL, env::INTROSPECTION_URL, env::INTROSPECTION_CLIENT_ID];
 
 /// How long the development tokens stay valid.
 const DEV_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
@@ -51,43 +60,50 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = setting("DOCUMENTS_ADDR")?.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-    let store = match setting("DOCUMENTS_DB")? {
-        Some(path) => {
-            tracing::info!(path, "documents are stored in a SQLite file");
-            Store::open(&path).map_err(|error| format!("DOCUMENTS_DB ({path}): {error}"))?
-        }
-        None => {
-            tracing::info!("documents are stored in memory (set DOCUMENTS_DB to keep them)");
-            Store::in_memory()?
-        }
-    };
-
-    let development = !KEY_SETTINGS.iter().any(|var| std::env::var_os(var).is_some());
-    let roles_claim = setting(env::ROLES_CLAIM)?
-        .and_then(|paths| paths.split(',').next().map(|first| first.trim().to_owned()))
-        .unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_owned());
+    let names: Vec<String> =
+        std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()).collect();
+    check_names(&names)?;
+    // Development mode only when nothing of the configuration is set: any `PORTCULLIS_*`
+    // variable means a real identity provider is meant, and a missing part of it is an error.
+    let development = !names.iter().any(|name| name.starts_with(PORTCULLIS));
+    let addr = setting(ADDR)?.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
     let (verifier, dev_issuer) = if development {
         let issuer = TestIssuer::new()
             .with_issuer("https://documents.development.invalid")
             .with_audience("documents");
         (development_verifier(&issuer)?, Some(issuer))
     } else {
-        let verifier = configured().map_err(|error| format!("configuration: {error}"))?.build()?;
+        let verifier = configured()
+            .and_then(VerifierBuilder::build)
+            .map_err(|error| format!("configuration: {error}"))?;
         // A discovery document naming another issuer is a configuration error: every token
         // would be refused. An unreachable provider is not: keys are fetched once it answers.
         verifier.check_issuers().await.map_err(|error| format!("configuration: {error}"))?;
         (verifier, None)
     };
 
-    let listener = TcpListener::bind(&addr)
-        .await
-        .map_err(|error| format!("DOCUMENTS_ADDR ({addr}): {error}"))?;
+    let listener =
+        TcpListener::bind(&addr).await.map_err(|error| format!("{ADDR} ({addr}): {error}"))?;
     let local = listener.local_addr()?;
+    if development {
+        // Checked on the address actually bound, so that a host name is judged by what it
+        // resolved to.
+        loopback_only(&addr, local)?;
+    }
+    let store = match setting(DB)? {
+        Some(path) => {
+            tracing::info!(path, "documents are stored in a SQLite file");
+            Store::open(&path).map_err(|error| format!("{DB} ({path}): {error}"))?
+        }
+        None => {
+            tracing::info!("documents are stored in memory (set DOCUMENTS_DB to keep them)");
+            Store::in_memory()?
+        }
+    };
     if let Some(issuer) = dev_issuer {
         let welcome = welcome_document(&store).await?;
         let base = format!("http://{local}");
-        println!("{}", development_instructions(&issuer, &base, welcome, &roles_claim));
+        println!("{}", development_instructions(&issuer, &base, welcome));
     }
     println!("Listening on http://{local} (Ctrl-C to stop)");
     tracing::info!(%local, development, "listening");
@@ -97,6 +113,42 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The prefix of the verifier's variables ([`env::ALL`]).
+const PORTCULLIS: &str = "PORTCULLIS_";
+
+/// The prefix of this program's own variables ([`DOCUMENTS_SETTINGS`]).
+const DOCUMENTS: &str = "DOCUMENTS_";
+
+/// Refuses a `PORTCULLIS_*` or `DOCUMENTS_*` variable that is none of the known ones: a typo
+/// (`PORTCULLIS_ISUER`) would otherwise be ignored, and could even leave development mode on.
+fn check_names(names: &[String]) -> Result<(), String> {
+    let families: [(&str, &[&str]); 2] = [(PORTCULLIS, env::ALL), (DOCUMENTS, &DOCUMENTS_SETTINGS)];
+    for name in names {
+        for (prefix, known) in families {
+            if name.starts_with(prefix) && !known.contains(&name.as_str()) {
+                return Err(format!(
+                    "{name}: unknown setting; the known {prefix}* settings are {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Development mode listens on loopback only: its tokens are for this machine.
+fn loopback_only(addr: &str, local: SocketAddr) -> Result<(), String> {
+    if local.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "{ADDR} ({addr}): development mode (no PORTCULLIS_* variable is set) listens on a \
+         loopback address only, since the tokens it prints are for this machine only; listen on \
+         127.0.0.1 or [::1], or configure an identity provider (PORTCULLIS_ISSUER, \
+         PORTCULLIS_AUDIENCE, ...; see README.md)"
+    ))
 }
 
 /// An environment variable, `None` when unset; an error when it is not UTF-8.
@@ -130,17 +182,17 @@ fn roles_at(path: &str, roles: &[&str]) -> (String, Value) {
     (first, value)
 }
 
-/// Development mode: the environment's settings, plus the generated key, its issuer and its
-/// audience, and Development disclosure unless `PORTCULLIS_DISCLOSURE` says otherwise.
+/// Development mode (no `PORTCULLIS_*` variable is set): this API's realm and roles claim, the
+/// generated key, its issuer and its audience, and Development disclosure.
 fn development_verifier(issuer: &TestIssuer) -> Result<Verifier, ConfigError> {
-    let mut builder = configured()?
+    VerifierBuilder::new()
+        .realm(REALM)
+        .role_claims([DEFAULT_ROLES_CLAIM])
         .issuer(issuer.issuer())
         .audience(issuer.audience())
-        .key(issuer.verification_key());
-    if std::env::var_os(env::DISCLOSURE).is_none() {
-        builder = builder.disclosure(Disclosure::Development);
-    }
-    builder.build()
+        .key(issuer.verification_key())
+        .disclosure(Disclosure::Development)
+        .build()
 }
 
 /// The development user with every document scope.
@@ -148,7 +200,7 @@ const WRITER: &str = "alice";
 
 /// The id of a document of [`WRITER`]'s, created if she has none, for the printed commands.
 async fn welcome_document(store: &Store) -> Result<i64, documents::StoreError> {
-    if let Some(existing) = store.list(WRITER).await?.first() {
+    if let Some(existing) = store.page(WRITER, None, 1).await?.documents.first() {
         return Ok(existing.id);
     }
     let input = DocumentInput {
@@ -160,12 +212,8 @@ async fn welcome_document(store: &Store) -> Result<i64, documents::StoreError> {
 
 /// The banner and the commands printed in development mode. Each command is preceded by a
 /// comment starting with the status it gets when the commands run in order.
-fn development_instructions(
-    issuer: &TestIssuer,
-    base: &str,
-    welcome: i64,
-    roles_claim: &str,
-) -> String {
+fn development_instructions(issuer: &TestIssuer, base: &str, welcome: i64) -> String {
+    let roles_claim = DEFAULT_ROLES_CLAIM;
     let token = |subject: &str, scopes: &[Scope], verified: bool, roles: &[Role]| {
         let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
         let (claim, value) = roles_at(roles_claim, &roles);
@@ -188,11 +236,13 @@ fn development_instructions(
         "\
 ================================================================================
 DEVELOPMENT MODE: for trying the API on this machine only. Never expose it.
-No identity provider is configured (neither PORTCULLIS_ISSUER nor
-PORTCULLIS_JWKS_URL is set), so this server generated a signing key at start and
-minted the tokens below with it. They expire in one hour and die with the
-server. Denials explain themselves (Development disclosure). To use a real
-identity provider, see \"Run it against your identity provider\" in README.md.
+No PORTCULLIS_* variable is set, so this server generated a signing key at
+start, listens on loopback only, and minted the tokens below with it.
+THE TOKENS ARE FOR THIS MACHINE ONLY: whoever reads them can call this server
+as these users (one is an administrator) until they expire in one hour or the
+server stops. Keep this output out of shared logs. Denials explain themselves
+(Development disclosure). To use a real identity provider, see
+\"Run it against your identity provider\" in README.md.
 ================================================================================
 
 Paste these into a shell:
@@ -214,6 +264,10 @@ curl -i {base}/documents -H 'Authorization: Bearer not.a.token'
 curl -i {base}/documents -H \"Authorization: Bearer $ALICE\"
 # 201: alice creates a document; Location names it
 curl -i -X POST {base}/documents -H \"Authorization: Bearer $ALICE\" {json} -d '{{\"title\": \"Shopping list\", \"body\": \"milk, eggs\"}}'
+# 200: one document per page; the Link header names the next page
+curl -i '{base}/documents?limit=1' -H \"Authorization: Bearer $ALICE\"
+# 400: an unknown parameter; invalid-params names it
+curl -i '{base}/documents?page=2' -H \"Authorization: Bearer $ALICE\"
 # 200: alice searches the titles of her documents
 curl -i '{base}/documents/search?q=Shopping' -H \"Authorization: Bearer $ALICE\"
 # 400: search needs q; invalid-params says so

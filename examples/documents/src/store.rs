@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use portcullis::{Access, Action, Principal};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use portcullis::{Access, Action, Principal, Visibility};
+use rusqlite::{Connection, OptionalExtension, Params, Row, Statement, params};
 use serde::{Deserialize, Serialize};
 
 use crate::DocumentInput;
@@ -99,13 +99,65 @@ pub enum StoreError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// One page of a caller's documents, from [`Store::page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// At most the page's limit of documents, oldest first.
+    pub documents: Vec<Document>,
+    /// The id of the last document of this page when more documents follow it; `None` on the
+    /// last page.
+    pub next_after: Option<i64>,
+}
+
 /// The document store: a handle to one SQLite database, cheap to clone.
 ///
 /// SQLite calls block, so each query runs on tokio's blocking thread pool; one connection is
 /// shared behind a mutex, which also makes an in-memory database one database for every request.
 #[derive(Debug, Clone)]
 pub struct Store {
-    connection: Arc<Mutex<Connection>>,
+    database: Arc<Mutex<Database>>,
+}
+
+/// The connection, and the statements run on it while a test records them.
+#[derive(Debug)]
+struct Database {
+    connection: Connection,
+    /// `Some` once [`Store::record_statements`] was called.
+    recorded: Option<Vec<String>>,
+}
+
+/// What the store's queries run SQL through, so that a test can see which statements ran.
+struct Db<'a> {
+    connection: &'a Connection,
+    recorded: &'a mut Option<Vec<String>>,
+}
+
+impl<'a> Db<'a> {
+    fn record(&mut self, sql: &str) {
+        if let Some(recorded) = self.recorded.as_mut() {
+            recorded.push(sql.to_owned());
+        }
+    }
+
+    fn prepare(&mut self, sql: &str) -> rusqlite::Result<Statement<'a>> {
+        self.record(sql);
+        self.connection.prepare(sql)
+    }
+
+    fn query_row<T, P: Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+        row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.record(sql);
+        self.connection.query_row(sql, params, row)
+    }
+
+    fn execute<P: Params>(&mut self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.record(sql);
+        self.connection.execute(sql, params)
+    }
 }
 
 impl Store {
@@ -123,24 +175,59 @@ impl Store {
         // Another process may hold the file's lock for a moment; wait rather than fail.
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+        let database = Database { connection, recorded: None };
+        Ok(Self { database: Arc::new(Mutex::new(database)) })
+    }
+
+    /// A test hook: from now on the SQL of every statement the store runs is kept, for
+    /// [`Store::take_statements`], so that a test can count the queries of a request and see
+    /// which columns they read.
+    pub fn record_statements(&self) {
+        let mut database = self.database.lock().unwrap_or_else(PoisonError::into_inner);
+        database.recorded.get_or_insert_with(Vec::new);
+    }
+
+    /// A test hook: the SQL of the statements run since [`Store::record_statements`] or the
+    /// last call, oldest first; empty when nothing is recorded.
+    pub fn take_statements(&self) -> Vec<String> {
+        let mut database = self.database.lock().unwrap_or_else(PoisonError::into_inner);
+        database.recorded.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Runs `query` with the connection on a blocking thread.
     async fn run<T, F>(&self, query: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&mut Db<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
+        let database = Arc::clone(&self.database);
         let result = tokio::task::spawn_blocking(move || {
             // A panic while the lock was held leaves SQLite itself consistent (every statement
             // is atomic), so a poisoned lock is still usable.
-            let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            query(&connection)
+            let mut database = database.lock().unwrap_or_else(PoisonError::into_inner);
+            let Database { connection, recorded } = &mut *database;
+            query(&mut Db { connection, recorded })
         })
         .await?;
         Ok(result?)
+    }
+
+    /// Whether document `id` is there and `principal` (a principal id) may see it, reading
+    /// only its owner and whether it is shared with them, never its title or body: `None` when
+    /// no document has this id.
+    pub async fn visible_to(&self, id: i64, principal: &str) -> Result<Option<bool>, StoreError> {
+        let principal = principal.to_owned();
+        self.run(move |db| {
+            db.query_row(
+                "SELECT owner = ?2 OR EXISTS \
+                 (SELECT 1 FROM shares WHERE document_id = ?1 AND subject = ?2) \
+                 FROM documents WHERE id = ?1",
+                params![id, principal],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .await
     }
 
     /// The document with this id, whoever owns it, with whom it is shared.
@@ -210,15 +297,33 @@ impl Store {
         .await
     }
 
-    /// Every document of `owner`, oldest first.
-    pub async fn list(&self, owner: &str) -> Result<Vec<Document>, StoreError> {
+    /// At most `limit` documents of `owner`, oldest first, after the document `after` when it
+    /// is given. Only `limit + 1` rows are read: the extra one only tells whether a next page
+    /// exists.
+    pub async fn page(
+        &self,
+        owner: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
         let owner = owner.to_owned();
         self.run(move |db| {
             let mut statement = db.prepare(&format!(
-                "SELECT {COLUMNS} FROM documents WHERE owner = ?1 ORDER BY id"
+                "SELECT {COLUMNS} FROM documents WHERE owner = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
             ))?;
-            let rows = statement.query_map(params![owner], Document::from_row)?;
-            rows.collect()
+            // Ids start at 1, so `0` is before every document.
+            let after = after.unwrap_or(0);
+            let rows = statement
+                .query_map(params![owner, after, i64::from(limit) + 1], Document::from_row)?;
+            let mut documents = rows.collect::<Result<Vec<_>, _>>()?;
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            let next_after = if documents.len() > limit {
+                documents.truncate(limit);
+                documents.last().map(|last| last.id)
+            } else {
+                None
+            };
+            Ok(Page { documents, next_after })
         })
         .await
     }
@@ -314,7 +419,7 @@ impl Store {
 }
 
 /// Whether document `id` exists and belongs to `owner`.
-fn owned(db: &Connection, id: i64, owner: &str) -> rusqlite::Result<bool> {
+fn owned(db: &mut Db<'_>, id: i64, owner: &str) -> rusqlite::Result<bool> {
     db.query_row(
         "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1 AND owner = ?2)",
         params![id, owner],
@@ -326,6 +431,21 @@ impl portcullis::OwnedResource for Document {
     type State = Store;
     type Id = i64;
     type Error = StoreError;
+
+    /// One query on the owner and the shares, never the title or body: an absent document and
+    /// someone else's take the same work, whatever their size, and only a document the caller
+    /// may see is loaded.
+    async fn visibility(
+        id: &i64,
+        principal: &Principal,
+        store: &Store,
+    ) -> Result<Visibility, StoreError> {
+        Ok(match store.visible_to(*id, principal.id()).await? {
+            None => Visibility::Absent,
+            Some(false) => Visibility::NotVisible,
+            Some(true) => Visibility::Visible,
+        })
+    }
 
     async fn load(id: i64, store: &Store) -> Result<Option<Self>, StoreError> {
         store.get(id).await

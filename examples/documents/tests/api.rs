@@ -8,8 +8,11 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use documents::{
-    AppState, DEFAULT_ROLES_CLAIM, DEFAULT_SEARCH_LIMIT, Document, MAX_BODY_BYTES, Store, router,
+    AppState, Cursor, DEFAULT_PAGE_LIMIT, DEFAULT_ROLES_CLAIM, DEFAULT_SEARCH_LIMIT, Document,
+    MAX_BODY_BYTES, Store, router,
 };
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -24,6 +27,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
 struct Api {
     issuer: TestIssuer,
     router: Router,
+    /// The router's store, for the tests that count its queries.
+    store: Store,
     /// alice: every document scope.
     alice: String,
     /// bob: every document scope too, so that his writes reach the ownership check.
@@ -92,11 +97,12 @@ fn api(disclosure: Disclosure) -> Api {
         .role_claims([DEFAULT_ROLES_CLAIM])
         .build()
         .expect("verifier");
-    let router = router(AppState { verifier, store: Store::in_memory().expect("store") });
+    let store = Store::in_memory().expect("store");
+    let router = router(AppState { verifier, store: store.clone() });
     let alice = issuer.token("alice").scopes(ALL_DOCS).claim("email_verified", true).sign();
     let bob = issuer.token("bob").scopes(ALL_DOCS).claim("email_verified", true).sign();
     let carol = issuer.token("carol").scopes(["docs:read"]).sign();
-    Api { issuer, router, alice, bob, carol }
+    Api { issuer, router, store, alice, bob, carol }
 }
 
 impl Api {
@@ -193,6 +199,161 @@ async fn list_holds_only_the_callers_documents() {
     assert_eq!(api.get("/documents", &api.alice).await.documents(), [a1, a2]);
     assert_eq!(api.get("/documents", &api.bob).await.documents(), [b1]);
     assert_eq!(api.get("/documents", &api.carol).await.documents(), []);
+}
+
+/// The cursor after document `id`, spelt as its documentation says: base64url without padding
+/// of the version byte 1 and the id in 8 big-endian bytes.
+fn cursor_after(id: i64) -> String {
+    let mut bytes = vec![1];
+    bytes.extend(id.to_be_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Reply {
+    /// The `Link` header's next page, `</documents?…>; rel="next"`, as a request target.
+    fn next_page(&self) -> Option<String> {
+        let link = self.header(header::LINK)?;
+        let target = link.strip_prefix('<').and_then(|rest| rest.strip_suffix(r#">; rel="next""#));
+        Some(target.unwrap_or_else(|| panic!("not a next link: {link}")).to_owned())
+    }
+}
+
+#[tokio::test]
+async fn list_is_paginated_with_a_link_to_the_next_page() {
+    let api = api(Disclosure::Production);
+    let mut notes = Vec::new();
+    for i in 0..25 {
+        notes.push(api.create(&api.alice, &format!("note {i}"), "").await);
+        if i == 10 {
+            api.create(&api.bob, "bob's", "").await;
+        }
+    }
+
+    // The default page: 20, and the next page's link, with the same limit.
+    let first = api.get("/documents", &api.alice).await;
+    assert_eq!(first.documents(), notes[..DEFAULT_PAGE_LIMIT as usize]);
+    let cursor = cursor_after(notes[19].id);
+    assert_eq!(Cursor { after: notes[19].id }.to_string(), cursor);
+    let expected = format!(r#"</documents?limit=20&cursor={cursor}>; rel="next""#);
+    assert_eq!(first.header(header::LINK), Some(expected.as_str()));
+    let last = api.get(&first.next_page().unwrap(), &api.alice).await;
+    assert_eq!(last.documents(), notes[20..]);
+    assert_eq!(last.header(header::LINK), None);
+
+    // Five full pages of five: the fifth is the last, without a link.
+    let mut target = Some("/documents?limit=5".to_owned());
+    let mut pages = Vec::new();
+    while let Some(uri) = target {
+        let reply = api.get(&uri, &api.alice).await;
+        pages.push(reply.documents());
+        target = reply.next_page();
+        if let Some(next) = &target {
+            assert!(next.starts_with("/documents?limit=5&cursor="), "{next}");
+        }
+    }
+    assert_eq!(pages.len(), 5);
+    assert!(pages.iter().all(|page| page.len() == 5));
+    assert_eq!(pages.concat(), notes);
+
+    // At most 100: everything on one page; no documents: an empty page; both without a link.
+    let all = api.get("/documents?limit=100", &api.alice).await;
+    assert_eq!(all.documents(), notes);
+    assert_eq!(all.header(header::LINK), None);
+    let none = api.get("/documents", &api.carol).await;
+    assert_eq!(none.documents(), []);
+    assert_eq!(none.header(header::LINK), None);
+    // A cursor only says where to start: bob's own documents after it, nobody else's.
+    let bobs = api.get(&format!("/documents?cursor={}", cursor_after(notes[0].id)), &api.bob).await;
+    let bobs = bobs.documents();
+    assert_eq!(bobs.len(), 1);
+    assert_eq!((bobs[0].owner.as_str(), bobs[0].title.as_str()), ("bob", "bob's"));
+}
+
+#[tokio::test]
+async fn list_parameters_are_validated() {
+    let api = api(Disclosure::Production);
+    let document = api.create(&api.alice, "a", "").await;
+    let good = cursor_after(document.id);
+    // Another version byte, an id of 0, 7 id bytes, a character too many, padding, and a
+    // character outside base64url.
+    let mut wrong_version = vec![2];
+    wrong_version.extend(document.id.to_be_bytes());
+    let wrong_version = URL_SAFE_NO_PAD.encode(wrong_version);
+    let zero = cursor_after(0);
+    let short = URL_SAFE_NO_PAD.encode([1, 0, 0, 0, 0, 0, 0, 1]);
+    let long = format!("{good}A");
+    let plus = format!("{}%2B", &good[..good.len() - 1]);
+    let cases: [(String, (&str, &str)); 14] = [
+        ("limit=0".into(), ("limit", "lower than 1")),
+        ("limit=101".into(), ("limit", "greater than 100")),
+        ("limit=ten".into(), ("limit", "is not a valid value")),
+        ("page=2".into(), ("page", "is not an accepted field")),
+        ("limit=1&limit=2".into(), ("limit", "must appear only once")),
+        (format!("cursor={good}&cursor={good}"), ("cursor", "must appear only once")),
+        ("cursor=".into(), ("cursor", "is not a valid value")),
+        ("cursor=not-a-cursor".into(), ("cursor", "is not a valid value")),
+        (format!("cursor={wrong_version}"), ("cursor", "is not a valid value")),
+        (format!("cursor={zero}"), ("cursor", "is not a valid value")),
+        (format!("cursor={short}"), ("cursor", "is not a valid value")),
+        (format!("cursor={long}"), ("cursor", "is not a valid value")),
+        (format!("cursor={good}%3D"), ("cursor", "is not a valid value")),
+        (format!("cursor={plus}"), ("cursor", "is not a valid value")),
+    ];
+    for (query, param) in cases {
+        let reply = api.get(&format!("/documents?{query}"), &api.alice).await;
+        reply.invalid(&[param]);
+        assert_eq!(reply.json()["detail"], "The query string is invalid", "{query}");
+        assert_eq!(reply.header(header::LINK), None);
+    }
+    // The guard still comes first: without a token, a bad query gets 401.
+    let reply = api.send("GET", "/documents?page=2", None, None).await;
+    reply.problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.header(header::WWW_AUTHENTICATE), Some(r#"Bearer realm="documents""#));
+    // The good cursor is accepted: nothing after alice's only document.
+    let reply = api.get(&format!("/documents?cursor={good}&limit=1"), &api.alice).await;
+    assert_eq!(reply.documents(), []);
+}
+
+#[tokio::test]
+async fn the_foreign_and_the_absent_404_take_the_same_queries() {
+    let api = api(Disclosure::Production);
+    let big = api.create(&api.alice, "Big", &"x".repeat(100_000)).await;
+    let foreign = format!("/documents/{}", big.id);
+    let absent = format!("/documents/{}", big.id + 1000);
+    let edit = json!({"title": "Mine now", "body": ""});
+    api.store.record_statements();
+    for method in ["GET", "PUT", "DELETE"] {
+        let json = (method == "PUT").then(|| edit.clone());
+        let mut answers = Vec::new();
+        for uri in [&foreign, &absent] {
+            let reply = api.send(method, uri, Some(&api.bob), json.clone()).await;
+            reply.problem(StatusCode::NOT_FOUND);
+            assert_eq!(reply.header(header::WWW_AUTHENTICATE), None);
+            answers.push((reply.headers, reply.bytes, api.store.take_statements()));
+        }
+        let (foreign, absent) = (&answers[0], &answers[1]);
+        assert_eq!((&foreign.0, &foreign.1), (&absent.0, &absent.1), "{method}: the same 404");
+        // One statement each, the same one, and it reads neither the title nor the body.
+        assert_eq!(foreign.2, absent.2, "{method}");
+        assert_eq!(foreign.2.len(), 1, "{method}: {:?}", foreign.2);
+        assert!(
+            !foreign.2[0].contains("body") && !foreign.2[0].contains("title"),
+            "{:?}",
+            foreign.2
+        );
+    }
+    // Only a caller who may see it loads the whole row: the owner, and whoever it is shared with.
+    let reply = api.get(&foreign, &api.alice).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.document(), big);
+    let statements = api.store.take_statements();
+    assert_eq!(statements.len(), 3, "{statements:?}");
+    assert!(statements[1].contains("body"), "{statements:?}");
+    let share = api.send("PUT", &format!("{foreign}/shares/bob"), Some(&api.alice), None).await;
+    assert_eq!(share.status, StatusCode::NO_CONTENT);
+    api.store.take_statements();
+    assert_eq!(api.get(&foreign, &api.bob).await.document(), big);
+    assert_eq!(api.store.take_statements().len(), 3);
 }
 
 #[tokio::test]

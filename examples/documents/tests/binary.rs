@@ -19,22 +19,9 @@ use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_documents");
 
-/// Every setting the binary reads, removed so that the test sees the fresh-clone defaults.
-const SETTINGS: [&str; 13] = [
-    "DOCUMENTS_ADDR",
-    "DOCUMENTS_DB",
-    "PORTCULLIS_ISSUER",
-    "PORTCULLIS_AUDIENCE",
-    "PORTCULLIS_JWKS_URL",
-    "PORTCULLIS_REALM",
-    "PORTCULLIS_DISCLOSURE",
-    "PORTCULLIS_TOKEN_PROFILE",
-    "PORTCULLIS_ALLOW_HTTP",
-    "PORTCULLIS_ROLES_CLAIM",
-    "PORTCULLIS_INTROSPECTION_URL",
-    "PORTCULLIS_INTROSPECTION_CLIENT_ID",
-    "PORTCULLIS_INTROSPECTION_CLIENT_SECRET",
-];
+/// The prefixes of every setting the binary reads: the test's own variables of these
+/// families are removed, so that the test sees the fresh-clone defaults.
+const PREFIXES: [&str; 2] = ["DOCUMENTS_", "PORTCULLIS_"];
 
 /// The server process; killed if the test fails before stopping it.
 struct Server {
@@ -54,8 +41,10 @@ impl Server {
     /// Starts the binary on a free loopback port with `vars` set.
     fn start(vars: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
-        for var in SETTINGS {
-            command.env_remove(var);
+        for (var, _) in std::env::vars_os() {
+            if PREFIXES.iter().any(|prefix| var.to_string_lossy().starts_with(prefix)) {
+                command.env_remove(var);
+            }
         }
         command.env("DOCUMENTS_ADDR", "127.0.0.1:0").env("RUST_LOG", "info");
         command.envs(vars.iter().copied());
@@ -248,6 +237,8 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
     let text = banner.join("\n");
     assert!(text.contains("DEVELOPMENT MODE"), "{text}");
     assert!(text.contains("Never expose it"), "{text}");
+    assert!(text.contains("THE TOKENS ARE FOR THIS MACHINE ONLY"), "{text}");
+    assert!(text.contains("listens on loopback only"), "{text}");
     assert!(banner.last().unwrap().starts_with("Listening on http://127.0.0.1:"), "{text}");
 
     let mut vars = HashMap::new();
@@ -310,6 +301,17 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
         if expected == 400 && challenge.is_none() {
             assert!(reply.json()["invalid-params"].as_array().is_some_and(|p| !p.is_empty()));
         }
+        if command.contains("/documents?limit=1") {
+            assert_eq!(reply.json().as_array().map(Vec::len), Some(1), "{command}");
+            let link = reply.header("link").unwrap();
+            let cursor = link
+                .strip_prefix("</documents?limit=1&cursor=")
+                .and_then(|rest| rest.strip_suffix(r#">; rel="next""#))
+                .unwrap_or_else(|| panic!("{link}"));
+            assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        } else {
+            assert_eq!(reply.header("link"), None, "{command}");
+        }
         if comment.contains("carol's own documents") {
             assert_eq!(reply.json(), serde_json::json!([]));
         }
@@ -362,6 +364,55 @@ fn a_bad_setting_stops_the_start_with_its_name() {
     assert!(!status.success());
     let logs = server.stderr.take().unwrap().join().unwrap();
     assert!(logs.contains("PORTCULLIS_DISCLOSURE"), "{logs}");
+}
+
+/// Starts the binary with `vars`, which must stop the start: its stdout (nothing of development
+/// mode may be in it) and its stderr.
+fn refused(vars: &[(&str, &str)]) -> (String, String) {
+    let mut server = Server::start(vars);
+    let status = server.child.wait().unwrap();
+    assert!(!status.success(), "{status:?}");
+    let logs = server.stderr.take().unwrap().join().unwrap();
+    let stdout = server.banner().join("\n");
+    assert!(!stdout.contains("DEVELOPMENT"), "{stdout}");
+    assert!(!stdout.contains("export "), "{stdout}");
+    assert!(!stdout.contains("Listening"), "{stdout}");
+    (stdout, logs)
+}
+
+#[test]
+fn a_misspelt_setting_stops_the_start_naming_it_and_the_known_ones() {
+    // Without the check, the typo leaves no PORTCULLIS_ISSUER: development mode, and tokens.
+    let (_, logs) = refused(&[("PORTCULLIS_ISUER", "https://login.example.com/")]);
+    let known = portcullis::env::ALL.join(", ");
+    let expected = format!(
+        "documents: PORTCULLIS_ISUER: unknown setting; the known PORTCULLIS_* settings are {known}\n"
+    );
+    assert!(logs.ends_with(&expected), "{logs}");
+    assert!(known.contains("PORTCULLIS_ISSUER, PORTCULLIS_AUDIENCE, PORTCULLIS_JWKS_URL"));
+
+    let (_, logs) = refused(&[("DOCUMENTS_DATABASE", "documents.sqlite")]);
+    let expected = "documents: DOCUMENTS_DATABASE: unknown setting; the known DOCUMENTS_* \
+                    settings are DOCUMENTS_ADDR, DOCUMENTS_DB\n";
+    assert!(logs.ends_with(expected), "{logs}");
+}
+
+#[test]
+fn development_mode_refuses_an_address_that_is_not_loopback() {
+    let (_, logs) = refused(&[("DOCUMENTS_ADDR", "0.0.0.0:0")]);
+    let expected = "documents: DOCUMENTS_ADDR (0.0.0.0:0): development mode (no PORTCULLIS_* \
+                    variable is set) listens on a loopback address only, since the tokens it \
+                    prints are for this machine only; listen on 127.0.0.1 or [::1], or \
+                    configure an identity provider (PORTCULLIS_ISSUER, PORTCULLIS_AUDIENCE, \
+                    ...; see README.md)\n";
+    assert!(logs.ends_with(expected), "{logs}");
+}
+
+#[test]
+fn any_portcullis_setting_turns_development_mode_off() {
+    // A realm alone is a configuration without an issuer, not development mode.
+    let (_, logs) = refused(&[("PORTCULLIS_REALM", "documents")]);
+    assert!(logs.contains("documents: configuration: no issuer is configured"), "{logs}");
 }
 
 #[test]

@@ -703,24 +703,35 @@ async fn valid(
             });
             load.verdict(&reply, found);
         }
-        // List: only the user's, this client's among them.
+        // List, page after page: only the user's, this client's among them.
         7 => {
-            let Some(reply) =
-                load.send(Class::Valid, Method::GET, "/documents", token, Payload::Empty).await
-            else {
-                return;
-            };
-            let listed = reply.documents().and_then(|listed| {
-                ensure!(listed.iter().all(|d| d.owner == user), "another user's document listed");
-                let ours: Vec<&Document> =
-                    listed.iter().filter(|d| d.title.starts_with(prefix)).collect();
-                ensure!(
-                    ours.len() == mine.len() && ours.iter().zip(mine.iter()).all(|(a, b)| *a == b),
-                    "list"
-                );
-                Ok(())
-            });
-            load.verdict(&reply, listed);
+            let mut ours: Vec<Document> = Vec::new();
+            let mut target = Some("/documents?limit=100".to_owned());
+            while let Some(path) = target.take() {
+                let Some(reply) =
+                    load.send(Class::Valid, Method::GET, &path, token, Payload::Empty).await
+                else {
+                    return;
+                };
+                let page = reply.documents().and_then(|page| {
+                    ensure!(page.iter().all(|d| d.owner == user), "another user's document listed");
+                    ours.extend(page.into_iter().filter(|d| d.title.starts_with(prefix)));
+                    let next = reply.header(header::LINK)?.map(|link| {
+                        let next = link.strip_prefix('<').and_then(|rest| rest.split_once('>'));
+                        next.map(|(next, _)| next.to_owned())
+                    });
+                    match next {
+                        Some(None) => Err("a Link header without a target".to_owned()),
+                        Some(Some(next)) => Ok(Some(next)),
+                        None => {
+                            ensure!(ours == *mine, "list");
+                            Ok(None)
+                        }
+                    }
+                });
+                let Some(next) = load.verdict(&reply, page) else { return };
+                target = next;
+            }
         }
         // Delete, when there are enough to spare.
         8 if mine.len() > 5 => {
@@ -998,10 +1009,8 @@ async fn the_api_holds_under_load_while_the_key_endpoint_fails() {
     for (index, mine) in expected_by_client.iter().enumerate() {
         let user = if index.is_multiple_of(2) { "alice" } else { "bob" };
         let prefix = format!("task{index:02}:");
-        let stored: Vec<Document> = store
-            .list(user)
+        let stored: Vec<Document> = every_document_of(&store, user)
             .await
-            .expect("store")
             .into_iter()
             .filter(|document| document.title.starts_with(&prefix))
             .collect();
@@ -1102,4 +1111,18 @@ async fn the_api_holds_under_load_while_the_key_endpoint_fails() {
         assert!(counts.keys().any(|(_, s)| *s == status), "no {status} was seen");
     }
     server.abort();
+}
+
+/// Every document of `owner`, oldest first, page after page.
+async fn every_document_of(store: &Store, owner: &str) -> Vec<Document> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.page(owner, after, 100).await.expect("store");
+        all.extend(page.documents);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
 }

@@ -34,3 +34,39 @@ pub const INTROSPECTION_URL: &str = "PORTCULLIS_INTROSPECTION_URL";
 pub const INTROSPECTION_CLIENT_ID: &str = "PORTCULLIS_INTROSPECTION_CLIENT_ID";
 /// The client secret that goes with [`INTROSPECTION_CLIENT_ID`]; never logged.
 pub const INTROSPECTION_CLIENT_SECRET: &str = "PORTCULLIS_INTROSPECTION_CLIENT_SECRET";
+
+/// Every variable above, in the order they are documented: what an application checks its
+/// environment against, so that a misspelt `PORTCULLIS_*` variable (`PORTCULLIS_ISUER`) can be
+/// reported instead of silently ignored. [`ANY_ISSUER`] is a value, not a variable.
+pub const ALL: &[&str] = &[
+    ISSUER,
+    AUDIENCE,
+    JWKS_URL,
+    ALLOW_HTTP,
+    REALM,
+    ROLES_CLAIM,
+    DISCLOSURE,
+    TOKEN_PROFILE,
+    INTROSPECTION_URL,
+    INTROSPECTION_CLIENT_ID,
+    INTROSPECTION_CLIENT_SECRET,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    #[test]
+    fn all_names_every_variable_of_this_module_once() {
+        // Every `pub const` of this file whose value is a `PORTCULLIS_` name, read from the source
+        // itself, so that a variable added above without being added to `ALL` fails here.
+        let source = include_str!("env.rs");
+        let declared: Vec<&str> = source
+            .lines()
+            .filter(|line| line.starts_with("pub const ") && line.contains("= \"PORTCULLIS_"))
+            .filter_map(|line| line.split('"').nth(1))
+            .collect();
+        assert_eq!(declared.len(), 11, "{declared:?}");
+        assert_eq!(ALL, declared.as_slice());
+    }
+}
