@@ -36,6 +36,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
+mod access;
 pub mod extract;
 mod guard;
 #[cfg(feature = "remote")]
@@ -54,6 +55,7 @@ mod digest;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use access::{AccessLog, AccessLogLayer};
 pub use guard::ProvidesVerifier;
 #[cfg(feature = "remote")]
 pub use introspect::{ClientAuthMethod, Introspection};
@@ -65,9 +67,9 @@ pub use ownership::{Access, AccessControl, Action, Owned, OwnedResource, Provide
 pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
 pub use principal::{Claims, Principal, claim_at};
 pub use respond::{
-    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, ErrorCode, InvalidParam,
-    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PROBLEM_JSON, PolicyRefusal,
-    Presentation, Problem, UnknownDisclosure,
+    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, ErrorCode,
+    InternalError, InvalidParam, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
+    PROBLEM_JSON, PolicyRefusal, Presentation, Problem, UnknownDisclosure,
 };
 pub use role::{RoleRequirement, Roles};
 pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
