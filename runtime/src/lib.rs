@@ -51,7 +51,9 @@ mod role;
 mod scope;
 mod verify;
 
+pub mod development;
 mod digest;
+mod mint;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -82,6 +84,7 @@ pub use verify::{
 /// What the attribute macros expand to. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::extract::check::{ExtractorCheck, ExtractorFallback};
     pub use crate::guard::{
         Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
         StateHasVerifier, VerifierWitness, Witness,
@@ -124,13 +127,19 @@ pub mod __private {
 /// provide the [`Verifier`] is reported under that type with the fix, rather than as an
 /// unsatisfied `Handler` bound where the route is added.
 ///
+/// Every guard attribute warns (the `deprecated` lint, under the parameter) when the handler
+/// takes axum's own `Json`, `Query`, `Path` or `Form`, whose refusals are `text/plain` with the
+/// parser's message: [`extract`]'s extractors answer with problem documents.
+/// `#[allow(deprecated)]` on the handler keeps axum's answers.
+///
 /// `#[authenticated(optional)]` makes credentials optional, with the order kept: a request
 /// without credentials reaches the handler, which takes an `Option<Principal>` (`None`); an
 /// invalid token is still 401 and two tokens 400, before any extractor runs, whatever the order
 /// of the parameters. It cannot be combined with a guard that requires something of the caller.
 ///
 /// ```
-/// use axum::{Json, Router, routing::get};
+/// use axum::{Router, routing::get};
+/// use portcullis::extract::Json;
 /// use portcullis::{Principal, Verifier};
 ///
 /// #[portcullis::authenticated(optional)]
@@ -157,8 +166,9 @@ pub use portcullis_macros::authenticated;
 /// 403 whatever its body holds.
 ///
 /// ```
-/// use axum::{Json, Router, routing::post};
+/// use axum::{Router, routing::post};
 /// use portcullis::Verifier;
+/// use portcullis::extract::Json;
 ///
 /// portcullis::scopes! {
 ///     /// The scopes of this API.
