@@ -3,6 +3,11 @@
 //! the router-wide layer, and the order of evaluation across every step, with a body that fails
 //! if it is read.
 #![allow(
+    deprecated,
+    reason = "guarded handlers here take axum's own extractors on purpose, to test the order \
+              of evaluation with them (the warning about them is ui/fail/axum_extractors_warned.rs)"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "test helpers: a panic is a failed test"

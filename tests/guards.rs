@@ -1,6 +1,11 @@
 //! The attribute macros on real routers: the fixed order of evaluation (credentials, scopes,
 //! ownership, request shape), the identical 404, and the body that is never read.
 #![allow(
+    deprecated,
+    reason = "guarded handlers here take axum's own extractors on purpose, to test the order \
+              of evaluation with them (the warning about them is ui/fail/axum_extractors_warned.rs)"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "test helpers: a panic is a failed test"

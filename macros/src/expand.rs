@@ -135,6 +135,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         None => quote!(impl ::portcullis::__private::GuardState),
     };
     let mut guarded = handler.clone();
+    guarded.body = with_extractor_checks(&handler.sig, &handler.body);
     guarded
         .sig
         .inputs
@@ -165,6 +166,52 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
 
         #guarded
     }
+}
+
+/// The body with, first, one check per parameter type, spanned to the type: the runtime's
+/// deprecated `check` of axum's `Json`, `Query`, `Path` and `Form` warns under the parameter
+/// (`extract/check.rs`), every other type's does nothing. A type the body cannot name (`impl
+/// Trait`, `_`) is left out; so is a body that is not a block.
+fn with_extractor_checks(sig: &syn::Signature, body: &TokenStream) -> TokenStream {
+    let mut tokens = body.clone().into_iter();
+    let (Some(proc_macro2::TokenTree::Group(block)), None) = (tokens.next(), tokens.next()) else {
+        return body.clone();
+    };
+    if block.delimiter() != proc_macro2::Delimiter::Brace {
+        return body.clone();
+    }
+    let checks = sig.inputs.iter().filter_map(|input| match input {
+        syn::FnArg::Typed(typed) if nameable(typed.ty.to_token_stream()) => {
+            let ty = &typed.ty;
+            Some(quote_spanned! {ty.span()=>
+                ::portcullis::__private::ExtractorCheck::<#ty>::new().check();
+            })
+        }
+        _ => None,
+    });
+    let inner = block.stream();
+    let mut checked = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Brace,
+        quote! {
+            {
+                #[allow(unused_imports)]
+                use ::portcullis::__private::ExtractorFallback as _;
+                #(#checks)*
+            }
+            #inner
+        },
+    );
+    checked.set_span(block.span());
+    checked.into_token_stream()
+}
+
+/// Whether a type can be written in the body: no `impl Trait`, no `_`.
+fn nameable(ty: TokenStream) -> bool {
+    ty.into_iter().all(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident != "impl" && ident != "_",
+        proc_macro2::TokenTree::Group(group) => nameable(group.stream()),
+        _ => true,
+    })
 }
 
 fn rule(rule: &Rule) -> TokenStream {

@@ -36,6 +36,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
+mod access;
 pub mod extract;
 mod guard;
 #[cfg(feature = "remote")]
@@ -50,10 +51,13 @@ mod role;
 mod scope;
 mod verify;
 
+pub mod development;
 mod digest;
+mod mint;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use access::{AccessLog, AccessLogLayer};
 pub use guard::ProvidesVerifier;
 #[cfg(feature = "remote")]
 pub use introspect::{ClientAuthMethod, Introspection};
@@ -67,9 +71,9 @@ pub use ownership::{
 pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
 pub use principal::{Claims, Principal, claim_at};
 pub use respond::{
-    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, ErrorCode, InvalidParam,
-    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PROBLEM_JSON, PolicyRefusal,
-    Presentation, Problem, UnknownDisclosure,
+    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, ErrorCode,
+    InternalError, InvalidParam, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
+    PROBLEM_JSON, PolicyRefusal, Presentation, Problem, UnknownDisclosure,
 };
 pub use role::{RoleRequirement, Roles};
 pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
@@ -82,6 +86,7 @@ pub use verify::{
 /// What the attribute macros expand to. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::extract::check::{ExtractorCheck, ExtractorFallback};
     pub use crate::guard::{
         Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
         StateHasVerifier, VerifierWitness, Witness,
@@ -124,13 +129,19 @@ pub mod __private {
 /// provide the [`Verifier`] is reported under that type with the fix, rather than as an
 /// unsatisfied `Handler` bound where the route is added.
 ///
+/// Every guard attribute warns (the `deprecated` lint, under the parameter) when the handler
+/// takes axum's own `Json`, `Query`, `Path` or `Form`, whose refusals are `text/plain` with the
+/// parser's message: [`extract`]'s extractors answer with problem documents.
+/// `#[allow(deprecated)]` on the handler keeps axum's answers.
+///
 /// `#[authenticated(optional)]` makes credentials optional, with the order kept: a request
 /// without credentials reaches the handler, which takes an `Option<Principal>` (`None`); an
 /// invalid token is still 401 and two tokens 400, before any extractor runs, whatever the order
 /// of the parameters. It cannot be combined with a guard that requires something of the caller.
 ///
 /// ```
-/// use axum::{Json, Router, routing::get};
+/// use axum::{Router, routing::get};
+/// use portcullis::extract::Json;
 /// use portcullis::{Principal, Verifier};
 ///
 /// #[portcullis::authenticated(optional)]
@@ -157,8 +168,9 @@ pub use portcullis_macros::authenticated;
 /// 403 whatever its body holds.
 ///
 /// ```
-/// use axum::{Json, Router, routing::post};
+/// use axum::{Router, routing::post};
 /// use portcullis::Verifier;
+/// use portcullis::extract::Json;
 ///
 /// portcullis::scopes! {
 ///     /// The scopes of this API.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair,
+    EcdsaSigningAlgorithm, KeyPair,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +28,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{Map, Value, json};
 
 use crate::keys::{Algorithm, Family, Key, KeyError};
+use crate::mint;
 use crate::verify::VerifierBuilder;
 
 /// The issuer a [`TestIssuer`] puts in `iss` unless told otherwise.
@@ -72,23 +73,8 @@ impl TestIssuer {
 
     /// A fresh Ed25519 (EdDSA) key with kid `test-key`.
     pub fn eddsa() -> Self {
-        let rng = SystemRandom::new();
-        // Key generation from the system RNG only fails when the OS has no randomness at all,
-        // which no test can recover from.
-        #[allow(clippy::expect_used)]
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("system randomness");
-        #[allow(clippy::expect_used)]
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a key we just generated");
-        let public = pair.public_key().as_ref().to_vec();
-        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "x": URL_SAFE_NO_PAD.encode(&public)});
-        let verifying =
-            Key::from_parts(Family::Ed, vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&public));
-        Self::assemble(
-            Algorithm::EdDSA,
-            EncodingKey::from_ed_der(pkcs8.as_ref()),
-            verifying,
-            Some(jwk),
-        )
+        let (signing, verifying, jwk) = mint::ed25519();
+        Self::assemble(Algorithm::EdDSA, signing, verifying, Some(jwk))
     }
 
     /// A fresh P-256 (ES256) key with kid `test-key`.
@@ -229,19 +215,8 @@ impl TestIssuer {
 
     /// Starts a token for `subject`, valid for [`TEST_LIFETIME`], with no scopes.
     pub fn token(&self, subject: impl Into<String>) -> TokenBuilder<'_> {
-        let now = jsonwebtoken::get_current_timestamp();
-        let mut claims = Map::new();
-        claims.insert("sub".into(), Value::String(subject.into()));
-        claims.insert("iss".into(), Value::String(self.issuer.clone()));
-        claims.insert("aud".into(), Value::String(self.audience.clone()));
-        claims.insert("iat".into(), json!(now));
-        claims.insert("exp".into(), json!(now + TEST_LIFETIME.as_secs()));
-        let mut header = Map::new();
-        header.insert("typ".into(), Value::String("JWT".into()));
-        header.insert("alg".into(), Value::String(self.algorithm.as_str().into()));
-        if let Some(kid) = &self.kid {
-            header.insert("kid".into(), Value::String(kid.clone()));
-        }
+        let claims = mint::claims(subject.into(), &self.issuer, &self.audience, TEST_LIFETIME);
+        let header = mint::header(self.algorithm, self.kid.as_deref());
         TokenBuilder { issuer: self, header, claims }
     }
 }
@@ -262,15 +237,12 @@ impl TokenBuilder<'_> {
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        let joined =
-            scopes.into_iter().map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join(" ");
-        self.claim("scope", joined)
+        self.claim("scope", mint::scope(scopes))
     }
 
     /// Sets `exp` to now plus `lifetime`.
     pub fn expires_in(self, lifetime: Duration) -> Self {
-        let exp = jsonwebtoken::get_current_timestamp() + lifetime.as_secs();
-        self.claim("exp", exp)
+        self.claim("exp", mint::expiry(lifetime))
     }
 
     /// Sets `exp` to `ago` in the past.
@@ -320,17 +292,6 @@ impl TokenBuilder<'_> {
 
     /// Signs the token.
     pub fn sign(self) -> String {
-        let encode = |part: &Map<String, Value>| {
-            // A JSON map always serializes.
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(part).unwrap_or_default())
-        };
-        let signing_input = format!("{}.{}", encode(&self.header), encode(&self.claims));
-        let algorithm = self.issuer.algorithm.to_jsonwebtoken();
-        // Signing with a key of the issuer's own algorithm cannot fail; an empty signature is an
-        // invalid token, so a test would notice.
-        let signature =
-            jsonwebtoken::crypto::sign(signing_input.as_bytes(), &self.issuer.signing, algorithm)
-                .unwrap_or_default();
-        format!("{signing_input}.{signature}")
+        mint::sign(&self.header, &self.claims, &self.issuer.signing, self.issuer.algorithm)
     }
 }

@@ -55,6 +55,7 @@
 //!
 //! [`DefaultBodyLimit`]: axum::extract::DefaultBodyLimit
 
+pub(crate) mod check;
 mod collect;
 mod json;
 mod path;

@@ -19,7 +19,6 @@ mod remote;
 mod set;
 mod source;
 
-#[cfg(feature = "testing")]
 pub(crate) use algorithm::Family;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 /// The URL rules of every fetch from an identity provider, shared with `introspect`.

@@ -6,6 +6,7 @@
 
 mod challenge;
 mod denial;
+mod internal;
 mod problem;
 
 pub use challenge::{Challenge, ChallengeError, ErrorCode};
@@ -13,4 +14,5 @@ pub use denial::{
     Denial, DenialKind, DeniedWith, Disclosure, InvalidRequestReason, InvalidTokenReason,
     NotFoundReason, PolicyRefusal, Presentation, UnknownDisclosure,
 };
+pub use internal::InternalError;
 pub use problem::{InvalidParam, PROBLEM_JSON, Problem};

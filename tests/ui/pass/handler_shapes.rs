@@ -1,6 +1,8 @@
 //! Handlers keep their shape: docs, attributes, `#[cfg]`, visibility, generics with a where
 //! clause, extractors in any order, and names that shadow the ones generated code could use.
 #![deny(warnings)]
+// axum's own extractors on purpose: the warning about them is ui/fail/axum_extractors_warned.rs.
+#![allow(deprecated)]
 
 use axum::extract::{FromRef, Path, Query};
 use axum::routing::{get, post};
