@@ -32,19 +32,17 @@
 //! [`router`] builds the whole application from an [`AppState`], so tests drive exactly what the
 //! binary serves.
 
-use std::time::Instant;
-
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use portcullis::DeniedWith;
 use portcullis::extract::{Json, Path, Query, Valid};
-use portcullis::{DenialKind, InvalidParam, NotFoundReason, Owned, Principal, Problem, Verifier};
+use portcullis::{
+    AccessLogLayer, DeniedWith, InternalError, InvalidParam, Owned, Principal, Problem, Verifier,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -245,7 +243,8 @@ fn not_blank(value: &str, _context: &()) -> garde::Result {
     Ok(())
 }
 
-/// The whole application: routes, guards, the 1 MiB body limit and the access log.
+/// The whole application: routes, guards, the 1 MiB body limit and portcullis's access log
+/// (target `portcullis::access`).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
@@ -258,30 +257,8 @@ pub fn router(state: AppState) -> Router {
         .route("/whoami", get(whoami))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(access_log))
+        .layer(AccessLogLayer::new())
         .with_state(state)
-}
-
-/// A database failure: logged here, answered with a bare 500 problem.
-#[derive(Debug)]
-struct Internal;
-
-impl From<StoreError> for Internal {
-    fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "the document store failed");
-        Self
-    }
-}
-
-impl IntoResponse for Internal {
-    fn into_response(self) -> Response {
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response()
-    }
-}
-
-/// The same 404 the ownership guard gives, for a document that vanished after the guard saw it.
-fn gone(verifier: &Verifier) -> Response {
-    verifier.deny(DenialKind::NotFound(NotFoundReason::Absent)).into_response()
 }
 
 async fn health() -> Json<Value> {
@@ -295,7 +272,7 @@ async fn list(
     principal: Principal,
     State(store): State<Store>,
     Valid(Query(params)): Valid<Query<ListParams>>,
-) -> Result<Response, Internal> {
+) -> Result<Response, InternalError> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
     let after = params.cursor.map(|cursor| cursor.after);
     let page = store.page(principal.id(), after, limit).await?;
@@ -315,7 +292,7 @@ async fn create(
     principal: Principal,
     State(store): State<Store>,
     Valid(Json(input)): Valid<Json<DocumentInput>>,
-) -> Result<Response, Internal> {
+) -> Result<Response, InternalError> {
     let document = store.create(principal.id(), input).await?;
     let location = format!("/documents/{}", document.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(document)).into_response())
@@ -330,26 +307,29 @@ async fn read(document: Owned<Document>) -> Json<Document> {
 #[portcullis::requires_scope(Scope::DocsWrite)]
 #[portcullis::owner_only(Document, action = write)]
 async fn update(
+    principal: Principal,
     document: Owned<Document>,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Valid(Json(input)): Valid<Json<DocumentInput>>,
-) -> Result<Response, Internal> {
-    Ok(match state.store.update(document.id, &document.owner, input).await? {
+) -> Result<Response, InternalError> {
+    Ok(match store.update(document.id, &document.owner, input).await? {
         Some(updated) => Json(updated).into_response(),
-        None => gone(&state.verifier),
+        // Deleted between the guard's look-up and this update: the guard's own 404.
+        None => principal.not_found().into_response(),
     })
 }
 
 #[portcullis::requires_scope(Scope::DocsDelete)]
 #[portcullis::owner_only(Document, action = delete)]
 async fn remove(
+    principal: Principal,
     document: Owned<Document>,
-    State(state): State<AppState>,
-) -> Result<Response, Internal> {
-    Ok(if state.store.delete(document.id, &document.owner).await? {
+    State(store): State<Store>,
+) -> Result<Response, InternalError> {
+    Ok(if store.delete(document.id, &document.owner).await? {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        gone(&state.verifier)
+        principal.not_found().into_response()
     })
 }
 
@@ -358,13 +338,13 @@ async fn search(
     principal: Principal,
     State(store): State<Store>,
     Valid(Query(params)): Valid<Query<SearchParams>>,
-) -> Result<Json<Vec<Document>>, Internal> {
+) -> Result<Json<Vec<Document>>, InternalError> {
     let limit = params.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
     Ok(Json(store.search(principal.id(), &params.q, limit).await?))
 }
 
 #[portcullis::requires_scope(any(Scope::AdminRead, Scope::DocsAdmin))]
-async fn stats(State(store): State<Store>) -> Result<Json<Stats>, Internal> {
+async fn stats(State(store): State<Store>) -> Result<Json<Stats>, InternalError> {
     Ok(Json(store.stats().await?))
 }
 
@@ -377,16 +357,16 @@ async fn stats(State(store): State<Store>) -> Result<Json<Stats>, Internal> {
 async fn share(
     principal: Principal,
     document: Owned<Document>,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Valid(Path(params)): Valid<Path<ShareParams>>,
-) -> Result<Response, Internal> {
+) -> Result<Response, InternalError> {
     let Some(subject) = share_subject(&principal, &params.subject) else {
         return Ok(invalid_subject());
     };
-    Ok(if state.store.share(document.id, &document.owner, &subject).await? {
+    Ok(if store.share(document.id, &document.owner, &subject).await? {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        gone(&state.verifier)
+        principal.not_found().into_response()
     })
 }
 
@@ -396,21 +376,21 @@ async fn share(
 async fn unshare(
     principal: Principal,
     document: Owned<Document>,
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Valid(Path(params)): Valid<Path<ShareParams>>,
-) -> Result<Response, Internal> {
+) -> Result<Response, InternalError> {
     let Some(subject) = share_subject(&principal, &params.subject) else {
         return Ok(invalid_subject());
     };
-    Ok(if state.store.unshare(document.id, &document.owner, &subject).await? {
+    Ok(if store.unshare(document.id, &document.owner, &subject).await? {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        gone(&state.verifier)
+        principal.not_found().into_response()
     })
 }
 
 #[portcullis::requires_role(Role::DocumentsAdmin)]
-async fn all_documents(State(store): State<Store>) -> Result<Json<Vec<Summary>>, Internal> {
+async fn all_documents(State(store): State<Store>) -> Result<Json<Vec<Summary>>, InternalError> {
     Ok(Json(store.all().await?))
 }
 
@@ -429,22 +409,4 @@ async fn whoami(principal: Option<Principal>) -> Json<Value> {
 /// Unknown paths get a problem document too (the same bytes as a Production ownership 404).
 async fn unknown_route() -> Problem {
     Problem::new(StatusCode::NOT_FOUND)
-}
-
-/// One line per request: method, path (never the query), status, the portcullis denial reason
-/// when a guard refused it, and the time taken.
-async fn access_log(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let denied = response.extensions().get::<DeniedWith>().map_or("-", |denied| denied.0);
-    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    if response.status().is_server_error() {
-        tracing::error!(target: "documents::access", %method, path, status, denied, micros, "request");
-    } else {
-        tracing::info!(target: "documents::access", %method, path, status, denied, micros, "request");
-    }
-    response
 }

@@ -14,12 +14,10 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use documents::{AppState, DEFAULT_ROLES_CLAIM, DocumentInput, Role, Scope, Store};
-use portcullis::testing::TestIssuer;
+use portcullis::development::{DEVELOPMENT_LIFETIME, DevelopmentIssuer};
 use portcullis::{ConfigError, Disclosure, Verifier, VerifierBuilder, env};
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -37,9 +35,6 @@ const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
 /// The realm of the challenges when `PORTCULLIS_REALM` is not set.
 const REALM: &str = "documents";
-
-/// How long the development tokens stay valid.
-const DEV_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -68,9 +63,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let development = !names.iter().any(|name| name.starts_with(PORTCULLIS));
     let addr = setting(ADDR)?.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
     let (verifier, dev_issuer) = if development {
-        let issuer = TestIssuer::new()
-            .with_issuer("https://documents.development.invalid")
-            .with_audience("documents");
+        let issuer =
+            DevelopmentIssuer::generate("https://documents.development.invalid", "documents");
         (development_verifier(&issuer)?, Some(issuer))
     } else {
         let verifier = configured()
@@ -172,25 +166,13 @@ fn configured() -> Result<VerifierBuilder, ConfigError> {
     Ok(builder)
 }
 
-/// A claim that puts `roles` at the dotted `path`: `realm_access.roles` becomes the claim
-/// `realm_access` holding `{"roles": [...]}`.
-fn roles_at(path: &str, roles: &[&str]) -> (String, Value) {
-    let mut segments = path.split('.');
-    let first = segments.next().unwrap_or(path).to_owned();
-    let nested: Vec<&str> = segments.collect();
-    let value = nested.iter().rev().fold(json!(roles), |inner, name| json!({ *name: inner }));
-    (first, value)
-}
-
 /// Development mode (no `PORTCULLIS_*` variable is set): this API's realm and roles claim, the
 /// generated key, its issuer and its audience, and Development disclosure.
-fn development_verifier(issuer: &TestIssuer) -> Result<Verifier, ConfigError> {
-    VerifierBuilder::new()
+fn development_verifier(issuer: &DevelopmentIssuer) -> Result<Verifier, ConfigError> {
+    issuer
+        .verifier()
         .realm(REALM)
         .role_claims([DEFAULT_ROLES_CLAIM])
-        .issuer(issuer.issuer())
-        .audience(issuer.audience())
-        .key(issuer.verification_key())
         .disclosure(Disclosure::Development)
         .build()
 }
@@ -212,17 +194,15 @@ async fn welcome_document(store: &Store) -> Result<i64, documents::StoreError> {
 
 /// The banner and the commands printed in development mode. Each command is preceded by a
 /// comment starting with the status it gets when the commands run in order.
-fn development_instructions(issuer: &TestIssuer, base: &str, welcome: i64) -> String {
+fn development_instructions(issuer: &DevelopmentIssuer, base: &str, welcome: i64) -> String {
     let roles_claim = DEFAULT_ROLES_CLAIM;
     let token = |subject: &str, scopes: &[Scope], verified: bool, roles: &[Role]| {
-        let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-        let (claim, value) = roles_at(roles_claim, &roles);
         issuer
             .token(subject)
             .scopes(scopes.iter().map(|scope| scope.as_str()))
             .claim("email_verified", verified)
-            .claim(claim, value)
-            .expires_in(DEV_TOKEN_LIFETIME)
+            .roles(roles_claim, roles.iter().map(|role| role.as_str()))
+            .expires_in(DEVELOPMENT_LIFETIME)
             .sign()
     };
     let all = [Scope::DocsRead, Scope::DocsWrite, Scope::DocsDelete];

@@ -341,7 +341,7 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
     let (success, logs) = server.terminate();
     assert!(success, "the server exits cleanly on SIGTERM\n{logs}");
     // One access-log line per request, with the status and the denial reason.
-    let access: Vec<_> = logs.lines().filter(|line| line.contains("documents::access")).collect();
+    let access: Vec<_> = logs.lines().filter(|line| line.contains("portcullis::access")).collect();
     assert_eq!(access.len(), seen.len(), "{logs}");
     assert!(
         access
@@ -481,4 +481,19 @@ fn an_unreachable_provider_at_start_is_no_error() {
     assert!(banner.iter().any(|line| line.starts_with("Listening")), "{banner:?}");
     let (_, logs) = server.terminate();
     assert!(logs.contains("could not fetch the key set"), "{logs}");
+}
+
+/// The test issuer (`portcullis`'s `testing` feature) is for the tests: the binary's own
+/// dependencies do not enable it, so what ships cannot mint test tokens. Development mode mints
+/// with `portcullis::development`, for a key generated in memory at start.
+#[test]
+fn the_binary_does_not_enable_the_testing_feature() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let normal = manifest.split("\n[dependencies]\n").nth(1).unwrap();
+    let normal = normal.split("\n[").next().unwrap();
+    let portcullis = normal.lines().find(|line| line.starts_with("portcullis")).unwrap();
+    assert!(!portcullis.contains("testing"), "{portcullis}");
+    let dev = manifest.split("\n[dev-dependencies]\n").nth(1).unwrap();
+    assert!(dev.lines().any(|line| line.starts_with("portcullis") && line.contains("testing")));
 }
