@@ -37,6 +37,7 @@
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
 mod access;
+mod dpop;
 pub mod extract;
 mod guard;
 #[cfg(feature = "remote")]
@@ -58,6 +59,7 @@ mod mint;
 pub mod testing;
 
 pub use access::{AccessLog, AccessLogLayer};
+pub use dpop::{ReplayStore, ReplayStoreError};
 pub use guard::ProvidesVerifier;
 #[cfg(feature = "remote")]
 pub use introspect::{ClientAuthMethod, Introspection};
