@@ -154,16 +154,13 @@ fn setting(var: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// The `PORTCULLIS_*` configuration, with this API's realm and roles claim unless others are set.
+/// The `PORTCULLIS_*` configuration, with this API's realm and roles claim unless others are set:
+/// the environment is applied over what the code set, so a variable wins.
 fn configured() -> Result<VerifierBuilder, ConfigError> {
-    let mut builder = VerifierBuilder::from_env()?;
-    if std::env::var_os(env::REALM).is_none() {
-        builder = builder.realm(REALM);
-    }
-    if std::env::var_os(env::ROLES_CLAIM).is_none() {
-        builder = builder.role_claims([DEFAULT_ROLES_CLAIM]);
-    }
-    Ok(builder)
+    VerifierBuilder::new()
+        .realm(REALM)
+        .role_claims([DEFAULT_ROLES_CLAIM])
+        .with_env(|name| std::env::var_os(name))
 }
 
 /// Development mode (no `PORTCULLIS_*` variable is set): this API's realm and roles claim, the
