@@ -655,3 +655,138 @@ proptest! {
         assert_answered(&reply);
     }
 }
+
+// --- Rule violations name places by the declared structure -----------------------------------
+
+mod keyed {
+    use std::collections::{BTreeMap, HashMap};
+
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, garde::Validate)]
+    pub(super) struct Item {
+        #[garde(range(min = 1))]
+        pub(super) qty: u32,
+    }
+
+    #[derive(Debug, Deserialize, garde::Validate)]
+    pub(super) struct Address {
+        #[garde(length(min = 1))]
+        pub(super) city: String,
+    }
+
+    #[derive(Debug, Deserialize, garde::Validate)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Order {
+        #[garde(dive)]
+        pub(super) items: HashMap<String, Item>,
+        #[garde(dive)]
+        pub(super) sorted: BTreeMap<String, Item>,
+        #[garde(dive)]
+        pub(super) lines: Vec<Item>,
+        #[garde(dive)]
+        pub(super) shipping_address: Address,
+    }
+
+    /// Read with `deserialize_any`: its structure cannot be learnt without data.
+    #[derive(Debug, Deserialize, garde::Validate)]
+    #[serde(untagged)]
+    pub(super) enum Loose {
+        Many(#[garde(dive)] HashMap<String, Item>),
+    }
+
+    #[derive(Debug, Deserialize, garde::Validate)]
+    pub(super) struct Untraceable {
+        #[garde(dive)]
+        pub(super) data: Loose,
+    }
+}
+
+async fn keyed_order(Valid(Json(order)): Valid<Json<keyed::Order>>) -> Json<Value> {
+    Json(json!({"items": order.items.len() + order.sorted.len() + order.lines.len()}))
+}
+
+async fn untraceable(Valid(Json(value)): Valid<Json<keyed::Untraceable>>) -> Json<Value> {
+    let keyed::Loose::Many(items) = value.data;
+    Json(json!({"items": items.len()}))
+}
+
+fn keyed_router() -> Router {
+    Router::new().route("/orders", post(keyed_order)).route("/untraceable", post(untraceable))
+}
+
+/// The `invalid-params` names of a 400 problem for an invalid body, sorted.
+fn invalid_names(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
+    assert_eq!(single_header(&reply.headers, CONTENT_TYPE.as_str()), Some(PROBLEM_JSON));
+    assert_eq!(reply.body["detail"], "The request body is invalid");
+    let params = reply.body["invalid-params"].as_array().cloned().unwrap_or_default();
+    let mut names: Vec<String> = params
+        .iter()
+        .map(|param| {
+            assert!(param["reason"].as_str().is_some_and(|r| !r.is_empty()), "{param}");
+            param["name"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_map_key_is_a_placeholder_and_declared_names_stay() {
+    let long = "k".repeat(500);
+    let keys = ["<script>", "qty", "items", &long];
+    let mut items = serde_json::Map::new();
+    for key in keys {
+        items.insert(key.to_owned(), json!({"qty": 0}));
+    }
+    let body = json!({
+        "items": items,
+        "sorted": {"<b>bold</b>": {"qty": 0}, "qty": {"qty": 3}},
+        "lines": [{"qty": 1}, {"qty": 0}],
+        "shippingAddress": {"city": ""},
+    });
+    let reply = send(keyed_router(), post_json("/orders", body.to_string())).await;
+    assert_eq!(
+        invalid_names(&reply),
+        [
+            "items[].qty",
+            "items[].qty",
+            "items[].qty",
+            "items[].qty",
+            "lines[1].qty",
+            "shippingAddress.city",
+            "sorted[].qty",
+        ]
+    );
+    let sent = String::from_utf8_lossy(&reply.bytes).into_owned();
+    for key in ["<script>", "<b>bold</b>", "kkkkkkkk"] {
+        assert!(!sent.contains(key), "{key} echoed in {sent}");
+    }
+}
+
+#[tokio::test]
+async fn a_structure_that_cannot_be_traced_gives_placeholders() {
+    let body = json!({"data": {"<script>": {"qty": 0}, "qty": {"qty": 0}}});
+    let reply = send(keyed_router(), post_json("/untraceable", body.to_string())).await;
+    let names = invalid_names(&reply);
+    assert_eq!(names.len(), 2, "{names:?}");
+    for name in &names {
+        assert!(name.starts_with("data[]"), "{name}");
+        assert!(!name.contains("qty") && !name.contains("script"), "{name}");
+    }
+    assert!(!reply.body.to_string().contains("<script>"));
+}
+
+#[tokio::test]
+async fn a_shape_error_under_a_map_key_hides_the_rule_of_its_placeholder() {
+    let body = json!({
+        "items": {"a": {"qty": "x"}},
+        "sorted": {},
+        "lines": [],
+        "shippingAddress": {"city": "Paris"},
+    });
+    let reply = send(keyed_router(), post_json("/orders", body.to_string())).await;
+    // The placeholder 0 breaks `min = 1`: that is not the client's, and is not reported.
+    assert_invalid_body(&reply, json!([param("items.a.qty", "must be an integer")]));
+}

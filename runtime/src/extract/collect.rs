@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_path_to_error::Segment;
 
-use super::reason::invalid_param;
+use super::reason::{invalid_param, place_of};
 use crate::respond::InvalidParam;
 
 /// At most this many deserializations are tried for one request.
@@ -29,6 +29,10 @@ pub(crate) const MAX_REPORTED: usize = 20;
 pub(crate) struct Shape<T> {
     /// One entry per error, in the order they were met.
     pub(crate) params: Vec<InvalidParam>,
+    /// The place of each entry of `params` as the input spells it (`items.k.qty`), to compare
+    /// with the places of rule violations; never sent.
+    #[cfg_attr(not(feature = "garde"), allow(dead_code))]
+    pub(crate) places: Vec<String>,
     /// The repaired value: the client's input with placeholders at every place in `params`
     /// (what `Valid` validates, to report the broken rules beside the shape errors).
     #[cfg_attr(not(feature = "garde"), allow(dead_code))]
@@ -39,10 +43,12 @@ impl<T> Shape<T> {
     /// Puts `first` in front of the errors found, unless it is among them already (serde may
     /// see an error in the raw input that the editable form no longer holds, such as a
     /// repeated JSON key).
-    pub(crate) fn with_first(mut self, first: InvalidParam) -> Self {
+    pub(crate) fn with_first(mut self, (first, place): (InvalidParam, String)) -> Self {
         if !self.params.contains(&first) {
             self.params.insert(0, first);
+            self.places.insert(0, place);
             self.params.truncate(MAX_REPORTED);
+            self.places.truncate(MAX_REPORTED);
         }
         self
     }
@@ -168,13 +174,14 @@ trait Input {
 /// Deserializes `input` into `T`, repairing and recording every error on the way.
 fn collect<T: DeserializeOwned>(mut input: impl Input) -> Shape<T> {
     let mut params: Vec<InvalidParam> = Vec::new();
+    let mut places: Vec<String> = Vec::new();
     // The places filled with a placeholder: errors under them are the placeholder's.
     let mut placeholders: Vec<Vec<Step>> = Vec::new();
     let mut attempts = 1;
     let mut outcome = input.decode::<T>();
     loop {
         let failure = match outcome {
-            Ok(value) => return Shape { params, repaired: Some(value) },
+            Ok(value) => return Shape { params, places, repaired: Some(value) },
             Err(failure) => failure,
         };
         let place = Place::of(&failure);
@@ -191,6 +198,7 @@ fn collect<T: DeserializeOwned>(mut input: impl Input) -> Shape<T> {
                 break;
             }
             params.push(param);
+            places.push(place_of(&failure.path, &failure.message));
         }
         let Some(place) = place else { break };
         if params.len() >= MAX_REPORTED || attempts >= MAX_ATTEMPTS {
@@ -215,7 +223,7 @@ fn collect<T: DeserializeOwned>(mut input: impl Input) -> Shape<T> {
             }
         };
     }
-    Shape { params, repaired: None }
+    Shape { params, places, repaired: None }
 }
 
 /// Tries each placeholder at `steps` (for an error of `reason`) until the error there goes

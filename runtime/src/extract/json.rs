@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::collect::{self, Shape};
-use super::reason::invalid_param;
+use super::reason::{invalid_param, place_of};
 use super::rejection::Rejection;
 
 /// Bodies up to this size (256 KiB) get every shape error reported; larger ones the first only,
@@ -152,7 +152,8 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRefusal
         }
         Err(error) => {
             tracing::debug!(error = %error.inner(), path = %error.path(), "refused a JSON body");
-            invalid_param(error.path(), &error.inner().to_string())
+            let message = error.inner().to_string();
+            (invalid_param(error.path(), &message), place_of(error.path(), &message))
         }
     };
     // A wrong shape: the whole body must still be JSON, and every error in it is looked for,
@@ -163,7 +164,12 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRefusal
         BodyRefusal::NotJson(not_json(&error))
     })?;
     if bytes.len() > COLLECT_ALL_UP_TO {
-        return Err(BodyRefusal::Shape(Shape { params: vec![first], repaired: None }));
+        let (first, place) = first;
+        return Err(BodyRefusal::Shape(Shape {
+            params: vec![first],
+            places: vec![place],
+            repaired: None,
+        }));
     }
     Err(BodyRefusal::Shape(collect::json(value).with_first(first)))
 }

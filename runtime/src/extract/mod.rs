@@ -63,6 +63,8 @@ mod query;
 mod reason;
 mod rejection;
 #[cfg(feature = "garde")]
+mod structure;
+#[cfg(feature = "garde")]
 mod valid;
 
 pub use json::Json;

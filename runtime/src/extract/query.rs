@@ -5,7 +5,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::collect::{self, Shape};
-use super::reason::invalid_param;
+use super::reason::{invalid_param, place_of};
 use super::rejection::Rejection;
 
 /// The `detail` of a 400 for a query string that does not fit the expected type.
@@ -79,7 +79,8 @@ pub(crate) fn decode<T: DeserializeOwned>(query: &str) -> Result<T, Shape<T>> {
         Err(error) => error,
     };
     tracing::debug!(error = %error.inner(), path = %error.path(), "refused a query string");
-    let first = invalid_param(error.path(), &error.inner().to_string());
+    let message = error.inner().to_string();
+    let first = (invalid_param(error.path(), &message), place_of(error.path(), &message));
     let pairs = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     Err(collect::query(pairs).with_first(first))
 }

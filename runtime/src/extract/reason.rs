@@ -71,6 +71,33 @@ pub(crate) fn invalid_param(path: &serde_path_to_error::Path, message: &str) -> 
     InvalidParam::new(name, reason)
 }
 
+/// The place of a serde data error as the input spells it (`items.k.qty`, the field of a
+/// `missing field` or `duplicate field` error appended), to compare with garde's paths; never
+/// sent to the client.
+pub(crate) fn place_of(path: &serde_path_to_error::Path, message: &str) -> String {
+    let mut place = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => place.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => join(&mut place, key),
+            Segment::Unknown => join(&mut place, "?"),
+        }
+    }
+    for prefix in ["missing field ", "duplicate field "] {
+        let field = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('`'))
+            .and_then(|rest| rest.split('`').next());
+        if let Some(field) = field
+            && place != field
+            && !place.ends_with(&format!(".{field}"))
+        {
+            join(&mut place, field);
+        }
+    }
+    place
+}
+
 /// Appends the field named between the first pair of backquotes of `rest` to `name`, when the
 /// path does not already end with it and it is a plain identifier (an unknown field is named by
 /// the client: anything else is left out).

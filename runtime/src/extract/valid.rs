@@ -11,13 +11,21 @@ use super::json::{self, BodyRefusal, INVALID_BODY, Json};
 use super::path::{INVALID_PATH, Path};
 use super::query::{self, INVALID_QUERY, Query};
 use super::rejection::Rejection;
+use super::structure::{self, Step};
 use crate::respond::InvalidParam;
 
 /// An extractor whose value also passed its [`garde`] rules: `Valid<Json<T>>`,
 /// `Valid<Query<T>>` or `Valid<Path<T>>`, where `T: garde::Validate` with a `Default` context.
 ///
 /// Every broken rule is reported in one 400 [`Rejection`], as one `invalid-params` entry each
-/// (`title`, `items[2].qty`), with garde's reason, in the order garde reports them. garde's own
+/// (`title`, `items[2].qty`), with garde's reason, in the order garde reports them. A place is
+/// named by `T`'s declared structure, never by the client's keys: a struct field by its serde
+/// name, a list element by its index, and a map key by the placeholder `[]` (`items[].qty` for
+/// a `HashMap<String, Item>` field); where the structure cannot be learnt from `T`'s
+/// `Deserialize` impl without data (a `serde_json::Value`, an untagged enum, a flattened struct),
+/// every key from there on is `[]`. A field renamed with `rename_all`, or `rename` to another
+/// case of its Rust name, is named by its serde name; one renamed to another word is `[]`.
+/// garde's own
 /// reasons only quote the rule (`length is lower than 3`), never the value; keep custom rules
 /// the same way. When the input also has shape errors (a missing field, a wrong type), they are
 /// reported first, followed by the rule violations of the fields that had the right shape.
@@ -74,48 +82,75 @@ impl<E> std::ops::Deref for Valid<E> {
 /// Validates `value`, turning every violation into an `invalid-params` entry of one 400.
 fn validate<T>(value: &T, detail: &'static str) -> Result<(), Rejection>
 where
-    T: Validate,
+    T: Validate + DeserializeOwned + 'static,
     T::Context: Default,
 {
-    let violations = violations(value);
+    let violations: Vec<InvalidParam> =
+        violations(value).into_iter().map(|(_, param)| param).collect();
     if violations.is_empty() { Ok(()) } else { Err(Rejection::invalid(detail, violations)) }
 }
 
-/// The rule violations of `value`, one `invalid-params` entry each.
-fn violations<T>(value: &T) -> Vec<InvalidParam>
+/// The rule violations of `value`, one `invalid-params` entry each, with garde's path as it
+/// is (to compare with the places of shape errors; never sent).
+fn violations<T>(value: &T) -> Vec<(String, InvalidParam)>
 where
-    T: Validate,
+    T: Validate + DeserializeOwned + 'static,
     T::Context: Default,
 {
-    value.validate().err().map_or_else(Vec::new, |report| {
-        tracing::debug!(%report, "refused input that breaks its validation rules");
-        report
-            .iter()
-            .map(|(path, error)| InvalidParam::new(path.to_string(), error.message()))
-            .collect()
-    })
+    let Err(report) = value.validate() else { return Vec::new() };
+    tracing::debug!(%report, "refused input that breaks its validation rules");
+    // Only on this path: the type's structure, traced once, names the places.
+    let node = structure::of::<T>();
+    report
+        .iter()
+        .take(MAX_REPORTED)
+        .map(|(path, error)| {
+            let steps = steps(path);
+            let steps = steps.iter().filter_map(|(kind, component)| match kind.as_str() {
+                "none" => None,
+                "index" => Some(Step::Index(component)),
+                _ => Some(Step::Key(component)),
+            });
+            let name = structure::name(&node, steps);
+            (path.to_string(), InvalidParam::new(name, error.message()))
+        })
+        .collect()
+}
+
+/// The steps of garde's `path`, root first, as its public serialization lists them (a list of
+/// `[kind, component]`); a path that does not read so is one unknown step.
+fn steps(path: &garde::Path) -> Vec<(String, String)> {
+    let pairs: Option<Vec<(String, String)>> =
+        serde_json::to_value(path).ok().and_then(|value| serde_json::from_value(value).ok());
+    pairs.unwrap_or_else(|| vec![("key".to_owned(), String::new())])
 }
 
 /// The 400 for input with shape errors: those errors, then the rule violations of the repaired
 /// value that are not at (or inside) a place already reported, where the value is a placeholder.
 fn refuse_shape<T>(shape: Shape<T>, detail: &'static str) -> Rejection
 where
-    T: Validate,
+    T: Validate + DeserializeOwned + 'static,
     T::Context: Default,
 {
     let mut params = shape.params;
     if let Some(repaired) = shape.repaired {
-        let reported = params.clone();
-        let at_reported = |violation: &InvalidParam| {
-            reported.iter().any(|param| {
-                let rest = violation.name.strip_prefix(param.name.as_str());
-                param.name.is_empty()
+        // Compared as the input spells them: the names sent may hold placeholders.
+        let places = shape.places;
+        let at_reported = |violation: &str| {
+            places.iter().any(|place| {
+                let rest = violation.strip_prefix(place.as_str());
+                place.is_empty()
                     || rest.is_some_and(|rest| {
                         rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')
                     })
             })
         };
-        params.extend(violations(&repaired).into_iter().filter(|v| !at_reported(v)));
+        params.extend(
+            violations(&repaired)
+                .into_iter()
+                .filter(|(place, _)| !at_reported(place))
+                .map(|(_, param)| param),
+        );
         params.truncate(MAX_REPORTED);
     }
     Rejection::invalid(detail, params)
@@ -123,7 +158,7 @@ where
 
 impl<T, S> FromRequest<S> for Valid<Json<T>>
 where
-    T: DeserializeOwned + Validate,
+    T: DeserializeOwned + Validate + 'static,
     T::Context: Default,
     S: Send + Sync,
 {
@@ -144,7 +179,7 @@ where
 
 impl<T, S> FromRequestParts<S> for Valid<Query<T>>
 where
-    T: DeserializeOwned + Validate,
+    T: DeserializeOwned + Validate + 'static,
     T::Context: Default,
     S: Send + Sync,
 {
@@ -164,7 +199,7 @@ where
 impl<T, S> FromRequestParts<S> for Valid<Path<T>>
 where
     Path<T>: FromRequestParts<S, Rejection = Rejection>,
-    T: Validate,
+    T: DeserializeOwned + Validate + 'static,
     T::Context: Default,
     S: Send + Sync,
 {
