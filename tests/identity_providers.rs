@@ -13,8 +13,8 @@ use http::StatusCode;
 use jsonwebtoken::EncodingKey;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
-    Disclosure, InvalidTokenReason, Key, KeySet, TokenProfile, TrustedIssuer, Verifier,
-    VerifierBuilder,
+    ConfigError, Disclosure, InvalidTokenReason, Key, KeySet, Preset, TokenProfile, TrustedIssuer,
+    Verifier, VerifierBuilder,
 };
 use portcullis_tests::{Reply, app, assert_denied, assert_me, bearer, fixture, send};
 use serde_json::{Value, json};
@@ -378,4 +378,30 @@ async fn with_several_issuers_the_owner_is_the_pair_of_issuer_and_subject() {
         .audience(TEST_AUDIENCE);
     let pair = me(&shared, &a.token("alice").sign()).await;
     assert_eq!(pair.body["id"], json!(r#"["https://a.example","alice"]"#));
+}
+
+/// Issuers with keys of their own are identity domains of their own: accepting any issuer beside
+/// them, or merging identities across issuers (`identity_by_issuer(false)`, which
+/// `Preset::google()` sets for Google's two spellings), would let a token of another issuer take
+/// a trusted issuer's caller's identity. Both are configuration errors.
+#[test]
+fn trusted_issuers_keep_their_identities_apart() {
+    let a = TestIssuer::eddsa().with_issuer(ISSUER_A).with_kid(Some("a-key"));
+    let any = Verifier::builder()
+        .any_issuer()
+        .key(TestIssuer::eddsa().verification_key())
+        .trusted_issuer(TrustedIssuer::new(ISSUER_A).key(a.verification_key()))
+        .audience(TEST_AUDIENCE)
+        .build()
+        .unwrap_err();
+    assert!(matches!(any, ConfigError::AnyIssuerWithTrustedIssuers), "{any}");
+    let merged = Verifier::builder()
+        .preset(Preset::google())
+        .trusted_issuer(TrustedIssuer::new(ISSUER_A).key(a.verification_key()))
+        .audience(TEST_AUDIENCE)
+        .build()
+        .unwrap_err();
+    assert!(matches!(merged, ConfigError::IdentityMergedAcrossTrustedIssuers), "{merged}");
+    // Google's preset alone still accepts its two spellings as one identity.
+    assert!(Verifier::builder().preset(Preset::google()).audience(TEST_AUDIENCE).build().is_ok());
 }

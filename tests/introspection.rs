@@ -26,7 +26,8 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
-    ClientAuthMethod, ConfigError, Disclosure, Introspection, Principal, TokenProfile, Verifier,
+    ClientAuthMethod, ConfigError, Disclosure, Introspection, Principal, TokenProfile,
+    TrustedIssuer, Verifier,
 };
 use portcullis_tests::{Captured, Reply, assert_denied, bearer, send, single_header};
 use serde_json::{Value, json};
@@ -419,6 +420,45 @@ async fn with_several_issuers_the_endpoint_answers_for_its_own() {
     server.answer(&foreign, Answer::Json(foreign_answer));
     assert_refused(
         &get_me(&app, &foreign).await,
+        "The access token was issued by an untrusted issuer",
+    );
+}
+
+/// JWTs introspected for revocation, with two issuers: only the endpoint's own issuer's JWTs are
+/// sent to it (another issuer's would be shown to a server that does not speak for it), and an
+/// answer about one of them that names another issuer is refused.
+#[tokio::test]
+async fn introspected_jwts_go_to_their_own_issuers_endpoint_only() {
+    const OTHER: &str = "https://other-issuer.example";
+    let server = As::start().await;
+    let own = TestIssuer::eddsa().with_kid(Some("own"));
+    let other = TestIssuer::eddsa().with_issuer(OTHER).with_kid(Some("other"));
+    let verifier = own
+        .verifier()
+        .trusted_issuer(TrustedIssuer::new(OTHER).key(other.verification_key()))
+        .disclosure(Disclosure::Development)
+        .introspection(
+            introspection(&server.url("/introspect")).issuer(TEST_ISSUER).introspect_jwts(true),
+        )
+        .build()
+        .unwrap();
+    let app = app(verifier);
+
+    let foreign = other.token("bob").scopes(["docs:read"]).sign();
+    let reply = get_me(&app, &foreign).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.body["sub"], "bob");
+    assert_eq!(server.calls(), 0, "another issuer's JWT was sent to the endpoint");
+
+    let mine = own.token("alice").scopes(["docs:read"]).sign();
+    server.answer(&mine, Answer::Json(json!({"active": true, "iss": TEST_ISSUER})));
+    assert_me(&get_me(&app, &mine).await, "alice", &["docs:read"]);
+    assert_eq!(server.calls(), 1);
+
+    let misattributed = own.token("carol").scopes(["docs:read"]).sign();
+    server.answer(&misattributed, Answer::Json(json!({"active": true, "iss": OTHER})));
+    assert_refused(
+        &get_me(&app, &misattributed).await,
         "The access token was issued by an untrusted issuer",
     );
 }

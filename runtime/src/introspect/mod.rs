@@ -170,7 +170,9 @@ impl Introspection {
 
     /// Introspects JWTs too, after their local verification (signature and claims): a JWT the
     /// authorization server revoked is refused once the cached answer ends. Off by default:
-    /// JWTs are verified locally only.
+    /// JWTs are verified locally only. With several issuers, only the JWTs of the endpoint's
+    /// [`issuer`](Self::issuer) are sent to it: another issuer's are verified locally only, and
+    /// an answer naming another issuer refuses the token.
     pub fn introspect_jwts(mut self, introspect: bool) -> Self {
         self.jwts = introspect;
         self
@@ -369,6 +371,15 @@ impl Introspector {
 
     pub(crate) fn key(token: &str) -> [u8; 32] {
         crate::digest::sha256(token.as_bytes())
+    }
+
+    /// The cache key of a JWT's decision: its digest with the generation of the keys that
+    /// verified it, so that a change of keys verifies it again before its answer is reused.
+    pub(crate) fn key_for_keys(token: &str, generation: u64) -> [u8; 32] {
+        let mut input = Vec::with_capacity(8 + token.len());
+        input.extend_from_slice(&generation.to_be_bytes());
+        input.extend_from_slice(token.as_bytes());
+        crate::digest::sha256(&input)
     }
 
     /// A decision kept for `key`, if one is valid now. Never waits, never calls.

@@ -38,6 +38,19 @@ pub enum ConfigError {
         "no issuer is configured: set one with .issuer(..) or PORTCULLIS_ISSUER, or accept any with .any_issuer() or PORTCULLIS_ISSUER=*"
     )]
     IssuerNotConfigured,
+    /// Any issuer (`.any_issuer()`, `PORTCULLIS_ISSUER=*`) beside issuers with keys of their
+    /// own ([`TrustedIssuer`]): a token of any issuer could then take the identity of a
+    /// trusted issuer's caller, since no pair (issuer, subject) is kept.
+    #[error(
+        "any issuer cannot be accepted beside issuers with keys of their own (.trusted_issuer): name the issuers"
+    )]
+    AnyIssuerWithTrustedIssuers,
+    /// `.identity_by_issuer(false)` (as `Preset::google()` sets for Google's two spellings)
+    /// beside issuers with keys of their own: their callers would share identities.
+    #[error(
+        "identity_by_issuer(false) would merge the callers of issuers with keys of their own (.trusted_issuer) with the others': keep the identity by issuer"
+    )]
+    IdentityMergedAcrossTrustedIssuers,
     /// Neither an audience nor the opt-out was configured.
     #[error(
         "no audience is configured: set one with .audience(..) or PORTCULLIS_AUDIENCE, or accept any with .any_audience()"
@@ -711,6 +724,16 @@ impl VerifierBuilder {
                 Some(source)
             }
         };
+        // Issuers with keys of their own are identity domains of their own: any issuer beside
+        // them, or identities merged across issuers, would let one domain's `sub` be another's.
+        if !own.is_empty() {
+            if matches!(shared_issuers, Expect::Any) {
+                return Err(ConfigError::AnyIssuerWithTrustedIssuers);
+            }
+            if self.identity_by_issuer == Some(false) {
+                return Err(ConfigError::IdentityMergedAcrossTrustedIssuers);
+            }
+        }
         let issuers = match shared_issuers {
             Expect::Any => None,
             Expect::Unset => Some(own.iter().map(|(name, _)| name.clone()).collect()),
@@ -874,7 +897,7 @@ impl VerifierBuilder {
         };
         let location = location.map_err(|problem| ConfigError::InvalidKeyUrl {
             var,
-            url: url.to_owned(),
+            url: shown_url(url),
             problem,
         })?;
         let algorithms = match &self.algorithms {
@@ -905,7 +928,7 @@ impl VerifierBuilder {
     ) -> Result<(KeySource, Vec<Algorithm>), ConfigError> {
         Err(ConfigError::InvalidKeyUrl {
             var: None,
-            url: url.to_owned(),
+            url: shown_url(url),
             problem: "fetching keys needs portcullis's `remote` feature",
         })
     }
@@ -946,6 +969,18 @@ impl VerifierBuilder {
 
 /// The value of `var` through `lookup`, trimmed: `None` when unset, an error naming the variable
 /// when it is set but empty or not UTF-8.
+/// `url` as a configuration error may show it: without the credentials of its authority
+/// (`user:secret@`), since start-up errors end up in logs.
+pub(super) fn shown_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let (head, rest) = url.split_at(scheme_end + 3);
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!("{head}<redacted>{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 pub(super) fn read_env(
     lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
     var: &'static str,

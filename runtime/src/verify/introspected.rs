@@ -13,6 +13,16 @@ use crate::introspect::{Answer, Computed, Introspection, Introspector, Refusal, 
 use crate::principal::Principal;
 use crate::respond::{Denial, DenialKind, InvalidTokenReason};
 
+/// Whether an active answer for a JWT names another issuer than the endpoint's own (an answer
+/// that names none speaks of the token it was asked about, whose `iss` was verified).
+fn names_other_issuer(members: &Map<String, Value>, introspector: &Introspector) -> bool {
+    match (members.get("iss"), introspector.issuer()) {
+        (None, _) | (Some(_), None) => false,
+        (Some(Value::String(iss)), Some(issuer)) => iss != issuer,
+        (Some(_), Some(_)) => true,
+    }
+}
+
 /// Whether `token` is a JWS in compact serialization: three parts separated by `.`, each of the
 /// base64url alphabet, the header and payload not empty. Such a token is verified locally;
 /// anything else (an opaque token) is introspected when introspection is configured.
@@ -42,19 +52,38 @@ impl Verifier {
         introspector: &Introspector,
         token: &str,
     ) -> Result<Principal, Denial> {
-        let key = Introspector::key(token);
+        let jws = is_compact_jws(token);
+        // A JWT's decision also holds only for the keys that verified it, as in the
+        // verified-token cache: new keys (a key withdrawn from the set) verify it again.
+        let key = if jws {
+            Introspector::key_for_keys(token, self.inner.settings.keys.generation())
+        } else {
+            Introspector::key(token)
+        };
         let outcome = match introspector.cached(&key) {
             Some(outcome) => outcome,
-            None if is_compact_jws(token) => {
+            None if jws => {
                 // Cheap refusals first, and no token that cannot verify is sent anywhere.
                 let (principal, validity) = self.verify_fetching(token).await?;
+                // The endpoint speaks for its own issuer: another issuer's JWT is not sent to
+                // it (that would show it the token), and is accepted on its verification alone.
+                if let Some(issuer) = introspector.issuer()
+                    && principal.issuer() != Some(issuer)
+                {
+                    return Ok(principal);
+                }
                 let compute = || async {
                     match introspector.call(token).await {
-                        Ok(Answer::Active(_)) => Computed::Active {
-                            principal,
-                            exp: Some(validity.exp),
-                            nbf: validity.nbf,
-                        },
+                        Ok(Answer::Active(members))
+                            if !names_other_issuer(&members, introspector) =>
+                        {
+                            Computed::Active {
+                                principal,
+                                exp: Some(validity.exp),
+                                nbf: validity.nbf,
+                            }
+                        }
+                        Ok(Answer::Active(_)) => Computed::Refused(InvalidTokenReason::WrongIssuer),
                         Ok(Answer::Inactive) => Computed::Refused(InvalidTokenReason::Inactive),
                         Err(()) => Computed::Unavailable,
                     }
@@ -226,7 +255,9 @@ pub(super) fn introspector(
     allow_http: bool,
 ) -> Result<Introspector, ConfigError> {
     Introspector::new(config, issuers, leeway, allow_http).map_err(|error| match error {
-        SetupError::Url { url, problem } => ConfigError::InvalidIntrospectionUrl { url, problem },
+        SetupError::Url { url, problem } => {
+            ConfigError::InvalidIntrospectionUrl { url: super::builder::shown_url(&url), problem }
+        }
         SetupError::NeedsOneIssuer => ConfigError::IntrospectionNeedsIssuer,
         SetupError::IssuerNotAccepted(issuer) => {
             ConfigError::IntrospectionIssuerNotAccepted(issuer)
@@ -338,6 +369,16 @@ mod tests {
         ])
         .unwrap_err();
         assert!(matches!(err, ConfigError::InvalidIntrospectionUrl { .. }), "{err}");
+        // A URL holding credentials is refused, and the error does not repeat them.
+        let err = built(&[
+            ("PORTCULLIS_ISSUER", "https://as.example"),
+            ("PORTCULLIS_INTROSPECTION_URL", "https://api:s3cret@as.example/introspect"),
+        ])
+        .unwrap_err();
+        let shown = err.to_string();
+        assert!(matches!(err, ConfigError::InvalidIntrospectionUrl { .. }), "{shown}");
+        assert!(!shown.contains("s3cret") && !shown.contains("api:"), "{shown}");
+        assert!(shown.contains("https://<redacted>@as.example/introspect"), "{shown}");
         let err = Verifier::builder()
             .any_issuer()
             .any_audience()
