@@ -121,7 +121,10 @@ fn check_names(names: &[String]) -> Result<(), String> {
     let families: [(&str, &[&str]); 2] = [(PORTCULLIS, env::ALL), (DOCUMENTS, &DOCUMENTS_SETTINGS)];
     for name in names {
         for (prefix, known) in families {
-            if name.starts_with(prefix) && !known.contains(&name.as_str()) {
+            // In any case: `portcullis_issuer` is a typo too, not a reason for development mode.
+            let has_prefix =
+                name.get(..prefix.len()).is_some_and(|start| start.eq_ignore_ascii_case(prefix));
+            if has_prefix && !known.contains(&name.as_str()) {
                 return Err(format!(
                     "{name}: unknown setting; the known {prefix}* settings are {}",
                     known.join(", ")

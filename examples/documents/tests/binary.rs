@@ -391,6 +391,10 @@ fn a_misspelt_setting_stops_the_start_naming_it_and_the_known_ones() {
     assert!(logs.ends_with(&expected), "{logs}");
     assert!(known.contains("PORTCULLIS_ISSUER, PORTCULLIS_AUDIENCE, PORTCULLIS_JWKS_URL"));
 
+    // Environment names are case-sensitive: a lower-case spelling is a typo too.
+    let (_, logs) = refused(&[("portcullis_issuer", "https://login.example.com/")]);
+    assert!(logs.contains("documents: portcullis_issuer: unknown setting"), "{logs}");
+
     let (_, logs) = refused(&[("DOCUMENTS_DATABASE", "documents.sqlite")]);
     let expected = "documents: DOCUMENTS_DATABASE: unknown setting; the known DOCUMENTS_* \
                     settings are DOCUMENTS_ADDR, DOCUMENTS_DB\n";
