@@ -59,7 +59,7 @@ mod mint;
 pub mod testing;
 
 pub use access::{AccessLog, AccessLogLayer};
-pub use dpop::{ReplayStore, ReplayStoreError};
+pub use dpop::{MemoryReplayStore, ReplayStore, ReplayStoreError};
 pub use guard::ProvidesVerifier;
 #[cfg(feature = "remote")]
 pub use introspect::{ClientAuthMethod, Introspection};
