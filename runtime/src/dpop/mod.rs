@@ -5,7 +5,11 @@
 //! `redis` feature, one shared by several instances (`redis.rs`).
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod replay;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisReplayStore, RedisReplayStoreBuilder};
 pub use memory::MemoryReplayStore;
 pub use replay::{ReplayStore, ReplayStoreError};
