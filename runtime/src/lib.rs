@@ -59,7 +59,9 @@ mod mint;
 pub mod testing;
 
 pub use access::{AccessLog, AccessLogLayer};
-pub use dpop::{ReplayStore, ReplayStoreError};
+pub use dpop::{MemoryReplayStore, ReplayStore, ReplayStoreError};
+#[cfg(feature = "redis")]
+pub use dpop::{RedisReplayStore, RedisReplayStoreBuilder};
 pub use guard::ProvidesVerifier;
 #[cfg(feature = "remote")]
 pub use introspect::{ClientAuthMethod, Introspection};

@@ -1,0 +1,243 @@
+//! The Redis replay store against a real `redis-server`, started here on a free loopback port
+//! and killed when its test ends. These tests never skip: `.ci/run` installs `redis-server`.
+//! The in-memory store's bounds, expiry and atomicity are unit-tested in
+//! `runtime/src/dpop/memory.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a panic is a failed test")]
+
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portcullis::{RedisReplayStore, ReplayStore, ReplayStoreError};
+
+const TTL: Duration = Duration::from_secs(120);
+
+/// A `redis-server` of this test's own, without persistence; killed on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// On a free port, with `args` added to its command line.
+    fn start_with(args: &[&str]) -> Self {
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            if let Some(server) = Self::start_on(port, args) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of 5 free ports");
+    }
+
+    /// On `port`; `None` if it exits before accepting connections (the port was taken).
+    fn start_on(port: u16, args: &[&str]) -> Option<Self> {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(error) if error.kind() == ErrorKind::NotFound => panic!(
+                "redis-server is not installed: `.ci/run` installs it \
+                 (apt-get install redis-server); these tests never skip"
+            ),
+            Err(error) => panic!("redis-server did not start: {error}"),
+        };
+        let mut server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if server.child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("redis-server did not listen on port {port} within 10 s");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// One inline command's first line of reply, e.g. `:1` for `EXISTS` of a key there.
+    fn command(&self, line: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).unwrap();
+        reply.trim_end().to_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn key(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+/// The store's `answer`, which must come within `limit`, whichever it is.
+async fn within<T>(
+    limit: Duration,
+    answer: impl Future<Output = Result<T, ReplayStoreError>>,
+) -> Result<T, ReplayStoreError> {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(limit, answer).await.expect("the store hung");
+    assert!(started.elapsed() <= limit);
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_new_once() {
+    let server = RedisServer::start();
+    let store = RedisReplayStore::connect(&server.url()).await.unwrap();
+    assert!(store.remember(key(1), TTL).await.unwrap());
+    assert!(!store.remember(key(1), TTL).await.unwrap());
+    assert!(store.remember(key(2), TTL).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_set_nx_px_per_proof_under_the_prefix() {
+    let server = RedisServer::start();
+    let store = RedisReplayStore::connect(&server.url()).await.unwrap();
+    assert!(store.remember([0xab; 32], TTL).await.unwrap());
+    let name = format!("portcullis:dpop:{}", "ab".repeat(32));
+    assert_eq!(server.command(&format!("GET {name}")), "$1");
+    let pttl: u64 = server.command(&format!("PTTL {name}"))[1..].parse().unwrap();
+    assert!((110_000..=120_000).contains(&pttl), "{pttl}");
+    assert_eq!(server.command("DBSIZE"), ":1");
+    assert!(format!("{store:?}").contains("portcullis:dpop:"), "{store:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_new_again_after_its_ttl() {
+    let server = RedisServer::start();
+    let store = RedisReplayStore::connect(&server.url()).await.unwrap();
+    let ttl = Duration::from_millis(100);
+    assert!(store.remember(key(1), ttl).await.unwrap());
+    assert!(!store.remember(key(1), ttl).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(store.remember(key(1), ttl).await.unwrap());
+    assert!(!store.remember(key(1), ttl).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_a_server_see_each_others_keys() {
+    let server = RedisServer::start();
+    let first = RedisReplayStore::connect(&server.url()).await.unwrap();
+    let second = RedisReplayStore::connect(&server.url()).await.unwrap();
+    assert!(first.remember(key(1), TTL).await.unwrap());
+    assert!(!second.remember(key(1), TTL).await.unwrap(), "a replay against another instance");
+    assert!(second.remember(key(2), TTL).await.unwrap());
+    assert!(!first.remember(key(2), TTL).await.unwrap());
+
+    // Another prefix is another API: its keys are its own.
+    let other = RedisReplayStore::builder().key_prefix("other-api:");
+    let other = other.connect(&server.url()).await.unwrap();
+    assert!(other.remember(key(1), TTL).await.unwrap());
+    assert!(!other.remember(key(1), TTL).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_for_one_key_see_one_new() {
+    let server = RedisServer::start();
+    let stores = [
+        Arc::new(RedisReplayStore::connect(&server.url()).await.unwrap()),
+        Arc::new(RedisReplayStore::connect(&server.url()).await.unwrap()),
+    ];
+    for round in 0..20 {
+        let calls: Vec<_> = (0..32)
+            .map(|n| {
+                let store = Arc::clone(&stores[n % 2]);
+                tokio::spawn(async move { store.remember(key(round), TTL).await.unwrap() })
+            })
+            .collect();
+        let mut new = 0;
+        for call in calls {
+            new += usize::from(call.await.unwrap());
+        }
+        assert_eq!(new, 1, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_gone_is_an_error_within_the_timeout_then_it_reconnects() {
+    let mut server = RedisServer::start();
+    let timeout = Duration::from_millis(300);
+    let store = RedisReplayStore::builder().timeout(timeout).connect(&server.url()).await.unwrap();
+    assert!(store.remember(key(1), TTL).await.unwrap());
+
+    server.kill();
+    let limit = timeout + Duration::from_millis(500);
+    for n in 2..5 {
+        let error = within(limit, store.remember(key(n), TTL)).await.unwrap_err();
+        assert!(error.to_string().starts_with("the DPoP replay store is unavailable: "), "{error}");
+    }
+
+    // The same port again: the store reconnects by itself (the new server is empty).
+    let _server = RedisServer::start_on(server.port, &[]).expect("the port is free again");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match within(limit, store.remember(key(1), TTL)).await {
+            Ok(new) => break assert!(new),
+            Err(error) if Instant::now() > deadline => panic!("no reconnection: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert!(!store.remember(key(1), TTL).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_server_is_an_error_within_the_timeout() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let timeout = Duration::from_millis(300);
+    let url = format!("redis://:s3cret-pw@127.0.0.1:{port}");
+    let connect = RedisReplayStore::builder().timeout(timeout).connect(&url);
+    let error = within(timeout + Duration::from_millis(500), connect).await.unwrap_err();
+    assert!(!error.to_string().contains("s3cret-pw"), "{error}");
+    assert!(error.to_string().contains(&format!("127.0.0.1:{port}")), "{error}");
+
+    let invalid = RedisReplayStore::connect("http://:s3cret-pw@127.0.0.1/").await.unwrap_err();
+    assert!(!invalid.to_string().contains("s3cret-pw"), "{invalid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_is_used_and_never_shown() {
+    let mut server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
+    let url = |password: &str| format!("redis://:{password}@127.0.0.1:{}/0", server.port);
+
+    let wrong = RedisReplayStore::connect(&url("wrong-pw")).await.unwrap_err();
+    assert!(!wrong.to_string().contains("wrong-pw"), "{wrong}");
+
+    let store = RedisReplayStore::connect(&url("s3cret-pw")).await.unwrap();
+    assert!(store.remember(key(1), TTL).await.unwrap());
+    assert!(!store.remember(key(1), TTL).await.unwrap());
+    assert!(!format!("{store:?}").contains("s3cret-pw"), "{store:?}");
+
+    server.kill();
+    let error = store.remember(key(2), TTL).await.unwrap_err();
+    assert!(!error.to_string().contains("s3cret-pw"), "{error}");
+}
