@@ -79,11 +79,20 @@ pub enum InvalidTokenReason {
     /// The introspection endpoint says the token is not active (RFC 7662 §2.2: revoked,
     /// expired, unknown to it, or not for this client).
     Inactive,
+    /// The token is bound to a key (`cnf.jkt`, RFC 9449 §6) but was presented with the `Bearer`
+    /// scheme: a sender-constrained token is never accepted as a bearer token (§7.1).
+    DpopBoundAsBearer,
+    /// DPoP is required, and the token was presented with the `Bearer` scheme.
+    DpopRequired,
+    /// The token was presented with the `DPoP` scheme but is bound to no key (no `cnf.jkt`).
+    DpopUnbound,
+    /// The token is bound to another key than the one that signed the DPoP proof.
+    DpopKeyMismatch,
 }
 
 impl InvalidTokenReason {
     /// Every reason, for exhaustive tests and metrics.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 18] = [
         Self::Malformed,
         Self::TooLarge,
         Self::DisallowedAlgorithm,
@@ -98,6 +107,10 @@ impl InvalidTokenReason {
         Self::UnsupportedCriticalHeader,
         Self::WrongType,
         Self::Inactive,
+        Self::DpopBoundAsBearer,
+        Self::DpopRequired,
+        Self::DpopUnbound,
+        Self::DpopKeyMismatch,
     ];
 
     /// A stable, machine-friendly name for logs and metrics.
@@ -117,6 +130,10 @@ impl InvalidTokenReason {
             Self::UnsupportedCriticalHeader => "unsupported_crit",
             Self::WrongType => "wrong_type",
             Self::Inactive => "inactive",
+            Self::DpopBoundAsBearer => "dpop_bound_as_bearer",
+            Self::DpopRequired => "dpop_required",
+            Self::DpopUnbound => "dpop_unbound",
+            Self::DpopKeyMismatch => "dpop_key_mismatch",
         }
     }
 
@@ -141,6 +158,12 @@ impl InvalidTokenReason {
             }
             Self::WrongType => "The token is not an access token of an accepted type",
             Self::Inactive => "The access token is not active",
+            Self::DpopBoundAsBearer => {
+                "The access token is bound to a key and must be presented with the DPoP scheme"
+            }
+            Self::DpopRequired => "The access token must be presented with the DPoP scheme",
+            Self::DpopUnbound => "The access token presented with DPoP is not bound to a key",
+            Self::DpopKeyMismatch => "The access token is bound to another key than the proof's",
         }
     }
 }
