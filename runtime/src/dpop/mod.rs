@@ -1,8 +1,20 @@
 //! DPoP (RFC 9449): sender-constrained access tokens.
 //!
-//! `replay.rs` holds where the `jti`s of accepted proofs are remembered, so that a proof is
-//! accepted once.
+//! `mode.rs` holds the modes (off, allowed, required); `proof.rs` the checks of a proof that
+//! need no signature work (its header's key, its claims against the request, the RFC 7638
+//! thumbprint), which `verify` runs with the signature check between them; `replay.rs` where
+//! the `jti`s of accepted proofs are remembered, so that a proof is accepted once.
+//!
+//! May import `keys`, `respond` and `digest`.
 
+mod mode;
+mod proof;
 mod replay;
 
+pub use mode::{DpopMode, UnknownDpopMode};
+#[cfg(feature = "testing")]
+pub(crate) use proof::thumbprint;
+pub(crate) use proof::{
+    DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopSettings, ProofRequest, normalize_uri, replay_key,
+};
 pub use replay::{ReplayStore, ReplayStoreError};

@@ -23,6 +23,7 @@ mod issuers;
 mod jws;
 mod preset;
 mod profile;
+mod proof;
 mod token;
 
 pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
@@ -94,6 +95,8 @@ struct Settings {
     /// Opaque tokens (and, when asked, JWTs) are introspected.
     #[cfg(feature = "remote")]
     introspection: Option<crate::introspect::Introspector>,
+    /// DPoP, when allowed or required.
+    dpop: Option<crate::dpop::DpopSettings>,
 }
 
 impl Verifier {
@@ -180,6 +183,15 @@ impl Verifier {
                 return Err(self.deny(DenialKind::InvalidToken(reason)));
             }
         };
+        if let Some(dpop) = &settings.dpop {
+            if presented.dpop {
+                // Boxed: the proof's checks would otherwise size every bearer request's future.
+                return Box::pin(self.authenticate_dpop(parts, &presented, dpop)).await;
+            }
+            if dpop.required {
+                return Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::DpopRequired)));
+            }
+        }
         let principal = self.principal_of(&presented).await?;
         // On a cache hit too: the cache holds verifications, never the scheme they came with.
         if bound_key(&principal).is_some() {
