@@ -484,7 +484,7 @@ proptest! {
 // Denials
 // ---------------------------------------------------------------------------------------------
 
-const TOKEN_REASONS: [InvalidTokenReason; 14] = InvalidTokenReason::ALL;
+const TOKEN_REASONS: [InvalidTokenReason; 18] = InvalidTokenReason::ALL;
 
 const REQUEST_REASONS: [InvalidRequestReason; 2] =
     [InvalidRequestReason::SeveralAuthorizationHeaders, InvalidRequestReason::SeveralTransports];

@@ -173,23 +173,23 @@ where
         };
         let required = ScopeRequirement::new(P::SCOPES);
         if !principal.scopes().satisfy(&required) {
-            return Err(verifier.deny(DenialKind::InsufficientScope(required)));
+            return Err(principal.deny(DenialKind::InsufficientScope(required)));
         }
         // Constants: for a handler without roles or claim checks, these compile to nothing.
         if !P::ROLES.is_empty() {
             let required = RoleRequirement::new(P::ROLES);
             if !principal.roles().satisfy(&required) {
                 let missing = required.missing(principal.roles());
-                return Err(verifier.deny(DenialKind::MissingRole { required, missing }));
+                return Err(principal.deny(DenialKind::MissingRole { required, missing }));
             }
         }
         if P::CLAIMS.iter().any(|check| !check.is_met_by(principal.claims())) {
             let refusal = PolicyRefusal::CLAIM_NOT_SATISFIED;
-            return Err(verifier.deny(DenialKind::PolicyRefused(refusal)));
+            return Err(principal.deny(DenialKind::PolicyRefused(refusal)));
         }
         P::Policies::check(&principal, parts, state)
             .await
-            .map_err(|refusal| verifier.deny(DenialKind::PolicyRefused(refusal)))?;
+            .map_err(|refusal| principal.deny(DenialKind::PolicyRefused(refusal)))?;
         P::Ownership::check(parts, state, &principal, P::ID_PARAM).await?;
         Ok(Self(PhantomData))
     }

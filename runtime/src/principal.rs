@@ -28,6 +28,8 @@ use crate::scope::Scopes;
 #[derive(Clone)]
 pub struct Principal {
     inner: Arc<PrincipalInner>,
+    /// The token came with the `DPoP` scheme and a valid proof: denials use that scheme.
+    dpop: bool,
 }
 
 struct PrincipalInner {
@@ -64,6 +66,7 @@ impl Principal {
     ) -> Self {
         Self {
             inner: Arc::new(PrincipalInner { subject, id, scopes, roles, claims, presentation }),
+            dpop: false,
         }
     }
 
@@ -128,9 +131,23 @@ impl Principal {
         T::deserialize(&self.inner.claims)
     }
 
-    /// A refusal rendered exactly as the guard that verified this caller renders its own.
+    /// A refusal rendered exactly as the guard that verified this caller renders its own (with
+    /// the `DPoP` challenge when the token came with DPoP).
     pub fn deny(&self, kind: DenialKind) -> Denial {
-        Denial::new(kind, Arc::clone(&self.inner.presentation))
+        let denial = Denial::new(kind, Arc::clone(&self.inner.presentation));
+        if self.dpop { denial.for_dpop_request() } else { denial }
+    }
+
+    /// `true` when the token was presented with the `DPoP` scheme and a valid proof of
+    /// possession of the key it is bound to (RFC 9449).
+    pub fn is_dpop(&self) -> bool {
+        self.dpop
+    }
+
+    /// The same principal, proven with DPoP.
+    pub(crate) fn proven_with_dpop(mut self) -> Self {
+        self.dpop = true;
+        self
     }
 
     /// The guard's own 404, byte for byte: for a handler that finds the resource gone (deleted

@@ -257,6 +257,12 @@ impl TokenBuilder<'_> {
         self.claim("nbf", nbf)
     }
 
+    /// Binds the token to `key` (RFC 9449 §6.1: `cnf.jkt`, the key's thumbprint): it is then
+    /// accepted only with the `DPoP` scheme and a proof signed by `key`.
+    pub fn bound_to(self, key: &DpopKey) -> Self {
+        self.claim("cnf", json!({ "jkt": key.thumbprint() }))
+    }
+
     /// Sets any claim.
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.claims.insert(name.into(), value.into());
@@ -293,5 +299,136 @@ impl TokenBuilder<'_> {
     /// Signs the token.
     pub fn sign(self) -> String {
         mint::sign(&self.header, &self.claims, &self.issuer.signing, self.issuer.algorithm)
+    }
+}
+
+/// A client's DPoP key (ES256, P-256), for tests: it mints proofs (RFC 9449 §4.2) for the
+/// requests of a test, with knobs to make them wrong.
+///
+/// ```
+/// use portcullis::testing::{DpopKey, TestIssuer};
+///
+/// let issuer = TestIssuer::new();
+/// let key = DpopKey::new();
+/// let token = issuer.token("alice").bound_to(&key).sign();
+/// let proof = key.proof("GET", "https://api.example/me", &token).sign();
+/// // Authorization: DPoP <token>, and DPoP: <proof>
+/// # let _ = proof;
+/// ```
+pub struct DpopKey {
+    signing: EncodingKey,
+    jwk: Value,
+}
+
+impl std::fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopKey").field("thumbprint", &self.thumbprint()).finish_non_exhaustive()
+    }
+}
+
+impl Default for DpopKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DpopKey {
+    /// A fresh P-256 key.
+    pub fn new() -> Self {
+        let issuer = TestIssuer::es256();
+        let mut jwk = issuer.jwk.unwrap_or_default();
+        if let Some(object) = jwk.as_object_mut() {
+            object.retain(|name, _| matches!(name.as_str(), "kty" | "crv" | "x" | "y"));
+        }
+        Self { signing: issuer.signing, jwk }
+    }
+
+    /// The public key, as the proofs' `jwk` header carries it.
+    pub fn jwk(&self) -> &Value {
+        &self.jwk
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the key, base64url: what a bound token's `cnf.jkt`
+    /// says.
+    pub fn thumbprint(&self) -> String {
+        self.jwk.as_object().and_then(crate::dpop::thumbprint).unwrap_or_default()
+    }
+
+    /// Starts a proof for a request: `method`, the request's full URL (its query and fragment
+    /// are left out of `htu`), and the access token it goes with (its hash is `ath`). A fresh
+    /// `jti` and `iat` now.
+    pub fn proof(&self, method: &str, url: &str, token: &str) -> ProofBuilder<'_> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let htu = url.split(['?', '#']).next().unwrap_or_default();
+        let ath = URL_SAFE_NO_PAD.encode(crate::digest::sha256(token.as_bytes()));
+        let mut header = Map::new();
+        header.insert("typ".into(), json!("dpop+jwt"));
+        header.insert("alg".into(), json!("ES256"));
+        header.insert("jwk".into(), self.jwk.clone());
+        let mut claims = Map::new();
+        let now = jsonwebtoken::get_current_timestamp();
+        claims.insert("jti".into(), json!(format!("proof-{now}-{serial}-{}", std::process::id())));
+        claims.insert("htm".into(), json!(method));
+        claims.insert("htu".into(), json!(htu));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("ath".into(), json!(ath));
+        ProofBuilder { key: self, header, claims }
+    }
+}
+
+/// A DPoP proof being minted; finish with [`ProofBuilder::sign`].
+#[derive(Debug)]
+#[must_use]
+pub struct ProofBuilder<'a> {
+    key: &'a DpopKey,
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+}
+
+impl ProofBuilder<'_> {
+    /// Sets `jti` (to replay a proof's identifier with another proof, say).
+    pub fn jti(self, jti: impl Into<String>) -> Self {
+        self.claim("jti", jti.into())
+    }
+
+    /// Sets `iat` to `seconds` from now (negative: in the past).
+    pub fn iat_offset(self, seconds: i64) -> Self {
+        let now = jsonwebtoken::get_current_timestamp();
+        self.claim("iat", now.saturating_add_signed(seconds))
+    }
+
+    /// Sets `htu`.
+    pub fn htu(self, htu: impl Into<String>) -> Self {
+        self.claim("htu", htu.into())
+    }
+
+    /// Sets `nonce`, a server-provided nonce (RFC 9449 §8).
+    pub fn nonce(self, nonce: impl Into<String>) -> Self {
+        self.claim("nonce", nonce.into())
+    }
+
+    /// Sets any claim.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.into(), value.into());
+        self
+    }
+
+    /// Removes a claim.
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    /// Sets a header parameter (`typ`, `alg`, `jwk`, …). The proof is still signed with the
+    /// key, with ES256, whatever `alg` says.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.header.insert(name.into(), value.into());
+        self
+    }
+
+    /// Signs the proof: the value of the `DPoP` header.
+    pub fn sign(self) -> String {
+        mint::sign(&self.header, &self.claims, &self.key.signing, Algorithm::ES256)
     }
 }

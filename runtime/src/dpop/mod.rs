@@ -1,15 +1,28 @@
 //! DPoP (RFC 9449): sender-constrained access tokens.
 //!
-//! `replay.rs` holds where the `jti`s of accepted proofs are remembered, so that a proof is
-//! accepted once: the trait, with the default store in memory (`memory.rs`) and, behind the
-//! `redis` feature, one shared by several instances (`redis.rs`).
+//! `mode.rs` holds the modes (off, allowed, required); `proof.rs` the checks of a proof that
+//! need no signature work (its header's key, its claims against the request, the RFC 7638
+//! thumbprint), which `verify` runs with the signature check between them; `replay.rs` where
+//! the `jti`s of accepted proofs are remembered, so that a proof is accepted once: the trait,
+//! with the default store in memory (`memory.rs`) and, behind the `redis` feature, one shared by
+//! several instances (`redis.rs`).
+//!
+//! May import `keys`, `respond` and `digest`.
 
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod mode;
+mod proof;
 mod replay;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisReplayStore, RedisReplayStoreBuilder};
 pub use memory::MemoryReplayStore;
+pub use mode::{DpopMode, UnknownDpopMode};
+#[cfg(feature = "testing")]
+pub(crate) use proof::thumbprint;
+pub(crate) use proof::{
+    DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopSettings, ProofRequest, normalize_uri, replay_key,
+};
 pub use replay::{ReplayStore, ReplayStoreError};

@@ -21,6 +21,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// The access token lacks a scope the resource requires: 403.
     InsufficientScope,
+    /// The DPoP proof is missing, invalid or replayed (RFC 9449 §7.1): 401.
+    InvalidDpopProof,
 }
 
 impl ErrorCode {
@@ -30,6 +32,7 @@ impl ErrorCode {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 
@@ -37,7 +40,7 @@ impl ErrorCode {
     pub const fn status(self) -> http::StatusCode {
         match self {
             Self::InvalidRequest => http::StatusCode::BAD_REQUEST,
-            Self::InvalidToken => http::StatusCode::UNAUTHORIZED,
+            Self::InvalidToken | Self::InvalidDpopProof => http::StatusCode::UNAUTHORIZED,
             Self::InsufficientScope => http::StatusCode::FORBIDDEN,
         }
     }
@@ -92,6 +95,9 @@ pub struct Challenge {
     error_description: Option<String>,
     error_uri: Option<String>,
     scope: Option<String>,
+    /// `Some` for a `DPoP` challenge (RFC 9449 §7.1): the accepted proof algorithms, the
+    /// `algs` attribute.
+    dpop_algs: Option<String>,
 }
 
 impl Challenge {
@@ -99,7 +105,14 @@ impl Challenge {
     pub fn new(realm: impl Into<String>) -> Result<Self, ChallengeError> {
         let realm = realm.into();
         check_text(&realm, "realm")?;
-        Ok(Self { realm, error: None, error_description: None, error_uri: None, scope: None })
+        Ok(Self {
+            realm,
+            error: None,
+            error_description: None,
+            error_uri: None,
+            scope: None,
+            dpop_algs: None,
+        })
     }
 
     /// Sets the `error` code.
@@ -155,6 +168,13 @@ impl Challenge {
         &self.realm
     }
 
+    /// The same challenge with the `DPoP` scheme, naming the accepted proof algorithms
+    /// (`algs`, space-separated JOSE names, which need no quoting).
+    pub(crate) fn dpop(mut self, algs: &str) -> Self {
+        self.dpop_algs = Some(algs.to_owned());
+        self
+    }
+
     /// The header value. Infallible: every part was checked when it was set.
     pub fn to_header_value(&self) -> HeaderValue {
         // Every byte was checked to be visible ASCII or space, which `HeaderValue` accepts.
@@ -165,7 +185,8 @@ impl Challenge {
 
 impl fmt::Display for Challenge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Bearer realm=\"{}\"", self.realm)?;
+        let scheme = if self.dpop_algs.is_some() { "DPoP" } else { "Bearer" };
+        write!(f, "{scheme} realm=\"{}\"", self.realm)?;
         if let Some(code) = self.error {
             write!(f, ", error=\"{code}\"")?;
         }
@@ -177,6 +198,9 @@ impl fmt::Display for Challenge {
         }
         if let Some(scope) = &self.scope {
             write!(f, ", scope=\"{scope}\"")?;
+        }
+        if let Some(algs) = &self.dpop_algs {
+            write!(f, ", algs=\"{algs}\"")?;
         }
         Ok(())
     }
@@ -239,6 +263,7 @@ mod tests {
         assert_eq!(ErrorCode::InvalidRequest.status(), 400);
         assert_eq!(ErrorCode::InvalidToken.status(), 401);
         assert_eq!(ErrorCode::InsufficientScope.status(), 403);
+        assert_eq!(ErrorCode::InvalidDpopProof.status(), 401);
     }
 
     #[test]

@@ -79,11 +79,20 @@ pub enum InvalidTokenReason {
     /// The introspection endpoint says the token is not active (RFC 7662 §2.2: revoked,
     /// expired, unknown to it, or not for this client).
     Inactive,
+    /// The token is bound to a key (`cnf.jkt`, RFC 9449 §6) but was presented with the `Bearer`
+    /// scheme: a sender-constrained token is never accepted as a bearer token (§7.1).
+    DpopBoundAsBearer,
+    /// DPoP is required, and the token was presented with the `Bearer` scheme.
+    DpopRequired,
+    /// The token was presented with the `DPoP` scheme but is bound to no key (no `cnf.jkt`).
+    DpopUnbound,
+    /// The token is bound to another key than the one that signed the DPoP proof.
+    DpopKeyMismatch,
 }
 
 impl InvalidTokenReason {
     /// Every reason, for exhaustive tests and metrics.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 18] = [
         Self::Malformed,
         Self::TooLarge,
         Self::DisallowedAlgorithm,
@@ -98,6 +107,10 @@ impl InvalidTokenReason {
         Self::UnsupportedCriticalHeader,
         Self::WrongType,
         Self::Inactive,
+        Self::DpopBoundAsBearer,
+        Self::DpopRequired,
+        Self::DpopUnbound,
+        Self::DpopKeyMismatch,
     ];
 
     /// A stable, machine-friendly name for logs and metrics.
@@ -117,6 +130,10 @@ impl InvalidTokenReason {
             Self::UnsupportedCriticalHeader => "unsupported_crit",
             Self::WrongType => "wrong_type",
             Self::Inactive => "inactive",
+            Self::DpopBoundAsBearer => "dpop_bound_as_bearer",
+            Self::DpopRequired => "dpop_required",
+            Self::DpopUnbound => "dpop_unbound",
+            Self::DpopKeyMismatch => "dpop_key_mismatch",
         }
     }
 
@@ -141,6 +158,12 @@ impl InvalidTokenReason {
             }
             Self::WrongType => "The token is not an access token of an accepted type",
             Self::Inactive => "The access token is not active",
+            Self::DpopBoundAsBearer => {
+                "The access token is bound to a key and must be presented with the DPoP scheme"
+            }
+            Self::DpopRequired => "The access token must be presented with the DPoP scheme",
+            Self::DpopUnbound => "The access token presented with DPoP is not bound to a key",
+            Self::DpopKeyMismatch => "The access token is bound to another key than the proof's",
         }
     }
 }
@@ -161,6 +184,8 @@ pub enum InvalidRequestReason {
     SeveralAuthorizationHeaders,
     /// The token was sent through more than one transport, or twice in the query.
     SeveralTransports,
+    /// More than one `DPoP` header (RFC 9449 §4.3).
+    SeveralDpopHeaders,
 }
 
 impl InvalidRequestReason {
@@ -169,6 +194,7 @@ impl InvalidRequestReason {
         match self {
             Self::SeveralAuthorizationHeaders => "several_authorization_headers",
             Self::SeveralTransports => "several_transports",
+            Self::SeveralDpopHeaders => "several_dpop_headers",
         }
     }
 
@@ -180,6 +206,99 @@ impl InvalidRequestReason {
                 "The request has more than one Authorization header"
             }
             Self::SeveralTransports => "The request carries more than one access token",
+            Self::SeveralDpopHeaders => "The request has more than one DPoP header",
+        }
+    }
+}
+
+/// Why a DPoP proof was refused (RFC 9449 §4.3). Each reason renders as 401
+/// `invalid_dpop_proof`, with the `DPoP` challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DpopProofReason {
+    /// The request uses the `DPoP` scheme without a `DPoP` header.
+    Missing,
+    /// Not a JWS in compact serialization with JSON objects as header and claims, or too large.
+    Malformed,
+    /// The header's `typ` is not `dpop+jwt`.
+    WrongType,
+    /// The `alg` is not one of the accepted proof algorithms (never a symmetric one, nor `none`).
+    DisallowedAlgorithm,
+    /// The header's `jwk` is absent or not a usable public key for the `alg`.
+    InvalidKey,
+    /// The header's `jwk` holds private key members.
+    PrivateKey,
+    /// The signature does not verify with the header's `jwk`.
+    BadSignature,
+    /// `jti`, `htm`, `htu`, `iat` or `ath` is absent or of the wrong type.
+    MissingClaim,
+    /// `htm` is not the request's method.
+    WrongMethod,
+    /// `htu` is not the request's URI (without query and fragment).
+    WrongUri,
+    /// `iat` is outside the accepted window.
+    Stale,
+    /// `ath` is not the hash of the access token presented with the proof.
+    WrongTokenHash,
+    /// The proof was presented before (its `jti`, for the same key).
+    Replayed,
+}
+
+impl DpopProofReason {
+    /// Every reason, for exhaustive tests and metrics.
+    pub const ALL: [Self; 13] = [
+        Self::Missing,
+        Self::Malformed,
+        Self::WrongType,
+        Self::DisallowedAlgorithm,
+        Self::InvalidKey,
+        Self::PrivateKey,
+        Self::BadSignature,
+        Self::MissingClaim,
+        Self::WrongMethod,
+        Self::WrongUri,
+        Self::Stale,
+        Self::WrongTokenHash,
+        Self::Replayed,
+    ];
+
+    /// A stable, machine-friendly name for logs and metrics.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "dpop_proof_missing",
+            Self::Malformed => "dpop_proof_malformed",
+            Self::WrongType => "dpop_proof_wrong_type",
+            Self::DisallowedAlgorithm => "dpop_proof_disallowed_algorithm",
+            Self::InvalidKey => "dpop_proof_invalid_key",
+            Self::PrivateKey => "dpop_proof_private_key",
+            Self::BadSignature => "dpop_proof_bad_signature",
+            Self::MissingClaim => "dpop_proof_missing_claim",
+            Self::WrongMethod => "dpop_proof_wrong_method",
+            Self::WrongUri => "dpop_proof_wrong_uri",
+            Self::Stale => "dpop_proof_stale",
+            Self::WrongTokenHash => "dpop_proof_wrong_token_hash",
+            Self::Replayed => "dpop_proof_replayed",
+        }
+    }
+
+    /// The Development-mode sentence.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Missing => "The request carries no DPoP proof",
+            Self::Malformed => "The DPoP proof is malformed",
+            Self::WrongType => "The DPoP proof is not of type dpop+jwt",
+            Self::DisallowedAlgorithm => {
+                "The DPoP proof is signed with an algorithm that is not accepted"
+            }
+            Self::InvalidKey => "The DPoP proof does not carry a usable public key",
+            Self::PrivateKey => "The DPoP proof carries a private key",
+            Self::BadSignature => "The DPoP proof signature is invalid",
+            Self::MissingClaim => "The DPoP proof lacks a required claim",
+            Self::WrongMethod => "The DPoP proof is for another HTTP method",
+            Self::WrongUri => "The DPoP proof is for another URI",
+            Self::Stale => "The DPoP proof was issued outside the accepted time window",
+            Self::WrongTokenHash => "The DPoP proof is for another access token",
+            Self::Replayed => "The DPoP proof was already used",
         }
     }
 }
@@ -298,22 +417,32 @@ pub enum DenialKind {
         /// When the client should try again.
         retry_after: Duration,
     },
+    /// The DPoP proof is missing, invalid or replayed: 401 `invalid_dpop_proof`.
+    InvalidDpopProof(DpopProofReason),
+    /// The DPoP replay store cannot say whether a proof is new: 503 with `Retry-After`, never an
+    /// accepted replay.
+    ReplayStoreUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
 }
 
 impl DenialKind {
     /// The HTTP status of this outcome.
     pub const fn status(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_)
             | Self::MissingRole { .. }
             | Self::PolicyRefused(_)
             | Self::ActionNotPermitted => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::KeysUnavailable { .. } | Self::IntrospectionUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::KeysUnavailable { .. }
+            | Self::IntrospectionUnavailable { .. }
+            | Self::ReplayStoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::LookupFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -332,6 +461,8 @@ impl DenialKind {
             Self::KeysUnavailable { .. } => "keys_unavailable",
             Self::LookupFailed => "lookup_failed",
             Self::IntrospectionUnavailable { .. } => "introspection_unavailable",
+            Self::InvalidDpopProof(reason) => reason.code(),
+            Self::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
         }
     }
 }
@@ -345,12 +476,25 @@ pub struct Presentation {
     /// The challenge to a request without credentials, rendered when the presentation is built:
     /// it is the most frequent denial, and the cheapest request an attacker can send.
     pub(crate) unauthenticated: HeaderValue,
+    /// With DPoP on: the accepted proof algorithms and whether DPoP is required.
+    pub(crate) dpop: Option<DpopChallenge>,
+    /// The second challenge to a request without credentials: `DPoP` when DPoP is allowed.
+    pub(crate) unauthenticated_dpop: Option<HeaderValue>,
+}
+
+/// How DPoP shows in challenges (RFC 9449 §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DpopChallenge {
+    /// The accepted proof algorithms, space-separated: the `algs` attribute.
+    pub(crate) algs: String,
+    /// Only `DPoP` is accepted: every challenge uses that scheme.
+    pub(crate) required: bool,
 }
 
 impl Presentation {
     /// A presentation for `realm`, in Production mode, advertising required scopes.
     pub fn new(realm: &str) -> Result<Self, ChallengeError> {
-        Ok(Self::from_parts(Challenge::new(realm)?, Disclosure::default(), true))
+        Ok(Self::from_parts(Challenge::new(realm)?, Disclosure::default(), true, None))
     }
 
     /// A presentation with `challenge` as its bare challenge.
@@ -358,9 +502,22 @@ impl Presentation {
         challenge: Challenge,
         disclosure: Disclosure,
         advertise_scopes: bool,
+        dpop: Option<DpopChallenge>,
     ) -> Self {
-        let unauthenticated = challenge.to_header_value();
-        Self { challenge, disclosure, advertise_scopes, unauthenticated }
+        let dpop_challenge =
+            dpop.as_ref().map(|dpop| challenge.clone().dpop(&dpop.algs).to_header_value());
+        let (unauthenticated, unauthenticated_dpop) = match (&dpop, dpop_challenge) {
+            (Some(DpopChallenge { required: true, .. }), Some(only)) => (only, None),
+            (_, also) => (challenge.to_header_value(), also),
+        };
+        Self {
+            challenge,
+            disclosure,
+            advertise_scopes,
+            unauthenticated,
+            dpop,
+            unauthenticated_dpop,
+        }
     }
 
     /// The disclosure mode.
@@ -383,12 +540,21 @@ impl Presentation {
 pub struct Denial {
     kind: DenialKind,
     presentation: Arc<Presentation>,
+    /// The request used the `DPoP` scheme: the challenge does too.
+    dpop: bool,
 }
 
 impl Denial {
     /// A denial rendered with `presentation`.
     pub fn new(kind: DenialKind, presentation: Arc<Presentation>) -> Self {
-        Self { kind, presentation }
+        Self { kind, presentation, dpop: false }
+    }
+
+    /// The same denial, to a request that used the `DPoP` scheme: its challenge is `DPoP`.
+    #[must_use]
+    pub(crate) fn for_dpop_request(mut self) -> Self {
+        self.dpop = true;
+        self
     }
 
     /// What went wrong.
@@ -405,8 +571,17 @@ impl Denial {
         self.presentation.disclosure == Disclosure::Development
     }
 
-    /// The `WWW-Authenticate` value, for the statuses that carry one.
+    /// The `WWW-Authenticate` value, for the statuses that carry one: with the `DPoP` scheme
+    /// for a request that used it, and for every request when DPoP is required.
     fn challenge(&self) -> Option<Challenge> {
+        let challenge = self.bearer_challenge()?;
+        Some(match &self.presentation.dpop {
+            Some(dpop) if self.dpop || dpop.required => challenge.dpop(&dpop.algs),
+            _ => challenge,
+        })
+    }
+
+    fn bearer_challenge(&self) -> Option<Challenge> {
         let base = self.presentation.challenge.clone();
         let with_description = |challenge: Challenge, text: &str| {
             // The descriptions are fixed strings in the RFC 6750 character set; a failure here
@@ -462,10 +637,19 @@ impl Denial {
                     challenge
                 })
             }
+            DenialKind::InvalidDpopProof(reason) => {
+                let challenge = base.error(ErrorCode::InvalidDpopProof);
+                Some(if self.development() {
+                    with_description(challenge, reason.description())
+                } else {
+                    challenge
+                })
+            }
             DenialKind::NotFound(_)
             | DenialKind::ActionNotPermitted
             | DenialKind::KeysUnavailable { .. }
             | DenialKind::IntrospectionUnavailable { .. }
+            | DenialKind::ReplayStoreUnavailable { .. }
             | DenialKind::LookupFailed => None,
         }
     }
@@ -479,6 +663,12 @@ impl Denial {
                 problem.with_detail("The request carries no bearer access token")
             }
             DenialKind::InvalidToken(reason) if dev => problem.with_detail(reason.description()),
+            DenialKind::InvalidDpopProof(reason) if dev => {
+                problem.with_detail(reason.description())
+            }
+            DenialKind::ReplayStoreUnavailable { .. } => problem.with_detail(
+                "The DPoP proof cannot be checked for replay right now; retry later",
+            ),
             DenialKind::InvalidRequest(reason) => problem.with_detail(reason.description()),
             DenialKind::InsufficientScope(required) if dev => problem.with_detail(format!(
                 "The access token lacks a required scope; required: {required}"
@@ -514,7 +704,8 @@ impl Denial {
                 tracing::info!(target: "portcullis::denial", status, reason, required = %required, "request denied");
             }
             DenialKind::KeysUnavailable { retry_after }
-            | DenialKind::IntrospectionUnavailable { retry_after } => {
+            | DenialKind::IntrospectionUnavailable { retry_after }
+            | DenialKind::ReplayStoreUnavailable { retry_after } => {
                 tracing::warn!(target: "portcullis::denial", status, reason, retry_after_secs = retry_after.as_secs(), "request denied");
             }
             DenialKind::LookupFailed => {
@@ -545,9 +736,11 @@ impl IntoResponse for Denial {
             };
             let mut response =
                 problem_response(self.status(), axum::body::Bytes::from_static(body.as_bytes()));
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, self.presentation.unauthenticated.clone());
+            let headers = response.headers_mut();
+            headers.insert(header::WWW_AUTHENTICATE, self.presentation.unauthenticated.clone());
+            if let Some(dpop) = &self.presentation.unauthenticated_dpop {
+                headers.append(header::WWW_AUTHENTICATE, dpop.clone());
+            }
             response
         } else {
             let mut response = self.problem().into_response();
@@ -560,7 +753,8 @@ impl IntoResponse for Denial {
         };
         let headers = response.headers_mut();
         if let DenialKind::KeysUnavailable { retry_after }
-        | DenialKind::IntrospectionUnavailable { retry_after } = &self.kind
+        | DenialKind::IntrospectionUnavailable { retry_after }
+        | DenialKind::ReplayStoreUnavailable { retry_after } = &self.kind
         {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
         }

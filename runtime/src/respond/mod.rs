@@ -10,9 +10,10 @@ mod internal;
 mod problem;
 
 pub use challenge::{Challenge, ChallengeError, ErrorCode};
+pub(crate) use denial::DpopChallenge;
 pub use denial::{
-    Denial, DenialKind, DeniedWith, Disclosure, InvalidRequestReason, InvalidTokenReason,
-    NotFoundReason, PolicyRefusal, Presentation, UnknownDisclosure,
+    Denial, DenialKind, DeniedWith, Disclosure, DpopProofReason, InvalidRequestReason,
+    InvalidTokenReason, NotFoundReason, PolicyRefusal, Presentation, UnknownDisclosure,
 };
 pub use internal::InternalError;
 pub use problem::{InvalidParam, PROBLEM_JSON, Problem};

@@ -12,10 +12,13 @@ use super::preset::Preset;
 use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use super::{Settings, Verifier};
+use crate::dpop::{
+    DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopMode, DpopSettings, ReplayStore, normalize_uri,
+};
 use crate::keys::{Algorithm, Key, KeyError, KeySet, KeySource};
 #[cfg(feature = "remote")]
 use crate::keys::{KeyLocation, KeyRefresh};
-use crate::respond::{Challenge, ChallengeError, Disclosure, Presentation};
+use crate::respond::{Challenge, ChallengeError, Disclosure, DpopChallenge, Presentation};
 
 /// The realm used when none is configured.
 pub const DEFAULT_REALM: &str = "api";
@@ -140,6 +143,25 @@ pub enum ConfigError {
     /// The HTTP client for remote keys could not be built (no TLS roots, say).
     #[error("cannot build the HTTP client for remote keys: {0}")]
     HttpClient(String),
+    // --- DPoP (issue 19) ---
+    /// DPoP is on without a replay store: every proof could be replayed.
+    #[error("DPoP is on but no replay store is configured: add one with .dpop_replay_store(..)")]
+    DpopNeedsReplayStore,
+    /// DPoP is on without the public URL of the API, which a proof's `htu` names.
+    #[error(
+        "DPoP is on but the API's public URL is not configured: set it with .dpop_origin(..) or PORTCULLIS_RESOURCE"
+    )]
+    DpopNeedsOrigin,
+    /// The DPoP origin is not an `http` or `https` URL without query, fragment or user
+    /// information.
+    #[error("the DPoP origin {0:?} is not an http(s) URL without query, fragment or user info")]
+    InvalidDpopOrigin(String),
+    /// A DPoP proof algorithm that is symmetric, or no algorithm at all.
+    #[error("DPoP proofs need at least one algorithm, and only asymmetric ones")]
+    InvalidDpopAlgorithms,
+    /// The DPoP `iat` window is zero or longer than [`MAX_LEEWAY`].
+    #[error("the DPoP iat window must be between one second and one hour")]
+    InvalidDpopWindow,
     // --- introspection (issue 17) ---
     /// An introspection endpoint URL (or the issuer whose discovery document names it) that
     /// cannot be used.
@@ -209,9 +231,50 @@ pub struct VerifierBuilder {
     #[cfg(feature = "remote")]
     key_refresh: KeyRefresh,
     token_cache: TokenCache,
+    /// DPoP (issue 19).
+    dpop: DpopConfig,
     /// Introspection of opaque tokens (issue 17; its methods are in `introspected.rs`).
     #[cfg(feature = "remote")]
     pub(super) introspection: Option<crate::introspect::Introspection>,
+}
+
+/// The DPoP settings as configured, checked by [`VerifierBuilder::build`].
+#[derive(Debug, Clone)]
+struct DpopConfig {
+    mode: DpopMode,
+    store: Option<Arc<dyn ReplayStore>>,
+    origin: Option<String>,
+    algorithms: Vec<Algorithm>,
+    window: Duration,
+}
+
+impl DpopConfig {
+    /// `None` when DPoP is off.
+    fn settings(self) -> Result<Option<DpopSettings>, ConfigError> {
+        if self.mode == DpopMode::Off {
+            return Ok(None);
+        }
+        let store = self.store.ok_or(ConfigError::DpopNeedsReplayStore)?;
+        let origin = self.origin.ok_or(ConfigError::DpopNeedsOrigin)?;
+        let normalized = normalize_uri(&origin)
+            .filter(|_| !origin.contains(['?', '#']))
+            .ok_or_else(|| ConfigError::InvalidDpopOrigin(origin.clone()))?;
+        if self.algorithms.is_empty()
+            || self.algorithms.iter().any(|alg| !Algorithm::ASYMMETRIC.contains(alg))
+        {
+            return Err(ConfigError::InvalidDpopAlgorithms);
+        }
+        if self.window.is_zero() || self.window > MAX_LEEWAY {
+            return Err(ConfigError::InvalidDpopWindow);
+        }
+        Ok(Some(DpopSettings {
+            required: self.mode == DpopMode::Required,
+            algorithms: self.algorithms,
+            origin: normalized.trim_end_matches('/').to_owned(),
+            window: self.window.as_secs(),
+            store,
+        }))
+    }
 }
 
 /// Whether the issuers' keys are found by discovery, as `PORTCULLIS_ISSUER` alone implies
@@ -243,7 +306,7 @@ impl VerifierBuilder {
             mapping: ClaimMapping::default(),
             disclosure: Disclosure::Production,
             advertise_scopes: true,
-            sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN },
+            sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN, dpop: false },
             jwks_url: None,
             discovery: Discovery::Off,
             allow_http: false,
@@ -256,6 +319,13 @@ impl VerifierBuilder {
             #[cfg(feature = "remote")]
             key_refresh: KeyRefresh::default(),
             token_cache: TokenCache::default(),
+            dpop: DpopConfig {
+                mode: DpopMode::Off,
+                store: None,
+                origin: None,
+                algorithms: DEFAULT_ALGORITHMS.to_vec(),
+                window: DEFAULT_IAT_WINDOW,
+            },
             #[cfg(feature = "remote")]
             introspection: None,
         }
@@ -345,6 +415,22 @@ impl VerifierBuilder {
                 problem: "the value must be `jwt` or `rfc9068`",
             })?;
             self = self.token_profile(profile);
+        }
+        if let Some(mode) = read(env::DPOP)? {
+            let mode = mode.parse().map_err(|_| ConfigError::Env {
+                var: env::DPOP,
+                problem: "the value must be `off`, `allowed` or `required`",
+            })?;
+            self = self.dpop(mode);
+        }
+        if let Some(resource) = read(env::RESOURCE)? {
+            if normalize_uri(&resource).is_none() || resource.contains(['?', '#']) {
+                return Err(ConfigError::Env {
+                    var: env::RESOURCE,
+                    problem: "an http(s) URL without query, fragment or user info",
+                });
+            }
+            self = self.dpop_origin(resource);
         }
         if let Some(paths) = read(env::ROLES_CLAIM)? {
             let paths: Vec<&str> = paths.split(',').map(str::trim).collect();
@@ -658,6 +744,67 @@ impl VerifierBuilder {
         self
     }
 
+    /// Whether DPoP-bound tokens (RFC 9449) are accepted with their proofs, and whether bearer
+    /// tokens still are ([`DpopMode`]; `Off` by default, `PORTCULLIS_DPOP`). With DPoP on, a
+    /// [replay store](Self::dpop_replay_store) and the [API's public URL](Self::dpop_origin)
+    /// are required.
+    ///
+    /// ```
+    /// # #[derive(Debug)] struct Shared;
+    /// # impl portcullis::ReplayStore for Shared {
+    /// #     fn remember(&self, _: [u8; 32], _: std::time::Duration)
+    /// #         -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, portcullis::ReplayStoreError>> + Send + '_>>
+    /// #     { Box::pin(async { Ok(true) }) }
+    /// # }
+    /// use portcullis::{DpopMode, Key, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("documents-api")
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .dpop(DpopMode::Allowed)
+    ///     .dpop_origin("https://api.example.com")
+    ///     .dpop_replay_store(Shared)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.dpop.mode = mode;
+        self
+    }
+
+    /// Where the `jti`s of accepted DPoP proofs are remembered, so that each proof is accepted
+    /// once (RFC 9449 §11.1): one store shared by every instance of the API refuses a proof
+    /// replayed against another instance. A store that cannot answer makes the request 503.
+    pub fn dpop_replay_store(mut self, store: impl ReplayStore) -> Self {
+        self.dpop.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The public URL of this API as clients reach it (`https://api.example.com`, or with a
+    /// path prefix: `https://example.com/api`), which a DPoP proof's `htu` names followed by
+    /// the request's path (`PORTCULLIS_RESOURCE`). Compared after RFC 9449 §4.3's
+    /// normalisation (case of scheme and host, default port, percent-encoding).
+    pub fn dpop_origin(mut self, url: impl Into<String>) -> Self {
+        self.dpop.origin = Some(url.into());
+        self
+    }
+
+    /// The algorithms DPoP proofs may be signed with, asymmetric only; by default ES256, ES384,
+    /// RS256, PS256 and EdDSA. Challenges list them (`algs`).
+    pub fn dpop_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.dpop.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// How far a proof's `iat` may be from now, either way, before the [leeway](Self::leeway):
+    /// 60 seconds by default, at most one hour. A proof's `jti` is remembered for twice as
+    /// long.
+    pub fn dpop_iat_window(mut self, window: Duration) -> Self {
+        self.dpop.window = window;
+        self
+    }
+
     /// Checks the configuration and builds the verifier.
     pub fn build(mut self) -> Result<Verifier, ConfigError> {
         super::jws::install_crypto_provider();
@@ -665,11 +812,22 @@ impl VerifierBuilder {
         self.discover_env_issuers()?;
         let challenge =
             Challenge::new(std::mem::take(&mut self.realm)).map_err(ConfigError::InvalidRealm)?;
-        let presentation =
-            Presentation::from_parts(challenge, self.disclosure, self.advertise_scopes);
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge);
         }
+        let mut dpop = self.dpop.clone().settings()?;
+        if let Some(dpop) = &mut dpop {
+            dpop.window += self.leeway.as_secs();
+        }
+        self.sources.dpop = dpop.is_some();
+        let dpop_challenge =
+            dpop.as_ref().map(|dpop| DpopChallenge { algs: dpop.algs(), required: dpop.required });
+        let presentation = Presentation::from_parts(
+            challenge,
+            self.disclosure,
+            self.advertise_scopes,
+            dpop_challenge,
+        );
         if self.sources.max_len == 0 {
             return Err(ConfigError::InvalidTokenLimit);
         }
@@ -782,6 +940,7 @@ impl VerifierBuilder {
             token_cache: self.token_cache,
             leeway: self.leeway,
             env_issuers: self.env_issuers,
+            dpop,
         }))
     }
 

@@ -26,6 +26,15 @@ pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
 /// claims required); see [`TokenProfile`](crate::TokenProfile).
 pub const TOKEN_PROFILE: &str = "PORTCULLIS_TOKEN_PROFILE";
 
+/// `off` (the default), `allowed` or `required`: whether DPoP-bound tokens (RFC 9449) are
+/// accepted with their proofs, and whether bearer tokens still are; see
+/// [`DpopMode`](crate::DpopMode).
+pub const DPOP: &str = "PORTCULLIS_DPOP";
+/// The public URL of this API (`https://api.example.com`, or with a path prefix), as clients
+/// reach it: the origin a DPoP proof's `htu` is compared with (a server behind a proxy cannot
+/// trust its own view of it). Required when [`DPOP`] is on.
+pub const RESOURCE: &str = "PORTCULLIS_RESOURCE";
+
 /// The RFC 7662 introspection endpoint, for opaque access tokens. Without it, and with
 /// [`INTROSPECTION_CLIENT_ID`] set, the endpoint is the `introspection_endpoint` of the discovery
 /// document of [`ISSUER`].
@@ -47,6 +56,8 @@ pub const ALL: &[&str] = &[
     ROLES_CLAIM,
     DISCLOSURE,
     TOKEN_PROFILE,
+    DPOP,
+    RESOURCE,
     INTROSPECTION_URL,
     INTROSPECTION_CLIENT_ID,
     INTROSPECTION_CLIENT_SECRET,
@@ -66,7 +77,7 @@ mod tests {
             .filter(|line| line.starts_with("pub const ") && line.contains("= \"PORTCULLIS_"))
             .filter_map(|line| line.split('"').nth(1))
             .collect();
-        assert_eq!(declared.len(), 11, "{declared:?}");
+        assert_eq!(declared.len(), 13, "{declared:?}");
         assert_eq!(ALL, declared.as_slice());
     }
 }

@@ -41,11 +41,7 @@ impl<'a> Unverified<'a> {
         if token.len() > max_len {
             return Err(InvalidTokenReason::TooLarge);
         }
-        let (message, signature) = token.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
-        let (header, payload) = message.split_once('.').ok_or(InvalidTokenReason::Malformed)?;
-        if payload.contains('.') {
-            return Err(InvalidTokenReason::Malformed);
-        }
+        let Parts { header, payload, message, signature } = split(token)?;
         let header = decode_object(header)?;
         // No extension is understood, so every critical one must be refused (RFC 7515 §4.1.11);
         // a `crit` that is not a non-empty list of names is no JWS header at all.
@@ -77,16 +73,71 @@ impl<'a> Unverified<'a> {
 
     /// Checks the signature with `key`.
     pub(crate) fn verify_signature(&self, key: &Key) -> Result<(), InvalidTokenReason> {
-        match jsonwebtoken::crypto::verify(
-            self.signature,
-            self.message.as_bytes(),
-            key.decoding_key(),
-            self.alg.to_jsonwebtoken(),
-        ) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(InvalidTokenReason::BadSignature),
-            Err(error) => Err(invalid_token_reason(error.kind())),
-        }
+        check_signature(self.message, self.signature, key, self.alg)
+    }
+}
+
+/// A DPoP proof (RFC 9449 §4.2) whose header and claims were decoded (strictly, as a token's
+/// are), and whose signature is not checked yet. What the header must say is checked by
+/// `crate::dpop`.
+pub(crate) struct Proof<'a> {
+    pub(crate) header: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
+    message: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Proof<'a> {
+    /// Decodes `proof`: a JWS of three parts with JSON objects as header and claims; `None`
+    /// otherwise.
+    pub(crate) fn decode(proof: &'a str) -> Option<Self> {
+        let Parts { header, payload, message, signature } = split(proof).ok()?;
+        let header = decode_object(header).ok()?;
+        let claims = decode_object(payload).ok()?;
+        Some(Self { header, claims, message, signature })
+    }
+
+    /// `true` when the signature verifies with `key` and `alg`.
+    pub(crate) fn signature_verifies(&self, key: &Key, alg: Algorithm) -> bool {
+        check_signature(self.message, self.signature, key, alg).is_ok()
+    }
+}
+
+/// The parts of a JWS in compact serialization.
+struct Parts<'a> {
+    header: &'a str,
+    payload: &'a str,
+    /// `header.payload`, what the signature signs.
+    message: &'a str,
+    signature: &'a str,
+}
+
+/// Splits a compact JWS into its three parts; more or fewer is malformed.
+fn split(jws: &str) -> Result<Parts<'_>, InvalidTokenReason> {
+    let (message, signature) = jws.rsplit_once('.').ok_or(InvalidTokenReason::Malformed)?;
+    let (header, payload) = message.split_once('.').ok_or(InvalidTokenReason::Malformed)?;
+    if payload.contains('.') {
+        return Err(InvalidTokenReason::Malformed);
+    }
+    Ok(Parts { header, payload, message, signature })
+}
+
+/// Checks `signature` over `message` with `key` and `alg`.
+fn check_signature(
+    message: &str,
+    signature: &str,
+    key: &Key,
+    alg: Algorithm,
+) -> Result<(), InvalidTokenReason> {
+    match jsonwebtoken::crypto::verify(
+        signature,
+        message.as_bytes(),
+        key.decoding_key(),
+        alg.to_jsonwebtoken(),
+    ) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(InvalidTokenReason::BadSignature),
+        Err(error) => Err(invalid_token_reason(error.kind())),
     }
 }
 

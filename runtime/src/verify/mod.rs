@@ -23,6 +23,7 @@ mod issuers;
 mod jws;
 mod preset;
 mod profile;
+mod proof;
 mod token;
 
 pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
@@ -94,6 +95,8 @@ struct Settings {
     /// Opaque tokens (and, when asked, JWTs) are introspected.
     #[cfg(feature = "remote")]
     introspection: Option<crate::introspect::Introspector>,
+    /// DPoP, when allowed or required.
+    dpop: Option<crate::dpop::DpopSettings>,
 }
 
 impl Verifier {
@@ -180,6 +183,27 @@ impl Verifier {
                 return Err(self.deny(DenialKind::InvalidToken(reason)));
             }
         };
+        if let Some(dpop) = &settings.dpop {
+            if presented.dpop {
+                // Boxed: the proof's checks would otherwise size every bearer request's future.
+                return Box::pin(self.authenticate_dpop(parts, &presented, dpop)).await;
+            }
+            if dpop.required {
+                return Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::DpopRequired)));
+            }
+        }
+        let principal = self.principal_of(&presented).await?;
+        // On a cache hit too: the cache holds verifications, never the scheme they came with.
+        if bound_key(&principal).is_some() {
+            return Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::DpopBoundAsBearer)));
+        }
+        Ok(principal)
+    }
+
+    /// The principal of a presented token: from the verified-token cache, or verified (then
+    /// cached).
+    async fn principal_of(&self, presented: &token::Presented<'_>) -> Result<Principal, Denial> {
+        let settings = &self.inner.settings;
         // Read before verifying: if the keys change meanwhile, the entry stored below is stale
         // at once, never trusted beyond its keys.
         let generation = settings.keys.generation();
@@ -317,6 +341,12 @@ impl Verifier {
         let principal = settings.mapping.principal(unverified.claims, &settings.presentation)?;
         Ok((principal, validity))
     }
+}
+
+/// The key a token is bound to (`cnf.jkt`, RFC 9449 §6.1), if any: any `jkt` member of `cnf`,
+/// whatever its type, so that a malformed binding never makes a bearer token.
+fn bound_key(principal: &Principal) -> Option<&Value> {
+    principal.claim("cnf").and_then(|cnf| cnf.get("jkt"))
 }
 
 /// A principal and the verifier that verified it, kept in the request extensions.

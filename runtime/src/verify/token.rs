@@ -28,6 +28,8 @@ pub(crate) struct TokenSources {
     pub(crate) query: bool,
     /// Tokens longer than this are refused before any decoding.
     pub(crate) max_len: usize,
+    /// Also recognise the `DPoP` scheme (RFC 9449 §7.1); otherwise it is another scheme.
+    pub(crate) dpop: bool,
 }
 
 /// Why the request's credentials could not even be read.
@@ -71,17 +73,21 @@ fn is_b64token_byte(byte: u8) -> bool {
 
 /// A bearer token as the request presents it: within the size limit, grammar not yet checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Presented<'a>(Cow<'a, [u8]>);
+pub(crate) struct Presented<'a> {
+    token: Cow<'a, [u8]>,
+    /// Presented with the `DPoP` scheme, not `Bearer`.
+    pub(crate) dpop: bool,
+}
 
 impl Presented<'_> {
     /// The token's bytes, as sent.
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.token
     }
 
     /// The token, when it matches the `b64token` grammar.
     pub(crate) fn checked(&self) -> Result<&str, InvalidTokenReason> {
-        match std::str::from_utf8(&self.0) {
+        match std::str::from_utf8(&self.token) {
             Ok(token) if is_b64token(token) => Ok(token),
             // Covers `Bearer a b`, non-ASCII bytes and every other character outside the grammar.
             _ => Err(InvalidTokenReason::Malformed),
@@ -98,9 +104,10 @@ pub(crate) fn extract<'a>(
     parts: &'a Parts,
     sources: TokenSources,
 ) -> Result<Option<Presented<'a>>, ExtractionError> {
-    let from_header = from_authorization_header(parts, sources.max_len);
+    let from_header = from_authorization_header(parts, sources);
+    let borrowed = |(token, dpop)| Presented { token: Cow::Borrowed(token), dpop };
     if !sources.query {
-        return from_header.map(|token| token.map(|token| Presented(Cow::Borrowed(token))));
+        return from_header.map(|token| token.map(borrowed));
     }
     if let Err(error @ ExtractionError::InvalidRequest(_)) = from_header {
         return Err(error);
@@ -113,10 +120,10 @@ pub(crate) fn extract<'a>(
         return Err(ExtractionError::InvalidRequest(InvalidRequestReason::SeveralTransports));
     }
     match (from_header?, from_query) {
-        (Some(token), _) => Ok(Some(Presented(Cow::Borrowed(token)))),
+        (Some(token), _) => Ok(Some(borrowed(token))),
         (None, Some(value)) if !value.is_empty() => {
             let token = check_size(value.as_bytes(), sources.max_len)?.to_owned();
-            Ok(Some(Presented(Cow::Owned(token))))
+            Ok(Some(Presented { token: Cow::Owned(token), dpop: false }))
         }
         (None, _) => Ok(None),
     }
@@ -124,8 +131,8 @@ pub(crate) fn extract<'a>(
 
 fn from_authorization_header(
     parts: &Parts,
-    max_len: usize,
-) -> Result<Option<&[u8]>, ExtractionError> {
+    sources: TokenSources,
+) -> Result<Option<(&[u8], bool)>, ExtractionError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
@@ -133,7 +140,24 @@ fn from_authorization_header(
             InvalidRequestReason::SeveralAuthorizationHeaders,
         ));
     }
-    parse_authorization(value.as_bytes(), max_len)
+    let value = value.as_bytes();
+    if sources.dpop
+        && let Some(token) = parse_scheme(value, b"dpop", sources.max_len)?
+    {
+        return Ok(Some((token, true)));
+    }
+    Ok(parse_authorization(value, sources.max_len)?.map(|token| (token, false)))
+}
+
+/// The request's one `DPoP` header (RFC 9449 §4.1): `Ok(None)` when there is none, an invalid
+/// request when there are several.
+pub(crate) fn proof(parts: &Parts) -> Result<Option<&[u8]>, InvalidRequestReason> {
+    let mut values = parts.headers.get_all("dpop").iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(InvalidRequestReason::SeveralDpopHeaders);
+    }
+    Ok(Some(value.as_bytes()))
 }
 
 /// Parses one `Authorization` field value.
@@ -144,12 +168,21 @@ pub(crate) fn parse_authorization(
     value: &[u8],
     max_len: usize,
 ) -> Result<Option<&[u8]>, ExtractionError> {
+    parse_scheme(value, b"bearer", max_len)
+}
+
+/// Parses one `Authorization` field value of the scheme `scheme` (in lower case).
+fn parse_scheme<'v>(
+    value: &'v [u8],
+    scheme_name: &[u8],
+    max_len: usize,
+) -> Result<Option<&'v [u8]>, ExtractionError> {
     // Field values carry no leading or trailing whitespace (RFC 9110 §5.5); hyper already strips
     // it, but a value built by hand may not have been.
     let value = value.trim_ascii();
     let scheme_len = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_len);
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    if !scheme.eq_ignore_ascii_case(scheme_name) {
         return Ok(None);
     }
     let token = rest.trim_ascii_start();
@@ -215,12 +248,13 @@ mod tests {
 
     fn header_only(headers: &[&[u8]]) -> Result<Option<String>, ExtractionError> {
         let parts = parts(headers, "/");
-        extract(&parts, TokenSources { query: false, max_len: LIMIT }).and_then(checked)
+        extract(&parts, TokenSources { query: false, max_len: LIMIT, dpop: false })
+            .and_then(checked)
     }
 
     fn with_query(headers: &[&[u8]], uri: &str) -> Result<Option<String>, ExtractionError> {
         let parts = parts(headers, uri);
-        extract(&parts, TokenSources { query: true, max_len: LIMIT }).and_then(checked)
+        extract(&parts, TokenSources { query: true, max_len: LIMIT, dpop: false }).and_then(checked)
     }
 
     const MALFORMED: ExtractionError = ExtractionError::InvalidToken(InvalidTokenReason::Malformed);
@@ -295,7 +329,8 @@ mod tests {
 
     fn header_only_uri(uri: &str) -> Result<Option<String>, ExtractionError> {
         let parts = parts(&[], uri);
-        extract(&parts, TokenSources { query: false, max_len: LIMIT }).and_then(checked)
+        extract(&parts, TokenSources { query: false, max_len: LIMIT, dpop: false })
+            .and_then(checked)
     }
 
     #[test]
