@@ -10,10 +10,10 @@
 //! May import `keys`, `respond` and `digest`.
 
 mod memory;
-#[cfg(feature = "redis")]
-mod redis;
 mod mode;
 mod proof;
+#[cfg(feature = "redis")]
+mod redis;
 mod replay;
 
 #[cfg(feature = "redis")]

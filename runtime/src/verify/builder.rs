@@ -13,7 +13,8 @@ use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use super::{Settings, Verifier};
 use crate::dpop::{
-    DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopMode, DpopSettings, ReplayStore, normalize_uri,
+    DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopMode, DpopSettings, MemoryReplayStore, ReplayStore,
+    normalize_uri,
 };
 use crate::keys::{Algorithm, Key, KeyError, KeySet, KeySource};
 #[cfg(feature = "remote")]
@@ -144,9 +145,6 @@ pub enum ConfigError {
     #[error("cannot build the HTTP client for remote keys: {0}")]
     HttpClient(String),
     // --- DPoP (issue 19) ---
-    /// DPoP is on without a replay store: every proof could be replayed.
-    #[error("DPoP is on but no replay store is configured: add one with .dpop_replay_store(..)")]
-    DpopNeedsReplayStore,
     /// DPoP is on without the public URL of the API, which a proof's `htu` names.
     #[error(
         "DPoP is on but the API's public URL is not configured: set it with .dpop_origin(..) or PORTCULLIS_RESOURCE"
@@ -254,7 +252,8 @@ impl DpopConfig {
         if self.mode == DpopMode::Off {
             return Ok(None);
         }
-        let store = self.store.ok_or(ConfigError::DpopNeedsReplayStore)?;
+        // The default store is this process's memory: right for one instance.
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryReplayStore::new()));
         let origin = self.origin.ok_or(ConfigError::DpopNeedsOrigin)?;
         let normalized = normalize_uri(&origin)
             .filter(|_| !origin.contains(['?', '#']))
@@ -774,8 +773,10 @@ impl VerifierBuilder {
     }
 
     /// Where the `jti`s of accepted DPoP proofs are remembered, so that each proof is accepted
-    /// once (RFC 9449 §11.1): one store shared by every instance of the API refuses a proof
-    /// replayed against another instance. A store that cannot answer makes the request 503.
+    /// once (RFC 9449 §11.1). Defaults to a [`MemoryReplayStore`] of this process, right for one
+    /// instance; with several, give them one shared store (`RedisReplayStore`, feature `redis`),
+    /// so that a proof replayed against another instance is refused. A store that cannot answer
+    /// makes the request 503.
     pub fn dpop_replay_store(mut self, store: impl ReplayStore) -> Self {
         self.dpop.store = Some(Arc::new(store));
         self
