@@ -330,3 +330,26 @@ fn dpop_needs_an_origin_and_remembers_proofs_in_memory_by_default() {
         .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()));
     assert!(matches!(from_env, Err(ConfigError::Env { var: "PORTCULLIS_DPOP", .. })));
 }
+
+/// Without a store of one's own, proofs are remembered in the process's memory: a replay is
+/// refused there too.
+#[tokio::test]
+async fn the_default_store_refuses_a_replay() {
+    let issuer = TestIssuer::new();
+    let verifier = issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .dpop(DpopMode::Allowed)
+        .dpop_origin(ORIGIN)
+        .build()
+        .unwrap();
+    let router = router(verifier);
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token).sign();
+    assert_me(&send(router.clone(), dpop("/me", &token, &[&proof])).await, "alice");
+    assert_bad_proof(
+        &send(router.clone(), dpop("/me", &token, &[&proof])).await,
+        DpopProofReason::Replayed,
+    );
+}

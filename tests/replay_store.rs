@@ -241,3 +241,59 @@ async fn a_password_is_used_and_never_shown() {
     let error = store.remember(key(2), TTL).await.unwrap_err();
     assert!(!error.to_string().contains("s3cret-pw"), "{error}");
 }
+
+/// What a shared store is for: one proof presented to two instances of an API (two verifiers,
+/// one Redis) is accepted by the first and refused by the second as a replay; a new proof of the
+/// same key is accepted by the second.
+#[tokio::test]
+async fn a_proof_replayed_against_another_instance_is_refused() {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+    use http::{Request, StatusCode};
+    use portcullis::testing::{DpopKey, TestIssuer};
+    use portcullis::{DpopMode, DpopProofReason};
+    use portcullis_tests::{me, send};
+
+    const ORIGIN: &str = "https://api.example";
+    let server = RedisServer::start();
+    let issuer = TestIssuer::new();
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let store = RedisReplayStore::connect(&server.url()).await.unwrap();
+        let verifier = issuer
+            .verifier()
+            .dpop(DpopMode::Allowed)
+            .dpop_origin(ORIGIN)
+            .dpop_replay_store(store)
+            .build()
+            .unwrap();
+        instances.push(Router::new().route("/me", get(me)).with_state(verifier));
+    }
+    let request = |proof: &str| {
+        Request::get("/me")
+            .header(AUTHORIZATION, format!("DPoP {token}"))
+            .header("DPoP", proof)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let proof = key.proof("GET", &format!("{ORIGIN}/me"), &token).sign();
+    let first = send(instances[0].clone(), request(&proof)).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+    assert_eq!(first.body["sub"], "alice");
+
+    let replay = send(instances[1].clone(), request(&proof)).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "{replay:?}");
+    let challenge = replay.headers.get(WWW_AUTHENTICATE).unwrap().to_str().unwrap();
+    assert!(challenge.starts_with("DPoP realm="), "{challenge}");
+    assert!(challenge.contains(r#"error="invalid_dpop_proof""#), "{challenge}");
+    assert_eq!(replay.headers.get("content-type").unwrap(), "application/problem+json");
+    assert_eq!(replay.body["status"], 401);
+    assert_eq!(DpopProofReason::Replayed.code(), "dpop_proof_replayed");
+
+    let fresh = key.proof("GET", &format!("{ORIGIN}/me"), &token).sign();
+    assert_eq!(send(instances[1].clone(), request(&fresh)).await.status, StatusCode::OK);
+}
