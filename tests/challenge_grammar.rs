@@ -402,6 +402,8 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         Just(ErrorCode::InvalidRequest),
         Just(ErrorCode::InvalidToken),
         Just(ErrorCode::InsufficientScope),
+        Just(ErrorCode::InvalidDpopProof),
+        Just(ErrorCode::UseDpopNonce),
     ]
 }
 

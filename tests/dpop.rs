@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -15,8 +15,8 @@ use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
-    ConfigError, Disclosure, DpopMode, DpopProofReason, InvalidTokenReason, ReplayStore,
-    ReplayStoreError, Verifier,
+    ConfigError, Disclosure, DpopMode, DpopNonceReason, DpopNonces, DpopProofReason,
+    InvalidTokenReason, ReplayStore, ReplayStoreError, RequireAuthLayer, Verifier,
 };
 use portcullis_tests::{app, assert_denied, assert_me, bearer, get_request, me, send};
 use serde_json::json;
@@ -352,4 +352,199 @@ async fn the_default_store_refuses_a_replay() {
         &send(router.clone(), dpop("/me", &token, &[&proof])).await,
         DpopProofReason::Replayed,
     );
+}
+
+// --- Server-provided nonces (RFC 9449 §9) ---
+
+/// A verifier requiring nonces from `nonces`, DPoP required.
+fn nonce_verifier(issuer: &TestIssuer, nonces: DpopNonces, disclosure: Disclosure) -> Verifier {
+    issuer
+        .verifier()
+        .disclosure(disclosure)
+        .dpop(DpopMode::Required)
+        .dpop_origin(ORIGIN)
+        .dpop_nonces(nonces)
+        .build()
+        .unwrap()
+}
+
+/// The test router of a verifier requiring nonces from `nonces`, in Development mode.
+fn nonce_router(issuer: &TestIssuer, nonces: DpopNonces) -> Router {
+    router(nonce_verifier(issuer, nonces, Disclosure::Development))
+}
+
+/// Asserts a 401 `use_dpop_nonce` for `reason` with one well-formed `DPoP-Nonce`; returns it.
+fn assert_use_nonce(reply: &portcullis_tests::Reply, reason: DpopNonceReason) -> String {
+    let challenge = dpop_challenge("use_dpop_nonce", reason.description());
+    assert_denied(reply, StatusCode::UNAUTHORIZED, Some(&challenge), Some(reason.description()));
+    let nonces: Vec<_> = reply.headers.get_all("DPoP-Nonce").iter().collect();
+    assert_eq!(nonces.len(), 1, "one DPoP-Nonce in {reply:?}");
+    let nonce = nonces[0].to_str().unwrap().to_owned();
+    assert_nonce_format(&nonce);
+    nonce
+}
+
+/// A nonce is 40 bytes in unpadded base64url (RFC 9449 §8.1's `1*NQCHAR`, and more).
+fn assert_nonce_format(nonce: &str) {
+    assert_eq!(nonce.len(), 54, "{nonce}");
+    assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{nonce}");
+}
+
+#[tokio::test]
+async fn with_nonces_a_proof_needs_a_recent_nonce_of_this_server() {
+    let issuer = TestIssuer::new();
+    let nonces = DpopNonces::with_key([3u8; 32]).unwrap();
+    let router = nonce_router(&issuer, nonces.clone());
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    // No nonce: refused, with one to use.
+    let proof = key.proof("GET", URL, &token).sign();
+    let reply = send(router.clone(), dpop("/me", &token, &[&proof])).await;
+    let nonce = assert_use_nonce(&reply, DpopNonceReason::Missing);
+    // The retry with it is accepted, and carries no new nonce: this one is current.
+    let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+    let reply = send(router.clone(), dpop("/me", &token, &[&proof])).await;
+    assert_me(&reply, "alice");
+    assert!(reply.headers.get("DPoP-Nonce").is_none(), "{reply:?}");
+    // Forged, garbage, another key's, or not a string: refused as not issued here.
+    let other = DpopNonces::with_key([4u8; 32]).unwrap().nonce();
+    let mut forged = nonce.clone().into_bytes();
+    forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for bad in [json!(forged), json!("garbage"), json!(other), json!(""), json!(42)] {
+        let proof = key.proof("GET", URL, &token).claim("nonce", bad.clone()).sign();
+        let reply = send(router.clone(), dpop("/me", &token, &[&proof])).await;
+        assert_use_nonce(&reply, DpopNonceReason::Invalid);
+    }
+    // Issued here, but two lifetimes ago: expired.
+    let old = nonces.nonce_at(SystemTime::now() - 2 * DpopNonces::DEFAULT_LIFETIME);
+    let proof = key.proof("GET", URL, &token).nonce(&old).sign();
+    let reply = send(router.clone(), dpop("/me", &token, &[&proof])).await;
+    let fresh = assert_use_nonce(&reply, DpopNonceReason::Expired);
+    assert_ne!(fresh, old);
+    // Of the previous slot: still accepted, but about to expire.
+    let previous = nonces.nonce_at(SystemTime::now() - DpopNonces::DEFAULT_LIFETIME);
+    let proof = key.proof("GET", URL, &token).nonce(&previous).sign();
+    assert_me(&send(router.clone(), dpop("/me", &token, &[&proof])).await, "alice");
+    // In Production mode: no description, and the nonce all the same.
+    let production = nonce_verifier(&issuer, nonces.clone(), Disclosure::Production);
+    let proof = key.proof("GET", URL, &token).sign();
+    let reply = send(crate::router(production), dpop("/me", &token, &[&proof])).await;
+    assert_denied(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        Some(&format!("DPoP realm=\"api\", error=\"use_dpop_nonce\", algs=\"{ALGS}\"")),
+        None,
+    );
+    assert_nonce_format(reply.headers["DPoP-Nonce"].to_str().unwrap());
+}
+
+#[tokio::test]
+async fn a_nonce_expires_after_two_lifetimes_at_most() {
+    let issuer = TestIssuer::new();
+    let router = nonce_router(&issuer, DpopNonces::new().lifetime(Duration::from_secs(1)));
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token).sign();
+    let nonce = assert_use_nonce(
+        &send(router.clone(), dpop("/me", &token, &[&proof])).await,
+        DpopNonceReason::Missing,
+    );
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+    let reply = send(router, dpop("/me", &token, &[&proof])).await;
+    let fresh = assert_use_nonce(&reply, DpopNonceReason::Expired);
+    assert_ne!(fresh, nonce);
+}
+
+#[tokio::test]
+async fn instances_sharing_a_nonce_key_accept_each_others_nonces() {
+    let issuer = TestIssuer::new();
+    let secret = [9u8; 32];
+    let first = nonce_router(&issuer, DpopNonces::with_key(secret).unwrap());
+    let second = nonce_router(&issuer, DpopNonces::with_key(secret).unwrap());
+    let alone = nonce_router(&issuer, DpopNonces::new());
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token).sign();
+    let nonce = assert_use_nonce(
+        &send(first, dpop("/me", &token, &[&proof])).await,
+        DpopNonceReason::Missing,
+    );
+    let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+    assert_me(&send(second, dpop("/me", &token, &[&proof])).await, "alice");
+    let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+    assert_use_nonce(&send(alone, dpop("/me", &token, &[&proof])).await, DpopNonceReason::Invalid);
+}
+
+#[tokio::test]
+async fn the_layer_sends_a_fresh_nonce_when_the_used_one_expires_soon() {
+    let issuer = TestIssuer::new();
+    let nonces = DpopNonces::with_key([5u8; 32]).unwrap();
+    let verifier = nonce_verifier(&issuer, nonces.clone(), Disclosure::Production);
+    let router = Router::new()
+        .route("/me", get(me))
+        .route_layer(RequireAuthLayer::new(verifier.clone()))
+        .with_state(verifier.clone());
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let previous = nonces.nonce_at(SystemTime::now() - DpopNonces::DEFAULT_LIFETIME);
+    let proof = key.proof("GET", URL, &token).nonce(&previous).sign();
+    let reply = send(router.clone(), dpop("/me", &token, &[&proof])).await;
+    assert_me(&reply, "alice");
+    let fresh = reply.headers["DPoP-Nonce"].to_str().unwrap().to_owned();
+    assert_nonce_format(&fresh);
+    assert_ne!(fresh, previous);
+    // The fresh one is current: accepted, and nothing newer is sent.
+    let proof = key.proof("GET", URL, &token).nonce(&fresh).sign();
+    let reply = send(router, dpop("/me", &token, &[&proof])).await;
+    assert_me(&reply, "alice");
+    assert!(reply.headers.get("DPoP-Nonce").is_none(), "{reply:?}");
+    // The verifier hands out the current nonce too, and `deny` attaches one.
+    assert_eq!(verifier.dpop_nonce().as_deref(), Some(fresh.as_str()));
+    let denial = verifier.deny(portcullis::DenialKind::UseDpopNonce(DpopNonceReason::Missing));
+    let response = axum::response::IntoResponse::into_response(denial);
+    assert_eq!(response.headers()["DPoP-Nonce"], fresh.as_str());
+}
+
+#[tokio::test]
+async fn without_nonces_a_nonce_claim_is_ignored() {
+    let issuer = TestIssuer::new();
+    let verifier = verifier(&issuer, DpopMode::Required, Remembered::default());
+    assert_eq!(verifier.dpop_nonce(), None);
+    let router = router(verifier);
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token).nonce("anything at all").sign();
+    let reply = send(router, dpop("/me", &token, &[&proof])).await;
+    assert_me(&reply, "alice");
+    assert!(reply.headers.get("DPoP-Nonce").is_none(), "{reply:?}");
+}
+
+#[test]
+fn nonce_settings_are_checked_and_read_from_the_environment() {
+    let issuer = TestIssuer::new();
+    let on = || issuer.verifier().dpop(DpopMode::Allowed).dpop_origin(ORIGIN);
+    for lifetime in [Duration::ZERO, Duration::from_millis(999), Duration::from_secs(3_601)] {
+        assert!(matches!(
+            on().dpop_nonces(DpopNonces::new().lifetime(lifetime)).build(),
+            Err(ConfigError::InvalidDpopNonceLifetime)
+        ));
+    }
+    assert!(DpopNonces::with_key([0u8; 31]).is_err());
+    let from_env = |value: &'static str| {
+        let vars = [
+            ("PORTCULLIS_ISSUER", portcullis::testing::TEST_ISSUER),
+            ("PORTCULLIS_AUDIENCE", portcullis::testing::TEST_AUDIENCE),
+            ("PORTCULLIS_DPOP", "required"),
+            ("PORTCULLIS_RESOURCE", ORIGIN),
+            ("PORTCULLIS_DPOP_NONCE", value),
+        ];
+        portcullis::VerifierBuilder::new()
+            .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
+            .map(|builder| builder.key(issuer.verification_key()))
+    };
+    assert!(from_env("TRUE").unwrap().build().unwrap().dpop_nonce().is_some());
+    assert!(from_env("false").unwrap().build().unwrap().dpop_nonce().is_none());
+    assert!(matches!(from_env("yes"), Err(ConfigError::Env { var: "PORTCULLIS_DPOP_NONCE", .. })));
 }

@@ -59,7 +59,10 @@ mod mint;
 pub mod testing;
 
 pub use access::{AccessLog, AccessLogLayer};
-pub use dpop::{DpopMode, MemoryReplayStore, ReplayStore, ReplayStoreError, UnknownDpopMode};
+pub use dpop::{
+    DpopMode, DpopNonces, MemoryReplayStore, NonceKeyTooShort, ReplayStore, ReplayStoreError,
+    UnknownDpopMode,
+};
 #[cfg(feature = "redis")]
 pub use dpop::{RedisReplayStore, RedisReplayStoreBuilder};
 pub use guard::ProvidesVerifier;
@@ -75,9 +78,10 @@ pub use ownership::{
 pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
 pub use principal::{Claims, Principal, claim_at};
 pub use respond::{
-    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, DpopProofReason,
-    ErrorCode, InternalError, InvalidParam, InvalidRequestReason, InvalidTokenReason,
-    NotFoundReason, PROBLEM_JSON, PolicyRefusal, Presentation, Problem, UnknownDisclosure,
+    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, DpopNonceReason,
+    DpopProofReason, ErrorCode, InternalError, InvalidParam, InvalidRequestReason,
+    InvalidTokenReason, NotFoundReason, PROBLEM_JSON, PolicyRefusal, Presentation, Problem,
+    UnknownDisclosure,
 };
 pub use role::{RoleRequirement, Roles};
 pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};

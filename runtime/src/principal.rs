@@ -30,6 +30,8 @@ pub struct Principal {
     inner: Arc<PrincipalInner>,
     /// The token came with the `DPoP` scheme and a valid proof: denials use that scheme.
     dpop: bool,
+    /// A fresh server nonce for the client's next DPoP proof, when the one it used expires soon.
+    dpop_nonce: Option<Arc<str>>,
 }
 
 struct PrincipalInner {
@@ -67,6 +69,7 @@ impl Principal {
         Self {
             inner: Arc::new(PrincipalInner { subject, id, scopes, roles, claims, presentation }),
             dpop: false,
+            dpop_nonce: None,
         }
     }
 
@@ -147,6 +150,19 @@ impl Principal {
     /// The same principal, proven with DPoP.
     pub(crate) fn proven_with_dpop(mut self) -> Self {
         self.dpop = true;
+        self
+    }
+
+    /// A fresh server nonce for the client's next DPoP proof (RFC 9449 §8.2), when nonces are
+    /// on and the one its proof carried expires soon: send it in a `DPoP-Nonce` response
+    /// header. [`RequireAuthLayer`](crate::RequireAuthLayer) does so itself.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
+    }
+
+    /// The same principal, with a nonce to send the client.
+    pub(crate) fn with_dpop_nonce(mut self, nonce: String) -> Self {
+        self.dpop_nonce = Some(nonce.into());
         self
     }
 

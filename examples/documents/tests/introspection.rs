@@ -30,7 +30,7 @@ const CLIENT_SECRET: &str = "never-logged-secret";
 const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Every setting the binary reads, removed so that only the test's own apply.
-const SETTINGS: [&str; 13] = [
+const SETTINGS: [&str; 16] = [
     "DOCUMENTS_ADDR",
     "DOCUMENTS_DB",
     "PORTCULLIS_ISSUER",
@@ -41,6 +41,9 @@ const SETTINGS: [&str; 13] = [
     "PORTCULLIS_TOKEN_PROFILE",
     "PORTCULLIS_ALLOW_HTTP",
     "PORTCULLIS_ROLES_CLAIM",
+    "PORTCULLIS_DPOP",
+    "PORTCULLIS_RESOURCE",
+    "PORTCULLIS_DPOP_NONCE",
     "PORTCULLIS_INTROSPECTION_URL",
     "PORTCULLIS_INTROSPECTION_CLIENT_ID",
     "PORTCULLIS_INTROSPECTION_CLIENT_SECRET",

@@ -5,12 +5,14 @@
 //! thumbprint), which `verify` runs with the signature check between them; `replay.rs` where
 //! the `jti`s of accepted proofs are remembered, so that a proof is accepted once: the trait,
 //! with the default store in memory (`memory.rs`) and, behind the `redis` feature, one shared by
-//! several instances (`redis.rs`).
+//! several instances (`redis.rs`); `nonce.rs` the server-provided nonces (RFC 9449 §9), which
+//! need no shared state.
 //!
 //! May import `keys`, `respond` and `digest`.
 
 mod memory;
 mod mode;
+mod nonce;
 mod proof;
 #[cfg(feature = "redis")]
 mod redis;
@@ -20,6 +22,7 @@ mod replay;
 pub use self::redis::{RedisReplayStore, RedisReplayStoreBuilder};
 pub use memory::MemoryReplayStore;
 pub use mode::{DpopMode, UnknownDpopMode};
+pub use nonce::{DpopNonces, NonceKeyTooShort};
 #[cfg(feature = "testing")]
 pub(crate) use proof::thumbprint;
 pub(crate) use proof::{

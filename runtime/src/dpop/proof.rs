@@ -9,10 +9,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
+use super::nonce::DpopNonces;
 use super::replay::ReplayStore;
 use crate::digest::sha256;
 use crate::keys::{Algorithm, Key};
-use crate::respond::DpopProofReason;
+use crate::respond::{DpopNonceReason, DpopProofReason};
 
 /// The proof algorithms accepted unless configured otherwise.
 pub(crate) const DEFAULT_ALGORITHMS: [Algorithm; 5] =
@@ -38,6 +39,8 @@ pub(crate) struct DpopSettings {
     pub(crate) window: u64,
     /// Where the `jti`s of accepted proofs are remembered.
     pub(crate) store: Arc<dyn ReplayStore>,
+    /// Server-provided nonces, when required (RFC 9449 §9).
+    pub(crate) nonces: Option<DpopNonces>,
 }
 
 /// What a proof is checked against: the request it came with.
@@ -130,6 +133,26 @@ impl DpopSettings {
             return Err(DpopProofReason::WrongTokenHash);
         }
         Ok(jti)
+    }
+}
+
+impl DpopSettings {
+    /// Checks the proof's `nonce`, when nonces are required: `Ok(Some(fresh))` when it is valid
+    /// but about to expire, with the nonce the client should use next.
+    pub(crate) fn check_nonce(
+        &self,
+        claims: &Map<String, Value>,
+        now: u64,
+    ) -> Result<Option<String>, DpopNonceReason> {
+        let Some(nonces) = &self.nonces else {
+            return Ok(None);
+        };
+        let nonce = match claims.get("nonce") {
+            None => return Err(DpopNonceReason::Missing),
+            Some(Value::String(nonce)) => nonce,
+            Some(_) => return Err(DpopNonceReason::Invalid),
+        };
+        Ok(nonces.check(nonce, now)?.then(|| nonces.issue(now)))
     }
 }
 

@@ -23,6 +23,9 @@ pub enum ErrorCode {
     InsufficientScope,
     /// The DPoP proof is missing, invalid or replayed (RFC 9449 §7.1): 401.
     InvalidDpopProof,
+    /// The DPoP proof lacks a nonce this server issued recently (RFC 9449 §9): 401, with a
+    /// fresh nonce in the `DPoP-Nonce` header.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -33,6 +36,7 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -40,7 +44,9 @@ impl ErrorCode {
     pub const fn status(self) -> http::StatusCode {
         match self {
             Self::InvalidRequest => http::StatusCode::BAD_REQUEST,
-            Self::InvalidToken | Self::InvalidDpopProof => http::StatusCode::UNAUTHORIZED,
+            Self::InvalidToken | Self::InvalidDpopProof | Self::UseDpopNonce => {
+                http::StatusCode::UNAUTHORIZED
+            }
             Self::InsufficientScope => http::StatusCode::FORBIDDEN,
         }
     }
@@ -264,6 +270,7 @@ mod tests {
         assert_eq!(ErrorCode::InvalidToken.status(), 401);
         assert_eq!(ErrorCode::InsufficientScope.status(), 403);
         assert_eq!(ErrorCode::InvalidDpopProof.status(), 401);
+        assert_eq!(ErrorCode::UseDpopNonce.status(), 401);
     }
 
     #[test]

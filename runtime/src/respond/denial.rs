@@ -303,6 +303,43 @@ impl DpopProofReason {
     }
 }
 
+/// Why a DPoP proof's nonce was refused, when the server requires nonces (RFC 9449 §9). Each
+/// reason renders as 401 `use_dpop_nonce`, with the `DPoP` challenge and a fresh nonce in the
+/// `DPoP-Nonce` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DpopNonceReason {
+    /// The proof has no `nonce` claim.
+    Missing,
+    /// The `nonce` is not one this server issued (or not a string).
+    Invalid,
+    /// The `nonce` was issued by this server, but too long ago.
+    Expired,
+}
+
+impl DpopNonceReason {
+    /// Every reason, for exhaustive tests and metrics.
+    pub const ALL: [Self; 3] = [Self::Missing, Self::Invalid, Self::Expired];
+
+    /// A stable, machine-friendly name for logs and metrics.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "dpop_nonce_missing",
+            Self::Invalid => "dpop_nonce_invalid",
+            Self::Expired => "dpop_nonce_expired",
+        }
+    }
+
+    /// The Development-mode sentence.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Missing => "The DPoP proof lacks the nonce this server requires",
+            Self::Invalid => "The DPoP proof carries a nonce this server did not issue",
+            Self::Expired => "The DPoP proof carries an expired nonce",
+        }
+    }
+}
+
 /// Why an owned resource was refused. Every reason renders as the same 404; the reason only
 /// reaches the logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -419,6 +456,10 @@ pub enum DenialKind {
     },
     /// The DPoP proof is missing, invalid or replayed: 401 `invalid_dpop_proof`.
     InvalidDpopProof(DpopProofReason),
+    /// The server requires DPoP nonces, and the proof has none, or not a recent one of this
+    /// server: 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce` (RFC 9449 §9), when the
+    /// denial comes from a verifier with [nonces](crate::VerifierBuilder::dpop_nonces) on.
+    UseDpopNonce(DpopNonceReason),
     /// The DPoP replay store cannot say whether a proof is new: 503 with `Retry-After`, never an
     /// accepted replay.
     ReplayStoreUnavailable {
@@ -431,9 +472,10 @@ impl DenialKind {
     /// The HTTP status of this outcome.
     pub const fn status(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingCredentials
+            | Self::InvalidToken(_)
+            | Self::InvalidDpopProof(_)
+            | Self::UseDpopNonce(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope(_)
             | Self::MissingRole { .. }
@@ -462,6 +504,7 @@ impl DenialKind {
             Self::LookupFailed => "lookup_failed",
             Self::IntrospectionUnavailable { .. } => "introspection_unavailable",
             Self::InvalidDpopProof(reason) => reason.code(),
+            Self::UseDpopNonce(reason) => reason.code(),
             Self::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
         }
     }
@@ -542,18 +585,28 @@ pub struct Denial {
     presentation: Arc<Presentation>,
     /// The request used the `DPoP` scheme: the challenge does too.
     dpop: bool,
+    /// A fresh server nonce, sent in the `DPoP-Nonce` header (RFC 9449 §9).
+    nonce: Option<HeaderValue>,
 }
 
 impl Denial {
     /// A denial rendered with `presentation`.
     pub fn new(kind: DenialKind, presentation: Arc<Presentation>) -> Self {
-        Self { kind, presentation, dpop: false }
+        Self { kind, presentation, dpop: false, nonce: None }
     }
 
     /// The same denial, to a request that used the `DPoP` scheme: its challenge is `DPoP`.
     #[must_use]
     pub(crate) fn for_dpop_request(mut self) -> Self {
         self.dpop = true;
+        self
+    }
+
+    /// The same denial, with `nonce` in a `DPoP-Nonce` header (a nonce is unpadded base64url,
+    /// always a valid header value).
+    #[must_use]
+    pub(crate) fn with_dpop_nonce(mut self, nonce: &str) -> Self {
+        self.nonce = HeaderValue::from_str(nonce).ok();
         self
     }
 
@@ -588,23 +641,18 @@ impl Denial {
             // would be a bug caught by the tests, and the bare challenge is still correct.
             challenge.clone().description(text).unwrap_or(challenge)
         };
+        // A challenge with `code`, and in Development mode the fixed sentence `text`.
+        let coded = |code, text: &str| {
+            let challenge = base.clone().error(code);
+            if self.development() { with_description(challenge, text) } else { challenge }
+        };
         match &self.kind {
             DenialKind::MissingCredentials => Some(base),
             DenialKind::InvalidToken(reason) => {
-                let challenge = base.error(ErrorCode::InvalidToken);
-                Some(if self.development() {
-                    with_description(challenge, reason.description())
-                } else {
-                    challenge
-                })
+                Some(coded(ErrorCode::InvalidToken, reason.description()))
             }
             DenialKind::InvalidRequest(reason) => {
-                let challenge = base.error(ErrorCode::InvalidRequest);
-                Some(if self.development() {
-                    with_description(challenge, reason.description())
-                } else {
-                    challenge
-                })
+                Some(coded(ErrorCode::InvalidRequest, reason.description()))
             }
             DenialKind::InsufficientScope(required) => {
                 let mut challenge = base.error(ErrorCode::InsufficientScope);
@@ -630,20 +678,13 @@ impl Denial {
                 })
             }
             DenialKind::PolicyRefused(refusal) => {
-                let challenge = base.error(ErrorCode::InsufficientScope);
-                Some(if self.development() {
-                    with_description(challenge, refusal.description())
-                } else {
-                    challenge
-                })
+                Some(coded(ErrorCode::InsufficientScope, refusal.description()))
             }
             DenialKind::InvalidDpopProof(reason) => {
-                let challenge = base.error(ErrorCode::InvalidDpopProof);
-                Some(if self.development() {
-                    with_description(challenge, reason.description())
-                } else {
-                    challenge
-                })
+                Some(coded(ErrorCode::InvalidDpopProof, reason.description()))
+            }
+            DenialKind::UseDpopNonce(reason) => {
+                Some(coded(ErrorCode::UseDpopNonce, reason.description()))
             }
             DenialKind::NotFound(_)
             | DenialKind::ActionNotPermitted
@@ -666,6 +707,7 @@ impl Denial {
             DenialKind::InvalidDpopProof(reason) if dev => {
                 problem.with_detail(reason.description())
             }
+            DenialKind::UseDpopNonce(reason) if dev => problem.with_detail(reason.description()),
             DenialKind::ReplayStoreUnavailable { .. } => problem.with_detail(
                 "The DPoP proof cannot be checked for replay right now; retry later",
             ),
@@ -758,10 +800,16 @@ impl IntoResponse for Denial {
         {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
         }
+        if let Some(nonce) = self.nonce {
+            headers.insert(DPOP_NONCE, nonce);
+        }
         response.extensions_mut().insert(DeniedWith(self.kind.code()));
         response
     }
 }
+
+/// The response header of a server-provided DPoP nonce (RFC 9449 §8.1).
+pub(crate) const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
 
 /// The problem document of a request without credentials, in Production mode.
 const UNAUTHENTICATED_PRODUCTION: &str =

@@ -13,8 +13,8 @@ use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use super::{Settings, Verifier};
 use crate::dpop::{
-    DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopMode, DpopSettings, MemoryReplayStore, ReplayStore,
-    normalize_uri,
+    DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopMode, DpopNonces, DpopSettings, MemoryReplayStore,
+    ReplayStore, normalize_uri,
 };
 use crate::keys::{Algorithm, Key, KeyError, KeySet, KeySource};
 #[cfg(feature = "remote")]
@@ -160,6 +160,10 @@ pub enum ConfigError {
     /// The DPoP `iat` window is zero or longer than [`MAX_LEEWAY`].
     #[error("the DPoP iat window must be between one second and one hour")]
     InvalidDpopWindow,
+    /// The DPoP nonce lifetime is shorter than a second or longer than
+    /// [`DpopNonces::MAX_LIFETIME`].
+    #[error("the DPoP nonce lifetime must be between one second and one hour")]
+    InvalidDpopNonceLifetime,
     // --- introspection (issue 17) ---
     /// An introspection endpoint URL (or the issuer whose discovery document names it) that
     /// cannot be used.
@@ -244,6 +248,7 @@ struct DpopConfig {
     origin: Option<String>,
     algorithms: Vec<Algorithm>,
     window: Duration,
+    nonces: Option<DpopNonces>,
 }
 
 impl DpopConfig {
@@ -266,12 +271,16 @@ impl DpopConfig {
         if self.window.is_zero() || self.window > MAX_LEEWAY {
             return Err(ConfigError::InvalidDpopWindow);
         }
+        if self.nonces.as_ref().is_some_and(|nonces| !nonces.lifetime_is_valid()) {
+            return Err(ConfigError::InvalidDpopNonceLifetime);
+        }
         Ok(Some(DpopSettings {
             required: self.mode == DpopMode::Required,
             algorithms: self.algorithms,
             origin: normalized.trim_end_matches('/').to_owned(),
             window: self.window.as_secs(),
             store,
+            nonces: self.nonces,
         }))
     }
 }
@@ -324,6 +333,7 @@ impl VerifierBuilder {
                 origin: None,
                 algorithms: DEFAULT_ALGORITHMS.to_vec(),
                 window: DEFAULT_IAT_WINDOW,
+                nonces: None,
             },
             #[cfg(feature = "remote")]
             introspection: None,
@@ -430,6 +440,18 @@ impl VerifierBuilder {
                 });
             }
             self = self.dpop_origin(resource);
+        }
+        if let Some(nonce) = read(env::DPOP_NONCE)? {
+            self.dpop.nonces = match nonce.to_ascii_lowercase().as_str() {
+                "true" => Some(DpopNonces::new()),
+                "false" => None,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: env::DPOP_NONCE,
+                        problem: "the value must be `true` or `false`",
+                    });
+                }
+            };
         }
         if let Some(paths) = read(env::ROLES_CLAIM)? {
             let paths: Vec<&str> = paths.split(',').map(str::trim).collect();
@@ -803,6 +825,34 @@ impl VerifierBuilder {
     /// long.
     pub fn dpop_iat_window(mut self, window: Duration) -> Self {
         self.dpop.window = window;
+        self
+    }
+
+    /// Requires server-provided nonces in DPoP proofs (RFC 9449 §9; off by default,
+    /// `PORTCULLIS_DPOP_NONCE=true` for [`DpopNonces::new`]): a proof without a `nonce`, or
+    /// with one this server did not issue or that expired, is refused with 401
+    /// `use_dpop_nonce` and a fresh nonce in the `DPoP-Nonce` header, which the client puts in
+    /// its next proof. Nonces need no shared state; several instances accept each other's when
+    /// they are given one key ([`DpopNonces::with_key`]). Only with DPoP on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis::{DpopMode, DpopNonces, Key, Verifier};
+    ///
+    /// # let shared_secret = [7u8; 32];
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("documents-api")
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .dpop(DpopMode::Required)
+    ///     .dpop_origin("https://api.example.com")
+    ///     .dpop_nonces(DpopNonces::with_key(shared_secret)?.lifetime(Duration::from_secs(120)))
+    ///     .build()?;
+    /// assert!(verifier.dpop_nonce().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dpop_nonces(mut self, nonces: DpopNonces) -> Self {
+        self.dpop.nonces = Some(nonces);
         self
     }
 

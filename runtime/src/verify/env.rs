@@ -34,6 +34,11 @@ pub const DPOP: &str = "PORTCULLIS_DPOP";
 /// reach it: the origin a DPoP proof's `htu` is compared with (a server behind a proxy cannot
 /// trust its own view of it). Required when [`DPOP`] is on.
 pub const RESOURCE: &str = "PORTCULLIS_RESOURCE";
+/// `true` to require server-provided nonces in DPoP proofs (RFC 9449 §9), under a key drawn
+/// at random at start: right for one instance, as another instance refuses this one's nonces
+/// (give several instances one key in code, with
+/// [`DpopNonces::with_key`](crate::DpopNonces::with_key)); `false` (the default) does not.
+pub const DPOP_NONCE: &str = "PORTCULLIS_DPOP_NONCE";
 
 /// The RFC 7662 introspection endpoint, for opaque access tokens. Without it, and with
 /// [`INTROSPECTION_CLIENT_ID`] set, the endpoint is the `introspection_endpoint` of the discovery
@@ -58,6 +63,7 @@ pub const ALL: &[&str] = &[
     TOKEN_PROFILE,
     DPOP,
     RESOURCE,
+    DPOP_NONCE,
     INTROSPECTION_URL,
     INTROSPECTION_CLIENT_ID,
     INTROSPECTION_CLIENT_SECRET,
@@ -77,7 +83,7 @@ mod tests {
             .filter(|line| line.starts_with("pub const ") && line.contains("= \"PORTCULLIS_"))
             .filter_map(|line| line.split('"').nth(1))
             .collect();
-        assert_eq!(declared.len(), 13, "{declared:?}");
+        assert_eq!(declared.len(), 14, "{declared:?}");
         assert_eq!(ALL, declared.as_slice());
     }
 }

@@ -126,9 +126,27 @@ impl Verifier {
         &self.inner.settings.presentation
     }
 
-    /// A denial rendered the way this verifier renders its own.
+    /// A denial rendered the way this verifier renders its own. A
+    /// [`DenialKind::UseDpopNonce`] carries the `DPoP` challenge and, with
+    /// [nonces](VerifierBuilder::dpop_nonces) on, a fresh nonce in `DPoP-Nonce`.
     pub fn deny(&self, kind: DenialKind) -> Denial {
-        Denial::new(kind, Arc::clone(&self.inner.settings.presentation))
+        let nonce = matches!(kind, DenialKind::UseDpopNonce(_));
+        let denial = Denial::new(kind, Arc::clone(&self.inner.settings.presentation));
+        if !nonce {
+            return denial;
+        }
+        let denial = denial.for_dpop_request();
+        match self.inner.settings.dpop.as_ref().and_then(|dpop| dpop.nonces.as_ref()) {
+            Some(nonces) => denial.with_dpop_nonce(&nonces.issue(unix_now())),
+            None => denial,
+        }
+    }
+
+    /// A fresh server nonce for DPoP proofs, when [nonces](VerifierBuilder::dpop_nonces) are
+    /// on: for an application that sends `DPoP-Nonce` in responses of its own.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        let nonces = self.inner.settings.dpop.as_ref()?.nonces.as_ref()?;
+        Some(nonces.issue(unix_now()))
     }
 
     /// Checks, at start, what only the identity provider can tell: that each issuer's discovery

@@ -1,7 +1,8 @@
 //! A request presented with the `DPoP` scheme (RFC 9449 §7): the access token is verified (or
 //! found in the cache) as any other, then its proof is checked, on every request: one `DPoP`
 //! header, the checks of `crate::dpop` on its header and claims, its signature with its own
-//! key, the token's binding to that key (`cnf.jkt`), and last the replay store.
+//! key, the token's binding to that key (`cnf.jkt`), and last the replay store. With server
+//! nonces on, the proof's `nonce` is checked before its signature.
 
 use std::time::Duration;
 
@@ -44,15 +45,22 @@ impl Verifier {
             token: presented.as_bytes(),
             now: unix_now(),
         };
-        let (thumbprint, key) = self
-            .check_proof(proof, &request, dpop)
-            .map_err(|reason| deny(DenialKind::InvalidDpopProof(reason)))?;
+        let checked = self.check_proof(proof, &request, dpop).map_err(|kind| match kind {
+            DenialKind::UseDpopNonce(_) => self.deny(kind),
+            kind => deny(kind),
+        })?;
         // Compared once the proof is known to be signed by the key it names.
-        if thumbprint != *jkt {
+        if checked.thumbprint != *jkt {
             return Err(deny(DenialKind::InvalidToken(InvalidTokenReason::DpopKeyMismatch)));
         }
-        match dpop.store.remember(key, dpop.replay_ttl()).await {
-            Ok(true) => Ok(principal.proven_with_dpop()),
+        match dpop.store.remember(checked.replay, dpop.replay_ttl()).await {
+            Ok(true) => {
+                let principal = principal.proven_with_dpop();
+                Ok(match checked.fresh_nonce {
+                    Some(nonce) => principal.with_dpop_nonce(nonce),
+                    None => principal,
+                })
+            }
             Ok(false) => Err(deny(DenialKind::InvalidDpopProof(DpopProofReason::Replayed))),
             Err(error) => {
                 tracing::warn!(target: "portcullis::dpop", %error, "the DPoP replay store failed");
@@ -61,27 +69,40 @@ impl Verifier {
         }
     }
 
-    /// Checks a proof, claims before the signature (a stale or misdirected proof costs no
-    /// signature work); returns its key's thumbprint and its replay key.
+    /// Checks a proof, claims and nonce before the signature (a stale or misdirected proof, or
+    /// one without a current nonce, costs no signature work).
     fn check_proof(
         &self,
         proof: &[u8],
         request: &ProofRequest<'_>,
         dpop: &DpopSettings,
-    ) -> Result<(String, [u8; 32]), DpopProofReason> {
+    ) -> Result<CheckedProof, DenialKind> {
+        let bad = DenialKind::InvalidDpopProof;
         if proof.len() > self.inner.settings.sources.max_len {
-            return Err(DpopProofReason::Malformed);
+            return Err(bad(DpopProofReason::Malformed));
         }
         let proof = std::str::from_utf8(proof)
             .ok()
             .and_then(Proof::decode)
-            .ok_or(DpopProofReason::Malformed)?;
-        let key = dpop.check_header(&proof.header)?;
-        let jti = dpop.check_claims(&proof.claims, request)?;
+            .ok_or(bad(DpopProofReason::Malformed))?;
+        let key = dpop.check_header(&proof.header).map_err(bad)?;
+        let jti = dpop.check_claims(&proof.claims, request).map_err(bad)?;
+        let fresh_nonce =
+            dpop.check_nonce(&proof.claims, request.now).map_err(DenialKind::UseDpopNonce)?;
         if !proof.signature_verifies(&key.key, key.alg) {
-            return Err(DpopProofReason::BadSignature);
+            return Err(bad(DpopProofReason::BadSignature));
         }
         let replay = replay_key(jti, &key.thumbprint);
-        Ok((key.thumbprint, replay))
+        Ok(CheckedProof { thumbprint: key.thumbprint, replay, fresh_nonce })
     }
+}
+
+/// A proof whose every check passed but the binding and the replay store.
+struct CheckedProof {
+    /// The thumbprint of the proof's key, which the token's `cnf.jkt` must equal.
+    thumbprint: String,
+    /// The key the replay store remembers the proof by.
+    replay: [u8; 32],
+    /// A nonce to send the client, when the proof's is about to expire.
+    fresh_nonce: Option<String>,
 }
