@@ -18,21 +18,27 @@
 //! - `introspection/*`: an opaque token whose introspection answer is cached, against an ES256
 //!   JWT served from the verified-token cache, through the same guard (the answer is fetched
 //!   once, before measuring, from an authorization server on loopback started by the bench).
+//! - `dpop/*`: a DPoP request (ES256 proof, the access token a verified-token cache hit) beside
+//!   a Bearer cache hit of the same kind of token, through the same guard and verifier; with a
+//!   replay store of the bench's own that answers "new" to every proof (the proof check without
+//!   the store, one proof reused), and with the default `MemoryReplayStore` (a fresh proof for
+//!   every request, minted outside the measured time); and the proof's bare ES256 signature
+//!   check (`aws-lc-rs`, and `jsonwebtoken::decode` with the proof's `jwk`) beside it.
 //!
 //! Filter as usual: `cargo bench -p portcullis -- guard/es256`.
 
 use std::hint::black_box;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::response::IntoResponse as _;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::request::Parts;
-use portcullis::testing::TestIssuer;
+use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
-    ClaimCheck, DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
-    PolicyRefusal, Principal, RoleRequirement, ScopeRule, Verifier,
+    ClaimCheck, DenialKind, DpopMode, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
+    PolicyRefusal, Principal, ReplayStore, ReplayStoreError, RoleRequirement, ScopeRule, Verifier,
 };
 
 #[allow(dead_code, unreachable_pub)]
@@ -376,6 +382,146 @@ fn introspection(c: &mut Criterion) {
     group.finish();
 }
 
+/// The public URL of the API the DPoP benches' proofs are for.
+const DPOP_ORIGIN: &str = "https://api.bench.invalid";
+/// The URL of the request of [`parts`] and [`dpop_parts`], as the proofs' `htu` names it.
+const DPOP_URL: &str = "https://api.bench.invalid/documents/1";
+
+/// Request parts carrying `token` with the `DPoP` scheme, and `proof` in the `DPoP` header.
+fn dpop_parts(token: &str, proof: &str) -> Parts {
+    let request = http::Request::get("/documents/1")
+        .header(http::header::AUTHORIZATION, format!("DPoP {token}"))
+        .header("dpop", proof)
+        .header(http::header::ACCEPT, "application/json")
+        .body(())
+        .unwrap_or_else(|error| panic!("{error}"));
+    request.into_parts().0
+}
+
+/// A replay store that answers "new" to every proof and remembers nothing: it isolates the
+/// proof check from the store (and lets one proof be presented again and again).
+#[derive(Debug)]
+struct AlwaysNew;
+
+impl ReplayStore for AlwaysNew {
+    fn remember(
+        &self,
+        _key: [u8; 32],
+        _ttl: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, ReplayStoreError>> + Send + '_>> {
+        Box::pin(std::future::ready(Ok(true)))
+    }
+}
+
+/// The bare ES256 signature check of a proof: `signature` (base64url) over `message` (the
+/// signing input), with the key's point (`04 ‖ x ‖ y`) parsed on the call, as the key of a proof
+/// comes with the proof. Never inlined, so that `callgrind` can count it.
+#[inline(never)]
+fn proof_signature(message: &str, signature: &str, point: &[u8]) -> bool {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+    use base64::Engine as _;
+    let signature =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap_or_default();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+        .verify(message.as_bytes(), &signature)
+        .is_ok()
+}
+
+/// What a hand-written proof check with `jsonwebtoken` starts with: the header, the key it
+/// carries, then the signature (and the claims' JSON, with no claim checked). Never inlined, so
+/// that `callgrind` can count it.
+#[inline(never)]
+fn proof_jsonwebtoken_decode(proof: &str, validation: &jsonwebtoken::Validation) -> bool {
+    jsonwebtoken::decode_header(proof)
+        .ok()
+        .and_then(|header| header.jwk)
+        .and_then(|jwk| jsonwebtoken::DecodingKey::from_jwk(&jwk).ok())
+        .is_some_and(|key| {
+            jsonwebtoken::decode::<serde_json::Value>(proof, &key, validation).is_ok()
+        })
+}
+
+fn dpop(c: &mut Criterion) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let issuer = TestIssuer::es256();
+    let key = DpopKey::new();
+    let scopes = ["profile", "docs:read", "docs:write"];
+    // The same token but for `cnf.jkt`: the Bearer one unbound, the DPoP one bound to `key`.
+    let bearer = issuer.token("alice").scopes(scopes).sign();
+    let bound = issuer.token("alice").scopes(scopes).bound_to(&key).sign();
+    let build = |no_op_store: bool| {
+        let builder = issuer.verifier().dpop(DpopMode::Allowed).dpop_origin(DPOP_ORIGIN);
+        if no_op_store { builder.dpop_replay_store(AlwaysNew) } else { builder }
+            .build()
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let no_op = build(true);
+    // The default store: the process's `MemoryReplayStore`.
+    let memory = build(false);
+    let bearer_request = parts(&bearer);
+    let fresh = || dpop_parts(&bound, &key.proof("GET", DPOP_URL, &bound).sign());
+    // One proof presented again and again: only with the store that never says "replayed".
+    let reused = fresh();
+    // Sanity, and the tokens' verifications cached: every measured request is a token-cache hit,
+    // and accepted.
+    for verifier in [&no_op, &memory] {
+        assert!(guard(verifier, &bearer_request).is_ok_and(|principal| !principal.is_dpop()));
+        assert!(guard(verifier, &fresh()).is_ok_and(|principal| principal.is_dpop()));
+    }
+    assert!(guard(&no_op, &reused).is_ok() && guard(&no_op, &reused).is_ok());
+    assert!(guard(&memory, &reused).is_ok() && guard(&memory, &reused).is_err());
+
+    // The proof's signature alone: the signing input, the signature, and the key's point from
+    // its `jwk`.
+    let proof = key.proof("GET", DPOP_URL, &bound).sign();
+    let (message, signature) = proof.rsplit_once('.').unwrap_or_default();
+    let jwk = key.jwk();
+    let coordinate = |name: &str| {
+        URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap_or_default()).unwrap_or_default()
+    };
+    let point = [vec![4], coordinate("x"), coordinate("y")].concat();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    assert!(proof_signature(message, signature, &point));
+    assert!(proof_jsonwebtoken_decode(&proof, &validation));
+
+    let mut group = c.benchmark_group("dpop");
+    group.bench_function("bearer_cache_hit", |b| {
+        b.iter(|| guard(&no_op, black_box(&bearer_request)));
+    });
+    group.bench_function("dpop_cache_hit_no_op_store", |b| {
+        b.iter(|| guard(&no_op, black_box(&reused)));
+    });
+    // The reused proof is still within its `iat` window: every measured request was accepted.
+    assert!(guard(&no_op, &reused).is_ok_and(|principal| principal.is_dpop()));
+    // A fresh proof for each request, minted (and the parts built and dropped) outside the
+    // measured time: the same harness for both stores, so their difference is the store's.
+    group.bench_function("dpop_cache_hit_no_op_store_fresh_proofs", |b| {
+        b.iter_batched_ref(
+            fresh,
+            |request| guard(&no_op, black_box(request)),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("dpop_cache_hit_memory_store_fresh_proofs", |b| {
+        b.iter_batched_ref(
+            fresh,
+            |request| guard(&memory, black_box(request)),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("proof_signature_aws_lc", |b| {
+        b.iter(|| proof_signature(black_box(message), black_box(signature), black_box(&point)));
+    });
+    group.bench_function("proof_bare_jsonwebtoken_decode", |b| {
+        b.iter(|| proof_jsonwebtoken_decode(black_box(&proof), &validation));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs: the whole suite takes about two minutes on two cores.
@@ -383,6 +529,7 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = guard_path, expired, signature, denials, authorization, real_guard, introspection
+    targets = guard_path, expired, signature, denials, authorization, real_guard, introspection,
+        dpop
 }
 criterion_main!(benches);
