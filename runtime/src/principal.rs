@@ -40,6 +40,9 @@ struct PrincipalInner {
     scopes: Scopes,
     roles: Roles,
     claims: Map<String, Value>,
+    /// Whether the token is bound to a key (`cnf.jkt` present, RFC 9449 §6): read once here, as
+    /// every request of the token asks it, cache hits included.
+    key_bound: bool,
     /// How the verifier that verified this caller renders denials, so that a handler can refuse
     /// exactly as the guard does without the router state.
     presentation: Arc<Presentation>,
@@ -66,8 +69,17 @@ impl Principal {
         claims: Map<String, Value>,
         presentation: Arc<Presentation>,
     ) -> Self {
+        let key_bound = claims.get("cnf").and_then(|cnf| cnf.get("jkt")).is_some();
         Self {
-            inner: Arc::new(PrincipalInner { subject, id, scopes, roles, claims, presentation }),
+            inner: Arc::new(PrincipalInner {
+                subject,
+                id,
+                scopes,
+                roles,
+                claims,
+                key_bound,
+                presentation,
+            }),
             dpop: false,
             dpop_nonce: None,
         }
@@ -139,6 +151,12 @@ impl Principal {
     pub fn deny(&self, kind: DenialKind) -> Denial {
         let denial = Denial::new(kind, Arc::clone(&self.inner.presentation));
         if self.dpop { denial.for_dpop_request() } else { denial }
+    }
+
+    /// Whether the token names a key it is bound to (`cnf.jkt`): such a token is never a
+    /// bearer token.
+    pub(crate) fn is_key_bound(&self) -> bool {
+        self.inner.key_bound
     }
 
     /// `true` when the token was presented with the `DPoP` scheme and a valid proof of

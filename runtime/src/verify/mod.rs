@@ -212,7 +212,7 @@ impl Verifier {
         }
         let principal = self.principal_of(&presented).await?;
         // On a cache hit too: the cache holds verifications, never the scheme they came with.
-        if bound_key(&principal).is_some() {
+        if principal.is_key_bound() {
             return Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::DpopBoundAsBearer)));
         }
         Ok(principal)
