@@ -5,6 +5,10 @@
 //!   this server's resource URL, and the scope [`TOOLS_SCOPE`]: 401 with the `Bearer` challenge
 //!   without one or for a token that is not accepted (`error="invalid_token"`), 403
 //!   `insufficient_scope` with `scope="mcp:tools"` without the scope;
+//! - with the verifier's [resource](portcullis::VerifierBuilder::resource) set to that URL, the
+//!   RFC 9728 document is served (public) at the path derived from it,
+//!   `/.well-known/oauth-protected-resource/mcp`, and every challenge names it in
+//!   `resource_metadata`, which is how an MCP client finds the authorization server;
 //! - a tool may need more: a `tools/call` of [`usage`](Tools) without [`ADMIN_SCOPE`] gets HTTP 403
 //!   `insufficient_scope` with `scope="mcp:admin"`, before rmcp dispatches the call, so that the
 //!   client can step up its authorization.
@@ -149,7 +153,9 @@ impl ServerHandler for Tools {
 }
 
 /// The whole application: the MCP endpoint at [`MCP_PATH`], behind `verifier` (whose audience
-/// must be this server's resource URL), served with rmcp's `config`.
+/// and [resource](portcullis::VerifierBuilder::resource) are this server's resource URL, and whose
+/// `scopes_supported` are [`SCOPES`]), served with rmcp's `config`; and, public, the verifier's
+/// protected resource metadata.
 pub fn router(verifier: Verifier, config: StreamableHttpServerConfig) -> Router {
     let calls = Arc::new(AtomicU64::new(0));
     let mcp = StreamableHttpService::new(
@@ -162,7 +168,9 @@ pub fn router(verifier: Verifier, config: StreamableHttpServerConfig) -> Router 
         // Inner: the tools' own scopes, with the principal the outer layer verified.
         .route_layer(middleware::from_fn_with_state(verifier.clone(), tool_scopes))
         // Outer: valid credentials and the endpoint's scope, on every method.
-        .route_layer(RequireAuthLayer::new(verifier).scopes(ENDPOINT_SCOPES))
+        .route_layer(RequireAuthLayer::new(verifier.clone()).scopes(ENDPOINT_SCOPES))
+        // After the layers, so that the document needs no token.
+        .merge(verifier.metadata_router())
 }
 
 /// Refuses a `tools/call` of a tool whose scopes the caller lacks, with 403 `insufficient_scope`

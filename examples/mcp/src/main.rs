@@ -4,7 +4,9 @@
 //! With `PORTCULLIS_ISSUER` or `PORTCULLIS_JWKS_URL` set, tokens are verified with that identity
 //! provider's keys; `PORTCULLIS_AUDIENCE` must then be this server's resource URL (the MCP
 //! authorization specification requires the audience to be the MCP server itself), and
-//! `MCP_ALLOWED_HOSTS` (comma-separated) names the `Host` values rmcp accepts beside loopback.
+//! `PORTCULLIS_RESOURCE` should be that URL too (it is then the RFC 9728 metadata's `resource`,
+//! and every challenge names the document); `MCP_ALLOWED_HOSTS` (comma-separated) names the
+//! `Host` values rmcp accepts beside loopback.
 //!
 //! With no `PORTCULLIS_*` variable at all, the server runs in **development mode**, on a loopback
 //! address only: it generates a signing key, mints two tokens whose audience is
@@ -14,7 +16,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use mcp::{ADMIN_SCOPE, MCP_PATH, REALM, TOOLS_SCOPE};
+use mcp::{ADMIN_SCOPE, MCP_PATH, REALM, SCOPES, TOOLS_SCOPE};
 use portcullis::development::{DEVELOPMENT_LIFETIME, DevelopmentIssuer};
 use portcullis::{Disclosure, VerifierBuilder, env};
 use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
@@ -73,12 +75,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (verifier, dev_issuer) = if development {
         loopback_only(&addr, local)?;
         let issuer = DevelopmentIssuer::generate("https://mcp.development.invalid", &resource);
-        let verifier =
-            issuer.verifier().realm(REALM).disclosure(Disclosure::Development).build()?;
+        let verifier = issuer
+            .verifier()
+            .realm(REALM)
+            .resource(&resource)
+            .scopes_supported(SCOPES)
+            .disclosure(Disclosure::Development)
+            .build()?;
         (verifier, Some(issuer))
     } else {
         let verifier = VerifierBuilder::new()
             .realm(REALM)
+            .scopes_supported(SCOPES)
             .with_env(|name| std::env::var_os(name))
             .and_then(VerifierBuilder::build)
             .map_err(|error| format!("configuration: {error}"))?;
@@ -97,7 +105,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         config = config.with_allowed_hosts(allowed);
     }
     if let Some(issuer) = dev_issuer {
-        println!("{}", development_instructions(&issuer, &resource));
+        let metadata = verifier.resource_metadata_url().unwrap_or_default().to_owned();
+        println!("{}", development_instructions(&issuer, &resource, &metadata));
     }
     println!("MCP endpoint: {resource} (Ctrl-C to stop)");
     tracing::info!(%local, development, "listening");
@@ -153,7 +162,7 @@ fn setting(var: &str) -> Result<Option<String>, String> {
 }
 
 /// The banner, the tokens and the commands printed in development mode.
-fn development_instructions(issuer: &DevelopmentIssuer, resource: &str) -> String {
+fn development_instructions(issuer: &DevelopmentIssuer, resource: &str, metadata: &str) -> String {
     let token = |subject: &str, scopes: &[&str]| {
         issuer.token(subject).scopes(scopes).expires_in(DEVELOPMENT_LIFETIME).sign()
     };
@@ -182,7 +191,9 @@ Connect an MCP client (streamable HTTP) to {resource} with the header
 add and whoami answer, usage gets HTTP 403 insufficient_scope (scope=\"{ADMIN_SCOPE}\").
 With $ADMIN_TOKEN, usage answers too. Or with curl:
 
-# 401: no token; WWW-Authenticate names the realm
+# 200: the protected resource metadata (RFC 9728), public
+curl -i {metadata}
+# 401: no token; WWW-Authenticate names the realm and, in resource_metadata, the document
 {post} -d '{{}}'
 # 403: alice lacks {ADMIN_SCOPE}: error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\"
 {post} -H \"Authorization: Bearer $USER_TOKEN\" -d {usage}

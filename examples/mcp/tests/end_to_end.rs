@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use mcp::{ADMIN_SCOPE, REALM, TOOLS_SCOPE};
+use mcp::{ADMIN_SCOPE, REALM, SCOPES, TOOLS_SCOPE};
 use portcullis::testing::TestIssuer;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
 use rmcp::service::RunningService;
@@ -23,23 +23,34 @@ use tokio::net::TcpListener;
 /// How long any one client operation may take before the test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A server on 127.0.0.1:0 whose verifier's audience is its own resource URL.
+/// A server on 127.0.0.1:0 whose verifier's audience and resource are its own resource URL.
 struct Server {
     /// `http://127.0.0.1:<port>/mcp`: the endpoint, and the tokens' audience.
     resource: String,
+    /// `http://127.0.0.1:<port>/.well-known/oauth-protected-resource/mcp`.
+    metadata: String,
     issuer: TestIssuer,
 }
 
 impl Server {
     async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let resource = format!("http://{}{}", listener.local_addr().unwrap(), mcp::MCP_PATH);
+        let addr = listener.local_addr().unwrap();
+        let resource = format!("http://{addr}{}", mcp::MCP_PATH);
+        let metadata = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
         let issuer = TestIssuer::new().with_audience(resource.clone());
-        let verifier = issuer.verifier().realm(REALM).build().unwrap();
+        let verifier = issuer
+            .verifier()
+            .realm(REALM)
+            .resource(&resource)
+            .scopes_supported(SCOPES)
+            .build()
+            .unwrap();
+        assert_eq!(verifier.resource_metadata_url(), Some(metadata.as_str()));
         let config = StreamableHttpServerConfig::default().with_sse_keep_alive(None);
         let app = mcp::router(verifier, config);
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { resource, issuer }
+        Self { resource, metadata, issuer }
     }
 
     fn token(&self, scopes: &[&str]) -> String {
@@ -108,9 +119,22 @@ async fn call_tool(
 }
 
 #[tokio::test]
+async fn the_resource_metadata_is_public_and_names_the_tools_scopes() {
+    let server = Server::start().await;
+    let response = reqwest::get(&server.metadata).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["resource"], json!(server.resource));
+    assert_eq!(document["authorization_servers"], json!([server.issuer.issuer()]));
+    assert_eq!(document["scopes_supported"], json!(SCOPES));
+    assert_eq!(document["bearer_methods_supported"], json!(["header"]));
+}
+
+#[tokio::test]
 async fn without_a_token_the_connection_fails_with_the_challenge() {
     let server = Server::start().await;
-    let expected = format!("Bearer realm=\"{REALM}\"");
+    let expected = format!("Bearer realm=\"{REALM}\", resource_metadata=\"{}\"", server.metadata);
 
     let error = server.connect(None).await.expect_err("no connection without a token");
     assert!(error.is_authorization_required(), "{error:?}");
@@ -131,7 +155,10 @@ async fn a_token_for_another_audience_is_refused() {
         .scopes([TOOLS_SCOPE])
         .claim("aud", "https://other.example/mcp")
         .sign();
-    let expected = format!("Bearer realm=\"{REALM}\", error=\"invalid_token\"");
+    let expected = format!(
+        "Bearer realm=\"{REALM}\", error=\"invalid_token\", resource_metadata=\"{}\"",
+        server.metadata
+    );
 
     let error = server.connect(Some(other.clone())).await.expect_err("refused");
     assert_eq!(error.auth_challenge(), Some(expected.as_str()));
@@ -150,7 +177,11 @@ async fn without_the_endpoint_scope_the_connection_gets_403() {
     assert_eq!(response.status(), 403);
     assert_eq!(
         challenge(&response),
-        format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{TOOLS_SCOPE}\"")
+        format!(
+            "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{TOOLS_SCOPE}\", \
+             resource_metadata=\"{}\"",
+            server.metadata
+        )
     );
     assert!(server.connect(Some(token)).await.is_err());
 }
@@ -179,8 +210,11 @@ async fn with_the_base_scope_the_base_tools_answer() {
 async fn the_admin_tool_needs_its_scope() {
     let server = Server::start().await;
     let token = server.token(&[TOOLS_SCOPE]);
-    let expected =
-        format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\"");
+    let expected = format!(
+        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\", \
+         resource_metadata=\"{}\"",
+        server.metadata
+    );
 
     // The raw answer: 403 before rmcp dispatches the call, naming the scope the tool needs.
     let usage = json!({
