@@ -417,6 +417,7 @@ proptest! {
         description in proptest::option::of(text(60)),
         uri in proptest::option::of(nq(40)),
         scopes in proptest::collection::vec(nq(12), 0..5),
+        metadata in proptest::option::of(nq(60)),
     ) {
         let mut challenge = Challenge::new(realm.clone()).unwrap();
         let mut expected = BTreeMap::from([("realm".to_owned(), realm.clone())]);
@@ -435,6 +436,10 @@ proptest! {
         challenge = challenge.scopes(&scopes).unwrap();
         if !scopes.is_empty() {
             expected.insert("scope".into(), scopes.join(" "));
+        }
+        if let Some(url) = &metadata {
+            challenge = challenge.resource_metadata(url.clone()).unwrap();
+            expected.insert("resource_metadata".into(), url.clone());
         }
 
         let rendered = challenge.to_string();
@@ -462,6 +467,10 @@ proptest! {
             Err(ChallengeError::InvalidText("error_description"))
         );
         prop_assert_eq!(base.clone().error_uri(bad_nq.clone()), Err(ChallengeError::InvalidUri));
+        prop_assert_eq!(
+            base.clone().resource_metadata(bad_nq.clone()),
+            Err(ChallengeError::InvalidUri)
+        );
 
         let mut scopes = good_scopes.clone();
         scopes.insert(position.min(scopes.len()), bad_nq.clone());
@@ -624,6 +633,16 @@ fn expected_detail(kind: &DenialKind, mode: Disclosure) -> Option<String> {
     Some(text)
 }
 
+/// Resource identifiers, and the metadata URL each one's challenges name.
+const RESOURCES: [(&str, &str); 3] = [
+    ("https://api.example", "https://api.example/.well-known/oauth-protected-resource"),
+    (
+        "https://api.example/v1/docs/",
+        "https://api.example/.well-known/oauth-protected-resource/v1/docs",
+    ),
+    ("http://127.0.0.1:3000", "http://127.0.0.1:3000/.well-known/oauth-protected-resource"),
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -633,8 +652,13 @@ proptest! {
         mode in disclosure(),
         advertise in any::<bool>(),
         kind in denial_kind(),
+        resource in proptest::option::of(proptest::sample::select(RESOURCES.to_vec())),
     ) {
-        let verifier = Verifier::builder()
+        let mut builder = Verifier::builder();
+        if let Some((resource, _)) = resource {
+            builder = builder.resource(resource);
+        }
+        let verifier = builder
             .realm(realm.clone())
             .issuer("i")
             .audience("a")
@@ -697,6 +721,10 @@ proptest! {
                 && !required.named_scopes().is_empty()
             {
                 expected.insert("scope".into(), required.named_scopes().join(" "));
+            }
+            // With a resource identifier, every challenge names its metadata (RFC 9728 §5.1).
+            if let Some((_, url)) = resource {
+                expected.insert("resource_metadata".into(), url.to_owned());
             }
             prop_assert_eq!(params, expected, "{}", rendered);
         } else {

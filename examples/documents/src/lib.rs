@@ -14,6 +14,11 @@
 //! | `PUT /documents/{id}/shares/{subject}` | `docs:write`, `email_verified`, owner only | 204 |
 //! | `DELETE /documents/{id}/shares/{subject}` | `docs:write`, `email_verified`, owner only | 204 |
 //! | `GET /admin/documents` | role `documents-admin` | 200, every document's id, owner, title |
+//! | `GET /.well-known/oauth-protected-resource` | public, with a resource identifier | 200, the RFC 9728 metadata |
+//!
+//! With a resource identifier (`PORTCULLIS_RESOURCE`, always in development mode), the RFC 9728
+//! document is served at the path derived from it, and every 401 and 403 `insufficient_scope`
+//! challenge names it in `resource_metadata`; without one, that path is the fallback 404.
 //!
 //! A document shared with someone can be read by them (`GET /documents/{id}`), and nothing
 //! else: their `PUT`, `DELETE` and sharing get 403 without a challenge. Anyone else gets the
@@ -243,9 +248,11 @@ fn not_blank(value: &str, _context: &()) -> garde::Result {
     Ok(())
 }
 
-/// The whole application: routes, guards, the 1 MiB body limit and portcullis's access log
-/// (target `portcullis::access`).
+/// The whole application: routes, guards, the protected resource metadata (when the verifier
+/// has a resource identifier), the 1 MiB body limit and portcullis's access log (target
+/// `portcullis::access`).
 pub fn router(state: AppState) -> Router {
+    let metadata = state.verifier.metadata_router();
     Router::new()
         .route("/health", get(health))
         .route("/documents", get(list).post(create))
@@ -255,6 +262,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/stats", get(stats))
         .route("/admin/documents", get(all_documents))
         .route("/whoami", get(whoami))
+        .merge(metadata)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(AccessLogLayer::new())

@@ -62,10 +62,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // variable means a real identity provider is meant, and a missing part of it is an error.
     let development = !names.iter().any(|name| name.starts_with(PORTCULLIS));
     let addr = setting(ADDR)?.unwrap_or_else(|| DEFAULT_ADDR.to_owned());
-    let (verifier, dev_issuer) = if development {
-        let issuer =
-            DevelopmentIssuer::generate("https://documents.development.invalid", "documents");
-        (development_verifier(&issuer)?, Some(issuer))
+    let configured = if development {
+        None
     } else {
         let verifier = configured()
             .and_then(VerifierBuilder::build)
@@ -73,17 +71,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         // A discovery document naming another issuer is a configuration error: every token
         // would be refused. An unreachable provider is not: keys are fetched once it answers.
         verifier.check_issuers().await.map_err(|error| format!("configuration: {error}"))?;
-        (verifier, None)
+        Some(verifier)
     };
 
     let listener =
         TcpListener::bind(&addr).await.map_err(|error| format!("{ADDR} ({addr}): {error}"))?;
     let local = listener.local_addr()?;
-    if development {
-        // Checked on the address actually bound, so that a host name is judged by what it
-        // resolved to.
-        loopback_only(&addr, local)?;
-    }
+    let (verifier, dev_issuer) = match configured {
+        Some(verifier) => (verifier, None),
+        None => {
+            // Checked on the address actually bound, so that a host name is judged by what it
+            // resolved to.
+            loopback_only(&addr, local)?;
+            let issuer =
+                DevelopmentIssuer::generate("https://documents.development.invalid", "documents");
+            // The resource identifier is the address bound: known only now.
+            (development_verifier(&issuer, &format!("http://{local}"))?, Some(issuer))
+        }
+    };
     let store = match setting(DB)? {
         Some(path) => {
             tracing::info!(path, "documents are stored in a SQLite file");
@@ -97,7 +102,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(issuer) = dev_issuer {
         let welcome = welcome_document(&store).await?;
         let base = format!("http://{local}");
-        println!("{}", development_instructions(&issuer, &base, welcome));
+        let metadata = verifier.resource_metadata_url().unwrap_or_default();
+        println!("{}", development_instructions(&issuer, &base, metadata, welcome));
     }
     println!("Listening on http://{local} (Ctrl-C to stop)");
     tracing::info!(%local, development, "listening");
@@ -157,22 +163,30 @@ fn setting(var: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// The `PORTCULLIS_*` configuration, with this API's realm and roles claim unless others are set:
-/// the environment is applied over what the code set, so a variable wins.
+/// The `PORTCULLIS_*` configuration, with this API's realm, roles claim and supported scopes
+/// unless others are set: the environment is applied over what the code set, so a variable
+/// wins. `PORTCULLIS_RESOURCE` turns the RFC 9728 metadata on.
 fn configured() -> Result<VerifierBuilder, ConfigError> {
     VerifierBuilder::new()
         .realm(REALM)
         .role_claims([DEFAULT_ROLES_CLAIM])
+        .scopes_supported(Scope::ALL)
         .with_env(|name| std::env::var_os(name))
 }
 
-/// Development mode (no `PORTCULLIS_*` variable is set): this API's realm and roles claim, the
-/// generated key, its issuer and its audience, and Development disclosure.
-fn development_verifier(issuer: &DevelopmentIssuer) -> Result<Verifier, ConfigError> {
+/// Development mode (no `PORTCULLIS_*` variable is set): this API's realm, roles claim and
+/// supported scopes, the generated key, its issuer and its audience, Development disclosure,
+/// and `resource` (the loopback address bound) as the resource identifier.
+fn development_verifier(
+    issuer: &DevelopmentIssuer,
+    resource: &str,
+) -> Result<Verifier, ConfigError> {
     issuer
         .verifier()
         .realm(REALM)
         .role_claims([DEFAULT_ROLES_CLAIM])
+        .scopes_supported(Scope::ALL)
+        .resource(resource)
         .disclosure(Disclosure::Development)
         .build()
 }
@@ -194,7 +208,12 @@ async fn welcome_document(store: &Store) -> Result<i64, documents::StoreError> {
 
 /// The banner and the commands printed in development mode. Each command is preceded by a
 /// comment starting with the status it gets when the commands run in order.
-fn development_instructions(issuer: &DevelopmentIssuer, base: &str, welcome: i64) -> String {
+fn development_instructions(
+    issuer: &DevelopmentIssuer,
+    base: &str,
+    metadata: &str,
+    welcome: i64,
+) -> String {
     let roles_claim = DEFAULT_ROLES_CLAIM;
     let token = |subject: &str, scopes: &[Scope], verified: bool, roles: &[Role]| {
         issuer
@@ -232,12 +251,17 @@ export BOB='{bob}'  # bob: docs:read docs:write docs:delete, e-mail verified
 export CAROL='{carol}'  # carol: docs:read docs:write, e-mail not verified
 export ADMIN='{admin}'  # admin: admin:read, role documents-admin (in {roles_claim})
 
+Protected resource metadata (RFC 9728), which every 401 names in resource_metadata:
+{metadata}
+
 Then try these, in this order; each comment gives the status you will see:
 
 # 200: public, no token needed
 curl -i {base}/health
-# 401: no token; WWW-Authenticate names the realm
+# 401: no token; WWW-Authenticate names the realm and the resource metadata
 curl -i {base}/documents
+# 200: the resource metadata: the authorization server and the scopes to ask it for
+curl -i {metadata}
 # 401: a token that is not a JWT gets error=\"invalid_token\"
 curl -i {base}/documents -H 'Authorization: Bearer not.a.token'
 # 200: alice's documents; she has document {welcome}

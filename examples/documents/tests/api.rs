@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use documents::{
     AppState, Cursor, DEFAULT_PAGE_LIMIT, DEFAULT_ROLES_CLAIM, DEFAULT_SEARCH_LIMIT, Document,
-    MAX_BODY_BYTES, Store, router,
+    MAX_BODY_BYTES, Scope, Store, router,
 };
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -89,12 +89,21 @@ impl Reply {
 }
 
 fn api(disclosure: Disclosure) -> Api {
+    api_with_env(disclosure, &[])
+}
+
+/// [`api`], with the `PORTCULLIS_*` variables `vars` applied as the binary applies them: over
+/// its realm, roles claim and supported scopes.
+fn api_with_env(disclosure: Disclosure, vars: &[(&str, &str)]) -> Api {
     let issuer = TestIssuer::new();
     let verifier = issuer
         .verifier()
         .realm("documents")
         .disclosure(disclosure)
         .role_claims([DEFAULT_ROLES_CLAIM])
+        .scopes_supported(Scope::ALL)
+        .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
+        .expect("settings")
         .build()
         .expect("verifier");
     let store = Store::in_memory().expect("store");
@@ -985,4 +994,68 @@ async fn the_roles_claim_comes_from_portcullis_roles_claim() {
         let response = router.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), status);
     }
+}
+
+const RESOURCE: &str = "https://documents.example";
+const METADATA: &str = "https://documents.example/.well-known/oauth-protected-resource";
+const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+#[tokio::test]
+async fn with_a_resource_the_metadata_is_served_and_every_challenge_names_it() {
+    let api = api_with_env(Disclosure::Production, &[("PORTCULLIS_RESOURCE", RESOURCE)]);
+    let reply = api.send("GET", WELL_KNOWN, None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+    let document = reply.json();
+    assert_eq!(document["resource"], RESOURCE);
+    assert_eq!(document["authorization_servers"], json!([api.issuer.issuer()]));
+    let scopes: Vec<&str> =
+        document["scopes_supported"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for scope in ["docs:read", "docs:write", "docs:delete", "admin:read", "docs:admin"] {
+        assert!(scopes.contains(&scope), "{document}");
+    }
+    assert_eq!(document["bearer_methods_supported"], json!(["header"]));
+
+    let named = format!(r#"resource_metadata="{METADATA}""#);
+    let none = api.send("GET", "/documents", None, None).await;
+    none.problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        none.header(header::WWW_AUTHENTICATE),
+        Some(format!(r#"Bearer realm="documents", {named}"#).as_str())
+    );
+    let invalid = api.get("/documents", "not.a.token").await;
+    invalid.problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        invalid.header(header::WWW_AUTHENTICATE),
+        Some(format!(r#"Bearer realm="documents", error="invalid_token", {named}"#).as_str())
+    );
+    let document = api.create(&api.alice, "mine", "").await;
+    let forbidden =
+        api.send("DELETE", &format!("/documents/{}", document.id), Some(&api.carol), None).await;
+    forbidden.problem(StatusCode::FORBIDDEN);
+    assert_eq!(
+        forbidden.header(header::WWW_AUTHENTICATE),
+        Some(format!("{}, {named}", challenge_for_scope("docs:delete")).as_str())
+    );
+}
+
+#[tokio::test]
+async fn without_a_resource_the_well_known_path_is_the_fallback_404() {
+    let api = api(Disclosure::Production);
+    let reply = api.send("GET", WELL_KNOWN, None, None).await;
+    let unknown = api.send("GET", "/no/such/route", None, None).await;
+    reply.problem(StatusCode::NOT_FOUND);
+    assert_eq!(reply.bytes, unknown.bytes);
+    let none = api.send("GET", "/documents", None, None).await;
+    assert_eq!(none.header(header::WWW_AUTHENTICATE), Some(r#"Bearer realm="documents""#));
+    let invalid = api.get("/documents", "not.a.token").await;
+    assert_eq!(
+        invalid.header(header::WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="documents", error="invalid_token""#)
+    );
+    let forbidden = api.send("DELETE", "/documents/1", Some(&api.carol), None).await;
+    assert_eq!(
+        forbidden.header(header::WWW_AUTHENTICATE),
+        Some(challenge_for_scope("docs:delete").as_str())
+    );
 }

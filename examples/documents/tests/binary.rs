@@ -240,6 +240,10 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
     assert!(text.contains("THE TOKENS ARE FOR THIS MACHINE ONLY"), "{text}");
     assert!(text.contains("listens on loopback only"), "{text}");
     assert!(banner.last().unwrap().starts_with("Listening on http://127.0.0.1:"), "{text}");
+    let base = banner.last().unwrap().split(' ').nth(2).unwrap().to_owned();
+    // The metadata URL is printed with the tokens.
+    let metadata = format!("{base}/.well-known/oauth-protected-resource");
+    assert!(banner.contains(&metadata), "{text}");
 
     let mut vars = HashMap::new();
     for line in banner.iter().filter(|line| line.starts_with("export ")) {
@@ -277,7 +281,12 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
         }
         let challenge = reply.header("www-authenticate");
         match expected {
-            401 => assert!(challenge.unwrap().starts_with(r#"Bearer realm="documents""#)),
+            401 => {
+                let challenge = challenge.unwrap();
+                assert!(challenge.starts_with(r#"Bearer realm="documents""#), "{challenge}");
+                let named = format!(r#"resource_metadata="{metadata}""#);
+                assert!(challenge.ends_with(&named), "{challenge}");
+            }
             // Resource access: the token is fine, so no challenge.
             403 if comment.contains("no WWW-Authenticate") => {
                 assert_eq!(challenge, None, "{command}");
@@ -311,6 +320,15 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
             assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         } else {
             assert_eq!(reply.header("link"), None, "{command}");
+        }
+        if command.contains("/.well-known/oauth-protected-resource") {
+            let document = reply.json();
+            assert_eq!(document["resource"], base.as_str(), "{document}");
+            assert_eq!(
+                document["authorization_servers"],
+                serde_json::json!(["https://documents.development.invalid"])
+            );
+            assert_eq!(document["scopes_supported"].as_array().map(Vec::len), Some(5));
         }
         if comment.contains("carol's own documents") {
             assert_eq!(reply.json(), serde_json::json!([]));

@@ -69,8 +69,11 @@ pub enum ChallengeError {
         "each scope must be a non-empty RFC 6749 scope-token (printable ASCII except space, '\"' and '\\')"
     )]
     InvalidScope,
-    /// The `error_uri` holds a character outside `%x21 / %x23-5B / %x5D-7E`.
-    #[error("the error_uri may only hold printable ASCII other than space, '\"' and '\\'")]
+    /// The `error_uri` or `resource_metadata` URL is empty or holds a character outside
+    /// `%x21 / %x23-5B / %x5D-7E`.
+    #[error(
+        "the error_uri and resource_metadata may only hold printable ASCII other than space, '\"' and '\\'"
+    )]
     InvalidUri,
 }
 
@@ -104,6 +107,8 @@ pub struct Challenge {
     /// `Some` for a `DPoP` challenge (RFC 9449 §7.1): the accepted proof algorithms, the
     /// `algs` attribute.
     dpop_algs: Option<String>,
+    /// The URL of the resource's RFC 9728 metadata document (§5.1).
+    resource_metadata: Option<String>,
 }
 
 impl Challenge {
@@ -118,6 +123,7 @@ impl Challenge {
             error_uri: None,
             scope: None,
             dpop_algs: None,
+            resource_metadata: None,
         })
     }
 
@@ -138,11 +144,7 @@ impl Challenge {
 
     /// Sets the `error_uri`, a page explaining the error.
     pub fn error_uri(mut self, uri: impl Into<String>) -> Result<Self, ChallengeError> {
-        let uri = uri.into();
-        if uri.is_empty() || !uri.bytes().all(is_scope_char) {
-            return Err(ChallengeError::InvalidUri);
-        }
-        self.error_uri = Some(uri);
+        self.error_uri = Some(checked_uri(uri.into())?);
         Ok(self)
     }
 
@@ -166,6 +168,13 @@ impl Challenge {
             joined.push_str(scope);
         }
         self.scope = (!joined.is_empty()).then_some(joined);
+        Ok(self)
+    }
+
+    /// Sets the `resource_metadata` attribute (RFC 9728 §5.1): the URL of the protected
+    /// resource metadata document, where a client finds which authorization server to ask.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Result<Self, ChallengeError> {
+        self.resource_metadata = Some(checked_uri(url.into())?);
         Ok(self)
     }
 
@@ -208,8 +217,19 @@ impl fmt::Display for Challenge {
         if let Some(algs) = &self.dpop_algs {
             write!(f, ", algs=\"{algs}\"")?;
         }
+        if let Some(url) = &self.resource_metadata {
+            write!(f, ", resource_metadata=\"{url}\"")?;
+        }
         Ok(())
     }
+}
+
+/// `uri` when it is a non-empty run of `%x21 / %x23-5B / %x5D-7E`, which needs no quoting.
+fn checked_uri(uri: String) -> Result<String, ChallengeError> {
+    if uri.is_empty() || !uri.bytes().all(is_scope_char) {
+        return Err(ChallengeError::InvalidUri);
+    }
+    Ok(uri)
 }
 
 fn check_text(text: &str, what: &'static str) -> Result<(), ChallengeError> {
@@ -242,6 +262,14 @@ mod tests {
             challenge.to_string(),
             r#"Bearer realm="api", error="invalid_token", error_description="The access token expired", error_uri="https://example.com/errors#expired", scope="a b:c""#
         );
+        let with_metadata = challenge
+            .resource_metadata("https://api.example/.well-known/oauth-protected-resource")
+            .unwrap()
+            .dpop("ES256");
+        assert_eq!(
+            with_metadata.to_string(),
+            r#"DPoP realm="api", error="invalid_token", error_description="The access token expired", error_uri="https://example.com/errors#expired", scope="a b:c", algs="ES256", resource_metadata="https://api.example/.well-known/oauth-protected-resource""#
+        );
     }
 
     #[test]
@@ -255,7 +283,9 @@ mod tests {
         assert_eq!(base.clone().scopes(["two words"]), Err(ChallengeError::InvalidScope));
         assert_eq!(base.clone().scopes([""]), Err(ChallengeError::InvalidScope));
         assert_eq!(base.clone().error_uri("has space"), Err(ChallengeError::InvalidUri));
-        assert_eq!(base.error_uri(""), Err(ChallengeError::InvalidUri));
+        assert_eq!(base.clone().error_uri(""), Err(ChallengeError::InvalidUri));
+        assert_eq!(base.clone().resource_metadata("a\"b"), Err(ChallengeError::InvalidUri));
+        assert_eq!(base.resource_metadata(""), Err(ChallengeError::InvalidUri));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::cache::TokenCache;
 use super::claims::{ClaimMapping, ClaimRules, ScopeClaim};
 use super::env;
 use super::issuers::{KeysByIssuer, TrustedIssuer};
+use super::metadata::{Document, Metadata, check_resource};
 use super::preset::Preset;
 use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
@@ -20,6 +21,7 @@ use crate::keys::{Algorithm, Key, KeyError, KeySet, KeySource};
 #[cfg(feature = "remote")]
 use crate::keys::{KeyLocation, KeyRefresh};
 use crate::respond::{Challenge, ChallengeError, Disclosure, DpopChallenge, Presentation};
+use crate::scope::{is_scope_char, is_scope_token};
 
 /// The realm used when none is configured.
 pub const DEFAULT_REALM: &str = "api";
@@ -147,7 +149,7 @@ pub enum ConfigError {
     // --- DPoP (issue 19) ---
     /// DPoP is on without the public URL of the API, which a proof's `htu` names.
     #[error(
-        "DPoP is on but the API's public URL is not configured: set it with .dpop_origin(..) or PORTCULLIS_RESOURCE"
+        "DPoP is on but the API's public URL is not configured: set it with .resource(..) (or .dpop_origin(..)) or PORTCULLIS_RESOURCE"
     )]
     DpopNeedsOrigin,
     /// The DPoP origin is not an `http` or `https` URL without query, fragment or user
@@ -164,6 +166,25 @@ pub enum ConfigError {
     /// [`DpopNonces::MAX_LIFETIME`].
     #[error("the DPoP nonce lifetime must be between one second and one hour")]
     InvalidDpopNonceLifetime,
+    // --- protected resource metadata (issue 18) ---
+    /// The resource identifier (RFC 9728) is not an `https` URL (`http` only to a loopback
+    /// host, or with `allow_http`) without query, fragment or user information.
+    #[error("{}the resource identifier {url:?} cannot be used: {problem}", var_prefix(*.var))]
+    InvalidResource {
+        /// `PORTCULLIS_RESOURCE` when it came from the environment.
+        var: Option<&'static str>,
+        /// The identifier.
+        url: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A scope of [`VerifierBuilder::scopes_supported`] is not an RFC 6749 `scope-token`.
+    #[error("scopes_supported: {0:?} is not an RFC 6749 scope-token")]
+    InvalidSupportedScope(String),
+    /// The [`VerifierBuilder::resource_documentation`] is not an `http(s)` URL of printable
+    /// ASCII.
+    #[error("resource_documentation: {0:?} is not an http(s) URL")]
+    InvalidResourceDocumentation(String),
     // --- introspection (issue 17) ---
     /// An introspection endpoint URL (or the issuer whose discovery document names it) that
     /// cannot be used.
@@ -235,9 +256,46 @@ pub struct VerifierBuilder {
     token_cache: TokenCache,
     /// DPoP (issue 19).
     dpop: DpopConfig,
+    /// RFC 9728 protected resource metadata (issue 18).
+    metadata: MetadataConfig,
     /// Introspection of opaque tokens (issue 17; its methods are in `introspected.rs`).
     #[cfg(feature = "remote")]
     pub(super) introspection: Option<crate::introspect::Introspection>,
+}
+
+/// The protected resource metadata as configured, checked by [`VerifierBuilder::build`].
+#[derive(Debug, Clone, Default)]
+struct MetadataConfig {
+    /// The resource identifier: the API's public URL (also DPoP's origin unless one is set).
+    resource: Option<String>,
+    /// `PORTCULLIS_RESOURCE` when the identifier came from it.
+    resource_var: Option<&'static str>,
+    scopes_supported: Vec<String>,
+    resource_name: Option<String>,
+    resource_documentation: Option<String>,
+}
+
+impl MetadataConfig {
+    /// The document's path and URL, `None` without a resource identifier.
+    fn locate(&self, allow_http: bool) -> Result<Option<(String, String)>, ConfigError> {
+        let Some(url) = &self.resource else { return Ok(None) };
+        let resource = check_resource(url, allow_http).map_err(|problem| {
+            ConfigError::InvalidResource { var: self.resource_var, url: url.clone(), problem }
+        })?;
+        if let Some(scope) = self.scopes_supported.iter().find(|scope| !is_scope_token(scope)) {
+            return Err(ConfigError::InvalidSupportedScope(scope.clone()));
+        }
+        if let Some(doc) = &self.resource_documentation {
+            let http = doc.split_once("://").is_some_and(|(scheme, rest)| {
+                ["http", "https"].iter().any(|known| scheme.eq_ignore_ascii_case(known))
+                    && !rest.is_empty()
+            });
+            if !http || !doc.bytes().all(is_scope_char) {
+                return Err(ConfigError::InvalidResourceDocumentation(doc.clone()));
+            }
+        }
+        Ok(Some((resource.metadata_path(), resource.metadata_url())))
+    }
 }
 
 /// The DPoP settings as configured, checked by [`VerifierBuilder::build`].
@@ -252,14 +310,17 @@ struct DpopConfig {
 }
 
 impl DpopConfig {
-    /// `None` when DPoP is off.
-    fn settings(self) -> Result<Option<DpopSettings>, ConfigError> {
+    /// `None` when DPoP is off. The origin defaults to the resource identifier.
+    fn settings(self, resource: Option<&str>) -> Result<Option<DpopSettings>, ConfigError> {
         if self.mode == DpopMode::Off {
             return Ok(None);
         }
         // The default store is this process's memory: right for one instance.
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryReplayStore::new()));
-        let origin = self.origin.ok_or(ConfigError::DpopNeedsOrigin)?;
+        let origin = self
+            .origin
+            .or_else(|| resource.map(str::to_owned))
+            .ok_or(ConfigError::DpopNeedsOrigin)?;
         let normalized = normalize_uri(&origin)
             .filter(|_| !origin.contains(['?', '#']))
             .ok_or_else(|| ConfigError::InvalidDpopOrigin(origin.clone()))?;
@@ -335,6 +396,7 @@ impl VerifierBuilder {
                 window: DEFAULT_IAT_WINDOW,
                 nonces: None,
             },
+            metadata: MetadataConfig::default(),
             #[cfg(feature = "remote")]
             introspection: None,
         }
@@ -433,13 +495,9 @@ impl VerifierBuilder {
             self = self.dpop(mode);
         }
         if let Some(resource) = read(env::RESOURCE)? {
-            if normalize_uri(&resource).is_none() || resource.contains(['?', '#']) {
-                return Err(ConfigError::Env {
-                    var: env::RESOURCE,
-                    problem: "an http(s) URL without query, fragment or user info",
-                });
-            }
-            self = self.dpop_origin(resource);
+            // Checked by `build`, which knows whether clear-text `http` is allowed.
+            self = self.resource(resource);
+            self.metadata.resource_var = Some(env::RESOURCE);
         }
         if let Some(nonce) = read(env::DPOP_NONCE)? {
             self.dpop.nonces = match nonce.to_ascii_lowercase().as_str() {
@@ -806,10 +864,72 @@ impl VerifierBuilder {
 
     /// The public URL of this API as clients reach it (`https://api.example.com`, or with a
     /// path prefix: `https://example.com/api`), which a DPoP proof's `htu` names followed by
-    /// the request's path (`PORTCULLIS_RESOURCE`). Compared after RFC 9449 §4.3's
-    /// normalisation (case of scheme and host, default port, percent-encoding).
+    /// the request's path. Compared after RFC 9449 §4.3's normalisation (case of scheme and
+    /// host, default port, percent-encoding). Defaults to the [resource](Self::resource)
+    /// identifier (`PORTCULLIS_RESOURCE`); set it only for DPoP, without metadata.
     pub fn dpop_origin(mut self, url: impl Into<String>) -> Self {
         self.dpop.origin = Some(url.into());
+        self
+    }
+
+    /// The resource identifier of this API (RFC 9728; `PORTCULLIS_RESOURCE`): its public URL as
+    /// clients reach it (`https://api.example.com`, or with a path: `https://example.com/api`),
+    /// an `https` URL (`http` only to a loopback host, or with `allow_http`), without query or
+    /// fragment. With it:
+    ///
+    /// - [`Verifier::metadata_router`] serves the protected resource metadata document at the
+    ///   path derived from it (§3.1: `https://api.example/documents` →
+    ///   `/.well-known/oauth-protected-resource/documents`);
+    /// - every challenge (401, and 403 `insufficient_scope`) names that document's URL in
+    ///   `resource_metadata` (§5.1);
+    /// - it is DPoP's origin too, unless [`dpop_origin`](Self::dpop_origin) sets another.
+    ///
+    /// ```
+    /// use portcullis::{Key, Verifier};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("https://api.example/documents")
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .resource("https://api.example/documents")
+    ///     .scopes_supported(["docs:read", "docs:write"])
+    ///     .build()?;
+    /// assert_eq!(
+    ///     verifier.resource_metadata_url(),
+    ///     Some("https://api.example/.well-known/oauth-protected-resource/documents"),
+    /// );
+    /// let app: axum::Router = verifier.metadata_router().with_state(verifier);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resource(mut self, url: impl Into<String>) -> Self {
+        self.metadata.resource = Some(url.into());
+        self.metadata.resource_var = None;
+        self
+    }
+
+    /// The scopes the metadata document lists in `scopes_supported`: the vocabulary of a
+    /// [`scopes!`](crate::scopes) enum (`Scope::ALL`), or strings. Replaces those set before;
+    /// none by default (the member is then left out). Each must be an RFC 6749 `scope-token`.
+    pub fn scopes_supported<I, T>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.metadata.scopes_supported =
+            scopes.into_iter().map(|scope| scope.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// The human-readable name of this API, the document's `resource_name`.
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.metadata.resource_name = Some(name.into());
+        self
+    }
+
+    /// A page for developers using this API, the document's `resource_documentation`: an
+    /// `http(s)` URL.
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.metadata.resource_documentation = Some(url.into());
         self
     }
 
@@ -861,12 +981,17 @@ impl VerifierBuilder {
         super::jws::install_crypto_provider();
 
         self.discover_env_issuers()?;
-        let challenge =
+        let mut challenge =
             Challenge::new(std::mem::take(&mut self.realm)).map_err(ConfigError::InvalidRealm)?;
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge);
         }
-        let mut dpop = self.dpop.clone().settings()?;
+        let located = self.metadata.locate(self.allow_http)?;
+        if let Some((_, url)) = &located {
+            // Checked by `locate`: printable ASCII without space, quote or backslash.
+            challenge = challenge.clone().resource_metadata(url.as_str()).unwrap_or(challenge);
+        }
+        let mut dpop = self.dpop.clone().settings(self.metadata.resource.as_deref())?;
         if let Some(dpop) = &mut dpop {
             dpop.window += self.leeway.as_secs();
         }
@@ -972,9 +1097,28 @@ impl VerifierBuilder {
                 )
             })
             .transpose()?;
+        let metadata = located.map(|(path, url)| {
+            let bearer: &[&str] =
+                if self.sources.query { &["header", "query"] } else { &["header"] };
+            let config = &self.metadata;
+            let document = Document {
+                resource: config.resource.as_deref().unwrap_or_default(),
+                authorization_servers: issuers.as_deref(),
+                scopes_supported: &config.scopes_supported,
+                bearer_methods_supported: bearer,
+                resource_name: config.resource_name.as_deref(),
+                resource_documentation: config.resource_documentation.as_deref(),
+                dpop_signing_alg_values_supported: dpop
+                    .as_ref()
+                    .map(|dpop| dpop.algorithms.iter().map(|alg| alg.as_str()).collect()),
+                dpop_bound_access_tokens_required: dpop.as_ref().map(|dpop| dpop.required),
+            };
+            Metadata::new(path, url, &document)
+        });
         Ok(Verifier::new(Settings {
             #[cfg(feature = "remote")]
             introspection,
+            metadata,
             keys: KeysByIssuer { shared, own },
             algorithms,
             rules: ClaimRules {

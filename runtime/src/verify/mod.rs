@@ -21,6 +21,7 @@ pub mod env;
 mod introspected;
 mod issuers;
 mod jws;
+mod metadata;
 mod preset;
 mod profile;
 mod proof;
@@ -97,6 +98,8 @@ struct Settings {
     introspection: Option<crate::introspect::Introspector>,
     /// DPoP, when allowed or required.
     dpop: Option<crate::dpop::DpopSettings>,
+    /// The RFC 9728 document, with a resource identifier.
+    metadata: Option<metadata::Metadata>,
 }
 
 impl Verifier {
@@ -140,6 +143,33 @@ impl Verifier {
             Some(nonces) => denial.with_dpop_nonce(&nonces.issue(unix_now())),
             None => denial,
         }
+    }
+
+    /// A router serving the RFC 9728 protected resource metadata document at the path derived
+    /// from the [resource identifier](VerifierBuilder::resource) (§3.1:
+    /// `https://api.example/documents` → `/.well-known/oauth-protected-resource/documents`; a
+    /// resource without a path → `/.well-known/oauth-protected-resource`), as
+    /// `application/json`; an empty router without a resource identifier. Merge it into the
+    /// application's router at the host's root: the path is the one clients derive from the
+    /// identifier.
+    ///
+    /// The document lists `resource`, `authorization_servers` (the accepted issuers; left out
+    /// when any issuer is accepted), `scopes_supported` (as
+    /// [given](VerifierBuilder::scopes_supported)), `bearer_methods_supported` (`header`, and
+    /// `query` with [query tokens](VerifierBuilder::allow_query_token)), `resource_name` and
+    /// `resource_documentation` when given, and with DPoP on,
+    /// `dpop_signing_alg_values_supported` and `dpop_bound_access_tokens_required`.
+    pub fn metadata_router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        match &self.inner.settings.metadata {
+            Some(metadata) => metadata.router(),
+            None => axum::Router::new(),
+        }
+    }
+
+    /// The URL of the protected resource metadata document, which every challenge names in
+    /// `resource_metadata`: `None` without a [resource identifier](VerifierBuilder::resource).
+    pub fn resource_metadata_url(&self) -> Option<&str> {
+        self.inner.settings.metadata.as_ref().map(|metadata| metadata.url.as_str())
     }
 
     /// A fresh server nonce for DPoP proofs, when [nonces](VerifierBuilder::dpop_nonces) are
