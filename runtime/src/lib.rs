@@ -55,6 +55,8 @@ mod verify;
 pub mod development;
 mod digest;
 mod mint;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 #[cfg(feature = "testing")]
 pub mod testing;
 

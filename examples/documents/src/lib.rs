@@ -51,6 +51,7 @@ use portcullis::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod openapi;
 mod store;
 
 pub use store::{Document, Page, Stats, Store, StoreError, Summary};
@@ -98,7 +99,7 @@ pub struct AppState {
 }
 
 /// The body of `POST /documents` and `PUT /documents/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentInput {
     /// Required: 1 to 200 characters, not only whitespace.
@@ -110,7 +111,7 @@ pub struct DocumentInput {
 }
 
 /// The query of `GET /documents/search`. Unknown and repeated parameters are refused.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Required: what the title must contain, 1 to 100 characters.
@@ -122,7 +123,7 @@ pub struct SearchParams {
 }
 
 /// The query of `GET /documents`. Unknown and repeated parameters are refused.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// At most this many documents, 1 to 100; [`DEFAULT_PAGE_LIMIT`] when absent.
@@ -189,7 +190,7 @@ impl TryFrom<String> for Cursor {
 }
 
 /// The path of `PUT` and `DELETE /documents/{id}/shares/{subject}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, garde::Validate, schemars::JsonSchema)]
 pub struct ShareParams {
     /// The document; the guard has already loaded it.
     #[garde(skip)]
@@ -263,6 +264,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/documents", get(all_documents))
         .route("/whoami", get(whoami))
         .merge(metadata)
+        .route("/openapi.json", get(openapi::serve))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(AccessLogLayer::new())

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS shares (
 const COLUMNS: &str = "id, owner, title, body, created_at, updated_at";
 
 /// A document, as stored and as sent to its owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Document {
     /// Assigned by the database; never reused.
     pub id: i64,
@@ -55,7 +55,7 @@ pub struct Document {
 }
 
 /// A line of `GET /admin/documents`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// The document's id.
     pub id: i64,
@@ -80,7 +80,7 @@ impl Document {
 }
 
 /// Counts over every owner's documents, for `GET /admin/stats`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stats {
     /// How many documents are stored.
     pub documents: u64,
