@@ -13,8 +13,8 @@
 //!   challenge, 403 when it requires anything of the caller, 404 where `#[owner_only]` applies
 //!   (with the resource's id as a path parameter).
 //!
-//! [`extract::Json`](crate::extract::Json), [`Query`](crate::extract::Query),
-//! [`Path`](crate::extract::Path) and [`Valid`](crate::extract::Valid) describe their body or
+//! [`extract::Json`](crate::extract::Json), [`Query`],
+//! [`Path`] and [`Valid`](crate::extract::Valid) describe their body or
 //! parameters from the type's `schemars::JsonSchema`, and their refusals (400, and 413 and 415
 //! for a body). [`describe`] declares the [`BEARER`] scheme in the document.
 //!
