@@ -153,28 +153,34 @@ impl JsonSchema for ProblemDetails {
     }
 }
 
+/// The name of the challenge header.
+const CHALLENGE: &str = "WWW-Authenticate";
+
+/// The `WWW-Authenticate` header of a refusal: `required` when every refusal of that status
+/// carries it (a 401 does; a 400 or 403 of an extractor or of resource access does not).
+fn challenge_header(required: bool) -> Header {
+    Header {
+        description: Some("The RFC 6750 challenge: `Bearer realm=…`, `error=…`.".into()),
+        style: Default::default(),
+        required,
+        deprecated: None,
+        format: ParameterSchemaOrContent::Schema(SchemaObject {
+            json_schema: json_schema!({"type": "string"}),
+            example: None,
+            external_docs: None,
+        }),
+        example: None,
+        examples: IndexMap::default(),
+        extensions: IndexMap::default(),
+    }
+}
+
 /// A problem response for `status`, with the `WWW-Authenticate` header when `challenge`.
 fn problem_response(ctx: &mut GenContext, description: &str, challenge: bool) -> Response {
     let schema = ctx.schema.subschema_for::<ProblemDetails>();
     let mut headers = IndexMap::new();
     if challenge {
-        headers.insert(
-            "WWW-Authenticate".to_owned(),
-            ReferenceOr::Item(Header {
-                description: Some("The RFC 6750 challenge: `Bearer realm=…`, `error=…`.".into()),
-                style: Default::default(),
-                required: true,
-                deprecated: None,
-                format: ParameterSchemaOrContent::Schema(SchemaObject {
-                    json_schema: json_schema!({"type": "string"}),
-                    example: None,
-                    external_docs: None,
-                }),
-                example: None,
-                examples: IndexMap::default(),
-                extensions: IndexMap::default(),
-            }),
-        );
+        headers.insert(CHALLENGE.to_owned(), ReferenceOr::Item(challenge_header(true)));
     }
     Response {
         description: description.to_owned(),
@@ -208,6 +214,15 @@ fn add_refusal(
             if !existing.description.contains(description) {
                 existing.description.push(' ');
                 existing.description.push_str(description);
+            }
+            // Refusals of one status with and without a challenge: the header is optional.
+            match (challenge, existing.headers.get_mut(CHALLENGE)) {
+                (false, Some(ReferenceOr::Item(header))) => header.required = false,
+                (true, None) => {
+                    let header = ReferenceOr::Item(challenge_header(false));
+                    existing.headers.insert(CHALLENGE.to_owned(), header);
+                }
+                _ => {}
             }
         }
         Some(ReferenceOr::Reference { .. }) => {}
