@@ -15,6 +15,7 @@
 //! | `DELETE /documents/{id}/shares/{subject}` | `docs:write`, `email_verified`, owner only | 204 |
 //! | `GET /admin/documents` | role `documents-admin` | 200, every document's id, owner, title |
 //! | `GET /.well-known/oauth-protected-resource` | public, with a resource identifier | 200, the RFC 9728 metadata |
+//! | `GET /openapi.json` | public | 200, the OpenAPI 3.1 document of the routes above, their guards included |
 //!
 //! With a resource identifier (`PORTCULLIS_RESOURCE`, always in development mode), the RFC 9728
 //! document is served at the path derived from it, and every 401 and 403 `insufficient_scope`
@@ -41,7 +42,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis::extract::{Json, Path, Query, Valid};
@@ -254,15 +255,8 @@ fn not_blank(value: &str, _context: &()) -> garde::Result {
 /// `portcullis::access`).
 pub fn router(state: AppState) -> Router {
     let metadata = state.verifier.metadata_router();
-    Router::new()
-        .route("/health", get(health))
-        .route("/documents", get(list).post(create))
-        .route("/documents/search", get(search))
-        .route("/documents/{id}", get(read).put(update).delete(remove))
-        .route("/documents/{id}/shares/{subject}", put(share).delete(unshare))
-        .route("/admin/stats", get(stats))
-        .route("/admin/documents", get(all_documents))
-        .route("/whoami", get(whoami))
+    // The routes the OpenAPI document describes, from the one list that builds both.
+    Router::from(openapi::routes())
         .merge(metadata)
         .route("/openapi.json", get(openapi::serve))
         .fallback(unknown_route)

@@ -31,8 +31,8 @@ pub(crate) async fn serve() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_slice())
 }
 
-/// The OpenAPI document of every route of [`crate::router`] but this one and `/health`'s
-/// fallback.
+/// The OpenAPI document of every route of [`routes`]; `/openapi.json` itself, the metadata
+/// document (RFC 9728, when a resource is configured) and the fallback are served beside them.
 pub(crate) fn document() -> OpenApi {
     let mut api = OpenApi {
         info: Info {
@@ -49,8 +49,9 @@ pub(crate) fn document() -> OpenApi {
     api
 }
 
-/// The routes of [`crate::router`], each with its operation.
-fn routes() -> ApiRouter<AppState> {
+/// The API's routes, each with its operation: [`crate::router`] serves them, and the document
+/// describes them, so that neither can have a route the other lacks.
+pub(crate) fn routes() -> ApiRouter<AppState> {
     ApiRouter::new()
         .api_route("/health", get(super::health))
         .api_route(
