@@ -548,3 +548,31 @@ fn nonce_settings_are_checked_and_read_from_the_environment() {
     assert!(from_env("false").unwrap().build().unwrap().dpop_nonce().is_none());
     assert!(matches!(from_env("yes"), Err(ConfigError::Env { var: "PORTCULLIS_DPOP_NONCE", .. })));
 }
+
+/// The origin a proof's `htu` is compared with comes from the resource identifier's origin: an
+/// identifier with a path (`https://api.example/v1`) names the API, and the request's own path
+/// is what follows the origin in `htu`.
+#[tokio::test]
+async fn the_resource_identifier_gives_its_origin_to_dpop() {
+    let issuer = TestIssuer::new();
+    let verifier = issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .dpop(DpopMode::Allowed)
+        .resource("https://api.example/v1")
+        .build()
+        .unwrap();
+    let router = router(verifier);
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let proof = key.proof("GET", URL, &token).sign();
+    assert_me(&send(router.clone(), dpop("/me", &token, &[&proof])).await, "alice");
+    let with_path = key.proof("GET", "https://api.example/v1/me", &token).sign();
+    let refused = send(router.clone(), dpop("/me", &token, &[&with_path])).await;
+    let challenge = format!(
+        "{}, resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/v1\"",
+        dpop_challenge("invalid_dpop_proof", DpopProofReason::WrongUri.description())
+    );
+    let detail = DpopProofReason::WrongUri.description();
+    assert_denied(&refused, StatusCode::UNAUTHORIZED, Some(&challenge), Some(detail));
+}

@@ -266,7 +266,7 @@ pub struct VerifierBuilder {
 /// The protected resource metadata as configured, checked by [`VerifierBuilder::build`].
 #[derive(Debug, Clone, Default)]
 struct MetadataConfig {
-    /// The resource identifier: the API's public URL (also DPoP's origin unless one is set).
+    /// The resource identifier: the API's public URL (its origin is DPoP's unless one is set).
     resource: Option<String>,
     /// `PORTCULLIS_RESOURCE` when the identifier came from it.
     resource_var: Option<&'static str>,
@@ -310,17 +310,18 @@ struct DpopConfig {
 }
 
 impl DpopConfig {
-    /// `None` when DPoP is off. The origin defaults to the resource identifier.
+    /// `None` when DPoP is off. The origin defaults to the resource identifier's origin.
     fn settings(self, resource: Option<&str>) -> Result<Option<DpopSettings>, ConfigError> {
         if self.mode == DpopMode::Off {
             return Ok(None);
         }
         // The default store is this process's memory: right for one instance.
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryReplayStore::new()));
-        let origin = self
-            .origin
-            .or_else(|| resource.map(str::to_owned))
-            .ok_or(ConfigError::DpopNeedsOrigin)?;
+        // From the resource identifier, its origin only: a proof's `htu` is the origin and the
+        // path the request names, and the identifier's own path is part of that path already
+        // (`https://api.example/documents` serves `/documents/…`).
+        let origin =
+            self.origin.or_else(|| resource.map(origin_of)).ok_or(ConfigError::DpopNeedsOrigin)?;
         let normalized = normalize_uri(&origin)
             .filter(|_| !origin.contains(['?', '#']))
             .ok_or_else(|| ConfigError::InvalidDpopOrigin(origin.clone()))?;
@@ -1323,6 +1324,15 @@ impl VerifierBuilder {
 
 /// The value of `var` through `lookup`, trimmed: `None` when unset, an error naming the variable
 /// when it is set but empty or not UTF-8.
+/// The origin of `url` (scheme, host and port: what precedes its path), or `url` itself when it
+/// has no `://`.
+fn origin_of(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = &url[scheme_end + 3..];
+    let authority = rest.find(['/', '?', '#']).map_or(rest.len(), |end| end);
+    url[..scheme_end + 3 + authority].to_owned()
+}
+
 /// `url` as a configuration error may show it: without the credentials of its authority
 /// (`user:secret@`), since start-up errors end up in logs.
 pub(super) fn shown_url(url: &str) -> String {
