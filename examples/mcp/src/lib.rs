@@ -10,7 +10,7 @@
 //!   `/.well-known/oauth-protected-resource/mcp`, and every challenge names it in
 //!   `resource_metadata`, which is how an MCP client finds the authorization server;
 //! - a tool may need more: a `tools/call` of [`usage`](Tools) without [`ADMIN_SCOPE`] gets HTTP 403
-//!   `insufficient_scope` with `scope="mcp:admin"`, before rmcp dispatches the call, so that the
+//!   `insufficient_scope` with `scope="mcp:tools mcp:admin"` (all it needs), before rmcp dispatches the call, so that the
 //!   client can step up its authorization.
 //!
 //! | tool | scopes | result |
@@ -66,14 +66,17 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What every request to the endpoint requires.
 const ENDPOINT_SCOPES: &[ScopeRule] = &[ScopeRule::All(&[TOOLS_SCOPE])];
 
-/// What the `usage` tool requires beyond the endpoint's scopes.
-const USAGE_SCOPES: ScopeRequirement = ScopeRequirement::new(&[ScopeRule::All(&[ADMIN_SCOPE])]);
+/// What the `usage` tool requires: the endpoint's scope and its own. Both are named, so that the
+/// 403's `scope` is everything the call needs: a client that asks the authorization server for
+/// exactly the challenge's scopes (the MCP specification's step-up) keeps the endpoint's.
+const USAGE_SCOPES: ScopeRequirement =
+    ScopeRequirement::new(&[ScopeRule::All(&[TOOLS_SCOPE, ADMIN_SCOPE])]);
 
-/// The tools that need more than the endpoint's scopes, with what they need.
+/// The tools that need more than the endpoint's scopes, with everything they need.
 pub const TOOL_SCOPES: &[(&str, ScopeRequirement)] = &[("usage", USAGE_SCOPES)];
 
-/// What calling the tool `name` requires beyond the endpoint's scopes; `None` for a tool that
-/// needs nothing more (and for a tool that does not exist, which rmcp then refuses).
+/// What calling the tool `name` requires, when it needs more than the endpoint's scopes; `None`
+/// for a tool that needs nothing more (and for a tool that does not exist, which rmcp then refuses).
 pub fn tool_requirement(name: &str) -> Option<&'static ScopeRequirement> {
     TOOL_SCOPES.iter().find(|(tool, _)| *tool == name).map(|(_, requirement)| requirement)
 }

@@ -211,7 +211,7 @@ async fn the_admin_tool_needs_its_scope() {
     let server = Server::start().await;
     let token = server.token(&[TOOLS_SCOPE]);
     let expected = format!(
-        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\", \
+        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{TOOLS_SCOPE} {ADMIN_SCOPE}\", \
          resource_metadata=\"{}\"",
         server.metadata
     );
