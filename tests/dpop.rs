@@ -231,6 +231,9 @@ async fn every_bad_proof_is_invalid_dpop_proof() {
         (proof().htu("https://evil.example/me").sign(), DpopProofReason::WrongUri),
         (proof().iat_offset(-600).sign(), DpopProofReason::Stale),
         (proof().iat_offset(600).sign(), DpopProofReason::Stale),
+        // An `exp` that is there is kept (RFC 9449 needs none).
+        (proof().claim("exp", json!(1)).sign(), DpopProofReason::Stale),
+        (proof().claim("exp", json!("tomorrow")).sign(), DpopProofReason::Malformed),
         (key.proof("GET", URL, "another-token").sign(), DpopProofReason::WrongTokenHash),
     ];
     for (proof, reason) in cases {

@@ -129,6 +129,15 @@ impl DpopSettings {
         if iat.abs_diff(request.now) > self.window {
             return Err(DpopProofReason::Stale);
         }
+        // RFC 9449 needs no `exp`, but one that is there is kept: a proof past it is stale.
+        match claims.get("exp") {
+            None => {}
+            Some(exp) => match exp.as_u64() {
+                Some(exp) if exp >= request.now => {}
+                Some(_) => return Err(DpopProofReason::Stale),
+                None => return Err(DpopProofReason::Malformed),
+            },
+        }
         if ath != URL_SAFE_NO_PAD.encode(sha256(request.token)) {
             return Err(DpopProofReason::WrongTokenHash);
         }
