@@ -90,6 +90,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .with_env(|name| std::env::var_os(name))
             .and_then(VerifierBuilder::build)
             .map_err(|error| format!("configuration: {error}"))?;
+        // The MCP authorization specification requires the metadata document, and a 401 that
+        // names it: a server without its resource URL would answer neither.
+        if verifier.resource_metadata_url().is_none() {
+            return Err("configuration: PORTCULLIS_RESOURCE (this server's URL, which \
+                        PORTCULLIS_AUDIENCE must name too) is required for an MCP server"
+                .into());
+        }
         verifier.check_issuers().await.map_err(|error| format!("configuration: {error}"))?;
         (verifier, None)
     };

@@ -262,3 +262,35 @@ async fn with_the_admin_scope_the_admin_tool_answers() {
 
     client.cancel().await.unwrap();
 }
+
+/// With a real identity provider configured, the server's resource URL is required: without it
+/// there would be no metadata document and no `resource_metadata` in the 401, which the MCP
+/// authorization specification requires.
+#[test]
+fn a_configured_server_without_its_resource_url_does_not_start() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("MCP_ADDR", "127.0.0.1:0")
+        .env("PORTCULLIS_ISSUER", "https://issuer.example")
+        .env("PORTCULLIS_JWKS_URL", "https://issuer.example/jwks")
+        .env("PORTCULLIS_AUDIENCE", "https://mcp.example/mcp")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts would never exit: bounded, then killed and failed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started without its resource URL");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PORTCULLIS_RESOURCE"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("Listening"));
+}
