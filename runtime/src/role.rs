@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::scope::ScopeRule;
+use crate::scope::{NameSet, ScopeRule, named};
 
 /// The roles a verified token grants, read from the claim paths the verifier was given
 /// ([`VerifierBuilder::role_claims`](crate::VerifierBuilder::role_claims)). Matching is exact
@@ -22,8 +22,7 @@ use crate::scope::ScopeRule;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roles {
-    // Sorted and deduplicated, like `Scopes`: a binary search, one allocation.
-    granted: Vec<String>,
+    granted: NameSet,
 }
 
 impl Roles {
@@ -33,20 +32,17 @@ impl Roles {
         I: IntoIterator<Item = T>,
         T: Into<String>,
     {
-        let mut granted: Vec<String> = roles.into_iter().map(Into::into).collect();
-        granted.sort_unstable();
-        granted.dedup();
-        Self { granted }
+        Self { granted: NameSet::new(roles) }
     }
 
     /// `true` when `role` is granted.
     pub fn contains(&self, role: &str) -> bool {
-        self.granted.binary_search_by(|granted| granted.as_str().cmp(role)).is_ok()
+        self.granted.contains(role)
     }
 
     /// The granted roles, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.granted.iter().map(String::as_str)
+        self.granted.iter()
     }
 
     /// How many roles are granted.
@@ -94,13 +90,7 @@ impl RoleRequirement {
 
     /// Every role the requirement names, each once, in the order written.
     pub fn named_roles(&self) -> Vec<&'static str> {
-        let mut named: Vec<&'static str> = Vec::new();
-        for role in self.rules.iter().flat_map(ScopeRule::scopes) {
-            if !named.contains(role) {
-                named.push(role);
-            }
-        }
-        named
+        named(self.rules)
     }
 
     /// The roles of the rules that `roles` does not meet: for an unmet `All` rule the roles that

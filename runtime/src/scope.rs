@@ -24,12 +24,65 @@ pub const fn is_scope_token(scope: &str) -> bool {
     true
 }
 
+/// A set of granted names (scopes, roles), matched exactly and case-sensitively.
+///
+/// Kept sorted and deduplicated: a token rarely holds more than a few dozen, so a binary search
+/// over a vector beats hashing and allocates once.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct NameSet(Vec<String>);
+
+impl NameSet {
+    pub(crate) fn new<I, T>(names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let mut names: Vec<String> = names.into_iter().map(Into::into).collect();
+        names.sort_unstable();
+        names.dedup();
+        Self(names)
+    }
+
+    #[inline]
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.0.binary_search_by(|granted| granted.as_str().cmp(name)).is_ok()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for NameSet {
+    // As the list it is: `["docs:read", "docs:write"]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Every name `rules` name, each once, in the order written.
+pub(crate) fn named(rules: &'static [ScopeRule]) -> Vec<&'static str> {
+    let mut named: Vec<&'static str> = Vec::new();
+    for name in rules.iter().flat_map(ScopeRule::scopes) {
+        if !named.contains(name) {
+            named.push(name);
+        }
+    }
+    named
+}
+
 /// The scopes a verified token grants. Matching is exact and case-sensitive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scopes {
-    // Kept sorted and deduplicated: a token rarely holds more than a few dozen scopes, so a
-    // binary search over a vector beats hashing and allocates once.
-    granted: Vec<String>,
+    granted: NameSet,
 }
 
 impl Scopes {
@@ -39,20 +92,17 @@ impl Scopes {
         I: IntoIterator<Item = T>,
         T: Into<String>,
     {
-        let mut granted: Vec<String> = scopes.into_iter().map(Into::into).collect();
-        granted.sort_unstable();
-        granted.dedup();
-        Self { granted }
+        Self { granted: NameSet::new(scopes) }
     }
 
     /// `true` when `scope` is granted.
     pub fn contains(&self, scope: &str) -> bool {
-        self.granted.binary_search_by(|granted| granted.as_str().cmp(scope)).is_ok()
+        self.granted.contains(scope)
     }
 
     /// The granted scopes, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.granted.iter().map(String::as_str)
+        self.granted.iter()
     }
 
     /// How many scopes are granted.
@@ -137,13 +187,7 @@ impl ScopeRequirement {
     /// listed: the list is a scope set that suffices (a token granted all of it passes), while
     /// the guard accepts a token with any one alternative.
     pub fn named_scopes(&self) -> Vec<&'static str> {
-        let mut named: Vec<&'static str> = Vec::new();
-        for scope in self.rules.iter().flat_map(ScopeRule::scopes) {
-            if !named.contains(scope) {
-                named.push(scope);
-            }
-        }
-        named
+        named(self.rules)
     }
 }
 

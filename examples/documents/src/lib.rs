@@ -364,14 +364,10 @@ async fn share(
     State(store): State<Store>,
     Valid(Path(params)): Valid<Path<ShareParams>>,
 ) -> Result<Response, InternalError> {
-    let Some(subject) = share_subject(&principal, &params.subject) else {
-        return Ok(invalid_subject());
-    };
-    Ok(if store.share(document.id, &document.owner, &subject).await? {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        principal.not_found().into_response()
+    change_share(&principal, &params.subject, async |subject| {
+        store.share(document.id, &document.owner, subject).await
     })
+    .await
 }
 
 #[portcullis::requires_scope(Scope::DocsWrite)]
@@ -383,10 +379,24 @@ async fn unshare(
     State(store): State<Store>,
     Valid(Path(params)): Valid<Path<ShareParams>>,
 ) -> Result<Response, InternalError> {
-    let Some(subject) = share_subject(&principal, &params.subject) else {
+    change_share(&principal, &params.subject, async |subject| {
+        store.unshare(document.id, &document.owner, subject).await
+    })
+    .await
+}
+
+/// What `share` and `unshare` answer once their guards passed: 400 for a `{subject}` that is not
+/// a principal id, 204 when `change` applied, and the guard's own 404 when the document was
+/// deleted meanwhile.
+async fn change_share(
+    principal: &Principal,
+    subject: &str,
+    change: impl AsyncFnOnce(&str) -> Result<bool, StoreError>,
+) -> Result<Response, InternalError> {
+    let Some(subject) = share_subject(principal, subject) else {
         return Ok(invalid_subject());
     };
-    Ok(if store.unshare(document.id, &document.owner, &subject).await? {
+    Ok(if change(&subject).await? {
         StatusCode::NO_CONTENT.into_response()
     } else {
         principal.not_found().into_response()
