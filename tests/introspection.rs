@@ -559,7 +559,7 @@ async fn active_answers_are_checked_as_claims_are() {
         (with("exp", json!("tomorrow")), "The access token has claims of the wrong type"),
         (
             with("token_type", json!("refresh_token")),
-            "The access token has claims of the wrong type",
+            "The token is not an access token of an accepted type",
         ),
         (
             with("cnf", json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})),
@@ -705,6 +705,301 @@ async fn a_storm_of_one_token_is_one_call() {
         }
     }
     assert_eq!(server.calls(), 2, "one call for each of the two tokens");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Floods: a bound on concurrent calls, and a pre-filter
+// ---------------------------------------------------------------------------------------------
+
+/// Holds every answer of `server` until the returned semaphore gets permits.
+fn hold(server: &As) -> Arc<tokio::sync::Semaphore> {
+    let hold = Arc::new(tokio::sync::Semaphore::new(0));
+    server.state.lock().unwrap().hold = Some(Arc::clone(&hold));
+    hold
+}
+
+/// Waits until `server` has received `calls` introspection calls (at most ten seconds).
+async fn until_calls(server: &As, calls: usize) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while server.calls() < calls {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{} calls of {calls} arrived", server.calls()));
+}
+
+/// `N + k` new tokens at once against a bound of `N`, the server slow: `N` calls, and `k`
+/// requests refused at once with 503 and `Retry-After`, while the `N` calls are still held.
+/// Once they end, the bound is free again, and the refused tokens (nothing kept of their
+/// refusal) are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_bound_a_new_token_is_a_503_at_once_without_a_call() {
+    const BOUND: usize = 4;
+    const OVER: usize = 12;
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect")).max_concurrent_calls(BOUND)));
+    let hold = hold(&server);
+    let tokens: Vec<String> = (0..BOUND + OVER).map(|_| opaque()).collect();
+    for (i, token) in tokens.iter().enumerate() {
+        server.answer(token, Answer::Json(active(&format!("user-{i}"))));
+    }
+    let mut requests = tokio::task::JoinSet::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let (app, token) = (app.clone(), token.clone());
+        requests.spawn(async move { (i, get_me(&app, &token).await) });
+    }
+    // Every refusal arrives while the calls are held: nobody waited for a permit.
+    let mut refused = Vec::new();
+    while refused.len() < OVER {
+        let (i, reply) = tokio::time::timeout(Duration::from_secs(10), requests.join_next())
+            .await
+            .expect("the requests over the bound are answered while the calls are held")
+            .expect("a request")
+            .unwrap();
+        assert_unavailable(&reply);
+        refused.push(i);
+    }
+    until_calls(&server, BOUND).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.calls(), BOUND, "exactly the bound's calls reach the server");
+    assert_eq!(requests.len(), BOUND);
+
+    hold.add_permits(10_000);
+    while let Some(done) = requests.join_next().await {
+        let (i, reply) = done.unwrap();
+        assert_me(&reply, &format!("user-{i}"), &["docs:read", "docs:write"]);
+    }
+    assert_eq!(server.calls(), BOUND);
+    // The bound is free again: the refused tokens were not kept as refused, and all of them
+    // (as many as the bound at a time) are introspected now.
+    for chunk in refused.chunks(BOUND) {
+        let mut again = tokio::task::JoinSet::new();
+        for &i in chunk {
+            let (app, token) = (app.clone(), tokens[i].clone());
+            again.spawn(async move { (i, get_me(&app, &token).await) });
+        }
+        while let Some(done) = again.join_next().await {
+            let (i, reply) = done.unwrap();
+            assert_me(&reply, &format!("user-{i}"), &["docs:read", "docs:write"]);
+        }
+    }
+    assert_eq!(server.calls(), BOUND + OVER);
+}
+
+/// Requests for a token already being introspected wait for that call: they take no permit,
+/// so a popular token's storm neither fills the bound nor gets 503s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_call_in_progress_does_not_count_against_the_bound() {
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect")).max_concurrent_calls(2)));
+    let hold = hold(&server);
+    let (popular, other, third) = (opaque(), opaque(), opaque());
+    server.answer(&popular, Answer::Json(active("alice")));
+    server.answer(&other, Answer::Json(active("bob")));
+    server.answer(&third, Answer::Json(active("carol")));
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..41 {
+        let (app, token) = (app.clone(), if i == 40 { other.clone() } else { popular.clone() });
+        requests.spawn(async move { (i, get_me(&app, &token).await) });
+    }
+    until_calls(&server, 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(requests.len(), 41, "nobody was refused");
+    // The two permits are taken by the two calls: a third token is refused.
+    assert_unavailable(&get_me(&app, &third).await);
+    hold.add_permits(10_000);
+    while let Some(done) = requests.join_next().await {
+        let (i, reply) = done.unwrap();
+        let subject = if i == 40 { "bob" } else { "alice" };
+        assert_me(&reply, subject, &["docs:read", "docs:write"]);
+    }
+    assert_eq!(server.calls(), 2, "one call for each of the two tokens");
+    assert_me(&get_me(&app, &third).await, "carol", &["docs:read", "docs:write"]);
+    assert_eq!(server.calls(), 3);
+}
+
+/// The default bound is the one documented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_bound_is_32_calls() {
+    assert_eq!(Introspection::DEFAULT_MAX_CONCURRENT_CALLS, 32);
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let hold = hold(&server);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let (app, token) = (app.clone(), opaque());
+        requests.spawn(async move { get_me(&app, &token).await });
+    }
+    for _ in 0..8 {
+        let reply = tokio::time::timeout(Duration::from_secs(10), requests.join_next())
+            .await
+            .expect("answered at once")
+            .expect("a request")
+            .unwrap();
+        assert_unavailable(&reply);
+    }
+    until_calls(&server, 32).await;
+    hold.add_permits(10_000);
+    while let Some(done) = requests.join_next().await {
+        assert_refused(&done.unwrap(), "The access token is not active");
+    }
+    assert_eq!(server.calls(), 32);
+}
+
+/// A thousand made-up tokens without the provider's prefix: refused as malformed, and not one
+/// call. The provider's own tokens are introspected; JWTs are not concerned.
+#[tokio::test]
+async fn a_token_prefix_keeps_made_up_tokens_away_from_the_server() {
+    let server = As::start().await;
+    let issuer = TestIssuer::eddsa();
+    let verifier = issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .introspection(
+            introspection(&server.url("/introspect"))
+                .opaque_token_prefix("ory_at_")
+                .opaque_token_prefix("ory_ot_"),
+        )
+        .build()
+        .unwrap();
+    let app = app(verifier);
+    for i in 0..1000 {
+        let token =
+            format!("{}{}", ["", "ory_", "ory_rt_", "xory_at_", "ORY_AT_"][i % 5], opaque());
+        assert_refused(&get_me(&app, &token).await, "The access token is malformed");
+    }
+    assert_eq!(server.calls(), 0);
+    let (access, other) = (format!("ory_at_{}", opaque()), format!("ory_ot_{}", opaque()));
+    server.answer(&access, Answer::Json(active("alice")));
+    server.answer(&other, Answer::Json(active("bob")));
+    assert_me(&get_me(&app, &access).await, "alice", &["docs:read", "docs:write"]);
+    assert_me(&get_me(&app, &other).await, "bob", &["docs:read", "docs:write"]);
+    assert_eq!(server.calls(), 2);
+    let jwt = issuer.token("carol").scopes(["docs:read"]).sign();
+    assert_me(&get_me(&app, &jwt).await, "carol", &["docs:read"]);
+    assert_eq!(server.calls(), 2);
+}
+
+#[tokio::test]
+async fn a_token_filter_keeps_made_up_tokens_away_from_the_server() {
+    let server = As::start().await;
+    // The provider's tokens: 32 lower-case hexadecimal digits.
+    let config = introspection(&server.url("/introspect")).opaque_token_filter(|token| {
+        token.len() == 32 && token.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    let app = app(verifier(config));
+    for i in 0..1000 {
+        let token = match i % 3 {
+            0 => opaque(),
+            1 => format!("{i:031x}"),
+            _ => format!("{i:031x}G"),
+        };
+        assert_refused(&get_me(&app, &token).await, "The access token is malformed");
+    }
+    assert_eq!(server.calls(), 0);
+    let token = format!("{:032x}", 0xdead_beef_u64);
+    server.answer(&token, Answer::Json(active("alice")));
+    assert_me(&get_me(&app, &token).await, "alice", &["docs:read", "docs:write"]);
+    assert_eq!(server.calls(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens that are not access tokens
+// ---------------------------------------------------------------------------------------------
+
+/// An authorization server answers `active` for any token it issued: a refresh token or an ID
+/// token stolen from a client must not open the API, whichever way the answer says what it is.
+#[tokio::test]
+async fn refresh_tokens_and_id_tokens_are_refused() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+
+    let server = As::start().await;
+    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let with = |name: &str, value: &str| {
+        let mut answer = active("alice");
+        answer[name] = json!(value);
+        answer
+    };
+    let cases = [
+        // Cognito's `token_use`.
+        ("token_use", "id"),
+        ("token_use", "refresh"),
+        // Keycloak's `typ`.
+        ("typ", "Refresh"),
+        ("typ", "Offline"),
+        ("typ", "ID"),
+        // RFC 7662's `token_type`, with RFC 7009's hint values and RFC 8693's URIs.
+        ("token_type", "refresh_token"),
+        ("token_type", "id_token"),
+        ("token_type", "urn:ietf:params:oauth:token-type:refresh_token"),
+        ("token_type", "urn:ietf:params:oauth:token-type:id_token"),
+        ("typ", "urn:ietf:params:oauth:token-type:refresh_token"),
+    ];
+    for (member, value) in cases {
+        let token = opaque();
+        server.answer(&token, Answer::Json(with(member, value)));
+        let reply = get_me(&app, &token).await;
+        assert_refused(&reply, "The token is not an access token of an accepted type");
+        // (The challenge and the problem document are exactly the fixed ones: nothing of the
+        // answer is in them.)
+        // Refused once: the refusal is kept like an inactive token's.
+        assert_refused(
+            &get_me(&app, &token).await,
+            "The token is not an access token of an accepted type",
+        );
+    }
+    assert_eq!(server.calls(), cases.len());
+    let logs = captured.text();
+    for member in ["token_use", "typ", "token_type"] {
+        assert!(
+            logs.contains(&format!("member=\"{member}\""))
+                || logs.contains(&format!("member={member}")),
+            "{member} not in {logs}"
+        );
+    }
+    assert!(logs.contains("an active answer is not for an access token"), "{logs}");
+    // Access tokens, however they say so, are accepted.
+    for (member, value) in [
+        ("token_use", "access"),
+        ("typ", "Bearer"),
+        ("token_type", "Bearer"),
+        ("token_type", "access_token"),
+        ("token_type", "urn:ietf:params:oauth:token-type:access_token"),
+    ] {
+        let token = opaque();
+        server.answer(&token, Answer::Json(with(member, value)));
+        assert_me(&get_me(&app, &token).await, "alice", &["docs:read", "docs:write"]);
+    }
+}
+
+/// A JWT introspected for revocation that the server says is a refresh token is refused too.
+#[tokio::test]
+async fn an_introspected_jwt_that_the_server_calls_a_refresh_token_is_refused() {
+    let server = As::start().await;
+    let issuer = TestIssuer::eddsa();
+    let app = app(issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .introspection(introspection(&server.url("/introspect")).introspect_jwts(true))
+        .build()
+        .unwrap());
+    let (refresh, access) =
+        (issuer.token("alice").sign(), issuer.token("bob").scopes(["docs:read"]).sign());
+    server.answer(&refresh, Answer::Json(json!({"active": true, "typ": "Refresh"})));
+    server.answer(&access, Answer::Json(json!({"active": true, "typ": "Bearer"})));
+    assert_refused(
+        &get_me(&app, &refresh).await,
+        "The token is not an access token of an accepted type",
+    );
+    assert_me(&get_me(&app, &access).await, "bob", &["docs:read"]);
 }
 
 // ---------------------------------------------------------------------------------------------

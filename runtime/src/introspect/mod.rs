@@ -15,12 +15,15 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod client;
+mod in_flight;
 
 pub(crate) use client::Answer;
 use client::{Client, Endpoint};
+use in_flight::InFlight;
 
 use crate::principal::Principal;
 use crate::respond::InvalidTokenReason;
@@ -79,6 +82,38 @@ pub struct Introspection {
     pub(crate) capacity: usize,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    pub(crate) max_concurrent_calls: usize,
+    pub(crate) recognised: Recognised,
+}
+
+/// Which opaque tokens are worth a call: see [`Introspection::opaque_token_prefix`] and
+/// [`Introspection::opaque_token_filter`].
+#[derive(Clone, Default)]
+pub(crate) struct Recognised {
+    /// A token must start with one of these, when there are any.
+    pub(crate) prefixes: Vec<String>,
+    /// A token must pass this, when there is one.
+    pub(crate) filter: Option<TokenFilter>,
+}
+
+/// The predicate of [`Introspection::opaque_token_filter`].
+type TokenFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+impl Recognised {
+    /// Whether `token` may be one of the provider's.
+    fn accepts(&self, token: &str) -> bool {
+        (self.prefixes.is_empty() || self.prefixes.iter().any(|prefix| token.starts_with(prefix)))
+            && self.filter.as_ref().is_none_or(|filter| filter(token))
+    }
+}
+
+impl fmt::Debug for Recognised {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recognised")
+            .field("prefixes", &self.prefixes)
+            .field("filter", &self.filter.as_ref().map(|_| "Fn(&str) -> bool"))
+            .finish()
+    }
 }
 
 /// A client secret: never shown by `Debug`.
@@ -106,6 +141,8 @@ impl fmt::Debug for Introspection {
             .field("capacity", &self.capacity)
             .field("timeout", &self.timeout)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_concurrent_calls", &self.max_concurrent_calls)
+            .field("recognised", &self.recognised)
             .finish()
     }
 }
@@ -124,8 +161,19 @@ impl Introspection {
             capacity: 10_000,
             timeout: Duration::from_secs(5),
             max_response_bytes: 64 * 1024,
+            max_concurrent_calls: Self::DEFAULT_MAX_CONCURRENT_CALLS,
+            recognised: Recognised::default(),
         }
     }
+
+    /// The default of [`max_concurrent_calls`](Self::max_concurrent_calls): 32.
+    ///
+    /// A call to a healthy authorization server takes a few milliseconds to a few tens, so 32 at
+    /// once serve well over a thousand *new* tokens a second, far more than the tokens a client
+    /// population starts using (a token is introspected once, then served from the cache), while
+    /// one instance under a flood of made-up tokens never has more than 32 requests open at the
+    /// authorization server, with the API's credentials, nor more than 32 sockets for them.
+    pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 32;
 
     /// Introspects at `url` (`https`; `http` only to a loopback address, or to any host with
     /// the builder's development opt-in [`allow_http`](crate::VerifierBuilder::allow_http)). The
@@ -219,6 +267,64 @@ impl Introspection {
         self.max_response_bytes = bytes;
         self
     }
+
+    /// How many introspection calls may be in progress at once (default
+    /// [`DEFAULT_MAX_CONCURRENT_CALLS`](Self::DEFAULT_MAX_CONCURRENT_CALLS), at least one;
+    /// `PORTCULLIS_INTROSPECTION_MAX_CONCURRENT`). When they all are, a request whose token needs
+    /// a call is answered 503 with `Retry-After` at once, without a call and without waiting, so
+    /// that a flood of made-up opaque tokens cannot become a flood on the authorization server.
+    /// Requests for a token already being introspected wait for that call and do not count;
+    /// cached tokens never do.
+    ///
+    /// The bound makes a flood fail fast, but while it lasts it also refuses legitimate new
+    /// tokens: keep a rate limiter in front of an API that introspects.
+    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
+        self.max_concurrent_calls = calls;
+        self
+    }
+
+    /// Introspects only opaque tokens that start with `prefix` (`PORTCULLIS_INTROSPECTION_TOKEN_PREFIX`):
+    /// for providers whose tokens say whose they are (Ory's `ory_at_`, GitHub's `gho_`, …).
+    /// Called again, a token may start with any of the prefixes. Any other opaque token is
+    /// refused as malformed (401 `invalid_token`) without a call, which keeps made-up tokens
+    /// away from the authorization server for the price of a comparison. JWTs are not
+    /// concerned: they are recognised by their form and verified locally first.
+    ///
+    /// ```
+    /// use portcullis::Introspection;
+    ///
+    /// let introspection = Introspection::endpoint("https://auth.example.com/admin/oauth2/introspect")
+    ///     .opaque_token_prefix("ory_at_");
+    /// ```
+    pub fn opaque_token_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.recognised.prefixes.push(prefix.into());
+        self
+    }
+
+    /// Introspects only opaque tokens that `recognises` accepts: a cheap check of their form
+    /// (length, alphabet, a checksum the provider builds into its tokens). Any other opaque token
+    /// is refused as malformed (401 `invalid_token`) without a call. With
+    /// [`opaque_token_prefix`](Self::opaque_token_prefix) too, a token must pass both. The
+    /// check runs on every opaque token, cached or not, before anything else: it must not
+    /// block, and should take well under a microsecond.
+    ///
+    /// ```
+    /// use portcullis::Introspection;
+    ///
+    /// // The provider's tokens: 43 characters of base64url (256 random bits).
+    /// let introspection = Introspection::endpoint("https://as.example/introspect")
+    ///     .opaque_token_filter(|token| {
+    ///         token.len() == 43
+    ///             && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    ///     });
+    /// ```
+    pub fn opaque_token_filter(
+        mut self,
+        recognises: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.recognised.filter = Some(Arc::new(recognises));
+        self
+    }
 }
 
 /// Why an introspection-backed request is refused.
@@ -283,6 +389,14 @@ struct Shared {
     leeway: u64,
     /// The one issuer whose tokens the endpoint vouches for; `None` with any issuer accepted.
     issuer: Option<String>,
+    /// The tokens being introspected, for one call per token at a time.
+    in_flight: InFlight,
+    /// One permit per call that may be in progress.
+    calls: tokio::sync::Semaphore,
+    max_concurrent_calls: usize,
+    /// When (milliseconds since the epoch) the bound was last reported in the log.
+    bound_reported: AtomicU64,
+    recognised: Recognised,
 }
 
 impl fmt::Debug for Introspector {
@@ -291,6 +405,9 @@ impl fmt::Debug for Introspector {
             .field("client", &self.shared.client)
             .field("jwts", &self.shared.jwts)
             .field("cached", &self.shared.cache.as_ref().map_or(0, |cache| cache.len()))
+            .field("in_flight", &self.shared.in_flight.len())
+            .field("max_concurrent_calls", &self.shared.max_concurrent_calls)
+            .field("recognised", &self.shared.recognised)
             .finish_non_exhaustive()
     }
 }
@@ -307,6 +424,8 @@ pub(crate) enum SetupError {
     IssuerNotAccepted(String),
     /// The HTTP client could not be built.
     Client(String),
+    /// A setting that cannot work: its name and what is wrong.
+    Setting { setting: &'static str, problem: &'static str },
 }
 
 impl Introspector {
@@ -334,6 +453,18 @@ impl Introspector {
                 .map_err(|problem| SetupError::Url { url: issuer.clone(), problem })?,
             (None, None) => return Err(SetupError::NeedsOneIssuer),
         };
+        if config.max_concurrent_calls == 0 {
+            return Err(SetupError::Setting {
+                setting: "max_concurrent_calls",
+                problem: "at least one call must be allowed",
+            });
+        }
+        if config.recognised.prefixes.iter().any(String::is_empty) {
+            return Err(SetupError::Setting {
+                setting: "opaque_token_prefix",
+                problem: "an empty prefix would recognise every token",
+            });
+        }
         let client = Client::new(endpoint, &config)
             .map_err(|error| SetupError::Client(error.to_string()))?;
         let millis = |duration: Duration| {
@@ -354,6 +485,13 @@ impl Introspector {
                 .max(Duration::from_secs(1)),
                 leeway,
                 issuer,
+                in_flight: InFlight::default(),
+                calls: tokio::sync::Semaphore::new(
+                    config.max_concurrent_calls.min(tokio::sync::Semaphore::MAX_PERMITS),
+                ),
+                max_concurrent_calls: config.max_concurrent_calls,
+                bound_reported: AtomicU64::new(0),
+                recognised: config.recognised,
             }),
         })
     }
@@ -363,12 +501,18 @@ impl Introspector {
         self.shared.jwts
     }
 
-    /// The cache key of `token`: its SHA-256 digest.
     /// The issuer an active answer must name, if one is set.
     pub(crate) fn issuer(&self) -> Option<&str> {
         self.shared.issuer.as_deref()
     }
 
+    /// Whether the opaque `token` passes the configured pre-filter (prefixes, predicate): a
+    /// token that does not is not the provider's, and is refused without a call.
+    pub(crate) fn recognises(&self, token: &str) -> bool {
+        self.shared.recognised.accepts(token)
+    }
+
+    /// The cache key of `token`: its SHA-256 digest.
     pub(crate) fn key(token: &str) -> [u8; 32] {
         crate::digest::sha256(token.as_bytes())
     }
@@ -391,7 +535,10 @@ impl Introspector {
     /// The decision for the token of `key`: a kept one, the one a concurrent request for the same
     /// token is computing (waited for), or the one `compute` makes (kept).
     ///
-    /// A request that is cancelled while computing hands the computation to the next waiter.
+    /// Only the request whose turn it is calls, and only with one of the bounded permits: when
+    /// none is free, it is refused as unavailable at once, and that refusal is not kept (the
+    /// token itself may be fine). A request that is cancelled while computing hands the
+    /// computation to the next waiter.
     pub(crate) async fn resolve<F, Fut>(
         &self,
         key: &[u8; 32],
@@ -401,33 +548,46 @@ impl Introspector {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Computed>,
     {
-        let mut placeholder = None;
-        if let Some(cache) = &self.shared.cache {
-            // An entry stale when found is removed, and the lookup repeated; a few times at most,
-            // then the decision is computed without joining anyone.
-            for _ in 0..3 {
-                match cache.get_value_or_guard_async(key).await {
-                    Ok(entry) => {
-                        let now = unix_millis();
-                        if entry.is_valid_at(now) {
-                            return entry.outcome;
-                        }
-                        cache.remove_if(key, |entry| !entry.is_valid_at(now));
-                    }
-                    Err(guard) => {
-                        placeholder = Some(guard);
-                        break;
-                    }
-                }
-            }
+        let shared = &self.shared;
+        let Some(cache) = &shared.cache else {
+            let _permit = self.permit()?;
+            return self.entry(compute().await, unix_millis()).outcome;
+        };
+        let place = shared.in_flight.join(key);
+        let _turn = place.turn().await;
+        // The request ahead may have answered meanwhile.
+        if let Some(outcome) = self.cached(key) {
+            return outcome;
         }
-        let computed = compute().await;
-        let entry = self.entry(computed, unix_millis());
-        if let Some(guard) = placeholder {
-            // Err only when the placeholder was removed meanwhile: then the entry is not kept.
-            let _ = guard.insert(entry.clone());
-        }
+        let _permit = self.permit()?;
+        let entry = self.entry(compute().await, unix_millis());
+        cache.insert(*key, entry.clone());
         entry.outcome
+    }
+
+    /// A permit for one call, if the bound leaves one.
+    fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Refusal> {
+        let shared = &self.shared;
+        shared.calls.try_acquire().map_err(|_| {
+            // Once every ten seconds at most: a flood is what fills the bound.
+            let now = unix_millis();
+            let last = shared.bound_reported.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= 10_000
+                && shared
+                    .bound_reported
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(
+                    target: "portcullis::introspection",
+                    max_concurrent_calls = shared.max_concurrent_calls,
+                    "every introspection call allowed at once is in progress: requests with \
+                     tokens that need a call get 503 until one ends (a flood of unknown tokens? \
+                     a rate limiter in front stops it; or raise Introspection::max_concurrent_calls)"
+                );
+            }
+            Refusal::Unavailable { retry_after: shared.retry_after }
+        })
     }
 
     /// POSTs `token` to the endpoint. Failures are logged here (never the token, the secret or

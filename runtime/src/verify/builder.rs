@@ -195,6 +195,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// An introspection setting that cannot work (a bound of zero calls, an empty token prefix).
+    #[error("introspection: {setting}: {problem}")]
+    InvalidIntrospectionSetting {
+        /// The setting, as [`Introspection`](crate::Introspection)'s method names it.
+        setting: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 /// `"VAR: "` when a setting came from the environment variable `VAR`.
@@ -541,9 +549,14 @@ impl VerifierBuilder {
             self = super::introspected::apply_env(self, &lookup)?;
         }
         #[cfg(not(feature = "remote"))]
-        if let Some(var) = [env::INTROSPECTION_URL, env::INTROSPECTION_CLIENT_ID]
-            .into_iter()
-            .find(|var| lookup(var).is_some())
+        if let Some(var) = [
+            env::INTROSPECTION_URL,
+            env::INTROSPECTION_CLIENT_ID,
+            env::INTROSPECTION_MAX_CONCURRENT,
+            env::INTROSPECTION_TOKEN_PREFIX,
+        ]
+        .into_iter()
+        .find(|var| lookup(var).is_some())
         {
             return Err(ConfigError::Env {
                 var,

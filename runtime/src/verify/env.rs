@@ -48,6 +48,14 @@ pub const INTROSPECTION_URL: &str = "PORTCULLIS_INTROSPECTION_URL";
 pub const INTROSPECTION_CLIENT_ID: &str = "PORTCULLIS_INTROSPECTION_CLIENT_ID";
 /// The client secret that goes with [`INTROSPECTION_CLIENT_ID`]; never logged.
 pub const INTROSPECTION_CLIENT_SECRET: &str = "PORTCULLIS_INTROSPECTION_CLIENT_SECRET";
+/// How many introspection calls may be in progress at once, a positive integer (default 32);
+/// past it, a request whose token needs a call gets 503 at once. See
+/// [`Introspection::max_concurrent_calls`](crate::Introspection::max_concurrent_calls).
+pub const INTROSPECTION_MAX_CONCURRENT: &str = "PORTCULLIS_INTROSPECTION_MAX_CONCURRENT";
+/// The prefixes the provider's opaque tokens start with, comma-separated (`ory_at_`): any other
+/// opaque token is refused without a call. See
+/// [`Introspection::opaque_token_prefix`](crate::Introspection::opaque_token_prefix).
+pub const INTROSPECTION_TOKEN_PREFIX: &str = "PORTCULLIS_INTROSPECTION_TOKEN_PREFIX";
 
 /// Every variable above, in the order they are documented: what an application checks its
 /// environment against, so that a misspelt `PORTCULLIS_*` variable (`PORTCULLIS_ISUER`) can be
@@ -67,6 +75,8 @@ pub const ALL: &[&str] = &[
     INTROSPECTION_URL,
     INTROSPECTION_CLIENT_ID,
     INTROSPECTION_CLIENT_SECRET,
+    INTROSPECTION_MAX_CONCURRENT,
+    INTROSPECTION_TOKEN_PREFIX,
 ];
 
 #[cfg(test)]
@@ -83,7 +93,7 @@ mod tests {
             .filter(|line| line.starts_with("pub const ") && line.contains("= \"PORTCULLIS_"))
             .filter_map(|line| line.split('"').nth(1))
             .collect();
-        assert_eq!(declared.len(), 14, "{declared:?}");
+        assert_eq!(declared.len(), 16, "{declared:?}");
         assert_eq!(ALL, declared.as_slice());
     }
 }

@@ -43,6 +43,54 @@ pub(super) fn is_compact_jws(token: &str) -> bool {
     }
 }
 
+/// RFC 8693 §3's token type URIs that name something else than an access token.
+const NOT_ACCESS_TOKEN_URIS: [&str; 2] =
+    ["urn:ietf:params:oauth:token-type:refresh_token", "urn:ietf:params:oauth:token-type:id_token"];
+
+/// Whether an active answer speaks of an access token. An authorization server that introspects
+/// every token it issued answers `active` for a refresh token or an ID token too, and such a
+/// token, stolen from a client, must not open the API: refused (`WrongType`) when
+///
+/// - `token_use` (Cognito's claim) is not `access` (nor `access_token`, or RFC 8693's URI),
+/// - `typ` (Keycloak's claim) is `Refresh`, `Offline`, `ID` (or `refresh_token`, `id_token`, or
+///   RFC 8693's URIs for them),
+/// - `token_type` (RFC 7662 §2.2: the access token's type, RFC 6749 §7.1) is neither `Bearer`
+///   nor `access_token` (a `token_type_hint` value) nor RFC 8693's access token URI.
+///
+/// Each member is optional; one of another JSON type is `InvalidClaims`. What refused the token
+/// is logged (the member and the value's class, never the token).
+fn access_token(members: &Map<String, Value>) -> Result<(), InvalidTokenReason> {
+    const ACCESS_TOKEN_URI: &str = "urn:ietf:params:oauth:token-type:access_token";
+    let refuse = |member: &'static str| {
+        tracing::info!(target: "portcullis::introspection", member, "an active answer is not for an access token: refused");
+        Err(InvalidTokenReason::WrongType)
+    };
+    let text = |member: &'static str| match members.get(member) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value.as_str())),
+        Some(_) => Err(InvalidTokenReason::InvalidClaims),
+    };
+    let is =
+        |value: &str, names: &[&str]| names.iter().any(|name| value.eq_ignore_ascii_case(name));
+    if let Some(used) = text("token_use")?
+        && !is(used, &["access", "access_token", ACCESS_TOKEN_URI])
+    {
+        return refuse("token_use");
+    }
+    if let Some(kind) = text("typ")?
+        && (is(kind, &["refresh", "offline", "id", "refresh_token", "id_token"])
+            || is(kind, &NOT_ACCESS_TOKEN_URIS))
+    {
+        return refuse("typ");
+    }
+    if let Some(kind) = text("token_type")?
+        && !is(kind, &["bearer", "access_token", ACCESS_TOKEN_URI])
+    {
+        return refuse("token_type");
+    }
+    Ok(())
+}
+
 impl Verifier {
     /// Authenticates `token` by introspection: served from the cache when it can be, otherwise
     /// one call per token at a time. A JWT (when JWTs are introspected too) is verified locally
@@ -53,6 +101,10 @@ impl Verifier {
         token: &str,
     ) -> Result<Principal, Denial> {
         let jws = is_compact_jws(token);
+        if !jws && !introspector.recognises(token) {
+            tracing::debug!(target: "portcullis::introspection", "an opaque token the pre-filter does not recognise: refused without a call");
+            return Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::Malformed)));
+        }
         // A JWT's decision also holds only for the keys that verified it, as in the
         // verified-token cache: new keys (a key withdrawn from the set) verify it again.
         let key = if jws {
@@ -74,16 +126,17 @@ impl Verifier {
                 }
                 let compute = || async {
                     match introspector.call(token).await {
-                        Ok(Answer::Active(members))
-                            if !names_other_issuer(&members, introspector) =>
-                        {
-                            Computed::Active {
+                        Ok(Answer::Active(members)) => match access_token(&members) {
+                            Err(reason) => Computed::Refused(reason),
+                            Ok(()) if names_other_issuer(&members, introspector) => {
+                                Computed::Refused(InvalidTokenReason::WrongIssuer)
+                            }
+                            Ok(()) => Computed::Active {
                                 principal,
                                 exp: Some(validity.exp),
                                 nbf: validity.nbf,
-                            }
-                        }
-                        Ok(Answer::Active(_)) => Computed::Refused(InvalidTokenReason::WrongIssuer),
+                            },
+                        },
                         Ok(Answer::Inactive) => Computed::Refused(InvalidTokenReason::Inactive),
                         Err(()) => Computed::Unavailable,
                     }
@@ -132,13 +185,7 @@ impl Verifier {
         issuer: Option<&str>,
     ) -> Result<(Principal, Validity), InvalidTokenReason> {
         let settings = &self.inner.settings;
-        match members.get("token_type") {
-            None => {}
-            Some(Value::String(kind))
-                if kind.eq_ignore_ascii_case("bearer")
-                    || kind.eq_ignore_ascii_case("access_token") => {}
-            Some(_) => return Err(InvalidTokenReason::InvalidClaims),
-        }
+        access_token(&members)?;
         if members.get("cnf").and_then(|cnf| cnf.get("jkt")).is_some() {
             return Err(InvalidTokenReason::InvalidClaims);
         }
@@ -203,6 +250,9 @@ impl VerifierBuilder {
 /// Applies `PORTCULLIS_INTROSPECTION_URL`, `PORTCULLIS_INTROSPECTION_CLIENT_ID` and
 /// `PORTCULLIS_INTROSPECTION_CLIENT_SECRET` to `builder`. Introspection is on when the URL or the
 /// client id is set; without the URL, the endpoint comes from the issuer's discovery document.
+/// `PORTCULLIS_INTROSPECTION_MAX_CONCURRENT` and `PORTCULLIS_INTROSPECTION_TOKEN_PREFIX` tune it,
+/// whether it was turned on by these variables or in code; alone, they are an error (they would
+/// tune nothing).
 pub(super) fn apply_env(
     mut builder: VerifierBuilder,
     lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
@@ -211,6 +261,27 @@ pub(super) fn apply_env(
     let url = read(env::INTROSPECTION_URL)?;
     let id = read(env::INTROSPECTION_CLIENT_ID)?;
     let secret = read(env::INTROSPECTION_CLIENT_SECRET)?;
+    let max_concurrent = read(env::INTROSPECTION_MAX_CONCURRENT)?
+        .map(|calls| match calls.parse::<usize>() {
+            Ok(calls) if calls > 0 => Ok(calls),
+            _ => Err(ConfigError::Env {
+                var: env::INTROSPECTION_MAX_CONCURRENT,
+                problem: "the value must be a positive integer",
+            }),
+        })
+        .transpose()?;
+    let prefixes = read(env::INTROSPECTION_TOKEN_PREFIX)?
+        .map(|prefixes| {
+            let prefixes: Vec<String> = prefixes.split(',').map(|p| p.trim().to_owned()).collect();
+            if prefixes.iter().any(String::is_empty) {
+                return Err(ConfigError::Env {
+                    var: env::INTROSPECTION_TOKEN_PREFIX,
+                    problem: "the comma-separated list holds an empty prefix",
+                });
+            }
+            Ok(prefixes)
+        })
+        .transpose()?;
     if url.is_none() && id.is_none() {
         if secret.is_some() {
             return Err(ConfigError::Env {
@@ -218,7 +289,20 @@ pub(super) fn apply_env(
                 problem: "a client secret needs PORTCULLIS_INTROSPECTION_CLIENT_ID",
             });
         }
-        return Ok(builder);
+        if builder.introspection.is_none() {
+            let tuning = [
+                (env::INTROSPECTION_MAX_CONCURRENT, max_concurrent.is_some()),
+                (env::INTROSPECTION_TOKEN_PREFIX, prefixes.is_some()),
+            ];
+            if let Some((var, _)) = tuning.into_iter().find(|(_, set)| *set) {
+                return Err(ConfigError::Env {
+                    var,
+                    problem: "introspection is not configured: set PORTCULLIS_INTROSPECTION_URL \
+                              or PORTCULLIS_INTROSPECTION_CLIENT_ID too",
+                });
+            }
+            return Ok(builder);
+        }
     }
     let mut introspection = builder.introspection.take().unwrap_or_else(|| match &url {
         Some(url) => Introspection::endpoint(url.clone()),
@@ -243,6 +327,13 @@ pub(super) fn apply_env(
         }
         (None, None) => {}
     }
+    if let Some(calls) = max_concurrent {
+        introspection = introspection.max_concurrent_calls(calls);
+    }
+    if let Some(prefixes) = prefixes {
+        // The environment's list replaces the code's, as every variable wins over the code.
+        introspection.recognised.prefixes = prefixes;
+    }
     builder.introspection = Some(introspection);
     Ok(builder)
 }
@@ -263,6 +354,9 @@ pub(super) fn introspector(
             ConfigError::IntrospectionIssuerNotAccepted(issuer)
         }
         SetupError::Client(error) => ConfigError::HttpClient(error),
+        SetupError::Setting { setting, problem } => {
+            ConfigError::InvalidIntrospectionSetting { setting, problem }
+        }
     })
 }
 
@@ -386,5 +480,126 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(err, ConfigError::IntrospectionNeedsIssuer), "{err}");
+    }
+
+    #[test]
+    fn the_bound_and_the_prefixes_from_the_environment() {
+        const URL: (&str, &str) = ("PORTCULLIS_INTROSPECTION_URL", "https://as.example/introspect");
+        const ISSUER: (&str, &str) = ("PORTCULLIS_ISSUER", "https://as.example");
+        let builder = Verifier::builder()
+            .with_env(env(&[
+                ISSUER,
+                URL,
+                ("PORTCULLIS_INTROSPECTION_MAX_CONCURRENT", "4"),
+                ("PORTCULLIS_INTROSPECTION_TOKEN_PREFIX", "ory_at_, gho_"),
+            ]))
+            .unwrap();
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("max_concurrent_calls: 4"), "{shown}");
+        assert!(shown.contains(r#"prefixes: ["ory_at_", "gho_"]"#), "{shown}");
+        assert!(builder.audience("api").build().is_ok());
+        // They tune introspection configured in code too, the variables winning.
+        let builder = Verifier::builder()
+            .issuer("https://as.example")
+            .introspection(
+                Introspection::endpoint("https://as.example/i")
+                    .max_concurrent_calls(100)
+                    .opaque_token_prefix("code_"),
+            )
+            .with_env(env(&[
+                ("PORTCULLIS_INTROSPECTION_MAX_CONCURRENT", "8"),
+                ("PORTCULLIS_INTROSPECTION_TOKEN_PREFIX", "env_"),
+            ]))
+            .unwrap();
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("max_concurrent_calls: 8"), "{shown}");
+        assert!(shown.contains(r#"prefixes: ["env_"]"#), "{shown}");
+        // Errors name the variable.
+        let cases: [(&'static [(&'static str, &'static str)], &str); 6] = [
+            (&[URL, ("PORTCULLIS_INTROSPECTION_MAX_CONCURRENT", "0")], "a positive integer"),
+            (&[URL, ("PORTCULLIS_INTROSPECTION_MAX_CONCURRENT", "-3")], "a positive integer"),
+            (&[URL, ("PORTCULLIS_INTROSPECTION_MAX_CONCURRENT", "many")], "a positive integer"),
+            (&[URL, ("PORTCULLIS_INTROSPECTION_TOKEN_PREFIX", "ory_at_,,x")], "an empty prefix"),
+            (&[("PORTCULLIS_INTROSPECTION_MAX_CONCURRENT", "4")], "not configured"),
+            (&[("PORTCULLIS_INTROSPECTION_TOKEN_PREFIX", "ory_at_")], "not configured"),
+        ];
+        for (vars, problem) in cases {
+            let err = VerifierBuilder::new().with_env(env(vars)).unwrap_err();
+            let (var, _) = vars[vars.len() - 1];
+            let shown = err.to_string();
+            assert!(shown.starts_with(var) && shown.contains(problem), "{shown}");
+        }
+    }
+
+    #[test]
+    fn settings_that_cannot_work_do_not_build() {
+        let build = |introspection: Introspection| {
+            Verifier::builder()
+                .issuer("https://as.example")
+                .audience("api")
+                .introspection(introspection)
+                .build()
+        };
+        let endpoint = || Introspection::endpoint("https://as.example/i");
+        let err = build(endpoint().max_concurrent_calls(0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "introspection: max_concurrent_calls: at least one call must be allowed"
+        );
+        let err =
+            build(endpoint().opaque_token_prefix("ory_at_").opaque_token_prefix("")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::InvalidIntrospectionSetting { setting: "opaque_token_prefix", .. }
+            ),
+            "{err}"
+        );
+        assert!(build(endpoint().max_concurrent_calls(1).opaque_token_prefix("x")).is_ok());
+    }
+
+    #[test]
+    fn which_answers_speak_of_an_access_token() {
+        let answer = |member: &str, value: Value| {
+            let mut members = Map::new();
+            members.insert(member.to_owned(), value);
+            access_token(&members)
+        };
+        assert_eq!(access_token(&Map::new()), Ok(()));
+        for (member, value) in [
+            ("token_use", "access"),
+            ("token_use", "access_token"),
+            ("token_type", "Bearer"),
+            ("token_type", "bearer"),
+            ("token_type", "access_token"),
+            ("token_type", "urn:ietf:params:oauth:token-type:access_token"),
+            ("typ", "Bearer"),
+            ("typ", "at+jwt"),
+        ] {
+            assert_eq!(answer(member, Value::from(value)), Ok(()), "{member}: {value}");
+        }
+        for (member, value) in [
+            ("token_use", "id"),
+            ("token_use", "refresh"),
+            ("typ", "Refresh"),
+            ("typ", "Offline"),
+            ("typ", "ID"),
+            ("typ", "refresh_token"),
+            ("typ", "urn:ietf:params:oauth:token-type:id_token"),
+            ("token_type", "refresh_token"),
+            ("token_type", "id_token"),
+            ("token_type", "urn:ietf:params:oauth:token-type:refresh_token"),
+            ("token_type", "urn:ietf:params:oauth:token-type:id_token"),
+            ("token_type", "mac"),
+        ] {
+            assert_eq!(
+                answer(member, Value::from(value)),
+                Err(InvalidTokenReason::WrongType),
+                "{member}: {value}"
+            );
+        }
+        for member in ["token_use", "typ", "token_type"] {
+            assert_eq!(answer(member, Value::from(1)), Err(InvalidTokenReason::InvalidClaims));
+        }
     }
 }
