@@ -54,6 +54,7 @@ mod verify;
 
 pub mod development;
 mod digest;
+mod expiring;
 mod mint;
 #[cfg(feature = "openapi")]
 pub mod openapi;
