@@ -4,7 +4,9 @@
 //! provider's keys (`PORTCULLIS_AUDIENCE`, `PORTCULLIS_REALM` and `PORTCULLIS_DISCLOSURE` apply
 //! too, and `PORTCULLIS_ROLES_CLAIM`, default `realm_access.roles`); with
 //! `PORTCULLIS_INTROSPECTION_URL`, or `PORTCULLIS_INTROSPECTION_CLIENT_ID` and `…_CLIENT_SECRET`
-//! beside `PORTCULLIS_ISSUER`, opaque tokens are accepted by introspection.
+//! beside `PORTCULLIS_ISSUER`, opaque tokens are accepted by introspection
+//! (`PORTCULLIS_INTROSPECTION_MAX_CONCURRENT` bounds the calls in progress at once, default 32;
+//! `PORTCULLIS_INTROSPECTION_TOKEN_PREFIX` names the prefixes of the provider's opaque tokens).
 //!
 //! With no `PORTCULLIS_*` variable at all, the server runs in **development mode**, on a loopback
 //! address only: it generates a signing key, mints tokens for three users and an administrator,

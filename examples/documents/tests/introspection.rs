@@ -30,7 +30,7 @@ const CLIENT_SECRET: &str = "never-logged-secret";
 const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Every setting the binary reads, removed so that only the test's own apply.
-const SETTINGS: [&str; 16] = [
+const SETTINGS: [&str; 18] = [
     "DOCUMENTS_ADDR",
     "DOCUMENTS_DB",
     "PORTCULLIS_ISSUER",
@@ -47,6 +47,8 @@ const SETTINGS: [&str; 16] = [
     "PORTCULLIS_INTROSPECTION_URL",
     "PORTCULLIS_INTROSPECTION_CLIENT_ID",
     "PORTCULLIS_INTROSPECTION_CLIENT_SECRET",
+    "PORTCULLIS_INTROSPECTION_MAX_CONCURRENT",
+    "PORTCULLIS_INTROSPECTION_TOKEN_PREFIX",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -333,5 +335,41 @@ async fn opaque_tokens_with_the_endpoint_from_discovery() {
     assert_eq!(posts.len(), 3, "{posts:?}");
     assert!(posts.iter().all(|(path, _, _)| path == "/discovered/introspect"), "{posts:?}");
     assert!(posts.iter().all(|(_, auth, _)| auth.as_deref() == Some(expected_basic().as_str())));
+    assert_clean(&server.logs(), &tokens);
+}
+
+/// The flood settings from the environment: tokens without one of the provider's prefixes are
+/// refused without a call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_prefix_and_the_bound_from_the_environment() {
+    let auth = As::start().await;
+    let url = format!("{}/oauth/introspect", auth.base);
+    let server = Server::start(&[
+        ("PORTCULLIS_ISSUER", &auth.base),
+        ("PORTCULLIS_AUDIENCE", "documents"),
+        ("PORTCULLIS_INTROSPECTION_URL", &url),
+        ("PORTCULLIS_INTROSPECTION_CLIENT_ID", CLIENT_ID),
+        ("PORTCULLIS_INTROSPECTION_CLIENT_SECRET", CLIENT_SECRET),
+        ("PORTCULLIS_INTROSPECTION_MAX_CONCURRENT", "4"),
+        ("PORTCULLIS_INTROSPECTION_TOKEN_PREFIX", "alice-,bob-, revoked-"),
+    ]);
+    let mut tokens = exercise(&server, &auth).await;
+    assert_eq!(auth.posts().len(), 3);
+    for made_up in ["mallory-opaque-7f3a9c", "xalice-opaque-7f3a9c", "made-up-93b1d"] {
+        let refused =
+            call(http::Method::GET, format!("{}/documents", server.base), made_up, None).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&refused, "www-authenticate"),
+            Some(r#"Bearer realm="documents", error="invalid_token""#)
+        );
+        assert_eq!(header(&refused, "content-type"), Some(PROBLEM_JSON));
+        assert_eq!(
+            refused.body,
+            json!({"type": "about:blank", "title": "Unauthorized", "status": 401})
+        );
+        tokens.push(made_up.to_owned());
+    }
+    assert_eq!(auth.posts().len(), 3, "a token without the prefix was introspected");
     assert_clean(&server.logs(), &tokens);
 }

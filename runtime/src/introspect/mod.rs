@@ -786,4 +786,74 @@ mod tests {
         }
         assert_eq!(introspector.shared.in_flight.len(), 0);
     }
+
+    /// A request cancelled while its call is in progress (the client went away) hands the
+    /// computation to the next request for the token, which calls once and keeps the answer.
+    #[tokio::test]
+    async fn a_cancelled_call_hands_over_to_the_next_waiter() {
+        let introspector = introspector(Introspection::endpoint("https://as.example/i"));
+        let key = Introspector::key("the-token");
+        let started = Arc::new(tokio::sync::Notify::new());
+        let first = {
+            let (introspector, started) = (introspector.clone(), Arc::clone(&started));
+            tokio::spawn(async move {
+                let compute = || async move {
+                    started.notify_one();
+                    std::future::pending::<Computed>().await
+                };
+                introspector.resolve(&key, compute).await
+            })
+        };
+        started.notified().await;
+        let second = {
+            let introspector = introspector.clone();
+            tokio::spawn(async move {
+                let compute = || async { Computed::Refused(InvalidTokenReason::Inactive) };
+                introspector.resolve(&key, compute).await
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished(), "the second request waits for the first one's call");
+        first.abort();
+        let outcome = second.await.unwrap_or_else(|_| panic!("the second request ends"));
+        assert_eq!(outcome.err(), Some(Refusal::Invalid(InvalidTokenReason::Inactive)));
+        // Kept: a third request does not compute.
+        let third = introspector.resolve(&key, || async { panic!("computed again") }).await;
+        assert_eq!(third.err(), Some(Refusal::Invalid(InvalidTokenReason::Inactive)));
+        assert_eq!(introspector.shared.in_flight.len(), 0);
+    }
+
+    /// Past the bound, a request that needs a call is refused at once, and the refusal is not
+    /// kept; the permit comes back when the call ends.
+    #[tokio::test]
+    async fn past_the_bound_a_call_is_refused_at_once_and_not_kept() {
+        let introspector =
+            introspector(Introspection::endpoint("https://as.example/i").max_concurrent_calls(1));
+        let started = Arc::new(tokio::sync::Notify::new());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let held = {
+            let (introspector, started, release) =
+                (introspector.clone(), Arc::clone(&started), Arc::clone(&release));
+            tokio::spawn(async move {
+                let compute = || async move {
+                    started.notify_one();
+                    release.notified().await;
+                    Computed::Refused(InvalidTokenReason::Inactive)
+                };
+                introspector.resolve(&Introspector::key("held"), compute).await
+            })
+        };
+        started.notified().await;
+        let other = Introspector::key("other");
+        let busy = introspector.resolve(&other, || async { panic!("called past the bound") }).await;
+        let retry_after = Duration::from_secs(1);
+        assert_eq!(busy.err(), Some(Refusal::Unavailable { retry_after }));
+        assert!(introspector.cached(&other).is_none(), "the 503 is not kept");
+        release.notify_one();
+        assert!(held.await.is_ok());
+        let fine = introspector
+            .resolve(&other, || async { Computed::Refused(InvalidTokenReason::Expired) })
+            .await;
+        assert_eq!(fine.err(), Some(Refusal::Invalid(InvalidTokenReason::Expired)));
+    }
 }
