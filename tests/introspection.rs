@@ -821,7 +821,9 @@ async fn past_the_bound_a_new_token_is_a_503_at_once_without_a_call() {
     const BOUND: usize = 4;
     const OVER: usize = 12;
     let server = As::start().await;
-    let app = app(verifier(introspection(&server.url("/introspect")).max_concurrent_calls(BOUND)));
+    // A long timeout: the held calls must not fail while the test looks at the others.
+    let config = introspection(&server.url("/introspect")).timeout(Duration::from_secs(60));
+    let app = app(verifier(config.max_concurrent_calls(BOUND)));
     let hold = hold(&server);
     let tokens: Vec<String> = (0..BOUND + OVER).map(|_| opaque()).collect();
     for (i, token) in tokens.iter().enumerate() {
@@ -875,7 +877,8 @@ async fn past_the_bound_a_new_token_is_a_503_at_once_without_a_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_call_in_progress_does_not_count_against_the_bound() {
     let server = As::start().await;
-    let app = app(verifier(introspection(&server.url("/introspect")).max_concurrent_calls(2)));
+    let config = introspection(&server.url("/introspect")).timeout(Duration::from_secs(60));
+    let app = app(verifier(config.max_concurrent_calls(2)));
     let hold = hold(&server);
     let (popular, other, third) = (opaque(), opaque(), opaque());
     server.answer(&popular, Answer::Json(active("alice")));
@@ -907,7 +910,8 @@ async fn waiting_for_a_call_in_progress_does_not_count_against_the_bound() {
 async fn the_default_bound_is_32_calls() {
     assert_eq!(Introspection::DEFAULT_MAX_CONCURRENT_CALLS, 32);
     let server = As::start().await;
-    let app = app(verifier(introspection(&server.url("/introspect"))));
+    let config = introspection(&server.url("/introspect")).timeout(Duration::from_secs(60));
+    let app = app(verifier(config));
     let hold = hold(&server);
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..40 {
