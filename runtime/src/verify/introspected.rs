@@ -57,8 +57,8 @@ const NOT_ACCESS_TOKEN_URIS: [&str; 2] =
 /// - `token_type` (RFC 7662 §2.2: the access token's type, RFC 6749 §7.1) is neither `Bearer`
 ///   nor `access_token` (a `token_type_hint` value) nor RFC 8693's access token URI.
 ///
-/// Each member is optional; one of another JSON type is `InvalidClaims`. What refused the token
-/// is logged (the member and the value's class, never the token).
+/// Each member is optional; one of another JSON type is `InvalidClaims`. The member that refused
+/// the token is logged by name (never its value, nor the token).
 fn access_token(members: &Map<String, Value>) -> Result<(), InvalidTokenReason> {
     const ACCESS_TOKEN_URI: &str = "urn:ietf:params:oauth:token-type:access_token";
     let refuse = |member: &'static str| {
