@@ -68,8 +68,9 @@ impl KeyRefresh {
     }
 
     /// The shortest time between two fetches (default 10 seconds, at least 10 milliseconds):
-    /// bounds the refreshes that tokens with unknown `kid`s trigger, the retries while the
-    /// provider is down, and a short `max-age`.
+    /// bounds the refreshes that tokens with unknown `kid`s trigger (with discovery, such a
+    /// refresh that still lacks the key also reads the discovery document once), the retries
+    /// while the provider is down, and a short `max-age`.
     #[must_use]
     pub fn min_interval(mut self, min_interval: Duration) -> Self {
         // Zero would turn the retries of an outage into a busy loop against the provider.

@@ -629,7 +629,11 @@ impl VerifierBuilder {
     /// `{issuer}/.well-known/openid-configuration` (OpenID Connect), or when that is not
     /// served, `/.well-known/oauth-authorization-server{path}` (RFC 8414), names the
     /// `jwks_uri`, and must name `issuer` exactly. The document is read again on the keys'
-    /// schedule, so that a changed `jwks_uri` is followed.
+    /// schedule, and when a token's `kid` is still unknown after the keys were fetched again
+    /// (within that same rate-limited fetch), so that a changed `jwks_uri` is followed. A
+    /// document fetched over `https` must name an `https` `jwks_uri`: an `http` one, loopback
+    /// included, is refused as a downgrade (the keys are then unavailable: 503, and a warning
+    /// `could not fetch the key set` in the log).
     ///
     /// ```
     /// let verifier = portcullis::Verifier::builder()
