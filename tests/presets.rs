@@ -7,7 +7,10 @@
 
 use http::StatusCode;
 use jsonwebtoken::EncodingKey;
-use portcullis::{Disclosure, Key, Preset, Principal, Verifier, VerifierBuilder};
+use portcullis::testing::TestIssuer;
+use portcullis::{
+    Disclosure, InvalidTokenReason, Key, Preset, Principal, Verifier, VerifierBuilder,
+};
 use portcullis_tests::{Reply, app, assert_denied, bearer, fixture, send};
 use serde_json::{Map, Value, json};
 
@@ -154,6 +157,120 @@ async fn keycloak_realm_issuer_and_audience_mapper() {
     let mut claims = shape.claims.clone();
     claims.insert("aud".into(), json!("account"));
     assert_refused(&me(&builder, &sign(&shape.header, &claims)).await, WRONG_AUDIENCE);
+}
+
+#[tokio::test]
+async fn keycloak_refuses_its_id_refresh_and_offline_tokens() {
+    let shape = shape("keycloak");
+    let builder = Verifier::builder()
+        .preset(Preset::keycloak("https://sso.example.com", "acme").key(key(&shape)))
+        .audience("documents-api");
+    // The access token passes.
+    let access = sign(&shape.header, &shape.claims);
+    assert_caller(
+        &me(&builder, &access).await,
+        "f1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        &["openid", "profile", "email", "docs:read"],
+    );
+    // The ID token of a client that is also the API: its audience is the API, its `typ` `ID`.
+    let id_token = with_times(&shape.document["id_token_claims"]);
+    assert_eq!(id_token["aud"], "documents-api");
+    assert_refused(&me(&builder, &sign(&shape.header, &id_token)).await, WRONG_TYPE);
+    // A refresh token (its audience is the realm, but its type is refused first).
+    let refresh = with_times(&shape.document["refresh_token_claims"]);
+    assert_refused(&me(&builder, &sign(&shape.header, &refresh)).await, WRONG_TYPE);
+    // Every other type Keycloak issues, in an access token's claims, audience and all.
+    for typ in ["ID", "Refresh", "Offline", "Logout", "bearer", "Bearer ", "at+jwt", ""] {
+        let mut claims = shape.claims.clone();
+        claims.insert("typ".into(), json!(typ));
+        assert_refused(&me(&builder, &sign(&shape.header, &claims)).await, WRONG_TYPE);
+    }
+    for typ in [json!(["Bearer"]), json!(null), json!(1), json!({"typ": "Bearer"})] {
+        let mut claims = shape.claims.clone();
+        claims.insert("typ".into(), typ);
+        assert_refused(&me(&builder, &sign(&shape.header, &claims)).await, WRONG_TYPE);
+    }
+    // Keycloak sets `typ` in every token it issues: one without it is no Keycloak access token.
+    let mut unmarked = shape.claims.clone();
+    unmarked.remove("typ");
+    assert_refused(&me(&builder, &sign(&shape.header, &unmarked)).await, MISSING_CLAIM);
+    // The public `verify` refuses the same, with the reason.
+    let verifier = builder.clone().build().unwrap();
+    assert_eq!(
+        verifier.verify(&sign(&shape.header, &id_token)).unwrap_err(),
+        InvalidTokenReason::WrongType
+    );
+    assert!(verifier.verify(&access).is_ok());
+}
+
+#[tokio::test]
+async fn entra_id_refuses_id_tokens_and_v1_tokens_and_accepts_app_only_tokens() {
+    let shape = shape("entra-id");
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let builder = Verifier::builder()
+        .preset(Preset::entra_id([tenant]).key(key(&shape)))
+        .audience("6e74172b-be56-4843-9ff4-e66a39bb12e3");
+    // A delegated access token passes.
+    let delegated = sign(&shape.header, &shape.claims);
+    assert_caller(
+        &me(&builder, &delegated).await,
+        "HKZpfaHyWadeOouYlitjrI-KffTm222X5rrV3xDqfKQ",
+        &["access_as_user"],
+    );
+    // So does an app-only one: `roles`, no `scp`, `idtyp: app`.
+    let app_only = sign(&shape.header, &with_times(&shape.document["app_token_claims"]));
+    let reply = me(&builder, &app_only).await;
+    assert_caller(&reply, "5a1f3c2e-8b7d-4e6f-9a0b-1c2d3e4f5a6b", &[]);
+    let caller = principal(&builder, &app_only);
+    assert_eq!(roles(&caller), ["Documents.Read.All"]);
+    // The ID token of a registration that is also the API: same issuer, same audience, same
+    // keys, `ver` 2.0, but neither `scp` nor `roles`.
+    let id_token = with_times(&shape.document["id_token_claims"]);
+    assert_eq!(id_token["aud"], shape.claims["aud"]);
+    assert_refused(&me(&builder, &sign(&shape.header, &id_token)).await, WRONG_TYPE);
+    // With an empty `scp` it would be an access token of the API, granting nothing.
+    let mut no_grant = shape.claims.clone();
+    no_grant.remove("scp");
+    assert_refused(&me(&builder, &sign(&shape.header, &no_grant)).await, WRONG_TYPE);
+    // A v1.0 token at the v2.0 issuer, or no version at all.
+    let mut v1 = shape.claims.clone();
+    v1.insert("ver".into(), json!("1.0"));
+    assert_refused(&me(&builder, &sign(&shape.header, &v1)).await, WRONG_TYPE);
+    v1.insert("ver".into(), json!(2.0));
+    assert_refused(&me(&builder, &sign(&shape.header, &v1)).await, WRONG_TYPE);
+    v1.remove("ver");
+    assert_refused(&me(&builder, &sign(&shape.header, &v1)).await, MISSING_CLAIM);
+    // `idtyp`: `app` and `user` are access tokens; anything else is no token type of theirs.
+    for idtyp in ["user", "app"] {
+        let mut claims = shape.claims.clone();
+        claims.insert("idtyp".into(), json!(idtyp));
+        assert_eq!(me(&builder, &sign(&shape.header, &claims)).await.status, StatusCode::OK);
+    }
+    for idtyp in [json!("id"), json!("App"), json!(""), json!(["app"]), json!(null)] {
+        let mut claims = shape.claims.clone();
+        claims.insert("idtyp".into(), idtyp);
+        assert_refused(&me(&builder, &sign(&shape.header, &claims)).await, WRONG_TYPE);
+    }
+}
+
+#[test]
+fn claim_rules_a_provider_marks_its_access_tokens_with() {
+    let issuer = TestIssuer::eddsa();
+    let builder = issuer
+        .verifier()
+        .require_any_claim(["scp", "roles"])
+        .restrict_claim_values("kind", ["a", "b"]);
+    let verifier = builder.build().unwrap();
+    let verify =
+        |token: String| verifier.verify(&token).map(|principal| principal.subject().to_owned());
+    assert_eq!(verify(issuer.token("alice").claim("scp", "read").sign()).unwrap(), "alice");
+    assert_eq!(verify(issuer.token("alice").claim("roles", json!(["x"])).sign()).unwrap(), "alice");
+    let neither = issuer.token("alice").claim("scope", "read").sign();
+    assert_eq!(verify(neither).unwrap_err(), InvalidTokenReason::WrongType);
+    let kind_a = issuer.token("alice").claim("scp", "read").claim("kind", "b").sign();
+    assert_eq!(verify(kind_a).unwrap(), "alice");
+    let kind_c = issuer.token("alice").claim("scp", "read").claim("kind", "c").sign();
+    assert_eq!(verify(kind_c).unwrap_err(), InvalidTokenReason::WrongType);
 }
 
 #[tokio::test]

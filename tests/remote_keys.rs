@@ -1183,15 +1183,14 @@ async fn a_key_set_that_fails_is_discovered_again() {
     let verifier = discovering(&issuer);
     assert_accepted(&verifier, &a).await;
 
-    // The provider moves its key set; the old URL fails, once, and discovery finds the new one.
+    // The provider moves its key set and the old URL fails: the token's refresh reads discovery
+    // again and finds the new one, within the same request.
     idp.set("/keys-v1", Answer::new(StatusCode::GONE, "text/plain", "moved"));
     idp.set(DISCOVERY, Answer::json(&discovery_document(&issuer, &idp.url("/keys-v2"))));
     idp.set("/keys-v2", Answer::json(&jwks(&[&a, &b], &[])));
     tokio::time::sleep(PAST_MIN_INTERVAL).await;
-    assert_unavailable(&me(&verifier, &fresh_token(&b)).await);
-    assert_accepted(&verifier, &a).await;
-    tokio::time::sleep(PAST_MIN_INTERVAL).await;
     assert_accepted(&verifier, &b).await;
+    assert_accepted(&verifier, &a).await;
     assert_eq!((idp.hits(DISCOVERY), idp.hits("/keys-v1"), idp.hits("/keys-v2")), (2, 2, 1));
 
     // A provider that is down at discovery time is retried too.
@@ -1201,6 +1200,111 @@ async fn a_key_set_that_fails_is_discovered_again() {
         &me(&verifier, &fresh_token(&signer("c").with_issuer(issuer.clone()))).await,
     );
     assert_accepted(&verifier, &b).await;
+}
+
+/// The peer catalog's `rfc8414-jwks-uri-rotation-must-reconfigure-jwks-cache`: the provider moves
+/// its `jwks_uri` while the old URL still answers with the old keys. A token signed with a key
+/// published only at the new URL is accepted after the discovery document is read again, and
+/// the old URL is not used any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_jwks_uri_is_followed_when_a_key_is_still_unknown() {
+    let idp = Idp::start().await;
+    let issuer = idp.url("/realms/acme");
+    let discovery = "/realms/acme/.well-known/openid-configuration";
+    let (v1, v2) = ("/realms/acme/jwks-v1.json", "/realms/acme/jwks-v2.json");
+    let a = signer("a").with_issuer(issuer.clone());
+    let b = signer("b").with_issuer(issuer.clone());
+    let c = signer("c").with_issuer(issuer.clone());
+    idp.set(discovery, Answer::json(&discovery_document(&issuer, &idp.url(v1))));
+    idp.set(v1, Answer::json(&jwks(&[&a], &[])));
+    let verifier = discovering(&issuer);
+    assert_accepted(&verifier, &a).await;
+    assert_eq!((idp.hits(discovery), idp.hits(v1), idp.hits(v2)), (1, 1, 0));
+
+    // A key that is merely unknown (a forged kid) with the provider unchanged: the key set and
+    // the discovery document are read once each, and the discovery says nothing new.
+    tokio::time::sleep(PAST_MIN_INTERVAL).await;
+    let forged = a.token("mallory").kid(Some(&random_kid())).sign();
+    assert_refused(&me(&verifier, &forged).await, UNKNOWN_KEY);
+    assert_eq!((idp.hits(discovery), idp.hits(v1), idp.hits(v2)), (2, 2, 0));
+
+    // The provider moves its key set; the old URL keeps serving the old keys.
+    idp.set(discovery, Answer::json(&discovery_document(&issuer, &idp.url(v2))));
+    idp.set(v2, Answer::json(&jwks(&[&a, &b], &[])));
+    tokio::time::sleep(PAST_MIN_INTERVAL).await;
+    let reply = me(&verifier, &fresh_token(&b)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert!(reply.body["sub"].as_str().unwrap().starts_with("user-"), "{reply:?}");
+    assert_eq!((idp.hits(discovery), idp.hits(v1), idp.hits(v2)), (3, 3, 1));
+    assert_accepted(&verifier, &a).await;
+
+    // From now on the new URL is the key set: a rotation there is found without discovery, and
+    // the old URL is never asked again, neither on demand nor on the schedule.
+    idp.set(v2, Answer::json(&jwks(&[&a, &b, &c], &[])));
+    tokio::time::sleep(PAST_MIN_INTERVAL).await;
+    assert_accepted(&verifier, &c).await;
+    assert_eq!((idp.hits(discovery), idp.hits(v1), idp.hits(v2)), (3, 3, 2));
+    // Keys the old URL still serves are not keys any more once the new set drops them.
+    idp.set(v1, Answer::json(&jwks(&[&a, &b, &c], &[])));
+    idp.set(v2, Answer::json(&jwks(&[&b, &c], &[])));
+    tokio::time::sleep(PAST_MIN_INTERVAL).await;
+    assert_refused(
+        &me(&verifier, &fresh_token(&signer("d").with_issuer(issuer.clone()))).await,
+        UNKNOWN_KEY,
+    );
+    assert_eq!(idp.hits(v1), 3, "the old jwks_uri is not used after the move");
+    assert!(me(&verifier, &fresh_token(&a)).await.status == StatusCode::UNAUTHORIZED);
+    assert_accepted(&verifier, &b).await;
+}
+
+/// Reading discovery again is part of the rate-limited refresh: hundreds of unknown `kid`s are
+/// at most one key-set fetch and one discovery read per minimum interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_kid_flood_reads_discovery_at_the_refresh_rate() {
+    let idp = Idp::start().await;
+    let issuer = idp.base();
+    let a = signer("a").with_issuer(issuer.clone());
+    idp.set(DISCOVERY, Answer::json(&discovery_document(&issuer, &idp.url("/certs"))));
+    idp.set("/certs", Answer::json(&jwks(&[&a], &[])));
+    let min_interval = Duration::from_millis(400);
+    let since_build = Instant::now();
+    let verifier = Verifier::builder()
+        .oidc_issuer(&issuer)
+        .audience(TEST_AUDIENCE)
+        .key_refresh(quick().min_interval(min_interval))
+        .disclosure(Disclosure::Production)
+        .build()
+        .unwrap();
+    assert_accepted(&verifier, &a).await;
+    assert_eq!((idp.hits(DISCOVERY), idp.hits("/certs")), (1, 1));
+
+    // Three waves of 200 concurrent unknown kids, with slow answers so that they overlap.
+    idp.set(
+        DISCOVERY,
+        Answer::json(&discovery_document(&issuer, &idp.url("/certs")))
+            .delayed(Duration::from_millis(100)),
+    );
+    idp.set("/certs", Answer::json(&jwks(&[&a], &[])).delayed(Duration::from_millis(100)));
+    let mut refused = 0;
+    for _ in 0..3 {
+        let (replies, _) = storm(&verifier, &a, 200).await;
+        for reply in &replies {
+            assert_denied(reply, StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN), None);
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 600);
+    let (discoveries, key_sets) = (idp.hits(DISCOVERY) - 1, idp.hits("/certs") - 1);
+    let bound = fetch_bound(since_build.elapsed(), min_interval);
+    assert!(discoveries >= 1, "the flood read discovery again");
+    assert!(
+        discoveries <= bound,
+        "{discoveries} discovery reads for 600 unknown kids, at most {bound}"
+    );
+    assert!(key_sets <= bound, "{key_sets} key-set fetches for 600 unknown kids, at most {bound}");
+    assert!(discoveries <= key_sets, "discovery is read only after the key set lacked the key");
+    // Known keys kept working throughout.
+    assert_accepted(&verifier, &a).await;
 }
 
 // ---------------------------------------------------------------------------------------------

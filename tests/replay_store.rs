@@ -297,3 +297,75 @@ async fn a_proof_replayed_against_another_instance_is_refused() {
     let fresh = key.proof("GET", &format!("{ORIGIN}/me"), &token).sign();
     assert_eq!(send(instances[1].clone(), request(&fresh)).await.status, StatusCode::OK);
 }
+
+/// Key `n` of a volume test: distinct for every `n`.
+fn numbered(n: u32) -> [u8; 32] {
+    let mut key = [0x5a; 32];
+    key[..4].copy_from_slice(&n.to_be_bytes());
+    key
+}
+
+/// `remember` of keys `range` on `store`, 64 calls in flight at a time; each answer in order.
+async fn remember_all(
+    store: &RedisReplayStore,
+    range: std::ops::Range<u32>,
+) -> Vec<Result<bool, ReplayStoreError>> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(range)
+        .map(|n| store.remember(numbered(n), TTL))
+        .buffered(64)
+        .collect()
+        .await
+}
+
+/// Every one of 50 000 proofs is refused as a replay for its window, from either of two
+/// instances: Redis keeps each key for its whole ttl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_of_a_busy_window_is_remembered() {
+    let server = RedisServer::start();
+    let first = RedisReplayStore::connect(&server.url()).await.unwrap();
+    let second = RedisReplayStore::connect(&server.url()).await.unwrap();
+    let answers = remember_all(&first, 0..50_000).await;
+    assert!(answers.iter().all(|answer| matches!(answer, Ok(true))));
+    let again = remember_all(&second, 0..50_000).await;
+    let forgotten = again.iter().filter(|answer| !matches!(answer, Ok(false))).count();
+    assert_eq!(forgotten, 0, "keys forgotten within their window");
+    assert_eq!(server.command("DBSIZE"), ":50000");
+}
+
+/// A server with a memory limit and `noeviction` fills up: then new proofs are refused with an
+/// error (503), and every key it took is still a replay. It never forgets one to make room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_fails_closed_and_forgets_nothing() {
+    let server =
+        RedisServer::start_with(&["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"]);
+    let store = RedisReplayStore::connect(&server.url()).await.unwrap();
+    let answers = remember_all(&store, 0..100_000).await;
+    let stored = answers.iter().take_while(|answer| matches!(answer, Ok(true))).count();
+    assert!(stored > 1_000, "only {stored} keys fit");
+    let refused = answers[stored..].iter().filter(|answer| answer.is_err()).count();
+    assert!(refused > 0, "3 MB held 100 000 keys: raise the volume");
+    let message = answers.iter().find_map(|answer| answer.as_ref().err()).unwrap().to_string();
+    assert!(message.contains("OOM"), "{message}");
+    // Every key taken is still there, and none of them passes again: a full server answers even
+    // a replay's `SET NX` with the OOM error (a 503), never with a new key.
+    assert_eq!(server.command("DBSIZE"), format!(":{stored}"), "a key was evicted");
+    let again = remember_all(&store, 0..u32::try_from(stored).unwrap()).await;
+    assert!(again.iter().all(|answer| !matches!(answer, Ok(true))), "a replay was accepted");
+}
+
+/// A server that may evict keys to make room is refused at connection, whichever policy: each
+/// of them could evict a live proof's key (the `volatile-*` ones too, as every key has a ttl).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_may_evict_is_refused() {
+    for policy in ["allkeys-lru", "volatile-ttl", "allkeys-random", "volatile-lfu"] {
+        let server =
+            RedisServer::start_with(&["--maxmemory", "64mb", "--maxmemory-policy", policy]);
+        let error = RedisReplayStore::connect(&server.url()).await.unwrap_err().to_string();
+        assert!(error.contains(policy) && error.contains("noeviction"), "{error}");
+    }
+    // An eviction policy without a memory limit evicts nothing: accepted.
+    let server =
+        RedisServer::start_with(&["--maxmemory", "0", "--maxmemory-policy", "allkeys-lru"]);
+    assert!(RedisReplayStore::connect(&server.url()).await.is_ok());
+}

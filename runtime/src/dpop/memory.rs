@@ -1,27 +1,31 @@
-//! The default replay store: in this process's memory, bounded and expiring.
+//! The default replay store: in this process's memory, exact for its window, bounded, and
+//! closed when full.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-use quick_cache::sync::{Cache, EntryAction, EntryResult};
 
 use super::replay::{ReplayStore, ReplayStoreError};
 
 const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-/// The replay store of one process: each proof's key is kept in memory until its `ttl` ends.
+/// The replay store of one process: each proof's key is remembered for exactly its `ttl`.
 ///
-/// An entry lives for its `ttl` (on the monotonic clock) and an expired entry never counts as
-/// seen. Two concurrent [`remember`](ReplayStore::remember) calls for one key see exactly one
-/// `true`: a key is checked and recorded under one lock.
+/// A key is refused as a replay for its whole `ttl` (on the monotonic clock), whatever else
+/// arrives meanwhile: the store never evicts a live key. Expired keys are dropped as soon as a
+/// call finds them expired (oldest end first), so they never take the room of live ones. Two
+/// concurrent [`remember`](ReplayStore::remember) calls for one key see exactly one `true`: a key
+/// is checked and recorded under one lock.
 ///
-/// The store is bounded: it holds about [`capacity`](Self::with_capacity) keys (100 000 by
-/// default, about 100 bytes each), and when it is full the least useful entries are evicted
-/// first: those never seen again, oldest first, which for proofs means the oldest. **A replay
-/// of a proof whose key was evicted is accepted**: size the store for at least the number of
-/// proofs accepted within one proof window (proofs per second × the window, e.g. 500/s × 120 s
-/// = 60 000), with room to spare.
+/// **When the store holds [`capacity`](Self::with_capacity) live keys, it fails closed**: a new
+/// key is answered with a [`ReplayStoreError`], so the request gets 503 with `Retry-After`, as
+/// with a shared store that is down, until keys expire. Size it for the proofs accepted within one
+/// proof window, with room to spare: proofs per second × (the proof window + the leeway), e.g.
+/// 500/s × 150 s = 75 000 (the default capacity is 100 000, about 15 MB when full: each key
+/// costs about 150 bytes).
 ///
 /// The store is not shared between processes: an API run as several instances needs a shared
 /// store (the `redis` feature's `RedisReplayStore`), or a proof refused by one instance is
@@ -41,10 +45,35 @@ const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MemoryReplayStore {
-    /// Each key with the instant its entry ends.
-    entries: Cache<[u8; 32], Instant>,
+    live: Mutex<LiveKeys>,
     capacity: usize,
 }
+
+/// The keys whose `ttl` has not ended, each with its end, and the same ends in order.
+#[derive(Default)]
+struct LiveKeys {
+    ends: HashMap<[u8; 32], Instant>,
+    /// The same entries as `ends`, earliest end first. A key enters both only while it is
+    /// absent from `ends`, after every expired key left both, so the two always agree.
+    by_end: BinaryHeap<Reverse<(Instant, [u8; 32])>>,
+}
+
+impl LiveKeys {
+    /// Drops every key whose end is not after `now`.
+    fn drop_expired(&mut self, now: Instant) {
+        while let Some(Reverse((end, key))) = self.by_end.peek().copied() {
+            if end > now {
+                break;
+            }
+            self.by_end.pop();
+            self.ends.remove(&key);
+        }
+    }
+}
+
+/// The store is full of live keys: it cannot remember another one.
+#[derive(Debug)]
+struct Full;
 
 impl MemoryReplayStore {
     /// The capacity of [`MemoryReplayStore::new`] and of the default store.
@@ -55,45 +84,43 @@ impl MemoryReplayStore {
         Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
-    /// A store of about `capacity` keys (at least one). Past it, the least useful entries are
-    /// evicted, and a replay of an evicted proof is accepted: see the type's documentation.
+    /// A store of at most `capacity` live keys (at least one). A new key beyond it is an error
+    /// (the request gets 503), never a forgotten older key: see the type's documentation.
     pub fn with_capacity(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
-        Self { entries: Cache::new(capacity), capacity }
+        Self { live: Mutex::default(), capacity: capacity.max(1) }
     }
 
-    /// How many keys the store holds at most, about.
+    /// How many live keys the store holds at most.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// [`ReplayStore::remember`] at `now`: `true` when `key` had no entry that ends after `now`,
-    /// and it has one ending at `now + ttl` from here on.
-    fn remember_at(&self, key: [u8; 32], ttl: Duration, now: Instant) -> bool {
+    /// [`ReplayStore::remember`] at `now`: `Ok(true)` when `key` had no entry that ends after
+    /// `now`, and it has one ending at `now + ttl` from here on; `Ok(false)` for a replay.
+    fn remember_at(&self, key: [u8; 32], ttl: Duration, now: Instant) -> Result<bool, Full> {
         // A longer ttl than a century is a century: never, within the life of the process.
-        let ends = now.checked_add(ttl.min(CENTURY)).unwrap_or(now);
-        // The shard's write lock is held from the look-up to the update, so two calls for one
-        // key cannot both see it absent. A vacant key gets a placeholder that makes a concurrent
-        // call for the same key wait until the entry is inserted, a few instructions later.
-        match self.entries.entry(&key, None, |_, entry_ends| {
-            if *entry_ends > now {
-                EntryAction::Retain(false)
-            } else {
-                // Expired: as if absent.
-                *entry_ends = ends;
-                EntryAction::Retain(true)
-            }
-        }) {
-            EntryResult::Retained(new) => new,
-            EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => {
-                // Fails only if the placeholder was removed meanwhile, which this store never
-                // does; the key was still absent when this call looked, so it is new.
-                let _ = guard.insert(ends);
-                true
-            }
-            // `Remove` is never returned, and there is no timeout.
-            EntryResult::Removed(..) | EntryResult::Timeout => true,
+        let end = now.checked_add(ttl.min(CENTURY)).unwrap_or(now);
+        // Nothing in the structure is left half-updated by a panic, so a poisoned lock is usable.
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        live.drop_expired(now);
+        if live.ends.contains_key(&key) {
+            return Ok(false);
         }
+        if end <= now {
+            // A zero ttl: new, and remembered for no time at all.
+            return Ok(true);
+        }
+        if live.ends.len() >= self.capacity {
+            return Err(Full);
+        }
+        live.ends.insert(key, end);
+        live.by_end.push(Reverse((end, key)));
+        Ok(true)
+    }
+
+    /// How many live keys the store held when it was last called.
+    fn len(&self) -> usize {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner).ends.len()
     }
 }
 
@@ -108,7 +135,7 @@ impl std::fmt::Debug for MemoryReplayStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryReplayStore")
             .field("capacity", &self.capacity)
-            .field("len", &self.entries.len())
+            .field("len", &self.len())
             .finish()
     }
 }
@@ -119,14 +146,22 @@ impl ReplayStore for MemoryReplayStore {
         key: [u8; 32],
         ttl: Duration,
     ) -> Pin<Box<dyn Future<Output = Result<bool, ReplayStoreError>> + Send + '_>> {
-        let new = self.remember_at(key, ttl, Instant::now());
-        Box::pin(std::future::ready(Ok(new)))
+        let answer = self.remember_at(key, ttl, Instant::now()).map_err(|Full| {
+            ReplayStoreError(format!(
+                "the in-memory DPoP replay store is full: {} proofs within their window; \
+                 raise its capacity",
+                self.capacity
+            ))
+        });
+        Box::pin(std::future::ready(answer))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Barrier};
+
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -138,55 +173,123 @@ mod tests {
         key
     }
 
+    fn is_new(store: &MemoryReplayStore, n: u32, now: Instant) -> bool {
+        store.remember_at(key(n), TTL, now).unwrap_or_else(|Full| panic!("full at key {n}"))
+    }
+
     #[test]
     fn a_key_is_new_once() {
         let store = MemoryReplayStore::new();
         let now = Instant::now();
-        assert!(store.remember_at(key(1), TTL, now));
-        assert!(!store.remember_at(key(1), TTL, now));
-        assert!(!store.remember_at(key(1), TTL, now + TTL - Duration::from_millis(1)));
-        assert!(store.remember_at(key(2), TTL, now));
+        assert!(is_new(&store, 1, now));
+        assert!(!is_new(&store, 1, now));
+        assert!(!is_new(&store, 1, now + TTL - Duration::from_millis(1)));
+        assert!(is_new(&store, 2, now));
     }
 
     #[test]
     fn an_expired_entry_is_not_seen() {
         let store = MemoryReplayStore::new();
         let now = Instant::now();
-        assert!(store.remember_at(key(1), TTL, now));
+        assert!(is_new(&store, 1, now));
         // Its end is the first instant it no longer counts.
-        assert!(store.remember_at(key(1), TTL, now + TTL));
+        assert!(is_new(&store, 1, now + TTL));
         // Remembered again, for a new ttl from then.
-        assert!(!store.remember_at(key(1), TTL, now + TTL + Duration::from_secs(1)));
-        assert!(store.remember_at(key(1), TTL, now + TTL * 2));
+        assert!(!is_new(&store, 1, now + TTL + Duration::from_secs(1)));
+        assert!(is_new(&store, 1, now + TTL * 2));
+        assert_eq!(store.len(), 1);
     }
 
     #[test]
     fn a_zero_ttl_remembers_nothing() {
-        let store = MemoryReplayStore::new();
+        let store = MemoryReplayStore::with_capacity(1);
         let now = Instant::now();
-        assert!(store.remember_at(key(1), Duration::ZERO, now));
-        assert!(store.remember_at(key(1), Duration::ZERO, now));
+        for _ in 0..3 {
+            assert!(matches!(store.remember_at(key(1), Duration::ZERO, now), Ok(true)));
+        }
+        assert_eq!(store.len(), 0, "and takes no room");
     }
 
     #[test]
     fn a_huge_ttl_does_not_overflow() {
         let store = MemoryReplayStore::new();
         let now = Instant::now();
-        assert!(store.remember_at(key(1), Duration::MAX, now));
-        assert!(!store.remember_at(key(1), Duration::MAX, now + Duration::from_secs(86_400)));
+        assert!(matches!(store.remember_at(key(1), Duration::MAX, now), Ok(true)));
+        assert!(!is_new(&store, 1, now + Duration::from_secs(86_400)));
+    }
+
+    /// The default store remembers every one of its 100 000 keys for the whole window, with
+    /// keys arriving all through it: the promise the proof window relies on.
+    #[test]
+    fn every_key_of_a_full_window_is_remembered() {
+        let store = MemoryReplayStore::new();
+        let capacity = u32::try_from(MemoryReplayStore::DEFAULT_CAPACITY).unwrap_or(u32::MAX);
+        let start = Instant::now();
+        // Arrivals spread over the first 119 s of the 120 s window.
+        let at =
+            |n: u32| start + Duration::from_millis(u64::from(n) * 119_000 / u64::from(capacity));
+        for n in 0..capacity {
+            assert!(is_new(&store, n, at(n)));
+        }
+        let last = at(capacity - 1);
+        for n in 0..capacity {
+            assert!(!is_new(&store, n, last), "key {n} was forgotten within its window");
+        }
+    }
+
+    /// Full of live keys, the store refuses a new key (the request gets 503) rather than forget
+    /// an old one; as keys expire, room comes back, oldest first.
+    #[test]
+    fn a_full_store_fails_closed() {
+        let store = MemoryReplayStore::with_capacity(10_000);
+        let now = Instant::now();
+        for n in 0..10_000 {
+            assert!(is_new(&store, n, now + Duration::from_millis(u64::from(n))));
+        }
+        let later = now + Duration::from_millis(10_000);
+        for n in 10_000..10_100 {
+            assert!(matches!(store.remember_at(key(n), TTL, later), Err(Full)), "key {n}");
+        }
+        // Still a replay, every one of them; a replay is answered even when full.
+        for n in 0..10_000 {
+            assert!(!is_new(&store, n, later), "key {n}");
+        }
+        // The first 50 keys end: exactly 50 new keys fit, and those 50 old ones pass again.
+        let first_ends = now + TTL + Duration::from_millis(49);
+        for n in 20_000..20_050 {
+            assert!(is_new(&store, n, first_ends), "key {n}");
+        }
+        assert!(matches!(store.remember_at(key(20_050), TTL, first_ends), Err(Full)));
+        assert!(!is_new(&store, 50, first_ends));
     }
 
     #[test]
-    fn the_store_is_bounded() {
-        let store = MemoryReplayStore::with_capacity(100);
+    fn expired_keys_take_no_room_from_live_ones() {
+        let store = MemoryReplayStore::with_capacity(1_000);
         let now = Instant::now();
-        for n in 0..10_000 {
-            assert!(store.remember_at(key(n), TTL, now));
+        for n in 0..1_000 {
+            assert!(matches!(store.remember_at(key(n), Duration::from_secs(1), now), Ok(true)));
         }
-        assert!(store.entries.len() <= 100, "{} entries", store.entries.len());
-        // The newest keys are still there; the oldest were evicted (and would pass again).
-        assert!(!store.remember_at(key(9_999), TTL, now));
-        assert_eq!(MemoryReplayStore::with_capacity(0).capacity(), 1);
+        // A second later every one of them has ended: a full store's worth of new keys fits.
+        let later = now + Duration::from_secs(1);
+        for n in 1_000..2_000 {
+            assert!(is_new(&store, n, later));
+        }
+        assert_eq!(store.len(), 1_000);
+    }
+
+    #[test]
+    fn the_trait_answers_full_as_an_error() {
+        let store = MemoryReplayStore::with_capacity(0);
+        assert_eq!(store.capacity(), 1);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            assert!(store.remember(key(1), TTL).await.unwrap());
+            assert!(!store.remember(key(1), TTL).await.unwrap());
+            let error = store.remember(key(2), TTL).await.unwrap_err();
+            assert!(error.to_string().contains("full"), "{error}");
+        });
+        assert!(format!("{store:?}").contains("capacity: 1, len: 1"), "{store:?}");
     }
 
     #[test]
@@ -204,16 +307,40 @@ mod tests {
                     })
                 })
                 .collect();
-            let new = handles.into_iter().map(|h| h.join().unwrap()).filter(|new| *new);
+            let new = handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|new| matches!(new, Ok(true)));
             assert_eq!(new.count(), 1, "round {round}");
         }
     }
 
-    #[tokio::test]
-    async fn the_trait_answers() {
-        let store: Box<dyn ReplayStore> = Box::new(MemoryReplayStore::default());
-        assert!(store.remember(key(1), TTL).await.unwrap());
-        assert!(!store.remember(key(1), TTL).await.unwrap());
-        assert!(format!("{store:?}").contains("capacity: 100000"));
+    proptest! {
+        /// After any sequence of fewer than `capacity` distinct keys (repeats among them, each
+        /// arriving at any instant of the window), every one of them is still a replay, and a
+        /// repeat was never new.
+        #[test]
+        fn any_keys_within_capacity_are_all_remembered(
+            capacity in 1usize..400,
+            arrivals in proptest::collection::vec((0u32..2_000, 0u64..119_000), 0..600),
+        ) {
+            let store = MemoryReplayStore::with_capacity(capacity);
+            let start = Instant::now();
+            let mut seen = std::collections::HashSet::new();
+            let mut arrivals = arrivals;
+            arrivals.sort_by_key(|&(_, millis)| millis);
+            for (n, millis) in arrivals {
+                if !seen.contains(&n) && seen.len() + 1 >= capacity {
+                    continue; // keep the distinct keys below capacity
+                }
+                let now = start + Duration::from_millis(millis);
+                let new = store.remember_at(key(n), TTL, now);
+                prop_assert_eq!(new.ok(), Some(seen.insert(n)), "key {}", n);
+            }
+            let end = start + Duration::from_millis(119_999);
+            for n in seen {
+                prop_assert_eq!(store.remember_at(key(n), TTL, end).ok(), Some(false), "key {}", n);
+            }
+        }
     }
 }

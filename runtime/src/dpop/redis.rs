@@ -24,9 +24,13 @@ const MAX_TTL_MILLIS: u64 = 100 * 365 * 86_400 * 1000;
 /// password.
 ///
 /// Keys expire in Redis with their ttl (rounded up to whole milliseconds), so the server holds
-/// at most one key per proof accepted within a proof window: give it room for that, and an
-/// eviction policy that evicts none of them (`noeviction`, or a `volatile-*` one on a server
-/// shared with other data), or an evicted key lets its replay pass.
+/// exactly one key per proof accepted within a proof window, and refuses each one's replay for
+/// its whole ttl. Redis must never evict them: a server with a memory limit (`maxmemory`) must
+/// have the `noeviction` policy, under which a full server answers `SET` with an error, and the
+/// request gets 503 (the store fails closed). Every other policy evicts these keys when memory
+/// runs short (the `volatile-*` ones too: each of these keys has an expiry), which would let the
+/// replay of an evicted proof pass: [`connect`](RedisReplayStoreBuilder::connect) refuses such a
+/// server. Give it room for the proofs of one window (about 120 bytes each).
 ///
 /// It needs a tokio runtime with its time driver (as `#[tokio::main]` builds), for the timeout.
 ///
@@ -127,7 +131,10 @@ impl RedisReplayStoreBuilder {
     ///
     /// # Errors
     ///
-    /// The URL does not parse, or no connection to the server is made within the timeout.
+    /// The URL does not parse, no connection to the server is made within the timeout, or the
+    /// server has a memory limit with an eviction policy other than `noeviction` (it could evict
+    /// a live key, and let a replay pass). A server that does not answer `CONFIG GET` (managed
+    /// services often rename it) is used, with a warning that its policy could not be checked.
     pub async fn connect(self, url: &str) -> Result<RedisReplayStore, ReplayStoreError> {
         let mut secrets: Vec<String> = url_password(url).into_iter().map(str::to_owned).collect();
         let client = Client::open(url).map_err(|error| {
@@ -152,7 +159,8 @@ impl RedisReplayStoreBuilder {
             .set_response_timeout(Some(self.timeout))
             .set_max_delay(Duration::from_secs(1));
         let connecting = ConnectionManager::new_with_config(client, config);
-        let connection = within(self.timeout, &server, &secrets, connecting).await?;
+        let mut connection = within(self.timeout, &server, &secrets, connecting).await?;
+        refuse_evicting_server(&mut connection, self.timeout, &server).await?;
         Ok(RedisReplayStore {
             connection,
             prefix: self.prefix,
@@ -199,6 +207,37 @@ impl std::fmt::Debug for RedisReplayStore {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+/// An error if `server` may evict keys: a memory limit with a policy other than `noeviction`.
+async fn refuse_evicting_server(
+    connection: &mut ConnectionManager,
+    timeout: Duration,
+    server: &str,
+) -> Result<(), ReplayStoreError> {
+    let mut command = redis::cmd("CONFIG");
+    command.arg("GET").arg("maxmemory*");
+    let answer =
+        tokio::time::timeout(timeout, command.query_async::<Vec<String>>(connection)).await;
+    let Ok(Ok(settings)) = answer else {
+        tracing::warn!(
+            target: "portcullis::dpop",
+            "{server} does not answer CONFIG GET: make sure its maxmemory-policy is noeviction, \
+             or an evicted key lets a DPoP proof be replayed"
+        );
+        return Ok(());
+    };
+    let setting = |name: &str| {
+        settings.chunks_exact(2).find(|pair| pair[0] == name).map(|pair| pair[1].as_str())
+    };
+    let limited = setting("maxmemory").is_some_and(|limit| limit != "0");
+    match setting("maxmemory-policy") {
+        Some(policy) if limited && policy != "noeviction" => Err(ReplayStoreError(format!(
+            "{server} may evict keys (maxmemory-policy {policy} with a memory limit), which would \
+             let an evicted DPoP proof be replayed: use maxmemory-policy noeviction"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use super::{ClientAuthMethod, Introspection, Secret};
-use crate::keys::{is_clear_text_to_network, secure_url};
+use crate::keys::{discovered_url, is_clear_text_to_network, secure_url};
 
 /// What the endpoint said about a token.
 #[derive(Debug)]
@@ -219,6 +219,10 @@ impl Client {
         if discovery.issuer != issuer {
             return Err(Failure::IssuerMismatch);
         }
+        // No downgrade: a document fetched over https names an https endpoint (redirects stay
+        // within its origin, so `document` is where it came from).
+        discovered_url(document, &discovery.introspection_endpoint, allow_http)
+            .map_err(Failure::DiscoveredUrl)?;
         let url = endpoint_url(&discovery.introspection_endpoint, allow_http)
             .map_err(Failure::DiscoveredUrl)?;
         tracing::info!(target: "portcullis::introspection", issuer, introspection_endpoint = %url, "discovered the introspection endpoint");

@@ -24,6 +24,23 @@ pub(crate) fn secure_url(url: &str, allow_http: bool) -> Result<Url, &'static st
     }
 }
 
+/// Parses `named`, a URL that a document fetched from `document` names (a discovery document's
+/// `jwks_uri` or `introspection_endpoint`): a [`secure_url`], and `https` whenever the document
+/// came over `https`, loopback and the development opt-in included. The document vouches for
+/// the URL only as strongly as the channel it came over: an `https` document naming an `http`
+/// URL would hand the keys (or the tokens) to whoever sits on that clear-text path.
+pub(crate) fn discovered_url(
+    document: &Url,
+    named: &str,
+    allow_http: bool,
+) -> Result<Url, &'static str> {
+    let url = secure_url(named, allow_http)?;
+    if document.scheme() == "https" && url.scheme() != "https" {
+        return Err("it was fetched over https but names an http URL, a downgrade");
+    }
+    Ok(url)
+}
+
 /// Whether `url` is plain `http` to a host that is not loopback: allowed only by the opt-in.
 pub(crate) fn is_clear_text_to_network(url: &Url) -> bool {
     url.scheme() == "http" && !is_secure(url, false)
@@ -112,8 +129,10 @@ impl From<reqwest::Error> for FetchError {
     }
 }
 
-/// A document as fetched: its bytes and the `max-age` its response allows.
+/// A document as fetched: where it came from, its bytes and the `max-age` its response allows.
 pub(crate) struct Fetched {
+    /// The URL the document was served at, after redirects.
+    pub(crate) url: Url,
     pub(crate) body: Vec<u8>,
     pub(crate) max_age: Option<Duration>,
 }
@@ -183,7 +202,7 @@ impl Fetcher {
                 found: discovery.issuer,
             });
         }
-        let url = secure_url(&discovery.jwks_uri, self.allow_http)
+        let url = discovered_url(&fetched.url, &discovery.jwks_uri, self.allow_http)
             .map_err(FetchError::InvalidDiscovery)?;
         tracing::info!(target: "portcullis::keys", issuer, jwks_uri = %url, "discovered the key set");
         Ok(url)
@@ -209,6 +228,7 @@ impl Fetcher {
             .get(reqwest::header::CACHE_CONTROL)
             .and_then(|value| value.to_str().ok())
             .and_then(max_age);
+        let url = response.url().clone();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             if body.len() + chunk.len() > limit {
@@ -216,7 +236,7 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { body, max_age })
+        Ok(Fetched { url, body, max_age })
     }
 }
 
@@ -260,6 +280,47 @@ mod tests {
         }
         assert!(is_clear_text_to_network(&Url::parse("http://keycloak:8080/").unwrap()));
         assert!(!is_clear_text_to_network(&Url::parse("http://127.0.0.1:8080/").unwrap()));
+    }
+
+    #[test]
+    fn a_document_fetched_over_https_names_https_urls_only() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let https = url("https://idp.example/.well-known/openid-configuration");
+        let loopback = url("http://127.0.0.1:8080/.well-known/openid-configuration");
+        let network = url("http://keycloak:8080/realms/dev/.well-known/openid-configuration");
+        // Over https: https only, whatever the opt-in, loopback included.
+        assert!(discovered_url(&https, "https://cdn.idp.example/jwks", false).is_ok());
+        for named in [
+            "http://idp.example/jwks",
+            "http://127.0.0.1/jwks",
+            "http://localhost:8080/jwks",
+            "http://[::1]/jwks",
+        ] {
+            for allow_http in [false, true] {
+                let refused = discovered_url(&https, named, allow_http).unwrap_err();
+                assert!(
+                    refused.contains("fetched over https") || refused.contains("must use https"),
+                    "{named}: {refused}"
+                );
+            }
+        }
+        assert_eq!(
+            discovered_url(&https, "http://127.0.0.1/jwks", true).unwrap_err(),
+            "it was fetched over https but names an http URL, a downgrade"
+        );
+        // Over loopback http (tests, a local provider): loopback http, or https.
+        assert!(discovered_url(&loopback, "http://127.0.0.1:8080/certs", false).is_ok());
+        assert!(discovered_url(&loopback, "http://localhost:9090/certs", false).is_ok());
+        assert!(discovered_url(&loopback, "https://idp.example/certs", false).is_ok());
+        assert!(discovered_url(&loopback, "http://idp.example/certs", false).is_err());
+        // Over network http, in development with the opt-in: what the opt-in allows.
+        assert!(discovered_url(&network, "http://keycloak:8080/certs", true).is_ok());
+        assert!(discovered_url(&network, "http://keycloak:8080/certs", false).is_err());
+        // Never anything but http(s), and never garbage.
+        for bad in ["ftp://idp.example/jwks", "file:///etc/jwks", "jwks", ""] {
+            assert!(discovered_url(&loopback, bad, true).is_err(), "{bad}");
+            assert!(discovered_url(&https, bad, true).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub(crate) use algorithm::Family;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 /// The URL rules of every fetch from an identity provider, shared with `introspect`.
 #[cfg(feature = "remote")]
-pub(crate) use fetch::{is_clear_text_to_network, secure_url};
+pub(crate) use fetch::{discovered_url, is_clear_text_to_network, secure_url};
 pub use key::{Key, KeyError};
 #[cfg(feature = "remote")]
 pub(crate) use remote::KeyLocation;

@@ -3,9 +3,11 @@
 //!
 //! The keys are served from memory. A background task refreshes them on an interval, or sooner
 //! when the response's `Cache-Control: max-age` says so; a token naming an unknown `kid` triggers
-//! one refresh, rate limited, and concurrent misses share that one fetch. When the identity
-//! provider is down or answers garbage, the keys already known keep working; a token whose key
-//! is not known then gets 503 with `Retry-After`.
+//! one refresh, rate limited, and concurrent misses share that one fetch. With discovery, a
+//! refresh that still lacks the token's key (or fails) reads the discovery document again within
+//! the same rate-limited refresh, and follows a `jwks_uri` that moved (RFC 8414 §3, OpenID
+//! Connect Discovery §4). When the identity provider is down or answers garbage, the keys already
+//! known keep working; a token whose key is not known then gets 503 with `Retry-After`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
@@ -17,6 +19,7 @@ use super::algorithm::Algorithm;
 use super::fetch::{FetchError, Fetcher, is_clear_text_to_network, near_miss, secure_url};
 use super::jwks::{self, Mode};
 use super::set::KeySet;
+use crate::respond::InvalidTokenReason;
 
 /// How remote keys are fetched and refreshed.
 ///
@@ -65,8 +68,9 @@ impl KeyRefresh {
     }
 
     /// The shortest time between two fetches (default 10 seconds, at least 10 milliseconds):
-    /// bounds the refreshes that tokens with unknown `kid`s trigger, the retries while the
-    /// provider is down, and a short `max-age`.
+    /// bounds the refreshes that tokens with unknown `kid`s trigger (with discovery, such a
+    /// refresh that still lacks the key also reads the discovery document once), the retries
+    /// while the provider is down, and a short `max-age`.
     #[must_use]
     pub fn min_interval(mut self, min_interval: Duration) -> Self {
         // Zero would turn the retries of an outage into a busy loop against the provider.
@@ -290,12 +294,20 @@ impl RemoteKeys {
         self.shared.snapshot()
     }
 
-    /// Fetches the keys again because `seen` did not hold the one a token names, unless a fetch
-    /// completed since `seen` was taken (its result is returned) or the last on-demand fetch is
-    /// more recent than the minimum interval (the current keys are returned). A start-up or
-    /// scheduled fetch does not count: it cannot have seen a key published after it.
-    pub(crate) async fn refresh_for(&self, seen: &Snapshot) -> Arc<Snapshot> {
-        self.fetch_for(seen, Trigger::UnknownKey).await
+    /// Fetches the keys again because `seen` did not hold the one a token names (`kid`, `alg`),
+    /// unless a fetch completed since `seen` was taken (its result is returned) or the last
+    /// on-demand fetch is more recent than the minimum interval (the current keys are returned).
+    /// A start-up or scheduled fetch does not count: it cannot have seen a key published after
+    /// it. With discovery, a key set that still lacks the key is looked for again where the
+    /// discovery document now says it is.
+    pub(crate) async fn refresh_for(
+        &self,
+        seen: &Snapshot,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Arc<Snapshot> {
+        let wanted = Wanted { kid: kid.map(str::to_owned), alg };
+        self.fetch_for(seen, Trigger::UnknownKey(wanted)).await
     }
 
     /// Fetches the first keys for a request that found none loaded (the start-up fetch failed,
@@ -316,7 +328,7 @@ impl RemoteKeys {
                 return now;
             }
             let last = match trigger {
-                Trigger::UnknownKey => now.last_on_demand,
+                Trigger::UnknownKey(_) => now.last_on_demand,
                 Trigger::FirstKeys | Trigger::Schedule => now.last_attempt,
             };
             if last.is_some_and(|last| last.elapsed() < shared.refresh.min_interval) {
@@ -420,23 +432,38 @@ async fn refresh_loop(shared: Weak<Shared>) {
 }
 
 /// Why a fetch happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Trigger {
     /// The background task: at start, on the refresh interval, or retrying after a failure.
     Schedule,
     /// A token named a key that is not known: rate limited by the on-demand limit.
-    UnknownKey,
+    UnknownKey(Wanted),
     /// A token arrived while no key set was ever loaded: rate limited by every attempt.
     FirstKeys,
 }
 
 impl Trigger {
-    const fn as_str(self) -> &'static str {
+    const fn as_str(&self) -> &'static str {
         match self {
             Self::Schedule => "schedule",
-            Self::UnknownKey => "unknown key",
+            Self::UnknownKey(_) => "unknown key",
             Self::FirstKeys => "first keys",
         }
+    }
+}
+
+/// The key a token named, which the keys known did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    kid: Option<String>,
+    alg: Algorithm,
+}
+
+impl Wanted {
+    /// Whether `keys` hold no key for the token: still unknown (a key found under another
+    /// algorithm is found: the token is refused for its algorithm, not its key).
+    fn missing_from(&self, keys: &KeySet) -> bool {
+        keys.position(self.kid.as_deref(), self.alg) == Err(InvalidTokenReason::UnknownKey)
     }
 }
 
@@ -453,15 +480,22 @@ impl Shared {
     ) -> Arc<Snapshot> {
         let started = Instant::now();
         let previous = self.snapshot();
-        let last_on_demand =
-            if trigger == Trigger::UnknownKey { Some(started) } else { previous.last_on_demand };
+        let last_on_demand = match trigger {
+            Trigger::UnknownKey(_) => Some(started),
+            Trigger::Schedule | Trigger::FirstKeys => previous.last_on_demand,
+        };
         // Discovery is read again on the schedule, so that a changed `jwks_uri` is followed; a
-        // token's fetch uses the URL found last.
+        // token's fetch uses the URL found last, and reads discovery again only when that URL
+        // lacks the token's key.
         if trigger == Trigger::Schedule {
             *discovered = None;
         }
+        let wanted = match &trigger {
+            Trigger::UnknownKey(wanted) => Some(wanted),
+            Trigger::Schedule | Trigger::FirstKeys => None,
+        };
+        let outcome = self.fetch(discovered, wanted).await;
         let trigger = trigger.as_str();
-        let outcome = self.fetch(discovered).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let snapshot = match outcome {
             Ok((keys, digest, max_age)) => {
@@ -530,20 +564,60 @@ impl Shared {
     }
 
     /// The key set, a digest of its document, and the document's `max-age`.
+    ///
+    /// With discovery, the URL found last is used; when its key set fails or lacks the key a
+    /// token asked for (`wanted`), the discovery document is read again, and a `jwks_uri` that
+    /// changed is followed: its key set replaces the old one, and the old URL is not used
+    /// again. Both reads are part of one on-demand refresh, so the refresh's rate limit bounds
+    /// them: a flood of unknown `kid`s cannot become a flood of discovery requests.
     async fn fetch(
         &self,
         discovered: &mut Option<Url>,
-    ) -> Result<(KeySet, [u8; 32], Option<Duration>), FetchError> {
-        let url = match (&self.location, discovered.as_ref()) {
-            (KeyLocation::Jwks { url, .. }, _) => url.clone(),
-            (KeyLocation::Discovery { .. }, Some(url)) => url.clone(),
-            (KeyLocation::Discovery { issuer, documents, .. }, None) => {
-                let url = self.fetcher.discover(issuer, documents).await?;
-                *discovered = Some(url.clone());
-                url
+        wanted: Option<&Wanted>,
+    ) -> Result<KeysFetched, FetchError> {
+        let (issuer, documents) = match &self.location {
+            KeyLocation::Jwks { url, .. } => return self.fetch_keys(url).await,
+            KeyLocation::Discovery { issuer, documents, .. } => (issuer, documents),
+        };
+        let Some(known) = discovered.clone() else {
+            // Discovered just now: the provider's current word, not worth asking again.
+            let url = self.fetcher.discover(issuer, documents).await?;
+            *discovered = Some(url.clone());
+            return self.fetch_keys(&url).await;
+        };
+        let outcome = self.fetch_keys(&known).await;
+        let Some(wanted) = wanted else { return outcome };
+        if outcome.as_ref().is_ok_and(|(keys, ..)| !wanted.missing_from(keys)) {
+            return outcome;
+        }
+        let moved = match self.fetcher.discover(issuer, documents).await {
+            Ok(url) if url == known => return outcome,
+            Ok(url) => url,
+            Err(error) => {
+                tracing::warn!(
+                    target: "portcullis::keys",
+                    issuer,
+                    %error,
+                    "could not read the discovery document again; the key set stays at its last \
+                     known URL"
+                );
+                return outcome;
             }
         };
-        let fetched = self.fetcher.get(&url).await?;
+        tracing::info!(
+            target: "portcullis::keys",
+            issuer,
+            from = %known,
+            to = %moved,
+            "the discovery document names another key set: following it"
+        );
+        *discovered = Some(moved.clone());
+        self.fetch_keys(&moved).await
+    }
+
+    /// The key set at `url`.
+    async fn fetch_keys(&self, url: &Url) -> Result<KeysFetched, FetchError> {
+        let fetched = self.fetcher.get(url).await?;
         let keys = jwks::parse(&fetched.body, Mode::Lenient { accepted: &self.algorithms })?;
         if keys.is_empty() {
             // Garbage never replaces working keys.
@@ -554,6 +628,9 @@ impl Shared {
         Ok((keys, crate::digest::sha256(&fetched.body), fetched.max_age))
     }
 }
+
+/// A key set as fetched: the keys, a digest of their document, and the document's `max-age`.
+type KeysFetched = (KeySet, [u8; 32], Option<Duration>);
 
 /// The instant `duration` from now; far in the future when that is beyond what `Instant` holds
 /// (a `Duration::MAX` setting means "never", not a panic).

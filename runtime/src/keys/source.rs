@@ -146,7 +146,7 @@ async fn select_remote(
     }
     match SelectedKey::select(Arc::clone(&snapshot.keys), kid, alg) {
         Err(KeyRefusal::Invalid(InvalidTokenReason::UnknownKey)) => {
-            let fresh = remote.refresh_for(&snapshot).await;
+            let fresh = remote.refresh_for(&snapshot, kid, alg).await;
             match SelectedKey::select(Arc::clone(&fresh.keys), kid, alg) {
                 // The key may exist: the provider could not be asked.
                 Err(KeyRefusal::Invalid(InvalidTokenReason::UnknownKey)) if !fresh.healthy => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::TokenCache;
-use super::claims::{ClaimMapping, ClaimRules, ScopeClaim};
+use super::claims::{AccessTokenMark, ClaimMapping, ClaimRules, ScopeClaim};
 use super::env;
 use super::issuers::{KeysByIssuer, TrustedIssuer};
 use super::metadata::{Document, Metadata, check_resource};
@@ -250,8 +250,8 @@ pub struct VerifierBuilder {
     trusted: Vec<TrustedIssuer>,
     /// The claim naming the audience, when not `aud`.
     audience_claim: Option<String>,
-    /// Claims that must hold exactly these strings.
-    required_values: Vec<(String, String)>,
+    /// What claims must say of an access token (`require_claim_value` and its kin).
+    required_values: Vec<AccessTokenMark>,
     /// Whether `Principal::id` pairs the issuer with the subject; by default when more than one
     /// issuer is accepted.
     identity_by_issuer: Option<bool>,
@@ -642,7 +642,11 @@ impl VerifierBuilder {
     /// `{issuer}/.well-known/openid-configuration` (OpenID Connect), or when that is not
     /// served, `/.well-known/oauth-authorization-server{path}` (RFC 8414), names the
     /// `jwks_uri`, and must name `issuer` exactly. The document is read again on the keys'
-    /// schedule, so that a changed `jwks_uri` is followed.
+    /// schedule, and when a token's `kid` is still unknown after the keys were fetched again
+    /// (within that same rate-limited fetch), so that a changed `jwks_uri` is followed. A
+    /// document fetched over `https` must name an `https` `jwks_uri`: an `http` one, loopback
+    /// included, is refused as a downgrade (the keys are then unavailable: 503, and a warning
+    /// `could not fetch the key set` in the log).
     ///
     /// ```
     /// let verifier = portcullis::Verifier::builder()
@@ -686,7 +690,39 @@ impl VerifierBuilder {
         name: impl Into<String>,
         value: impl Into<String>,
     ) -> Self {
-        self.required_values.push((name.into(), value.into()));
+        self.required_values
+            .push(AccessTokenMark::Equals { name: name.into(), value: value.into() });
+        self
+    }
+
+    /// A preset's rule for its provider's access tokens.
+    pub(super) fn access_token_mark(mut self, mark: AccessTokenMark) -> Self {
+        self.required_values.push(mark);
+        self
+    }
+
+    /// Requires the claim `name`, when a token carries it, to be one of the strings `values`
+    /// (Entra ID's `idtyp`: `app` or `user` in access tokens). Another value: `WrongType`;
+    /// absent, the token passes this rule.
+    pub fn restrict_claim_values<V: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.required_values.push(AccessTokenMark::OneOfWhenPresent { name: name.into(), values });
+        self
+    }
+
+    /// Requires a token to carry at least one of the claims `names`, for a provider whose
+    /// access tokens say what they grant and whose ID tokens do not (Entra ID's access tokens
+    /// carry `scp` for a user or `roles` for an application). None of them: `WrongType`.
+    pub fn require_any_claim<N: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = N>,
+    ) -> Self {
+        let names = names.into_iter().map(Into::into).collect();
+        self.required_values.push(AccessTokenMark::AnyOf { names });
         self
     }
 

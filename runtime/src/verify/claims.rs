@@ -32,9 +32,42 @@ pub(crate) struct ClaimRules {
     /// The claim that names the audience: `aud` unless a provider puts it elsewhere (Amazon
     /// Cognito's access tokens: `client_id`).
     pub(crate) audience_claim: Option<String>,
-    /// Claims that must hold exactly this string: how some providers mark their access tokens
-    /// (Cognito's `token_use: access`). Absent is `MissingClaim`, another value `WrongType`.
-    pub(crate) required_values: Vec<(String, String)>,
+    /// How the provider marks its access tokens in their claims (Cognito's `token_use: access`,
+    /// Keycloak's `typ: Bearer`, Entra ID's `scp` or `roles`), so that its ID and refresh tokens,
+    /// signed with the same keys, are refused.
+    pub(crate) required_values: Vec<AccessTokenMark>,
+}
+
+/// One rule a provider's access tokens follow in their claims, and its ID tokens do not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AccessTokenMark {
+    /// The claim holds exactly this string. Absent: `MissingClaim`; another value: `WrongType`.
+    Equals { name: String, value: String },
+    /// The claim, when present, holds one of these strings; another value: `WrongType`.
+    OneOfWhenPresent { name: String, values: Vec<String> },
+    /// At least one of these claims is present; none: `WrongType`.
+    AnyOf { names: Vec<String> },
+}
+
+impl AccessTokenMark {
+    fn check(&self, claims: &Map<String, Value>) -> Result<(), InvalidTokenReason> {
+        let is = |found: &Value, value: &String| found.as_str() == Some(value.as_str());
+        match self {
+            Self::Equals { name, value } => match claims.get(name) {
+                None => Err(InvalidTokenReason::MissingClaim),
+                Some(found) if is(found, value) => Ok(()),
+                Some(_) => Err(InvalidTokenReason::WrongType),
+            },
+            Self::OneOfWhenPresent { name, values } => match claims.get(name) {
+                Some(found) if !values.iter().any(|value| is(found, value)) => {
+                    Err(InvalidTokenReason::WrongType)
+                }
+                _ => Ok(()),
+            },
+            Self::AnyOf { names } if names.iter().any(|name| claims.contains_key(name)) => Ok(()),
+            Self::AnyOf { .. } => Err(InvalidTokenReason::WrongType),
+        }
+    }
 }
 
 impl ClaimRules {
@@ -98,12 +131,8 @@ impl ClaimRules {
                 Some(_) => return Err(InvalidTokenReason::InvalidClaims),
             }
         }
-        for (name, value) in &self.required_values {
-            match claims.get(name) {
-                None => return Err(InvalidTokenReason::MissingClaim),
-                Some(Value::String(found)) if found == value => {}
-                Some(_) => return Err(InvalidTokenReason::WrongType),
-            }
+        for mark in &self.required_values {
+            mark.check(claims)?;
         }
         if let Some(audiences) = &self.audiences {
             let accepted = |aud: &str| audiences.iter().any(|accepted| accepted == aud);

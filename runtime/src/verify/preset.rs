@@ -3,7 +3,7 @@
 //! exist anyway; [`VerifierBuilder::preset`] applies it, and anything set afterwards wins.
 
 use super::builder::VerifierBuilder;
-use super::claims::ScopeClaim;
+use super::claims::{AccessTokenMark, ScopeClaim};
 use crate::keys::Key;
 
 /// The settings of one identity provider, from its documented token shapes.
@@ -30,8 +30,15 @@ pub struct Preset {
     /// Where the provider documents roles (or groups) in access tokens, as dotted claim paths.
     role_claims: Vec<&'static str>,
     audience_claim: Option<&'static str>,
-    required_values: Vec<(&'static str, &'static str)>,
+    /// How the provider tells its access tokens from its ID and refresh tokens, which the same
+    /// keys sign.
+    access_token_marks: Vec<AccessTokenMark>,
     identity_by_issuer: Option<bool>,
+}
+
+/// The claim `name` must be exactly `value`.
+fn equals(name: &str, value: &str) -> AccessTokenMark {
+    AccessTokenMark::Equals { name: name.to_owned(), value: value.to_owned() }
 }
 
 /// `url` without the trailing slashes.
@@ -49,7 +56,7 @@ impl Preset {
             scope_claims: vec![ScopeClaim::Scope],
             role_claims: Vec::new(),
             audience_claim: None,
-            required_values: Vec::new(),
+            access_token_marks: Vec::new(),
             identity_by_issuer: None,
         }
     }
@@ -78,11 +85,19 @@ impl Preset {
     /// for your API's client. A client's roles are in `resource_access.{client}.roles`: for them,
     /// call [`VerifierBuilder::role_claims`] after the preset with both paths (it replaces the
     /// preset's list).
+    ///
+    /// Keycloak signs its ID, refresh and logout tokens with the realm's keys too, and names the
+    /// kind of each in the `typ` claim: `Bearer` for access tokens, `ID`, `Refresh`, `Offline`,
+    /// `Logout` for the others. The preset accepts `Bearer` only: another `typ` is refused as
+    /// `WrongType`, and a token without the claim as `MissingClaim`, since Keycloak sets it in
+    /// every token it issues (lightweight access tokens included): a token without it did not
+    /// come from Keycloak's token endpoint as an access token.
     pub fn keycloak(base_url: &str, realm: &str) -> Self {
         let issuer = format!("{}/realms/{realm}", trimmed(base_url));
         let jwks = format!("{issuer}/protocol/openid-connect/certs");
         let mut preset = Self::new("Keycloak", vec![issuer], jwks);
         preset.role_claims = vec!["realm_access.roles"];
+        preset.access_token_marks = vec![equals("typ", "Bearer")];
         preset
     }
 
@@ -92,6 +107,16 @@ impl Preset {
     /// application for app-only tokens). With several tenants, a caller is the pair (tenant
     /// issuer, subject). The audience is your application's client id or its `api://…` URI; the
     /// API must be set to v2 tokens (`accessTokenAcceptedVersion: 2` in its manifest).
+    ///
+    /// ID tokens are signed with the same keys, and when one app registration both signs users
+    /// in and is the API, their `aud` is the API's client id. The preset refuses them as
+    /// Microsoft documents: `ver` must be `2.0` (absent: `MissingClaim`); a token must carry
+    /// `scp` (delegated) or `roles` (app-only), as Microsoft.Identity.Web requires of every
+    /// access token (`IDW10201`), which ID tokens without app roles lack; and `idtyp`, which
+    /// Entra puts in access tokens only (`app`, and `user` with the optional claim's
+    /// `include_user_token`), must be one of those two when present. All of these are
+    /// `WrongType` refusals. An ID token that carries app roles (`roles`) of a registration that
+    /// is its own API still passes: give the client and the API separate registrations.
     pub fn entra_id<T: AsRef<str>>(tenants: impl IntoIterator<Item = T>) -> Self {
         let issuers = tenants
             .into_iter()
@@ -104,6 +129,14 @@ impl Preset {
         );
         preset.scope_claims = vec![ScopeClaim::Scp];
         preset.role_claims = vec!["roles"];
+        preset.access_token_marks = vec![
+            equals("ver", "2.0"),
+            AccessTokenMark::AnyOf { names: vec!["scp".to_owned(), "roles".to_owned()] },
+            AccessTokenMark::OneOfWhenPresent {
+                name: "idtyp".to_owned(),
+                values: vec!["app".to_owned(), "user".to_owned()],
+            },
+        ];
         preset
     }
 
@@ -134,7 +167,7 @@ impl Preset {
         let mut preset = Self::new("Cognito", vec![issuer], jwks);
         preset.role_claims = vec!["cognito:groups"];
         preset.audience_claim = Some("client_id");
-        preset.required_values = vec![("token_use", "access")];
+        preset.access_token_marks = vec![equals("token_use", "access")];
         preset
     }
 
@@ -206,8 +239,8 @@ impl Preset {
         if let Some(claim) = self.audience_claim {
             builder = builder.audience_claim(claim);
         }
-        for (name, value) in self.required_values {
-            builder = builder.require_claim_value(name, value);
+        for mark in self.access_token_marks {
+            builder = builder.access_token_mark(mark);
         }
         if let Some(by_issuer) = self.identity_by_issuer {
             builder = builder.identity_by_issuer(by_issuer);
