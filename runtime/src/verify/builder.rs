@@ -808,7 +808,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// How much denials tell the client. Defaults to [`Disclosure::Production`].
+    /// How much denials tell the client. Defaults to [`Disclosure::Production`];
+    /// [`Disclosure::Development`] is logged as a warning (target `portcullis::disclosure`) when
+    /// the verifier is built, so that it is not left on unnoticed.
     pub fn disclosure(mut self, disclosure: Disclosure) -> Self {
         self.disclosure = disclosure;
         self
@@ -1041,6 +1043,16 @@ impl VerifierBuilder {
         self.sources.dpop = dpop.is_some();
         let dpop_challenge =
             dpop.as_ref().map(|dpop| DpopChallenge { algs: dpop.algs(), required: dpop.required });
+        if self.disclosure == Disclosure::Development {
+            // Once per verifier, at start: a setting for a developer's machine that must never
+            // reach production unnoticed.
+            tracing::warn!(
+                target: "portcullis::disclosure",
+                realm = challenge.realm(),
+                "Development disclosure is on: every denial tells the client why (error_description, \
+                 detail); for a developer's machine only, never for a server others can reach"
+            );
+        }
         let presentation = Presentation::from_parts(
             challenge,
             self.disclosure,
