@@ -49,8 +49,8 @@ impl Owner {
     }
 }
 
-/// A session manager (rmcp's [`LocalSessionManager`](rmcp::transport::streamable_http_server::session::local::LocalSessionManager)
-/// by default) whose sessions each belong to the principal that initialized them.
+/// A session manager (rmcp's [`LocalSessionManager`](rmcp::transport::streamable_http_server::session::local::LocalSessionManager),
+/// or any other) whose sessions each belong to the principal that initialized them.
 #[derive(Debug, Default)]
 pub struct OwnedSessions<M> {
     inner: M,

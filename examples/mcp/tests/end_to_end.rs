@@ -434,6 +434,21 @@ fn sum_of(answer: &Answer) -> String {
     message["result"]["content"][0]["text"].as_str().unwrap().to_owned()
 }
 
+/// rmcp's service alone, without portcullis or the session binding, on loopback: its URL.
+async fn bare_rmcp() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let service = rmcp::transport::streamable_http_server::StreamableHttpService::new(
+        move || Ok(mcp::Tools::new(Arc::clone(&calls))),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default().with_sse_keep_alive(None),
+    );
+    let app = axum::Router::new().route_service(mcp::MCP_PATH, service);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}{}", mcp::MCP_PATH)
+}
+
 /// rmcp's answer for a session it does not know, which the specification fixes at 404.
 fn assert_unknown_session(answer: &Answer, unknown: &Answer) {
     assert_eq!(answer.status, 404, "{}", answer.body);
@@ -463,6 +478,19 @@ async fn a_session_belongs_to_the_principal_that_opened_it() {
     let unknown = server.in_session(&bob, Some(made_up), &add_call(3)).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.headers, [("content-length".to_owned(), "28".to_owned())]);
+    // Exactly what rmcp itself answers for a session it does not know.
+    let bare = bare_rmcp().await;
+    let request = reqwest::Client::new()
+        .post(&bare)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-session-id", made_up)
+        .json(&add_call(3));
+    let rmcp_answer = answer(request).await;
+    assert_eq!(
+        (rmcp_answer.status, &rmcp_answer.headers, &rmcp_answer.body),
+        (unknown.status, &unknown.headers, &unknown.body)
+    );
     assert_unknown_session(&server.in_session(&bob, Some(&session), &add_call(4)).await, &unknown);
     // Whose session it is does not change the answer to a made-up one.
     assert_unknown_session(&server.in_session(&alice, Some(made_up), &add_call(5)).await, &unknown);
