@@ -344,6 +344,9 @@ fn a_configured_server_whose_audience_is_not_exactly_its_resource_does_not_start
         );
         assert!(stderr.contains("PORTCULLIS_AUDIENCE"), "{audience}: {stderr}");
     }
+    let stderr = refused_start(&[("PORTCULLIS_RESOURCE", RESOURCE)]);
+    assert!(stderr.contains("but no audience is configured"), "{stderr}");
+    assert!(!stderr.contains("any_audience"), "{stderr}");
 }
 
 /// The HTTP answer to a raw request, read whole.

@@ -192,7 +192,8 @@ pub enum ConfigError {
     AudienceIsNotResource {
         /// The resource identifier, `None` when none is configured.
         resource: Option<String>,
-        /// The accepted audiences, `None` when any audience is accepted.
+        /// The accepted audiences (empty when none is configured), `None` when any audience is
+        /// accepted.
         audiences: Option<Vec<String>>,
     },
     // --- introspection (issue 17) ---
@@ -1131,19 +1132,25 @@ impl VerifierBuilder {
                 Some(issuers)
             }
         };
+        if self.metadata.audience_is_resource {
+            // Before the audience's own check, whose advice (any audience) would be wrong here.
+            let audiences = match &self.audience {
+                Expect::Unset => Some(&[][..]),
+                Expect::Any => None,
+                Expect::OneOf(audiences) => Some(audiences.as_slice()),
+            };
+            if !audience_is_resource(self.metadata.resource.as_deref(), audiences) {
+                return Err(ConfigError::AudienceIsNotResource {
+                    resource: self.metadata.resource.clone(),
+                    audiences: audiences.map(<[String]>::to_vec),
+                });
+            }
+        }
         let audiences = match self.audience {
             Expect::Unset => return Err(ConfigError::AudienceNotConfigured),
             Expect::Any => None,
             Expect::OneOf(audiences) => Some(audiences),
         };
-        if self.metadata.audience_is_resource
-            && !audience_is_resource(self.metadata.resource.as_deref(), audiences.as_deref())
-        {
-            return Err(ConfigError::AudienceIsNotResource {
-                resource: self.metadata.resource.clone(),
-                audiences,
-            });
-        }
         let mut mapping = self.mapping;
         mapping.qualify_by_issuer = self
             .identity_by_issuer
@@ -1496,6 +1503,10 @@ mod tests {
             let (_, audiences, _) = refused(mcp().resource(MCP).audience(other));
             assert_eq!(audiences, Some(vec![other.to_owned()]));
         }
+        let (_, audiences, message) = refused(mcp().resource(MCP));
+        assert_eq!(audiences, Some(vec![]));
+        assert!(message.contains("but no audience is configured"), "{message}");
+        assert!(!message.contains("any_audience"), "{message}");
         let (resource, _, message) = refused(mcp().audience(MCP));
         assert_eq!(resource, None);
         assert!(message.contains("no resource identifier is configured"), "{message}");

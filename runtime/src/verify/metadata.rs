@@ -92,12 +92,13 @@ pub(crate) fn audience_mismatch(resource: Option<&str>, audiences: Option<&[Stri
         );
     };
     let accepted = match audiences {
-        None => "any audience".to_owned(),
-        Some(audiences) => format!("the audiences {audiences:?}"),
+        None => "any audience would be accepted".to_owned(),
+        Some([]) => "no audience is configured".to_owned(),
+        Some(audiences) => format!("the audiences {audiences:?} would be accepted"),
     };
     format!(
-        "{WHY}, but {accepted} would be accepted: accept exactly the resource identifier \
-         {resource:?} (.audience(..) or PORTCULLIS_AUDIENCE), and nothing else"
+        "{WHY}, but {accepted}: accept exactly the resource identifier {resource:?} \
+         (.audience(..) or PORTCULLIS_AUDIENCE), and nothing else"
     )
 }
 
