@@ -51,7 +51,9 @@ use serde_json::json;
 mod peek;
 mod sessions;
 
-pub use sessions::{OwnedSessions, Owner, SessionError, sessions_of_their_owner};
+pub use sessions::{
+    DEFAULT_MAX_SESSIONS_PER_OWNER, OwnedSessions, Owner, SessionError, sessions_of_their_owner,
+};
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";

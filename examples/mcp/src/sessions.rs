@@ -9,7 +9,8 @@
 //!
 //! [`OwnedSessions`] wraps rmcp's session manager: it binds a session when rmcp initializes it
 //! and forgets the binding when rmcp closes the session (a client's `DELETE`, the end of the
-//! session's worker, rmcp's idle timeout), so it holds exactly one entry per session rmcp holds.
+//! session's worker, rmcp's idle timeout), so it holds exactly one entry per session rmcp holds;
+//! and it ends a principal's oldest session when they open more than a bound.
 //! [`sessions_of_their_owner`] is the middleware that refuses the others.
 
 use std::collections::HashMap;
@@ -49,38 +50,100 @@ impl Owner {
     }
 }
 
+/// How many sessions one principal may hold at once unless
+/// [`OwnedSessions::max_per_owner`] says otherwise.
+pub const DEFAULT_MAX_SESSIONS_PER_OWNER: usize = 16;
+
 /// A session manager (rmcp's [`LocalSessionManager`](rmcp::transport::streamable_http_server::session::local::LocalSessionManager),
 /// or any other) whose sessions each belong to the principal that initialized them.
-#[derive(Debug, Default)]
+///
+/// One principal holds at most [`DEFAULT_MAX_SESSIONS_PER_OWNER`] sessions: opening one more
+/// ends that principal's oldest (the specification lets a server end a session at any time; its
+/// client gets 404 and initializes again), so that a token cannot pile up sessions, each a task
+/// of rmcp's, until they idle out.
+#[derive(Debug)]
 pub struct OwnedSessions<M> {
     inner: M,
-    owners: Mutex<HashMap<SessionId, Owner>>,
+    bindings: Mutex<Bindings>,
+    max_per_owner: usize,
+}
+
+/// The open sessions' owners, and the order they were opened in.
+#[derive(Debug, Default)]
+struct Bindings {
+    sessions: HashMap<SessionId, Binding>,
+    /// The serial number of the next session bound.
+    next: u64,
+}
+
+#[derive(Debug)]
+struct Binding {
+    owner: Owner,
+    /// Smaller for an older session.
+    serial: u64,
+}
+
+impl Bindings {
+    /// Binds session `id` to `owner`; removes and returns `owner`'s oldest sessions beyond `max`.
+    fn bind(&mut self, id: SessionId, owner: Owner, max: usize) -> Vec<SessionId> {
+        let serial = self.next;
+        self.next += 1;
+        let mut owned: Vec<(u64, SessionId)> = self
+            .sessions
+            .iter()
+            .filter(|(_, binding)| binding.owner == owner)
+            .map(|(id, binding)| (binding.serial, id.clone()))
+            .collect();
+        self.sessions.insert(id, Binding { owner, serial });
+        // The new session counts too, and is the newest.
+        let excess = (owned.len() + 1).saturating_sub(max);
+        owned.sort_unstable_by_key(|(serial, _)| *serial);
+        owned.truncate(excess);
+        owned
+            .into_iter()
+            .map(|(_, oldest)| {
+                self.sessions.remove(&oldest);
+                oldest
+            })
+            .collect()
+    }
 }
 
 impl<M> OwnedSessions<M> {
-    /// Binds the sessions of `inner`.
+    /// Binds the sessions of `inner`, at most [`DEFAULT_MAX_SESSIONS_PER_OWNER`] per principal.
     pub fn new(inner: M) -> Self {
-        Self { inner, owners: Mutex::new(HashMap::new()) }
+        Self {
+            inner,
+            bindings: Mutex::new(Bindings::default()),
+            max_per_owner: DEFAULT_MAX_SESSIONS_PER_OWNER,
+        }
+    }
+
+    /// At most `max` sessions per principal (at least one).
+    #[must_use]
+    pub fn max_per_owner(mut self, max: usize) -> Self {
+        self.max_per_owner = max.max(1);
+        self
     }
 
     /// Whether the session `id` is open and belongs to `owner`.
     pub fn is_owned_by(&self, id: &str, owner: &Owner) -> bool {
-        self.owners().get(id).is_some_and(|bound| bound == owner)
+        self.bindings().sessions.get(id).is_some_and(|binding| binding.owner == *owner)
     }
 
     /// How many sessions are bound: as many as are open.
     pub fn len(&self) -> usize {
-        self.owners().len()
+        self.bindings().sessions.len()
     }
 
     /// Whether no session is open.
     pub fn is_empty(&self) -> bool {
-        self.owners().is_empty()
+        self.bindings().sessions.is_empty()
     }
 
-    fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Owner>> {
-        // Every critical section is one map operation: a panic cannot leave the map half-changed.
-        self.owners.lock().unwrap_or_else(PoisonError::into_inner)
+    fn bindings(&self) -> std::sync::MutexGuard<'_, Bindings> {
+        // No critical section can panic half-way through a change of the map.
+        self.bindings.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -139,10 +202,16 @@ impl<M: SessionManager> SessionManager for OwnedSessions<M> {
             // rmcp's worker for the created session then ends, and closes it.
             return Err(SessionError::Unauthenticated);
         };
-        self.owners().insert(id.clone(), owner);
+        let evicted = self.bindings().bind(id.clone(), owner, self.max_per_owner);
+        for oldest in evicted {
+            // Unbound already: refused from now on, whatever rmcp does.
+            if let Err(error) = self.inner.close_session(&oldest).await {
+                tracing::warn!(%error, "closing a session beyond its owner's limit failed");
+            }
+        }
         let result = self.inner.initialize_session(id, message).await;
         if result.is_err() {
-            self.owners().remove(id);
+            self.bindings().sessions.remove(id);
         }
         result.map_err(SessionError::Manager)
     }
@@ -153,7 +222,7 @@ impl<M: SessionManager> SessionManager for OwnedSessions<M> {
 
     /// Called for a `DELETE` and when the session's worker ends, whatever ended it.
     async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
-        self.owners().remove(id);
+        self.bindings().sessions.remove(id);
         self.inner.close_session(id).await.map_err(SessionError::Manager)
     }
 
@@ -253,10 +322,33 @@ mod tests {
         assert_ne!(owner(&a, "alice"), owner(&a, "bob"));
 
         let sessions = OwnedSessions::new(());
-        let id: SessionId = "s-1".into();
-        sessions.owners().insert(id.clone(), owner(&a, "alice"));
+        let evicted = sessions.bindings().bind("s-1".into(), owner(&a, "alice"), 1);
+        assert!(evicted.is_empty());
         assert!(sessions.is_owned_by("s-1", &owner(&a, "alice")));
         assert!(!sessions.is_owned_by("s-1", &owner(&b, "alice")));
         assert!(!sessions.is_owned_by("s-2", &owner(&a, "alice")));
+    }
+
+    /// Beyond the limit, the owner's oldest sessions go, nobody else's.
+    #[test]
+    fn the_oldest_sessions_of_an_owner_beyond_the_limit_are_unbound() {
+        let alice = Owner { issuer: Some("https://a.example".into()), subject: "alice".into() };
+        let bob = Owner { issuer: Some("https://a.example".into()), subject: "bob".into() };
+        let mut bindings = Bindings::default();
+        assert!(bindings.bind("bob-0".into(), bob.clone(), 3).is_empty());
+        for n in 0..3 {
+            assert!(bindings.bind(format!("alice-{n}").into(), alice.clone(), 3).is_empty());
+        }
+        for n in 3..10 {
+            let evicted = bindings.bind(format!("alice-{n}").into(), alice.clone(), 3);
+            assert_eq!(evicted, [SessionId::from(format!("alice-{}", n - 3))]);
+        }
+        let mut left: Vec<&str> = bindings.sessions.keys().map(|id| &**id).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["alice-7", "alice-8", "alice-9", "bob-0"]);
+        // A lower limit later: all the excess at once.
+        let evicted = bindings.bind("alice-10".into(), alice, 1);
+        assert_eq!(evicted.len(), 3);
+        assert_eq!(bindings.sessions.len(), 2);
     }
 }

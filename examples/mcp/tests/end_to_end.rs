@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp::{ADMIN_SCOPE, OwnedSessions, REALM, SCOPES, TOOLS_SCOPE};
+use mcp::{ADMIN_SCOPE, DEFAULT_MAX_SESSIONS_PER_OWNER, OwnedSessions, REALM, SCOPES, TOOLS_SCOPE};
 use portcullis::testing::TestIssuer;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
 use rmcp::service::RunningService;
@@ -550,6 +550,35 @@ async fn bindings_end_when_their_owners_end_their_sessions() {
         assert_eq!(sessions.len(), opened.len() - count - 1);
     }
     assert!(sessions.is_empty());
+}
+
+/// One principal holds at most `DEFAULT_MAX_SESSIONS_PER_OWNER` sessions: each one more ends
+/// their oldest (404 from then on, as for an unknown session), and nobody else's.
+#[tokio::test]
+async fn a_principal_beyond_the_session_limit_loses_its_oldest_sessions() {
+    let (server, sessions) = Server::start_with(LocalSessionManager::default()).await;
+    let alice = server.token(&[TOOLS_SCOPE]);
+    let bob = server.issuer.token("bob").scopes([TOOLS_SCOPE]).sign();
+    let bobs = server.open_session(&bob).await;
+    let extra = 4;
+    let mut opened = Vec::new();
+    for _ in 0..DEFAULT_MAX_SESSIONS_PER_OWNER + extra {
+        opened.push(server.open_session(&alice).await);
+        assert!(sessions.len() <= DEFAULT_MAX_SESSIONS_PER_OWNER + 1);
+    }
+    assert_eq!(sessions.len(), DEFAULT_MAX_SESSIONS_PER_OWNER + 1);
+    let made_up = server.in_session(&alice, Some("made-up"), &add_call(1)).await;
+    let (ended, kept) = opened.split_at(extra);
+    for session in ended {
+        assert_unknown_session(
+            &server.in_session(&alice, Some(session), &add_call(2)).await,
+            &made_up,
+        );
+    }
+    for session in [&kept[0], &kept[kept.len() - 1]] {
+        assert_eq!(sum_of(&server.in_session(&alice, Some(session), &add_call(3)).await), "42");
+    }
+    assert_eq!(sum_of(&server.in_session(&bob, Some(&bobs), &add_call(4)).await), "42");
 }
 
 /// A session rmcp ends on its own (here, idle for a second) takes its binding with it.
