@@ -83,7 +83,7 @@ fn access_lines(logs: &str) -> Vec<&str> {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn one_line_per_request_with_method_path_status_reason_and_duration() {
+async fn one_line_per_request_with_method_route_status_reason_and_duration() {
     let (captured, _guard) = capture();
     let issuer = portcullis::testing::TestIssuer::new();
     let app = app(issuer.verifier().build().unwrap());
@@ -115,8 +115,10 @@ async fn one_line_per_request_with_method_path_status_reason_and_duration() {
         assert!(line.contains(&format!("denied=\"{denied}\"")), "{line}");
         assert!(line.contains("micros="), "{line}");
     }
-    assert!(lines[0].contains("path=\"/me\""), "{}", lines[0]);
-    assert!(lines[2].contains("path=\"/nowhere\""), "{}", lines[2]);
+    assert!(lines[0].contains("route=\"/me\""), "{}", lines[0]);
+    assert!(lines[1].contains("route=\"/me\""), "{}", lines[1]);
+    assert!(lines[2].contains("route=\"-\""), "no route matched: {}", lines[2]);
+    assert!(!logs.contains("nowhere"), "the path of an unknown route is not logged: {logs}");
     for forbidden in ["in-the-query", "secret-query", "access_token", "?", token.as_str()] {
         assert!(!logs.contains(forbidden), "the log holds {forbidden:?}: {logs}");
     }
@@ -161,4 +163,71 @@ async fn an_internal_error_is_logged_and_answered_with_the_bare_500() {
     let access = access_lines(&logs);
     assert_eq!(access.len(), 2, "{logs}");
     assert!(access.iter().all(|line| line.contains(" ERROR ") && line.contains("status=500")));
+}
+
+async fn user(
+    principal: Principal,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(json!({ "reader": principal.subject(), "user": id }))
+}
+
+/// The path names principals (`/users/{id}`): the log has the route's template, never the id,
+/// whoever asks, whatever the answer, nested routes included; a path that matches no route is
+/// logged as `-`, its segments unwritten.
+#[tokio::test(flavor = "current_thread")]
+async fn the_route_is_logged_never_the_ids_in_the_path() {
+    let (captured, _guard) = capture();
+    let issuer = portcullis::testing::TestIssuer::new();
+    let users = Router::new()
+        .route("/users/{id}", get(user))
+        .route("/users/{id}/documents/{doc}", get(user_document));
+    let app = Router::new()
+        .route("/users/{id}", get(user))
+        .nest("/v2", users)
+        .layer(AccessLogLayer::new())
+        .with_state(issuer.verifier().build().unwrap());
+    let token = issuer.token("alice").sign();
+    let ids: Vec<String> = (0..20).map(|n| format!("principal-{n}-7f3a9c")).collect();
+
+    let mut expected = Vec::new();
+    for id in &ids {
+        let ok = send(app.clone(), bearer(&format!("/users/{id}"), &token)).await;
+        assert_eq!(ok.status, StatusCode::OK);
+        assert_eq!(ok.body, json!({ "reader": "alice", "user": id }));
+        expected.push(("/users/{id}", "200"));
+        let denied = send(app.clone(), get_request(&format!("/users/{id}"))).await;
+        assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(denied.headers[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        expected.push(("/users/{id}", "401"));
+        let nested =
+            send(app.clone(), bearer(&format!("/v2/users/{id}/documents/{id}"), &token)).await;
+        assert_eq!(nested.status, StatusCode::OK);
+        assert_eq!(nested.body, json!({ "user": id, "document": id }));
+        expected.push(("/v2/users/{id}/documents/{doc}", "200"));
+        let unknown = send(app.clone(), bearer(&format!("/users/{id}/unknown"), &token)).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert!(unknown.bytes.is_empty());
+        expected.push(("-", "404"));
+    }
+
+    let logs = captured.text();
+    let lines = access_lines(&logs);
+    assert_eq!(lines.len(), expected.len(), "{logs}");
+    for (line, (route, status)) in lines.iter().zip(&expected) {
+        assert!(line.contains(&format!("route=\"{route}\"")), "{line}");
+        assert!(line.contains(&format!("status={status}")), "{line}");
+        assert!(!line.contains("path="), "{line}");
+    }
+    for id in &ids {
+        assert!(!logs.contains(id.as_str()), "the log holds the id {id}: {logs}");
+    }
+    assert!(!logs.contains("7f3a9c"), "{logs}");
+}
+
+async fn user_document(
+    _principal: Principal,
+    axum::extract::Path((id, doc)): axum::extract::Path<(String, String)>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(json!({ "user": id, "document": doc }))
 }

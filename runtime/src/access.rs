@@ -5,19 +5,27 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::extract::MatchedPath;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
 use crate::respond::DeniedWith;
 
 /// A tower layer that logs one line per request with `tracing`, target `portcullis::access`:
-/// `method`, `path` (never the query), `status`, `denied` (the [`DeniedWith`] reason when
+/// `method`, `route` (the template of the route that matched, `/users/{id}`, axum's
+/// [`MatchedPath`]; `-` when none did), `status`, `denied` (the [`DeniedWith`] reason when
 /// portcullis refused the request, `-` otherwise) and `micros` (the time until the response
-/// head was ready). Neither headers, tokens nor the query are logged. A 5xx is logged at level
-/// `ERROR`, everything else at `INFO`.
+/// head was ready). A 5xx is logged at level `ERROR`, everything else at `INFO`.
+///
+/// Nothing the client chose is logged: not the path itself, whose segments name users,
+/// documents and other principals' ids (an access log is kept longer and read by more people
+/// than the data it describes), nor the query, headers or tokens. The route and the status say
+/// what was asked and how it ended.
 ///
 /// Add it with `Router::layer`, outermost, so that it also sees the 404 of unknown paths and the
-/// refusals of a [`RequireAuthLayer`](crate::RequireAuthLayer).
+/// refusals of a [`RequireAuthLayer`](crate::RequireAuthLayer). Routes added with
+/// `Router::nest` keep their whole template; a service wrapped from outside the router, or
+/// nested with `nest_service`, has no template of its own and is logged as `-`.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -72,27 +80,28 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let method = request.method().clone();
-        // The path only: a query may hold what a client should not have put in a URL.
-        let path = request.uri().path().to_owned();
+        // The template, never the path: its segments may be principals' ids.
+        let route = request.extensions().get::<MatchedPath>().cloned();
         let started = Instant::now();
         let future = self.inner.call(request);
         Box::pin(async move {
             let result = future.await;
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let route = route.as_ref().map_or("-", MatchedPath::as_str);
             match &result {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let denied =
                         response.extensions().get::<DeniedWith>().map_or("-", |denied| denied.0);
                     if response.status().is_server_error() {
-                        tracing::error!(target: "portcullis::access", %method, path, status, denied, micros, "request");
+                        tracing::error!(target: "portcullis::access", %method, route, status, denied, micros, "request");
                     } else {
-                        tracing::info!(target: "portcullis::access", %method, path, status, denied, micros, "request");
+                        tracing::info!(target: "portcullis::access", %method, route, status, denied, micros, "request");
                     }
                 }
                 // axum's services never fail; another service's error is its own to report.
                 Err(_) => {
-                    tracing::error!(target: "portcullis::access", %method, path, micros, "request failed");
+                    tracing::error!(target: "portcullis::access", %method, route, micros, "request failed");
                 }
             }
             result

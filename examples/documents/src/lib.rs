@@ -55,7 +55,7 @@ use serde_json::{Value, json};
 mod openapi;
 mod store;
 
-pub use store::{Document, Page, Stats, Store, StoreError, Summary};
+pub use store::{Document, Executed, Page, Stats, Store, StoreError, Summary, VISIBILITY, Work};
 
 portcullis::scopes! {
     /// The scopes of the documents API.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use portcullis::{Access, Action, Principal, Visibility};
-use rusqlite::{Connection, OptionalExtension, Params, Row, Statement, params};
+use rusqlite::{Connection, OptionalExtension, Params, Row, Statement, StatementStatus, params};
 use serde::{Deserialize, Serialize};
 
 use crate::DocumentInput;
@@ -123,24 +123,55 @@ pub struct Store {
 struct Database {
     connection: Connection,
     /// `Some` once [`Store::record_statements`] was called.
-    recorded: Option<Vec<String>>,
+    recorded: Option<Vec<Executed>>,
 }
 
-/// What the store's queries run SQL through, so that a test can see which statements ran.
+/// A statement the store ran, as [`Store::take_statements`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// Its SQL.
+    pub sql: String,
+    /// What SQLite did to run it, for the statements the store runs to completion itself
+    /// (`None` for those whose rows a caller steps through).
+    pub work: Option<Work>,
+}
+
+/// What SQLite did to run one statement (`sqlite3_stmt_status`): two runs that visit the same
+/// rows of the same indexes execute the same virtual machine steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    /// Virtual machine operations executed (`SQLITE_STMTSTATUS_VM_STEP`).
+    pub vm_steps: i32,
+    /// Steps of full table scans (`SQLITE_STMTSTATUS_FULLSCAN_STEP`): 0 when every table is
+    /// reached through an index.
+    pub fullscan_steps: i32,
+}
+
+impl Work {
+    fn of(statement: &Statement<'_>) -> Self {
+        Self {
+            vm_steps: statement.get_status(StatementStatus::VmStep),
+            fullscan_steps: statement.get_status(StatementStatus::FullscanStep),
+        }
+    }
+}
+
+/// What the store's queries run SQL through, so that a test can see which statements ran and
+/// what they did.
 struct Db<'a> {
     connection: &'a Connection,
-    recorded: &'a mut Option<Vec<String>>,
+    recorded: &'a mut Option<Vec<Executed>>,
 }
 
 impl<'a> Db<'a> {
-    fn record(&mut self, sql: &str) {
+    fn record(&mut self, sql: &str, work: Option<Work>) {
         if let Some(recorded) = self.recorded.as_mut() {
-            recorded.push(sql.to_owned());
+            recorded.push(Executed { sql: sql.to_owned(), work });
         }
     }
 
     fn prepare(&mut self, sql: &str) -> rusqlite::Result<Statement<'a>> {
-        self.record(sql);
+        self.record(sql, None);
         self.connection.prepare(sql)
     }
 
@@ -150,15 +181,30 @@ impl<'a> Db<'a> {
         params: P,
         row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        self.record(sql);
-        self.connection.query_row(sql, params, row)
+        let mut statement = self.connection.prepare(sql)?;
+        let result = statement.query_row(params, row);
+        self.record(sql, Some(Work::of(&statement)));
+        result
     }
 
     fn execute<P: Params>(&mut self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.record(sql);
-        self.connection.execute(sql, params)
+        let mut statement = self.connection.prepare(sql)?;
+        let result = statement.execute(params);
+        self.record(sql, Some(Work::of(&statement)));
+        result
     }
 }
+
+/// Whether a document is there and may be seen by a principal, in one statement whose work
+/// does not depend on the answer for anyone but its owner and those it is shared with: two
+/// probes that run whatever either finds, the document's row by its id (the primary key) and
+/// the share by (document, principal) (the shares' primary key). The first yields exactly one
+/// row either way, the owner or, for an absent id, the `NULL` that `UNION ALL` appends
+/// (SQLite runs a compound's parts in order, and `LIMIT 1` stops after the first row), so that
+/// SQLite executes the same steps for an absent document and for someone else's.
+pub const VISIBILITY: &str = "SELECT \
+    (SELECT owner FROM documents WHERE id = ?1 UNION ALL SELECT NULL LIMIT 1), \
+    EXISTS (SELECT 1 FROM shares WHERE document_id = ?1 AND subject = ?2)";
 
 impl Store {
     /// Opens (or creates) the database file at `path`.
@@ -187,11 +233,35 @@ impl Store {
         database.recorded.get_or_insert_with(Vec::new);
     }
 
-    /// A test hook: the SQL of the statements run since [`Store::record_statements`] or the
-    /// last call, oldest first; empty when nothing is recorded.
-    pub fn take_statements(&self) -> Vec<String> {
+    /// A test hook: the statements run since [`Store::record_statements`] or the last call,
+    /// oldest first, with what SQLite did to run them; empty when nothing is recorded.
+    pub fn take_statements(&self) -> Vec<Executed> {
         let mut database = self.database.lock().unwrap_or_else(PoisonError::into_inner);
         database.recorded.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// A test hook: SQLite's query plan of `sql` (`EXPLAIN QUERY PLAN`, parameters unbound),
+    /// one line per step, nested steps indented.
+    pub async fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        self.run(move |db| {
+            let mut statement = db.connection.prepare(&explain)?;
+            let mut depths: Vec<(i64, usize)> = Vec::new();
+            let unbound = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
+            let rows = statement.query_map(rusqlite::params_from_iter(unbound), |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(3)?))
+            })?;
+            let mut plan = Vec::new();
+            for row in rows {
+                let (id, parent, detail) = row?;
+                let depth =
+                    depths.iter().find(|(known, _)| *known == parent).map_or(0, |(_, d)| d + 1);
+                depths.push((id, depth));
+                plan.push(format!("{}{detail}", "  ".repeat(depth)));
+            }
+            Ok(plan)
+        })
+        .await
     }
 
     /// Runs `query` with the connection on a blocking thread.
@@ -214,18 +284,16 @@ impl Store {
 
     /// Whether document `id` is there and `principal` (a principal id) may see it, reading
     /// only its owner and whether it is shared with them, never its title or body: `None` when
-    /// no document has this id.
+    /// no document has this id. One statement, [`VISIBILITY`], whose work is the same for an
+    /// absent document and someone else's.
     pub async fn visible_to(&self, id: i64, principal: &str) -> Result<Option<bool>, StoreError> {
         let principal = principal.to_owned();
         self.run(move |db| {
-            db.query_row(
-                "SELECT owner = ?2 OR EXISTS \
-                 (SELECT 1 FROM shares WHERE document_id = ?1 AND subject = ?2) \
-                 FROM documents WHERE id = ?1",
-                params![id, principal],
-                |row| row.get(0),
-            )
-            .optional()
+            let (owner, shared): (Option<String>, bool) =
+                db.query_row(VISIBILITY, params![id, principal], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
+            Ok(owner.map(|owner| owner == principal || shared))
         })
         .await
     }

@@ -342,14 +342,12 @@ async fn the_foreign_and_the_absent_404_take_the_same_queries() {
         }
         let (foreign, absent) = (&answers[0], &answers[1]);
         assert_eq!((&foreign.0, &foreign.1), (&absent.0, &absent.1), "{method}: the same 404");
-        // One statement each, the same one, and it reads neither the title nor the body.
+        // One statement each, the same one with the same work, and it reads neither the title
+        // nor the body.
         assert_eq!(foreign.2, absent.2, "{method}");
         assert_eq!(foreign.2.len(), 1, "{method}: {:?}", foreign.2);
-        assert!(
-            !foreign.2[0].contains("body") && !foreign.2[0].contains("title"),
-            "{:?}",
-            foreign.2
-        );
+        let sql = &foreign.2[0].sql;
+        assert!(!sql.contains("body") && !sql.contains("title"), "{sql}");
     }
     // Only a caller who may see it loads the whole row: the owner, and whoever it is shared with.
     let reply = api.get(&foreign, &api.alice).await;
@@ -357,12 +355,97 @@ async fn the_foreign_and_the_absent_404_take_the_same_queries() {
     assert_eq!(reply.document(), big);
     let statements = api.store.take_statements();
     assert_eq!(statements.len(), 3, "{statements:?}");
-    assert!(statements[1].contains("body"), "{statements:?}");
+    assert!(statements[1].sql.contains("body"), "{statements:?}");
     let share = api.send("PUT", &format!("{foreign}/shares/bob"), Some(&api.alice), None).await;
     assert_eq!(share.status, StatusCode::NO_CONTENT);
     api.store.take_statements();
     assert_eq!(api.get(&foreign, &api.bob).await.document(), big);
     assert_eq!(api.store.take_statements().len(), 3);
+}
+
+/// Not only the same statement: the same work. The visibility statement probes the document
+/// by its primary key and the share by the shares' primary key whatever either finds, so an
+/// absent id (never used, deleted, below or above every id) and someone else's document
+/// (small or large, shared with others or not) execute the same SQLite steps, among hundreds
+/// of documents of several owners.
+#[tokio::test]
+async fn the_foreign_and_the_absent_404_do_the_same_work_in_the_store() {
+    let api = api(Disclosure::Production);
+    let dave = api.issuer.token("dave").scopes(ALL_DOCS).claim("email_verified", true).sign();
+    let mut mine = Vec::new();
+    let mut foreign = Vec::new();
+    for n in 0..300 {
+        let (owner, kept) = match n % 3 {
+            0 => (&api.bob, &mut mine),
+            1 => (&api.alice, &mut foreign),
+            _ => (&dave, &mut foreign),
+        };
+        let body = if n % 10 == 1 { "x".repeat(50_000) } else { format!("body {n}") };
+        let document = api.create(owner, &format!("Document {n}"), &body).await;
+        if n % 4 == 1 {
+            let uri = format!("/documents/{}/shares/carol", document.id);
+            assert_eq!(
+                api.send("PUT", &uri, Some(owner), None).await.status,
+                StatusCode::NO_CONTENT
+            );
+        }
+        kept.push(document.id);
+    }
+    // Deleted ids name nothing any more, among live ones.
+    let deleted: Vec<i64> = foreign.iter().step_by(25).copied().collect();
+    for id in &deleted {
+        let owner = if (id - 1) % 3 == 1 { &api.alice } else { &dave };
+        let reply = api.send("DELETE", &format!("/documents/{id}"), Some(owner), None).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    }
+    foreign.retain(|id| !deleted.contains(id));
+    let last = *mine.iter().chain(&foreign).max().unwrap();
+    let absent: Vec<i64> =
+        deleted.iter().copied().chain([0, -1, last + 1, last + 1_000_000, i64::MAX]).collect();
+
+    api.store.record_statements();
+    let work = |uri: String| {
+        let api = &api;
+        async move {
+            let reply = api.get(&uri, &api.bob).await;
+            reply.problem(StatusCode::NOT_FOUND);
+            let statements = api.store.take_statements();
+            assert_eq!(statements.len(), 1, "{uri}: {statements:?}");
+            let executed = statements.into_iter().next().unwrap();
+            assert_eq!(executed.sql, documents::VISIBILITY);
+            (reply.bytes, executed.work.expect("the store ran it to completion"))
+        }
+    };
+    let (expected_body, expected) = work(format!("/documents/{}", foreign[0])).await;
+    assert_eq!(expected.fullscan_steps, 0, "no table is scanned");
+    for id in foreign.iter().chain(&absent) {
+        let (body, done) = work(format!("/documents/{id}")).await;
+        assert_eq!((&body, done), (&expected_body, expected), "document {id}");
+    }
+    // bob's own documents, visible, get past this statement: its answer differs, its work hardly.
+    let reply = api.get(&format!("/documents/{}", mine[0]), &api.bob).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let statements = api.store.take_statements();
+    assert_eq!(statements[0].sql, documents::VISIBILITY);
+    assert_eq!(statements[0].work.map(|work| work.fullscan_steps), Some(0));
+
+    // The plan: one search by the documents' primary key, one by the shares' primary key,
+    // nothing scanned, nothing sorted.
+    let plan = api.store.query_plan(documents::VISIBILITY).await.unwrap();
+    assert_eq!(
+        plan,
+        [
+            "SCAN CONSTANT ROW",
+            "SCALAR SUBQUERY 2",
+            "  COMPOUND QUERY",
+            "    LEFT-MOST SUBQUERY",
+            "      SEARCH documents USING INTEGER PRIMARY KEY (rowid=?)",
+            "    UNION ALL",
+            "      SCAN CONSTANT ROW",
+            "SCALAR SUBQUERY 3",
+            "  SEARCH shares USING COVERING INDEX sqlite_autoindex_shares_1 (document_id=? AND subject=?)",
+        ]
+    );
 }
 
 #[tokio::test]

@@ -368,6 +368,9 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
         "{logs}"
     );
     assert!(access.iter().any(|line| line.contains("status=404") && line.contains("not_owner")));
+    // The route's template, never the path with its ids.
+    assert!(access.iter().any(|line| line.contains(r#"route="/documents/{id}""#)), "{logs}");
+    assert!(access.iter().all(|line| !line.contains("path=")), "{logs}");
     assert!(logs.contains("shutting down"), "{logs}");
     assert!(!logs.contains(&vars["ALICE"]), "a token was logged");
 }

@@ -9,6 +9,11 @@
 //!   RFC 9728 document is served (public) at the path derived from it,
 //!   `/.well-known/oauth-protected-resource/mcp`, and every challenge names it in
 //!   `resource_metadata`, which is how an MCP client finds the authorization server;
+//! - the server accepts only tokens issued for it: its verifier is built with
+//!   [`audience_is_resource`](portcullis::VerifierBuilder::audience_is_resource), so that the
+//!   binary does not start unless the accepted audience is exactly the resource URL;
+//! - an MCP session belongs to the principal (issuer and subject) that opened it: another
+//!   caller naming its `Mcp-Session-Id` gets the 404 of an unknown session ([`OwnedSessions`]);
 //! - a tool may need more: a `tools/call` of [`usage`](Tools) without [`ADMIN_SCOPE`] gets HTTP 403
 //!   `insufficient_scope` with `scope="mcp:tools mcp:admin"` (all it needs), before rmcp dispatches the call, so that the
 //!   client can step up its authorization.
@@ -44,6 +49,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 mod peek;
+mod sessions;
+
+pub use sessions::{
+    DEFAULT_MAX_SESSIONS_PER_OWNER, OwnedSessions, Owner, SessionError, sessions_of_their_owner,
+};
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";
@@ -155,20 +165,35 @@ impl ServerHandler for Tools {
     }
 }
 
-/// The whole application: the MCP endpoint at [`MCP_PATH`], behind `verifier` (whose audience
-/// and [resource](portcullis::VerifierBuilder::resource) are this server's resource URL, and whose
-/// `scopes_supported` are [`SCOPES`]), served with rmcp's `config`; and, public, the verifier's
-/// protected resource metadata.
+/// The whole application: the MCP endpoint at [`MCP_PATH`], behind `verifier` (built with
+/// [`audience_is_resource`](portcullis::VerifierBuilder::audience_is_resource): its audience
+/// and [resource](portcullis::VerifierBuilder::resource) are this server's resource URL; and
+/// whose `scopes_supported` are [`SCOPES`]), served with rmcp's `config`, each session bound to
+/// the principal that opened it; and, public, the verifier's protected resource metadata.
 pub fn router(verifier: Verifier, config: StreamableHttpServerConfig) -> Router {
+    let sessions = Arc::new(OwnedSessions::new(LocalSessionManager::default()));
+    router_with_sessions(verifier, config, sessions)
+}
+
+/// [`router`], with the session manager given: `sessions` (rmcp's
+/// [`LocalSessionManager`], with the [`SessionConfig`](rmcp::transport::streamable_http_server::session::local::SessionConfig)
+/// of your choice, bound to their owners) tells how many sessions are open.
+pub fn router_with_sessions(
+    verifier: Verifier,
+    config: StreamableHttpServerConfig,
+    sessions: Arc<OwnedSessions<LocalSessionManager>>,
+) -> Router {
     let calls = Arc::new(AtomicU64::new(0));
     let mcp = StreamableHttpService::new(
         move || Ok(Tools::new(Arc::clone(&calls))),
-        Arc::new(LocalSessionManager::default()),
+        Arc::clone(&sessions),
         config.with_max_request_body_bytes(MAX_BODY_BYTES),
     );
     Router::new()
         .route_service(MCP_PATH, mcp)
-        // Inner: the tools' own scopes, with the principal the outer layer verified.
+        // Innermost: a session only for the principal that opened it (404 for anyone else).
+        .route_layer(middleware::from_fn_with_state(sessions, sessions_of_their_owner))
+        // Then the tools' own scopes, with the principal the outer layer verified.
         .route_layer(middleware::from_fn_with_state(verifier.clone(), tool_scopes))
         // Outer: valid credentials and the endpoint's scope, on every method.
         .route_layer(RequireAuthLayer::new(verifier.clone()).scopes(ENDPOINT_SCOPES))

@@ -2,11 +2,11 @@
 //! endpoint at `/mcp`.
 //!
 //! With `PORTCULLIS_ISSUER` or `PORTCULLIS_JWKS_URL` set, tokens are verified with that identity
-//! provider's keys; `PORTCULLIS_AUDIENCE` must then be this server's resource URL (the MCP
-//! authorization specification requires the audience to be the MCP server itself), and
-//! `PORTCULLIS_RESOURCE` should be that URL too (it is then the RFC 9728 metadata's `resource`,
-//! and every challenge names the document); `MCP_ALLOWED_HOSTS` (comma-separated) names the
-//! `Host` values rmcp accepts beside loopback.
+//! provider's keys; `PORTCULLIS_RESOURCE` must then be this server's resource URL (the RFC 9728
+//! metadata's `resource`, which every challenge names), and `PORTCULLIS_AUDIENCE` exactly that
+//! URL and nothing else (the MCP authorization specification forbids accepting a token issued for
+//! another resource): otherwise the server does not start. `MCP_ALLOWED_HOSTS` (comma-separated)
+//! names the `Host` values rmcp accepts beside loopback.
 //!
 //! With no `PORTCULLIS_*` variable at all, the server runs in **development mode**, on a loopback
 //! address only: it generates a signing key, mints two tokens whose audience is
@@ -79,24 +79,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .verifier()
             .realm(REALM)
             .resource(&resource)
+            .audience_is_resource()
             .scopes_supported(SCOPES)
             .disclosure(Disclosure::Development)
             .build()?;
         (verifier, Some(issuer))
     } else {
+        // The MCP authorization specification requires the metadata document and a 401 that
+        // names it (so a resource URL), and forbids accepting a token issued for another
+        // resource: `audience_is_resource` refuses to build without PORTCULLIS_RESOURCE, or
+        // unless PORTCULLIS_AUDIENCE is exactly that URL.
         let verifier = VerifierBuilder::new()
             .realm(REALM)
             .scopes_supported(SCOPES)
+            .audience_is_resource()
             .with_env(|name| std::env::var_os(name))
             .and_then(VerifierBuilder::build)
             .map_err(|error| format!("configuration: {error}"))?;
-        // The MCP authorization specification requires the metadata document, and a 401 that
-        // names it: a server without its resource URL would answer neither.
-        if verifier.resource_metadata_url().is_none() {
-            return Err("configuration: PORTCULLIS_RESOURCE (this server's URL, which \
-                        PORTCULLIS_AUDIENCE must name too) is required for an MCP server"
-                .into());
-        }
         verifier.check_issuers().await.map_err(|error| format!("configuration: {error}"))?;
         (verifier, None)
     };

@@ -8,7 +8,7 @@ use super::cache::TokenCache;
 use super::claims::{AccessTokenMark, ClaimMapping, ClaimRules, ScopeClaim};
 use super::env;
 use super::issuers::{KeysByIssuer, TrustedIssuer};
-use super::metadata::{Document, Metadata, check_resource};
+use super::metadata::{Document, Metadata, audience_is_resource, check_resource};
 use super::preset::Preset;
 use super::profile::TokenProfile;
 use super::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
@@ -185,6 +185,17 @@ pub enum ConfigError {
     /// ASCII.
     #[error("resource_documentation: {0:?} is not an http(s) URL")]
     InvalidResourceDocumentation(String),
+    /// [`VerifierBuilder::audience_is_resource`] (an MCP server, which must accept only tokens
+    /// issued for it) while the accepted audiences are not exactly the resource identifier:
+    /// another audience, any audience, or no resource identifier at all.
+    #[error("{}", super::metadata::audience_mismatch(.resource.as_deref(), .audiences.as_deref()))]
+    AudienceIsNotResource {
+        /// The resource identifier, `None` when none is configured.
+        resource: Option<String>,
+        /// The accepted audiences (empty when none is configured), `None` when any audience is
+        /// accepted.
+        audiences: Option<Vec<String>>,
+    },
     // --- introspection (issue 17) ---
     /// An introspection endpoint URL (or the issuer whose discovery document names it) that
     /// cannot be used.
@@ -281,6 +292,8 @@ struct MetadataConfig {
     scopes_supported: Vec<String>,
     resource_name: Option<String>,
     resource_documentation: Option<String>,
+    /// Whether the accepted audiences must be exactly the resource identifier.
+    audience_is_resource: bool,
 }
 
 impl MetadataConfig {
@@ -845,7 +858,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// How much denials tell the client. Defaults to [`Disclosure::Production`].
+    /// How much denials tell the client. Defaults to [`Disclosure::Production`];
+    /// [`Disclosure::Development`] is logged as a warning (target `portcullis::disclosure`) when
+    /// the verifier is built, so that it is not left on unnoticed.
     pub fn disclosure(mut self, disclosure: Disclosure) -> Self {
         self.disclosure = disclosure;
         self
@@ -983,6 +998,36 @@ impl VerifierBuilder {
         self
     }
 
+    /// Requires the accepted audiences to be exactly the [resource](Self::resource) identifier,
+    /// as the MCP authorization specification requires of every MCP server: it accepts only the
+    /// tokens issued for it (RFC 8707 `resource`, which the authorization server puts in `aud`),
+    /// never one issued for another resource. [`build`](Self::build) then fails with
+    /// [`ConfigError::AudienceIsNotResource`] unless a resource identifier is set and the
+    /// audiences are that same string and nothing else: not
+    /// [`any_audience`](Self::any_audience), not a second audience, not the URL spelt another
+    /// way (a trailing slash, another case), which tokens would not name.
+    ///
+    /// ```
+    /// use portcullis::{ConfigError, Key, Verifier};
+    ///
+    /// let mcp = || {
+    ///     Verifier::builder()
+    ///         .issuer("https://issuer.example")
+    ///         .key(Key::hmac(b"a secret of at least thirty-two bytes").unwrap())
+    ///         .resource("https://mcp.example.com/mcp")
+    ///         .audience_is_resource()
+    /// };
+    /// assert!(mcp().audience("https://mcp.example.com/mcp").build().is_ok());
+    /// assert!(matches!(
+    ///     mcp().audience("https://api.example.com").build(),
+    ///     Err(ConfigError::AudienceIsNotResource { .. }),
+    /// ));
+    /// ```
+    pub fn audience_is_resource(mut self) -> Self {
+        self.metadata.audience_is_resource = true;
+        self
+    }
+
     /// The algorithms DPoP proofs may be signed with, asymmetric only; by default ES256, ES384,
     /// RS256, PS256 and EdDSA. Challenges list them (`algs`).
     pub fn dpop_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
@@ -1048,6 +1093,16 @@ impl VerifierBuilder {
         self.sources.dpop = dpop.is_some();
         let dpop_challenge =
             dpop.as_ref().map(|dpop| DpopChallenge { algs: dpop.algs(), required: dpop.required });
+        if self.disclosure == Disclosure::Development {
+            // Once per verifier, at start: a setting for a developer's machine that must never
+            // reach production unnoticed.
+            tracing::warn!(
+                target: "portcullis::disclosure",
+                realm = challenge.realm(),
+                "Development disclosure is on: every denial tells the client why (error_description, \
+                 detail); for a developer's machine only, never for a server others can reach"
+            );
+        }
         let presentation = Presentation::from_parts(
             challenge,
             self.disclosure,
@@ -1126,6 +1181,20 @@ impl VerifierBuilder {
                 Some(issuers)
             }
         };
+        if self.metadata.audience_is_resource {
+            // Before the audience's own check, whose advice (any audience) would be wrong here.
+            let audiences = match &self.audience {
+                Expect::Unset => Some(&[][..]),
+                Expect::Any => None,
+                Expect::OneOf(audiences) => Some(audiences.as_slice()),
+            };
+            if !audience_is_resource(self.metadata.resource.as_deref(), audiences) {
+                return Err(ConfigError::AudienceIsNotResource {
+                    resource: self.metadata.resource.clone(),
+                    audiences: audiences.map(<[String]>::to_vec),
+                });
+            }
+        }
         let audiences = match self.audience {
             Expect::Unset => return Err(ConfigError::AudienceNotConfigured),
             Expect::Any => None,
@@ -1441,6 +1510,61 @@ mod tests {
             let error = complete().with_env(env(vars)).unwrap_err();
             assert!(matches!(error, ConfigError::Env { var, .. } if var == env::ROLES_CLAIM));
         }
+    }
+
+    #[test]
+    fn audience_is_resource_accepts_the_resource_alone() {
+        const MCP: &str = "https://mcp.example/mcp";
+        let mcp = || {
+            Verifier::builder().issuer("iss").key(Key::hmac(SECRET).unwrap()).audience_is_resource()
+        };
+        let verifier = mcp().resource(MCP).audience(MCP).build().unwrap();
+        assert_eq!(
+            verifier.resource_metadata_url(),
+            Some("https://mcp.example/.well-known/oauth-protected-resource/mcp")
+        );
+        let refused = |builder: VerifierBuilder| match builder.build() {
+            Err(ConfigError::AudienceIsNotResource { resource, audiences }) => {
+                let error = ConfigError::AudienceIsNotResource {
+                    resource: resource.clone(),
+                    audiences: audiences.clone(),
+                };
+                (resource, audiences, error.to_string())
+            }
+            other => panic!("expected AudienceIsNotResource, got {other:?}"),
+        };
+        let (resource, audiences, message) = refused(mcp().resource(MCP).any_audience());
+        assert_eq!((resource.as_deref(), audiences), (Some(MCP), None));
+        assert_eq!(
+            message,
+            "an MCP server accepts only the tokens issued for it (audience_is_resource), but any \
+             audience would be accepted: accept exactly the resource identifier \
+             \"https://mcp.example/mcp\" (.audience(..) or PORTCULLIS_AUDIENCE), and nothing else"
+        );
+        let (_, audiences, message) =
+            refused(mcp().resource(MCP).audience(MCP).audience("https://api.example"));
+        assert_eq!(audiences, Some(vec![MCP.to_owned(), "https://api.example".to_owned()]));
+        assert!(
+            message.contains(r#"the audiences ["https://mcp.example/mcp", "https://api.example"]"#)
+        );
+        for other in ["https://api.example", "https://mcp.example/mcp/", "HTTPS://mcp.example/mcp"]
+        {
+            let (_, audiences, _) = refused(mcp().resource(MCP).audience(other));
+            assert_eq!(audiences, Some(vec![other.to_owned()]));
+        }
+        let (_, audiences, message) = refused(mcp().resource(MCP));
+        assert_eq!(audiences, Some(vec![]));
+        assert!(message.contains("but no audience is configured"), "{message}");
+        assert!(!message.contains("any_audience"), "{message}");
+        let (resource, _, message) = refused(mcp().audience(MCP));
+        assert_eq!(resource, None);
+        assert!(message.contains("no resource identifier is configured"), "{message}");
+        assert!(message.contains("PORTCULLIS_RESOURCE"), "{message}");
+        // From the environment too; and without the setting, any audience still builds.
+        let vars = env(&[(env::RESOURCE, MCP), (env::AUDIENCE, "https://mcp.example/mcp, other")]);
+        let (_, audiences, _) = refused(mcp().with_env(vars).unwrap());
+        assert_eq!(audiences, Some(vec![MCP.to_owned(), "other".to_owned()]));
+        assert!(complete().resource(MCP).any_audience().build().is_ok());
     }
 
     #[test]

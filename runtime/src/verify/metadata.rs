@@ -75,6 +75,33 @@ pub(crate) fn check_resource(url: &str, allow_http: bool) -> Result<Resource<'_>
     Ok(Resource { origin, path })
 }
 
+/// Whether the accepted `audiences` (`None`: any) are exactly the `resource` identifier, as an
+/// MCP server's must be: one audience, the identifier spelt as configured, since that is the
+/// string a client asks the authorization server to put in `aud` (RFC 8707's `resource`).
+pub(crate) fn audience_is_resource(resource: Option<&str>, audiences: Option<&[String]>) -> bool {
+    matches!((resource, audiences), (Some(resource), Some([audience])) if audience == resource)
+}
+
+/// The message of `ConfigError::AudienceIsNotResource`: what is wrong, and what to set.
+pub(crate) fn audience_mismatch(resource: Option<&str>, audiences: Option<&[String]>) -> String {
+    const WHY: &str = "an MCP server accepts only the tokens issued for it (audience_is_resource)";
+    let Some(resource) = resource else {
+        return format!(
+            "{WHY}, but no resource identifier is configured: set this server's URL with \
+             .resource(..) or PORTCULLIS_RESOURCE, and the same URL as the only audience"
+        );
+    };
+    let accepted = match audiences {
+        None => "any audience would be accepted".to_owned(),
+        Some([]) => "no audience is configured".to_owned(),
+        Some(audiences) => format!("the audiences {audiences:?} would be accepted"),
+    };
+    format!(
+        "{WHY}, but {accepted}: accept exactly the resource identifier {resource:?} \
+         (.audience(..) or PORTCULLIS_AUDIENCE), and nothing else"
+    )
+}
+
 /// `localhost`, `127.0.0.0/8` or `[::1]`, with or without a port.
 fn is_loopback(authority: &str) -> bool {
     let host = match authority.strip_prefix('[') {
@@ -183,5 +210,23 @@ mod tests {
             assert!(check_resource(bad, false).is_err(), "{bad}");
         }
         assert!(check_resource("http://api.example", true).is_ok());
+    }
+
+    #[test]
+    fn an_mcp_audience_is_exactly_the_resource() {
+        let resource = "https://mcp.example/mcp";
+        let one = |audience: &str| vec![audience.to_owned()];
+        assert!(audience_is_resource(Some(resource), Some(&one(resource))));
+        for audiences in [
+            None,
+            Some(vec![]),
+            Some(one("https://mcp.example/mcp/")),
+            Some(one("https://MCP.example/mcp")),
+            Some(one("https://other.example/mcp")),
+            Some(vec![resource.to_owned(), "https://other.example/mcp".to_owned()]),
+        ] {
+            assert!(!audience_is_resource(Some(resource), audiences.as_deref()), "{audiences:?}");
+        }
+        assert!(!audience_is_resource(None, Some(&one(resource))));
     }
 }
