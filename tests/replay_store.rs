@@ -10,7 +10,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portcullis::{RedisReplayStore, ReplayStore, ReplayStoreError};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::header::{AUTHORIZATION, RETRY_AFTER};
+use http::{Request, StatusCode};
+use portcullis::testing::{DpopKey, TestIssuer};
+use portcullis::{
+    Disclosure, DpopMode, MemoryReplayStore, RedisReplayStore, ReplayStore, ReplayStoreError,
+    Verifier,
+};
+use portcullis_tests::{assert_denied, assert_me, me, send};
 
 const TTL: Duration = Duration::from_secs(120);
 
@@ -368,4 +378,56 @@ async fn a_server_that_may_evict_is_refused() {
     let server =
         RedisServer::start_with(&["--maxmemory", "0", "--maxmemory-policy", "allkeys-lru"]);
     assert!(RedisReplayStore::connect(&server.url()).await.is_ok());
+}
+
+/// A router whose DPoP proofs are remembered in `store`.
+fn dpop_router(issuer: &TestIssuer, store: impl ReplayStore) -> Router {
+    let verifier: Verifier = issuer
+        .verifier()
+        .disclosure(Disclosure::Development)
+        .dpop(DpopMode::Required)
+        .dpop_origin("https://api.example")
+        .dpop_replay_store(store)
+        .build()
+        .unwrap();
+    Router::new().route("/me", get(me)).with_state(verifier)
+}
+
+fn dpop_request(token: &str, proof: &str) -> Request<Body> {
+    Request::get("/me")
+        .header(AUTHORIZATION, format!("DPoP {token}"))
+        .header("DPoP", proof)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// Through a real router, the in-memory store holding 400 proofs: every one of them is refused
+/// when replayed after all 400 arrived, and the 401st new proof, with the store full of live
+/// keys, is a 503 with `Retry-After`: never accepted, never a forgotten older proof.
+#[tokio::test]
+async fn a_full_memory_store_is_a_503_and_forgets_no_proof() {
+    const CAPACITY: usize = 400;
+    let issuer = TestIssuer::new();
+    let router = dpop_router(&issuer, MemoryReplayStore::with_capacity(CAPACITY));
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let proofs: Vec<String> =
+        (0..=CAPACITY).map(|_| key.proof("GET", "https://api.example/me", &token).sign()).collect();
+    for proof in &proofs[..CAPACITY] {
+        assert_me(&send(router.clone(), dpop_request(&token, proof)).await, "alice");
+    }
+    let full = send(router.clone(), dpop_request(&token, &proofs[CAPACITY])).await;
+    assert_denied(
+        &full,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        Some("The DPoP proof cannot be checked for replay right now; retry later"),
+    );
+    assert_eq!(full.headers[RETRY_AFTER], "5");
+    assert!(!full.visible().contains("full"), "the store's message is logged, never sent");
+    for proof in &proofs[..CAPACITY] {
+        let replay = send(router.clone(), dpop_request(&token, proof)).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "a replay passed: {replay:?}");
+        assert!(replay.challenge().unwrap().contains("invalid_dpop_proof"), "{replay:?}");
+    }
 }
