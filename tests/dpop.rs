@@ -125,13 +125,11 @@ async fn a_bound_token_presented_as_bearer_is_refused_when_dpop_is_off() {
             Some(reason.description()),
         );
     }
-    // A malformed binding is a binding too.
+    // A malformed binding, or another kind of binding, is a binding too
+    // (`every_cnf_is_a_binding_in_every_mode_on_every_path`).
     let odd = issuer.token("alice").claim("cnf", json!({"jkt": 7})).sign();
     let reply = send(router.clone(), bearer("/me", &odd)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    // A `cnf` without `jkt` (an mTLS binding, say) is not refused here.
-    let unbound = issuer.token("alice").claim("cnf", json!({"x5t#S256": "abc"})).sign();
-    assert_me(&send(router.clone(), bearer("/me", &unbound)).await, "alice");
     // With DPoP off, the DPoP scheme is just another scheme: no credentials.
     let proof = key.proof("GET", URL, &bound).sign();
     let reply = send(router, dpop("/me", &bound, &[&proof])).await;
@@ -255,12 +253,17 @@ async fn every_bad_proof_is_invalid_dpop_proof() {
         &send(router.clone(), dpop("/me", &token, &[&again])).await,
         DpopProofReason::Replayed,
     );
-    // Two DPoP headers: 400.
+    // Two DPoP headers, even two valid proofs: `invalid_dpop_proof` (RFC 9449 §4.3's first
+    // check, with §7.1), not a malformed request.
     let (a, b) = (proof().sign(), proof().sign());
-    let reply = send(router, dpop("/me", &token, &[&a, &b])).await;
-    let description = "The request has more than one DPoP header";
-    let challenge = dpop_challenge("invalid_request", description);
-    assert_denied(&reply, StatusCode::BAD_REQUEST, Some(&challenge), Some(description));
+    assert_bad_proof(
+        &send(router.clone(), dpop("/me", &token, &[&a, &b])).await,
+        DpopProofReason::SeveralHeaders,
+    );
+    assert_bad_proof(
+        &send(router, dpop("/me", &token, &[&a, "not a proof"])).await,
+        DpopProofReason::SeveralHeaders,
+    );
 }
 
 #[tokio::test]
@@ -276,9 +279,9 @@ async fn the_token_must_be_bound_to_the_proofs_key() {
     );
     let unbound = issuer.token("alice").sign();
     let proof = key.proof("GET", URL, &unbound).sign();
-    assert_bad_token(
+    assert_bad_proof(
         &send(router.clone(), dpop("/me", &unbound, &[&proof])).await,
-        InvalidTokenReason::DpopUnbound,
+        DpopProofReason::UnboundToken,
     );
     // An invalid token is refused with the DPoP challenge.
     let expired = issuer.token("alice").bound_to(&key).expired(Duration::from_secs(600)).sign();
@@ -578,4 +581,378 @@ async fn the_resource_identifier_gives_its_origin_to_dpop() {
     );
     let detail = DpopProofReason::WrongUri.description();
     assert_denied(&refused, StatusCode::UNAUTHORIZED, Some(&challenge), Some(detail));
+}
+
+// --- Bindings: any `cnf` is one, on every path (issue 23, item 4) ---
+
+/// `/me` behind an attribute guard.
+#[portcullis::authenticated]
+async fn guarded(principal: portcullis::Principal) -> axum::Json<serde_json::Value> {
+    me(principal).await
+}
+
+/// The three ways a route is protected: the `Principal` extractor (`/me`), an attribute guard
+/// (`/guard/me`) and `RequireAuthLayer` (`/layer/me`), before the state is supplied.
+fn every_path(verifier: &Verifier) -> Router<Verifier> {
+    let layered = Router::new()
+        .route("/layer/me", get(me))
+        .route_layer(RequireAuthLayer::new(verifier.clone()));
+    Router::new().route("/me", get(me)).route("/guard/me", get(guarded)).merge(layered)
+}
+
+/// The paths of [`every_path`].
+const PATHS: [&str; 3] = ["/me", "/guard/me", "/layer/me"];
+
+/// A Development-mode verifier in `mode` (with the test origin unless DPoP is off).
+fn verifier_in(issuer: &TestIssuer, mode: DpopMode) -> Verifier {
+    let builder = issuer.verifier().disclosure(Disclosure::Development).dpop(mode);
+    let builder = match mode {
+        DpopMode::Off => builder,
+        _ => builder.dpop_origin(ORIGIN).dpop_replay_store(Remembered::default()),
+    };
+    builder.build().unwrap()
+}
+
+/// Every `cnf` that is not exactly a string `jkt`: RFC 8705's certificate thumbprint, a key, a
+/// key id, `jkt` beside another member, `jkt` not a string, and `cnf` not an object.
+fn unsupported_bindings(key: &DpopKey) -> Vec<serde_json::Value> {
+    vec![
+        json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        json!({"jwk": key.jwk()}),
+        json!({"kid": "dfd1aa97-6d8d-4575-a0fe-34b96de2bfad"}),
+        json!({"jkt": key.thumbprint(), "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        json!({"jkt": 7}),
+        json!({"jkt": [key.thumbprint()]}),
+        json!({}),
+        json!(key.thumbprint()),
+        json!([{"jkt": key.thumbprint()}]),
+        json!(null),
+    ]
+}
+
+/// The Development-mode Bearer challenge for `error` with `description`.
+fn bearer_challenge(error: &str, description: &str) -> String {
+    format!("Bearer realm=\"api\", error=\"{error}\", error_description=\"{description}\"")
+}
+
+/// A `GET` with `Authorization: Bearer <token>` and a `DPoP` header.
+fn bearer_with_proof(uri: &str, token: &str, proof: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header("DPoP", proof)
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_cnf_is_a_binding_in_every_mode_on_every_path() {
+    let issuer = TestIssuer::new();
+    let key = DpopKey::new();
+    let reason = InvalidTokenReason::UnsupportedBinding;
+    let as_bearer = bearer_challenge("invalid_token", reason.description());
+    for mode in [DpopMode::Off, DpopMode::Allowed, DpopMode::Required] {
+        let verifier = verifier_in(&issuer, mode);
+        let router = every_path(&verifier).with_state(verifier);
+        for cnf in unsupported_bindings(&key) {
+            let token = issuer.token("alice").claim("cnf", cnf.clone()).sign();
+            for path in PATHS {
+                let url = format!("{ORIGIN}{path}");
+                // Twice: the second verification is a cache hit, which keeps the binding.
+                for _ in 0..2 {
+                    if mode != DpopMode::Required {
+                        let reply = send(router.clone(), bearer(path, &token)).await;
+                        let detail = Some(reason.description());
+                        assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&as_bearer), detail);
+                        assert!(!reply.visible().contains(&token), "{cnf}: {reply:?}");
+                    }
+                    if mode != DpopMode::Off {
+                        // With a valid proof of the key: still no binding this server can prove.
+                        let proof = key.proof("GET", &url, &token).sign();
+                        let reply = send(router.clone(), dpop(path, &token, &[&proof])).await;
+                        assert_bad_token(&reply, reason);
+                    }
+                }
+            }
+        }
+        // A token bound exactly to a DPoP key, and an unbound one, for contrast.
+        let plain = issuer.token("bob").sign();
+        if mode != DpopMode::Required {
+            for path in PATHS {
+                assert_me(&send(router.clone(), bearer(path, &plain)).await, "bob");
+            }
+        }
+        if mode != DpopMode::Off {
+            let bound = issuer.token("carol").bound_to(&key).sign();
+            for path in PATHS {
+                let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &bound).sign();
+                assert_me(&send(router.clone(), dpop(path, &bound, &[&proof])).await, "carol");
+            }
+        }
+    }
+}
+
+/// RFC 9449 §7.2: a DPoP-bound token sent as a bearer token is refused, with the `DPoP`
+/// challenge when DPoP is on (the scheme the client must use), on every path, cache hits too.
+#[tokio::test]
+async fn a_bound_token_sent_as_bearer_gets_the_dpop_challenge() {
+    let issuer = TestIssuer::new();
+    let key = DpopKey::new();
+    let bound = issuer.token("alice").bound_to(&key).sign();
+    let reason = InvalidTokenReason::DpopBoundAsBearer;
+    let verifier = verifier_in(&issuer, DpopMode::Allowed);
+    let router = every_path(&verifier).with_state(verifier);
+    for path in PATHS {
+        for _ in 0..2 {
+            assert_bad_token(&send(router.clone(), bearer(path, &bound)).await, reason);
+            // A proof alongside does not make the `Bearer` scheme a DPoP one.
+            let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &bound).sign();
+            let reply = send(router.clone(), bearer_with_proof(path, &bound, &proof)).await;
+            assert_bad_token(&reply, reason);
+        }
+    }
+    // DPoP off: no DPoP challenge to give; refused all the same.
+    let verifier = verifier_in(&issuer, DpopMode::Off);
+    let router = every_path(&verifier).with_state(verifier);
+    let challenge = bearer_challenge("invalid_token", reason.description());
+    for path in PATHS {
+        let reply = send(router.clone(), bearer(path, &bound)).await;
+        assert_denied(
+            &reply,
+            StatusCode::UNAUTHORIZED,
+            Some(&challenge),
+            Some(reason.description()),
+        );
+    }
+}
+
+/// The peer catalog's `rfc9449-verifier-must-reject-dpop-proof-when-access-token-is-not-dpop-bound`:
+/// a proof with a token that is not DPoP-bound is refused, whatever the scheme and the mode.
+#[tokio::test]
+async fn a_proof_with_an_unbound_token_is_refused() {
+    let issuer = TestIssuer::new();
+    let key = DpopKey::new();
+    let plain = issuer.token("bob").sign();
+    let reason = DpopProofReason::UnboundToken;
+    for mode in [DpopMode::Off, DpopMode::Allowed] {
+        let verifier = verifier_in(&issuer, mode);
+        let router = every_path(&verifier).with_state(verifier);
+        let challenge = match mode {
+            DpopMode::Off => bearer_challenge("invalid_dpop_proof", reason.description()),
+            _ => dpop_challenge("invalid_dpop_proof", reason.description()),
+        };
+        for path in PATHS {
+            // Twice: the token's verification is a cache hit the second time.
+            for _ in 0..2 {
+                let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &plain).sign();
+                let reply = send(router.clone(), bearer_with_proof(path, &plain, &proof)).await;
+                let detail = Some(reason.description());
+                assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+                // Any `DPoP` header counts: it says the client meant a DPoP request.
+                let reply = send(router.clone(), bearer_with_proof(path, &plain, "x")).await;
+                assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+            }
+            // Without the proof, the very token is accepted.
+            assert_me(&send(router.clone(), bearer(path, &plain)).await, "bob");
+        }
+    }
+    // With the `DPoP` scheme too.
+    let verifier = verifier_in(&issuer, DpopMode::Required);
+    let router = every_path(&verifier).with_state(verifier);
+    for path in PATHS {
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &plain).sign();
+        assert_bad_proof(&send(router.clone(), dpop(path, &plain, &[&proof])).await, reason);
+    }
+}
+
+#[tokio::test]
+async fn verify_refuses_bound_tokens_and_verify_dpop_proves_them() {
+    use http::{Method, Uri};
+    use portcullis::DenialKind;
+
+    let issuer = TestIssuer::new();
+    let verifier = verifier_in(&issuer, DpopMode::Allowed);
+    let key = DpopKey::new();
+    let bound = issuer.token("alice").bound_to(&key).sign();
+    // `verify` has no proof: every bound token is refused.
+    assert_eq!(verifier.verify(&bound).err(), Some(InvalidTokenReason::DpopBoundAsBearer));
+    for cnf in unsupported_bindings(&key) {
+        let token = issuer.token("alice").claim("cnf", cnf.clone()).sign();
+        assert_eq!(
+            verifier.verify(&token).err(),
+            Some(InvalidTokenReason::UnsupportedBinding),
+            "{cnf}"
+        );
+    }
+    let plain = issuer.token("bob").sign();
+    assert_eq!(verifier.verify(&plain).unwrap().subject(), "bob");
+
+    // `verify_dpop`: the checks of a `DPoP` request, for another transport.
+    let uri: Uri = URL.parse().unwrap();
+    let get = Method::GET;
+    let proof = key.proof("GET", URL, &bound).sign();
+    let principal = verifier.verify_dpop(&bound, &proof, &get, &uri).await.unwrap();
+    assert_eq!(principal.subject(), "alice");
+    assert!(principal.is_dpop());
+    // The proof was remembered: once only.
+    let replayed = verifier.verify_dpop(&bound, &proof, &get, &uri).await.unwrap_err();
+    assert_eq!(replayed.kind(), &DenialKind::InvalidDpopProof(DpopProofReason::Replayed));
+    // A path follows the configured origin; a query is ignored, as in `htu`.
+    for uri in ["/me", "/me?page=2", "https://api.example/me?page=2"] {
+        let proof = key.proof("GET", URL, &bound).sign();
+        let uri: Uri = uri.parse().unwrap();
+        assert!(verifier.verify_dpop(&bound, &proof, &get, &uri).await.unwrap().is_dpop());
+    }
+    let refusal = |proof: String, token: String, method: Method, uri: &'static str| {
+        let verifier = verifier.clone();
+        async move {
+            let uri: Uri = uri.parse().unwrap();
+            verifier.verify_dpop(&token, &proof, &method, &uri).await.unwrap_err()
+        }
+    };
+    let cases = [
+        (
+            refusal(key.proof("POST", URL, &bound).sign(), bound.clone(), Method::GET, URL).await,
+            DenialKind::InvalidDpopProof(DpopProofReason::WrongMethod),
+        ),
+        (
+            refusal(key.proof("GET", URL, &bound).sign(), bound.clone(), get.clone(), "/other")
+                .await,
+            DenialKind::InvalidDpopProof(DpopProofReason::WrongUri),
+        ),
+        (
+            refusal(key.proof("GET", URL, &plain).sign(), plain.clone(), get.clone(), URL).await,
+            DenialKind::InvalidDpopProof(DpopProofReason::UnboundToken),
+        ),
+        (
+            refusal(
+                DpopKey::new().proof("GET", URL, &bound).sign(),
+                bound.clone(),
+                get.clone(),
+                URL,
+            )
+            .await,
+            DenialKind::InvalidToken(InvalidTokenReason::DpopKeyMismatch),
+        ),
+        (
+            refusal("not a proof".into(), bound.clone(), get.clone(), URL).await,
+            DenialKind::InvalidDpopProof(DpopProofReason::Malformed),
+        ),
+        (
+            refusal(key.proof("GET", URL, "x").sign(), "x".repeat(9_000), get.clone(), URL).await,
+            DenialKind::InvalidToken(InvalidTokenReason::TooLarge),
+        ),
+    ];
+    for (denial, kind) in cases {
+        assert_eq!(denial.kind(), &kind);
+        // Rendered, a refusal carries the `DPoP` challenge.
+        let response = axum::response::IntoResponse::into_response(denial);
+        let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with("DPoP realm=\"api\""), "{challenge}");
+    }
+    for cnf in unsupported_bindings(&key) {
+        let token = issuer.token("alice").claim("cnf", cnf.clone()).sign();
+        let proof = key.proof("GET", URL, &token).sign();
+        let denial = verifier.verify_dpop(&token, &proof, &get, &uri).await.unwrap_err();
+        let expected = DenialKind::InvalidToken(InvalidTokenReason::UnsupportedBinding);
+        assert_eq!(denial.kind(), &expected, "{cnf}");
+    }
+    // DPoP off: the `DPoP` scheme is not one this verifier reads.
+    let off = verifier_in(&issuer, DpopMode::Off);
+    let proof = key.proof("GET", URL, &bound).sign();
+    let denial = off.verify_dpop(&bound, &proof, &get, &uri).await.unwrap_err();
+    assert_eq!(denial.kind(), &DenialKind::MissingCredentials);
+}
+
+/// RFC 7662 answers carry `cnf` too (RFC 9449 §6.2): the principal keeps the binding, in the
+/// introspection cache as well.
+#[tokio::test]
+async fn introspection_answers_bind_their_tokens() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use portcullis::Introspection;
+    use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER};
+
+    /// An introspection endpoint answering every token with `answer`, counting its calls.
+    async fn endpoint(answer: serde_json::Value) -> (String, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let app = Router::new().route(
+            "/introspect",
+            axum::routing::post(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = answer.clone();
+                async move { axum::Json(answer) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, calls)
+    }
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let answer = |cnf: Option<serde_json::Value>, token_type: &str| {
+        let mut answer = json!({
+            "active": true, "sub": "alice", "aud": TEST_AUDIENCE, "iss": TEST_ISSUER,
+            "exp": now + 600, "token_type": token_type,
+        });
+        if let Some(cnf) = cnf {
+            answer["cnf"] = cnf;
+        }
+        answer
+    };
+    let introspecting = |url: &str| {
+        Verifier::builder()
+            .issuer(TEST_ISSUER)
+            .audience(TEST_AUDIENCE)
+            .disclosure(Disclosure::Development)
+            .introspection(Introspection::endpoint(url))
+            .dpop(DpopMode::Allowed)
+            .dpop_origin(ORIGIN)
+            .dpop_replay_store(Remembered::default())
+            .build()
+            .unwrap()
+    };
+    let key = DpopKey::new();
+    let token = "2YotnFZFEjr1zCsicMWpAA";
+
+    // A token bound to a DPoP key: accepted with its proof, refused as a bearer token.
+    let (url, calls) = endpoint(answer(Some(json!({"jkt": key.thumbprint()})), "DPoP")).await;
+    let verifier = introspecting(&url);
+    let router = every_path(&verifier).with_state(verifier);
+    for path in PATHS {
+        for _ in 0..2 {
+            let proof = key.proof("GET", &format!("{ORIGIN}{path}"), token).sign();
+            assert_me(&send(router.clone(), dpop(path, token, &[&proof])).await, "alice");
+            assert_bad_token(
+                &send(router.clone(), bearer(path, token)).await,
+                InvalidTokenReason::DpopBoundAsBearer,
+            );
+        }
+    }
+    // Every later request was answered from the cache, binding included.
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Every other `cnf`: refused on every path, cache hits included.
+    let reason = InvalidTokenReason::UnsupportedBinding;
+    let challenge = bearer_challenge("invalid_token", reason.description());
+    for cnf in unsupported_bindings(&key) {
+        let (url, calls) = endpoint(answer(Some(cnf.clone()), "Bearer")).await;
+        let verifier = introspecting(&url);
+        let router = every_path(&verifier).with_state(verifier);
+        for path in PATHS {
+            let reply = send(router.clone(), bearer(path, token)).await;
+            let detail = Some(reason.description());
+            assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{cnf}");
+    }
+
+    // `token_type` DPoP without a `cnf`: nothing binds the token, so it is not accepted.
+    let (url, _) = endpoint(answer(None, "DPoP")).await;
+    let router = every_path(&introspecting(&url)).with_state(introspecting(&url));
+    let reason = InvalidTokenReason::InvalidClaims;
+    let challenge = bearer_challenge("invalid_token", reason.description());
+    let reply = send(router, bearer("/me", token)).await;
+    assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), Some(reason.description()));
 }

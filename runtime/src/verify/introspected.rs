@@ -124,8 +124,9 @@ impl Verifier {
     ///
     /// RFC 7662 §2.2 makes every member but `active` optional: an answer without `exp` is valid
     /// until the cache's maximum age ends it (the authorization server has just said the token is
-    /// active). A token of another type than a bearer access token, or bound to a DPoP key
-    /// (`cnf.jkt`, which a bearer request cannot prove), is refused.
+    /// active). A token of another type than an access token is refused. An answer's `cnf` binds
+    /// the token as a JWT's does (RFC 9449 §6.2): the principal keeps the binding, and the
+    /// request must prove it, on this call and on every cache hit.
     fn accept_introspected(
         &self,
         mut members: Map<String, Value>,
@@ -137,10 +138,10 @@ impl Verifier {
             Some(Value::String(kind))
                 if kind.eq_ignore_ascii_case("bearer")
                     || kind.eq_ignore_ascii_case("access_token") => {}
+            // A DPoP-bound token (RFC 9449 §6.2) names its key: without `cnf` nothing binds it.
+            Some(Value::String(kind))
+                if kind.eq_ignore_ascii_case("dpop") && members.contains_key("cnf") => {}
             Some(_) => return Err(InvalidTokenReason::InvalidClaims),
-        }
-        if members.get("cnf").and_then(|cnf| cnf.get("jkt")).is_some() {
-            return Err(InvalidTokenReason::InvalidClaims);
         }
         let has_exp = numeric_date(members.get("exp"))?.is_some();
         if !has_exp {
