@@ -956,3 +956,159 @@ async fn introspection_answers_bind_their_tokens() {
     let reply = send(router, bearer("/me", token)).await;
     assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), Some(reason.description()));
 }
+
+// --- DPoP as deployed (issue 23, item 5) ---
+
+/// Under `Router::nest`, `htu` names the URI the client called, prefix included (axum's
+/// `OriginalUri`), through the extractor, an attribute guard and `RequireAuthLayer`.
+#[tokio::test]
+async fn htu_is_the_uri_the_client_called_under_a_nested_router() {
+    let issuer = TestIssuer::new();
+    let verifier = verifier_in(&issuer, DpopMode::Required);
+    let router = Router::new().nest("/api", every_path(&verifier)).with_state(verifier);
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    for path in PATHS {
+        let called = format!("/api{path}");
+        let proof = key.proof("GET", &format!("{ORIGIN}{called}"), &token).sign();
+        assert_me(&send(router.clone(), dpop(&called, &token, &[&proof])).await, "alice");
+        // The path the nested router sees is not the one the client called.
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &token).sign();
+        assert_bad_proof(
+            &send(router.clone(), dpop(&called, &token, &[&proof])).await,
+            DpopProofReason::WrongUri,
+        );
+    }
+}
+
+/// A NumericDate may be fractional (RFC 7519 §2): a proof's `iat` and `exp` are read, rounded
+/// down, and still checked.
+#[tokio::test]
+async fn a_proofs_fractional_iat_and_exp_are_read() {
+    let issuer = TestIssuer::new();
+    let router = router(verifier(&issuer, DpopMode::Allowed, Remembered::default()));
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
+    let proof = || key.proof("GET", URL, &token);
+    for accepted in [
+        proof().claim("iat", json!(now.floor() + 0.5)).sign(),
+        proof().claim("iat", json!(now - 10.25)).claim("exp", json!(now + 60.75)).sign(),
+        proof().claim("exp", json!(now + 0.5)).sign(),
+    ] {
+        assert_me(&send(router.clone(), dpop("/me", &token, &[&accepted])).await, "alice");
+    }
+    let cases = [
+        (proof().claim("iat", json!(now - 600.5)).sign(), DpopProofReason::Stale),
+        (proof().claim("iat", json!(now + 600.5)).sign(), DpopProofReason::Stale),
+        (proof().claim("exp", json!(now - 30.5)).sign(), DpopProofReason::Stale),
+        (proof().claim("iat", json!(-1.5)).sign(), DpopProofReason::MissingClaim),
+        (proof().claim("iat", json!("now")).sign(), DpopProofReason::MissingClaim),
+        (proof().claim("exp", json!(-0.5)).sign(), DpopProofReason::Malformed),
+    ];
+    for (proof, reason) in cases {
+        assert_bad_proof(&send(router.clone(), dpop("/me", &token, &[&proof])).await, reason);
+    }
+}
+
+/// A token over the size limit is refused before any decoding, with the challenge of the
+/// scheme it came with.
+#[tokio::test]
+async fn an_oversized_token_gets_the_challenge_of_its_scheme() {
+    let issuer = TestIssuer::new();
+    let verifier = verifier_in(&issuer, DpopMode::Allowed);
+    let router = every_path(&verifier).with_state(verifier);
+    let huge = "a".repeat(portcullis::DEFAULT_MAX_TOKEN_LEN + 1);
+    let key = DpopKey::new();
+    let reason = InvalidTokenReason::TooLarge;
+    let as_bearer = bearer_challenge("invalid_token", reason.description());
+    for path in PATHS {
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &huge).sign();
+        assert_bad_token(&send(router.clone(), dpop(path, &huge, &[&proof])).await, reason);
+        assert_bad_token(&send(router.clone(), dpop(path, &huge, &[])).await, reason);
+        let reply = send(router.clone(), bearer(path, &huge)).await;
+        assert_denied(
+            &reply,
+            StatusCode::UNAUTHORIZED,
+            Some(&as_bearer),
+            Some(reason.description()),
+        );
+    }
+}
+
+/// `PORTCULLIS_DPOP_NONCE_KEY`: instances built from one key accept each other's nonces; a key
+/// that is too short or not base64url is a configuration error naming the variable, never its
+/// value.
+#[tokio::test]
+async fn instances_share_the_nonce_key_from_the_environment() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+
+    let issuer = TestIssuer::new();
+    let from_env = |key: &str, nonce: Option<&str>| {
+        let mut vars = vec![
+            ("PORTCULLIS_ISSUER", portcullis::testing::TEST_ISSUER.to_owned()),
+            ("PORTCULLIS_AUDIENCE", portcullis::testing::TEST_AUDIENCE.to_owned()),
+            ("PORTCULLIS_DPOP", "required".to_owned()),
+            ("PORTCULLIS_RESOURCE", ORIGIN.to_owned()),
+            ("PORTCULLIS_DISCLOSURE", "development".to_owned()),
+            ("PORTCULLIS_DPOP_NONCE_KEY", key.to_owned()),
+        ];
+        if let Some(nonce) = nonce {
+            vars.push(("PORTCULLIS_DPOP_NONCE", nonce.to_owned()));
+        }
+        portcullis::VerifierBuilder::new()
+            .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
+            .map(|builder| builder.key(issuer.verification_key()))
+    };
+    let secret: Vec<u8> = (0u8..48).collect();
+    let shared = URL_SAFE_NO_PAD.encode(&secret);
+    let first = router(from_env(&shared, None).unwrap().build().unwrap());
+    // Padded, and with nonces asked for explicitly: the same key.
+    let second =
+        router(from_env(&URL_SAFE.encode(&secret), Some("true")).unwrap().build().unwrap());
+    let other = URL_SAFE_NO_PAD.encode([1u8; 32]);
+    let alone = router(from_env(&other, None).unwrap().build().unwrap());
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    // `PORTCULLIS_RESOURCE` adds `resource_metadata` to the challenges.
+    let metadata = "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource\"";
+    let use_nonce = |reply: portcullis_tests::Reply, reason: DpopNonceReason| {
+        let challenge =
+            format!("{}, {metadata}", dpop_challenge("use_dpop_nonce", reason.description()));
+        let detail = Some(reason.description());
+        assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+        reply.headers["DPoP-Nonce"].to_str().unwrap().to_owned()
+    };
+    let proof = key.proof("GET", URL, &token).sign();
+    let reply = send(first.clone(), dpop("/me", &token, &[&proof])).await;
+    let nonce = use_nonce(reply, DpopNonceReason::Missing);
+    assert_nonce_format(&nonce);
+    for instance in [first, second] {
+        let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+        assert_me(&send(instance, dpop("/me", &token, &[&proof])).await, "alice");
+    }
+    let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+    use_nonce(send(alone, dpop("/me", &token, &[&proof])).await, DpopNonceReason::Invalid);
+    // The same key in code is the same key.
+    let in_code = DpopNonces::with_key(&secret).unwrap();
+    assert_eq!(in_code.nonce(), nonce);
+
+    // Refused keys: 31 bytes, not base64url (standard base64's `+` and `/`), and nonces turned
+    // off beside a key. The error names the variable and never shows the value.
+    let short = URL_SAFE_NO_PAD.encode([7u8; 31]);
+    let standard = "ab+/cdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+    for (value, nonce) in
+        [(short.as_str(), None), (standard, None), (shared.as_str(), Some("false"))]
+    {
+        let error = from_env(value, nonce).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::Env { var: "PORTCULLIS_DPOP_NONCE_KEY", .. }),
+            "{error:?}"
+        );
+        let shown = format!("{error} {error:?}");
+        assert!(shown.starts_with("PORTCULLIS_DPOP_NONCE_KEY: "), "{shown}");
+        assert!(!shown.contains(value), "{shown}");
+    }
+    assert!(portcullis::env::ALL.contains(&"PORTCULLIS_DPOP_NONCE_KEY"));
+}
