@@ -1112,3 +1112,59 @@ async fn instances_share_the_nonce_key_from_the_environment() {
     }
     assert!(portcullis::env::ALL.contains(&"PORTCULLIS_DPOP_NONCE_KEY"));
 }
+
+/// An attribute guard sends a fresh nonce on success, as `RequireAuthLayer` does, when the one
+/// the client used expires soon; a handler's own `DPoP-Nonce` wins; behind the layer, one only.
+#[tokio::test]
+async fn the_guards_send_a_fresh_nonce_when_the_used_one_expires_soon() {
+    #[portcullis::authenticated]
+    async fn own_nonce() -> impl axum::response::IntoResponse {
+        ([("DPoP-Nonce", "the-handlers-own")], axum::Json(json!("ok")))
+    }
+    // `?` and `return` keep their meaning in a guarded body.
+    #[portcullis::requires_scope("docs:read")]
+    async fn fallible(
+        principal: portcullis::Principal,
+    ) -> Result<axum::Json<serde_json::Value>, portcullis::Denial> {
+        let subject: String = principal.subject().parse().map_err(|_| principal.not_found())?;
+        if subject.is_empty() {
+            return Err(principal.not_found());
+        }
+        Ok(axum::Json(json!(subject)))
+    }
+
+    let issuer = TestIssuer::new();
+    let nonces = DpopNonces::with_key([6u8; 32]).unwrap();
+    let verifier = nonce_verifier(&issuer, nonces.clone(), Disclosure::Production);
+    let router = every_path(&verifier)
+        .route("/own", get(own_nonce))
+        .route("/fallible", get(fallible))
+        .with_state(verifier);
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).scopes(["docs:read"]).sign();
+    let previous = nonces.nonce_at(SystemTime::now() - DpopNonces::DEFAULT_LIFETIME);
+    let current = nonces.nonce();
+    let request = |path: &str, nonce: &str| {
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &token).nonce(nonce).sign();
+        dpop(path, &token, &[&proof])
+    };
+    let nonces_of = |reply: &portcullis_tests::Reply| -> Vec<String> {
+        let values = reply.headers.get_all("DPoP-Nonce").iter();
+        values.map(|v| v.to_str().unwrap().to_owned()).collect()
+    };
+    for path in ["/guard/me", "/layer/me"] {
+        let reply = send(router.clone(), request(path, &previous)).await;
+        assert_me(&reply, "alice");
+        assert_eq!(nonces_of(&reply), [current.clone()], "{path}");
+        // A current nonce: nothing newer to send.
+        let reply = send(router.clone(), request(path, &current)).await;
+        assert_me(&reply, "alice");
+        assert!(nonces_of(&reply).is_empty(), "{reply:?}");
+    }
+    let reply = send(router.clone(), request("/fallible", &previous)).await;
+    assert_eq!((reply.status, &reply.body), (StatusCode::OK, &json!("alice")));
+    assert_eq!(nonces_of(&reply), [current.clone()]);
+    let reply = send(router, request("/own", &previous)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(nonces_of(&reply), ["the-handlers-own"]);
+}
