@@ -125,13 +125,11 @@ async fn a_bound_token_presented_as_bearer_is_refused_when_dpop_is_off() {
             Some(reason.description()),
         );
     }
-    // A malformed binding is a binding too.
+    // A malformed binding, or another kind of binding, is a binding too
+    // (`every_cnf_is_a_binding_in_every_mode_on_every_path`).
     let odd = issuer.token("alice").claim("cnf", json!({"jkt": 7})).sign();
     let reply = send(router.clone(), bearer("/me", &odd)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    // A `cnf` without `jkt` (an mTLS binding, say) is not refused here.
-    let unbound = issuer.token("alice").claim("cnf", json!({"x5t#S256": "abc"})).sign();
-    assert_me(&send(router.clone(), bearer("/me", &unbound)).await, "alice");
     // With DPoP off, the DPoP scheme is just another scheme: no credentials.
     let proof = key.proof("GET", URL, &bound).sign();
     let reply = send(router, dpop("/me", &bound, &[&proof])).await;
@@ -255,12 +253,17 @@ async fn every_bad_proof_is_invalid_dpop_proof() {
         &send(router.clone(), dpop("/me", &token, &[&again])).await,
         DpopProofReason::Replayed,
     );
-    // Two DPoP headers: 400.
+    // Two DPoP headers, even two valid proofs: `invalid_dpop_proof` (RFC 9449 §4.3's first
+    // check, with §7.1), not a malformed request.
     let (a, b) = (proof().sign(), proof().sign());
-    let reply = send(router, dpop("/me", &token, &[&a, &b])).await;
-    let description = "The request has more than one DPoP header";
-    let challenge = dpop_challenge("invalid_request", description);
-    assert_denied(&reply, StatusCode::BAD_REQUEST, Some(&challenge), Some(description));
+    assert_bad_proof(
+        &send(router.clone(), dpop("/me", &token, &[&a, &b])).await,
+        DpopProofReason::SeveralHeaders,
+    );
+    assert_bad_proof(
+        &send(router, dpop("/me", &token, &[&a, "not a proof"])).await,
+        DpopProofReason::SeveralHeaders,
+    );
 }
 
 #[tokio::test]
@@ -276,9 +279,9 @@ async fn the_token_must_be_bound_to_the_proofs_key() {
     );
     let unbound = issuer.token("alice").sign();
     let proof = key.proof("GET", URL, &unbound).sign();
-    assert_bad_token(
+    assert_bad_proof(
         &send(router.clone(), dpop("/me", &unbound, &[&proof])).await,
-        InvalidTokenReason::DpopUnbound,
+        DpopProofReason::UnboundToken,
     );
     // An invalid token is refused with the DPoP challenge.
     let expired = issuer.token("alice").bound_to(&key).expired(Duration::from_secs(600)).sign();
@@ -578,4 +581,590 @@ async fn the_resource_identifier_gives_its_origin_to_dpop() {
     );
     let detail = DpopProofReason::WrongUri.description();
     assert_denied(&refused, StatusCode::UNAUTHORIZED, Some(&challenge), Some(detail));
+}
+
+// --- Bindings: any `cnf` is one, on every path (issue 23, item 4) ---
+
+/// `/me` behind an attribute guard.
+#[portcullis::authenticated]
+async fn guarded(principal: portcullis::Principal) -> axum::Json<serde_json::Value> {
+    me(principal).await
+}
+
+/// The three ways a route is protected: the `Principal` extractor (`/me`), an attribute guard
+/// (`/guard/me`) and `RequireAuthLayer` (`/layer/me`), before the state is supplied.
+fn every_path(verifier: &Verifier) -> Router<Verifier> {
+    let layered = Router::new()
+        .route("/layer/me", get(me))
+        .route_layer(RequireAuthLayer::new(verifier.clone()));
+    Router::new().route("/me", get(me)).route("/guard/me", get(guarded)).merge(layered)
+}
+
+/// The paths of [`every_path`].
+const PATHS: [&str; 3] = ["/me", "/guard/me", "/layer/me"];
+
+/// A Development-mode verifier in `mode` (with the test origin unless DPoP is off).
+fn verifier_in(issuer: &TestIssuer, mode: DpopMode) -> Verifier {
+    let builder = issuer.verifier().disclosure(Disclosure::Development).dpop(mode);
+    let builder = match mode {
+        DpopMode::Off => builder,
+        _ => builder.dpop_origin(ORIGIN).dpop_replay_store(Remembered::default()),
+    };
+    builder.build().unwrap()
+}
+
+/// Every `cnf` that is not exactly a string `jkt`: RFC 8705's certificate thumbprint, a key, a
+/// key id, `jkt` beside another member, `jkt` not a string, and `cnf` not an object.
+fn unsupported_bindings(key: &DpopKey) -> Vec<serde_json::Value> {
+    vec![
+        json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        json!({"jwk": key.jwk()}),
+        json!({"kid": "dfd1aa97-6d8d-4575-a0fe-34b96de2bfad"}),
+        json!({"jkt": key.thumbprint(), "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        json!({"jkt": 7}),
+        json!({"jkt": [key.thumbprint()]}),
+        json!({}),
+        json!(key.thumbprint()),
+        json!([{"jkt": key.thumbprint()}]),
+        json!(null),
+    ]
+}
+
+/// The Development-mode Bearer challenge for `error` with `description`.
+fn bearer_challenge(error: &str, description: &str) -> String {
+    format!("Bearer realm=\"api\", error=\"{error}\", error_description=\"{description}\"")
+}
+
+/// A `GET` with `Authorization: Bearer <token>` and a `DPoP` header.
+fn bearer_with_proof(uri: &str, token: &str, proof: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header("DPoP", proof)
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_cnf_is_a_binding_in_every_mode_on_every_path() {
+    let issuer = TestIssuer::new();
+    let key = DpopKey::new();
+    let reason = InvalidTokenReason::UnsupportedBinding;
+    let as_bearer = bearer_challenge("invalid_token", reason.description());
+    for mode in [DpopMode::Off, DpopMode::Allowed, DpopMode::Required] {
+        let verifier = verifier_in(&issuer, mode);
+        let router = every_path(&verifier).with_state(verifier);
+        for cnf in unsupported_bindings(&key) {
+            let token = issuer.token("alice").claim("cnf", cnf.clone()).sign();
+            for path in PATHS {
+                let url = format!("{ORIGIN}{path}");
+                // Twice: the second verification is a cache hit, which keeps the binding.
+                for _ in 0..2 {
+                    if mode != DpopMode::Required {
+                        let reply = send(router.clone(), bearer(path, &token)).await;
+                        let detail = Some(reason.description());
+                        assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&as_bearer), detail);
+                        assert!(!reply.visible().contains(&token), "{cnf}: {reply:?}");
+                    }
+                    if mode != DpopMode::Off {
+                        // With a valid proof of the key: still no binding this server can prove.
+                        let proof = key.proof("GET", &url, &token).sign();
+                        let reply = send(router.clone(), dpop(path, &token, &[&proof])).await;
+                        assert_bad_token(&reply, reason);
+                    }
+                }
+            }
+        }
+        // A token bound exactly to a DPoP key, and an unbound one, for contrast.
+        let plain = issuer.token("bob").sign();
+        if mode != DpopMode::Required {
+            for path in PATHS {
+                assert_me(&send(router.clone(), bearer(path, &plain)).await, "bob");
+            }
+        }
+        if mode != DpopMode::Off {
+            let bound = issuer.token("carol").bound_to(&key).sign();
+            for path in PATHS {
+                let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &bound).sign();
+                assert_me(&send(router.clone(), dpop(path, &bound, &[&proof])).await, "carol");
+            }
+        }
+    }
+}
+
+/// RFC 9449 §7.2: a DPoP-bound token sent as a bearer token is refused, with the `DPoP`
+/// challenge when DPoP is on (the scheme the client must use), on every path, cache hits too.
+#[tokio::test]
+async fn a_bound_token_sent_as_bearer_gets_the_dpop_challenge() {
+    let issuer = TestIssuer::new();
+    let key = DpopKey::new();
+    let bound = issuer.token("alice").bound_to(&key).sign();
+    let reason = InvalidTokenReason::DpopBoundAsBearer;
+    let verifier = verifier_in(&issuer, DpopMode::Allowed);
+    let router = every_path(&verifier).with_state(verifier);
+    for path in PATHS {
+        for _ in 0..2 {
+            assert_bad_token(&send(router.clone(), bearer(path, &bound)).await, reason);
+            // A proof alongside does not make the `Bearer` scheme a DPoP one.
+            let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &bound).sign();
+            let reply = send(router.clone(), bearer_with_proof(path, &bound, &proof)).await;
+            assert_bad_token(&reply, reason);
+        }
+    }
+    // DPoP off: no DPoP challenge to give; refused all the same.
+    let verifier = verifier_in(&issuer, DpopMode::Off);
+    let router = every_path(&verifier).with_state(verifier);
+    let challenge = bearer_challenge("invalid_token", reason.description());
+    for path in PATHS {
+        let reply = send(router.clone(), bearer(path, &bound)).await;
+        assert_denied(
+            &reply,
+            StatusCode::UNAUTHORIZED,
+            Some(&challenge),
+            Some(reason.description()),
+        );
+    }
+}
+
+/// The peer catalog's `rfc9449-verifier-must-reject-dpop-proof-when-access-token-is-not-dpop-bound`:
+/// a proof with a token that is not DPoP-bound is refused, whatever the scheme and the mode.
+#[tokio::test]
+async fn a_proof_with_an_unbound_token_is_refused() {
+    let issuer = TestIssuer::new();
+    let key = DpopKey::new();
+    let plain = issuer.token("bob").sign();
+    let reason = DpopProofReason::UnboundToken;
+    for mode in [DpopMode::Off, DpopMode::Allowed] {
+        let verifier = verifier_in(&issuer, mode);
+        let router = every_path(&verifier).with_state(verifier);
+        let challenge = match mode {
+            DpopMode::Off => bearer_challenge("invalid_dpop_proof", reason.description()),
+            _ => dpop_challenge("invalid_dpop_proof", reason.description()),
+        };
+        for path in PATHS {
+            // Twice: the token's verification is a cache hit the second time.
+            for _ in 0..2 {
+                let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &plain).sign();
+                let reply = send(router.clone(), bearer_with_proof(path, &plain, &proof)).await;
+                let detail = Some(reason.description());
+                assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+                // Any `DPoP` header counts: it says the client meant a DPoP request.
+                let reply = send(router.clone(), bearer_with_proof(path, &plain, "x")).await;
+                assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+            }
+            // Without the proof, the very token is accepted.
+            assert_me(&send(router.clone(), bearer(path, &plain)).await, "bob");
+        }
+    }
+    // With the `DPoP` scheme too.
+    let verifier = verifier_in(&issuer, DpopMode::Required);
+    let router = every_path(&verifier).with_state(verifier);
+    for path in PATHS {
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &plain).sign();
+        assert_bad_proof(&send(router.clone(), dpop(path, &plain, &[&proof])).await, reason);
+    }
+}
+
+#[tokio::test]
+async fn verify_refuses_bound_tokens_and_verify_dpop_proves_them() {
+    use http::{Method, Uri};
+    use portcullis::DenialKind;
+
+    let issuer = TestIssuer::new();
+    let verifier = verifier_in(&issuer, DpopMode::Allowed);
+    let key = DpopKey::new();
+    let bound = issuer.token("alice").bound_to(&key).sign();
+    // `verify` has no proof: every bound token is refused.
+    assert_eq!(verifier.verify(&bound).err(), Some(InvalidTokenReason::DpopBoundAsBearer));
+    for cnf in unsupported_bindings(&key) {
+        let token = issuer.token("alice").claim("cnf", cnf.clone()).sign();
+        assert_eq!(
+            verifier.verify(&token).err(),
+            Some(InvalidTokenReason::UnsupportedBinding),
+            "{cnf}"
+        );
+    }
+    let plain = issuer.token("bob").sign();
+    assert_eq!(verifier.verify(&plain).unwrap().subject(), "bob");
+
+    // `verify_dpop`: the checks of a `DPoP` request, for another transport.
+    let uri: Uri = URL.parse().unwrap();
+    let get = Method::GET;
+    let proof = key.proof("GET", URL, &bound).sign();
+    let principal = verifier.verify_dpop(&bound, &proof, &get, &uri).await.unwrap();
+    assert_eq!(principal.subject(), "alice");
+    assert!(principal.is_dpop());
+    // The proof was remembered: once only.
+    let replayed = verifier.verify_dpop(&bound, &proof, &get, &uri).await.unwrap_err();
+    assert_eq!(replayed.kind(), &DenialKind::InvalidDpopProof(DpopProofReason::Replayed));
+    // A path follows the configured origin; a query is ignored, as in `htu`.
+    for uri in ["/me", "/me?page=2", "https://api.example/me?page=2"] {
+        let proof = key.proof("GET", URL, &bound).sign();
+        let uri: Uri = uri.parse().unwrap();
+        assert!(verifier.verify_dpop(&bound, &proof, &get, &uri).await.unwrap().is_dpop());
+    }
+    let refusal = |proof: String, token: String, method: Method, uri: &'static str| {
+        let verifier = verifier.clone();
+        async move {
+            let uri: Uri = uri.parse().unwrap();
+            verifier.verify_dpop(&token, &proof, &method, &uri).await.unwrap_err()
+        }
+    };
+    let cases = [
+        (
+            refusal(key.proof("POST", URL, &bound).sign(), bound.clone(), Method::GET, URL).await,
+            DenialKind::InvalidDpopProof(DpopProofReason::WrongMethod),
+        ),
+        (
+            refusal(key.proof("GET", URL, &bound).sign(), bound.clone(), get.clone(), "/other")
+                .await,
+            DenialKind::InvalidDpopProof(DpopProofReason::WrongUri),
+        ),
+        (
+            refusal(key.proof("GET", URL, &plain).sign(), plain.clone(), get.clone(), URL).await,
+            DenialKind::InvalidDpopProof(DpopProofReason::UnboundToken),
+        ),
+        (
+            refusal(
+                DpopKey::new().proof("GET", URL, &bound).sign(),
+                bound.clone(),
+                get.clone(),
+                URL,
+            )
+            .await,
+            DenialKind::InvalidToken(InvalidTokenReason::DpopKeyMismatch),
+        ),
+        (
+            refusal("not a proof".into(), bound.clone(), get.clone(), URL).await,
+            DenialKind::InvalidDpopProof(DpopProofReason::Malformed),
+        ),
+        (
+            refusal(key.proof("GET", URL, "x").sign(), "x".repeat(9_000), get.clone(), URL).await,
+            DenialKind::InvalidToken(InvalidTokenReason::TooLarge),
+        ),
+    ];
+    for (denial, kind) in cases {
+        assert_eq!(denial.kind(), &kind);
+        // Rendered, a refusal carries the `DPoP` challenge.
+        let response = axum::response::IntoResponse::into_response(denial);
+        let challenge = response.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(challenge.starts_with("DPoP realm=\"api\""), "{challenge}");
+    }
+    for cnf in unsupported_bindings(&key) {
+        let token = issuer.token("alice").claim("cnf", cnf.clone()).sign();
+        let proof = key.proof("GET", URL, &token).sign();
+        let denial = verifier.verify_dpop(&token, &proof, &get, &uri).await.unwrap_err();
+        let expected = DenialKind::InvalidToken(InvalidTokenReason::UnsupportedBinding);
+        assert_eq!(denial.kind(), &expected, "{cnf}");
+    }
+    // DPoP off: the `DPoP` scheme is not one this verifier reads.
+    let off = verifier_in(&issuer, DpopMode::Off);
+    let proof = key.proof("GET", URL, &bound).sign();
+    let denial = off.verify_dpop(&bound, &proof, &get, &uri).await.unwrap_err();
+    assert_eq!(denial.kind(), &DenialKind::MissingCredentials);
+}
+
+/// RFC 7662 answers carry `cnf` too (RFC 9449 §6.2): the principal keeps the binding, in the
+/// introspection cache as well.
+#[tokio::test]
+async fn introspection_answers_bind_their_tokens() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use portcullis::Introspection;
+    use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER};
+
+    /// An introspection endpoint answering every token with `answer`, counting its calls.
+    async fn endpoint(answer: serde_json::Value) -> (String, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let app = Router::new().route(
+            "/introspect",
+            axum::routing::post(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = answer.clone();
+                async move { axum::Json(answer) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, calls)
+    }
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let answer = |cnf: Option<serde_json::Value>, token_type: &str| {
+        let mut answer = json!({
+            "active": true, "sub": "alice", "aud": TEST_AUDIENCE, "iss": TEST_ISSUER,
+            "exp": now + 600, "token_type": token_type,
+        });
+        if let Some(cnf) = cnf {
+            answer["cnf"] = cnf;
+        }
+        answer
+    };
+    let introspecting = |url: &str| {
+        Verifier::builder()
+            .issuer(TEST_ISSUER)
+            .audience(TEST_AUDIENCE)
+            .disclosure(Disclosure::Development)
+            .introspection(Introspection::endpoint(url))
+            .dpop(DpopMode::Allowed)
+            .dpop_origin(ORIGIN)
+            .dpop_replay_store(Remembered::default())
+            .build()
+            .unwrap()
+    };
+    let key = DpopKey::new();
+    let token = "2YotnFZFEjr1zCsicMWpAA";
+
+    // A token bound to a DPoP key: accepted with its proof, refused as a bearer token.
+    let (url, calls) = endpoint(answer(Some(json!({"jkt": key.thumbprint()})), "DPoP")).await;
+    let verifier = introspecting(&url);
+    let router = every_path(&verifier).with_state(verifier);
+    for path in PATHS {
+        for _ in 0..2 {
+            let proof = key.proof("GET", &format!("{ORIGIN}{path}"), token).sign();
+            assert_me(&send(router.clone(), dpop(path, token, &[&proof])).await, "alice");
+            assert_bad_token(
+                &send(router.clone(), bearer(path, token)).await,
+                InvalidTokenReason::DpopBoundAsBearer,
+            );
+        }
+    }
+    // Every later request was answered from the cache, binding included.
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Every other `cnf`: refused on every path, cache hits included.
+    let reason = InvalidTokenReason::UnsupportedBinding;
+    let challenge = bearer_challenge("invalid_token", reason.description());
+    for cnf in unsupported_bindings(&key) {
+        let (url, calls) = endpoint(answer(Some(cnf.clone()), "Bearer")).await;
+        let verifier = introspecting(&url);
+        let router = every_path(&verifier).with_state(verifier);
+        for path in PATHS {
+            let reply = send(router.clone(), bearer(path, token)).await;
+            let detail = Some(reason.description());
+            assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{cnf}");
+    }
+
+    // `token_type` DPoP without a `cnf`: nothing binds the token, so it is not accepted.
+    let (url, _) = endpoint(answer(None, "DPoP")).await;
+    let router = every_path(&introspecting(&url)).with_state(introspecting(&url));
+    let reason = InvalidTokenReason::InvalidClaims;
+    let challenge = bearer_challenge("invalid_token", reason.description());
+    let reply = send(router, bearer("/me", token)).await;
+    assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), Some(reason.description()));
+}
+
+// --- DPoP as deployed (issue 23, item 5) ---
+
+/// Under `Router::nest`, `htu` names the URI the client called, prefix included (axum's
+/// `OriginalUri`), through the extractor, an attribute guard and `RequireAuthLayer`.
+#[tokio::test]
+async fn htu_is_the_uri_the_client_called_under_a_nested_router() {
+    let issuer = TestIssuer::new();
+    let verifier = verifier_in(&issuer, DpopMode::Required);
+    let router = Router::new().nest("/api", every_path(&verifier)).with_state(verifier);
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    for path in PATHS {
+        let called = format!("/api{path}");
+        let proof = key.proof("GET", &format!("{ORIGIN}{called}"), &token).sign();
+        assert_me(&send(router.clone(), dpop(&called, &token, &[&proof])).await, "alice");
+        // The path the nested router sees is not the one the client called.
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &token).sign();
+        assert_bad_proof(
+            &send(router.clone(), dpop(&called, &token, &[&proof])).await,
+            DpopProofReason::WrongUri,
+        );
+    }
+}
+
+/// A NumericDate may be fractional (RFC 7519 §2): a proof's `iat` and `exp` are read, rounded
+/// down, and still checked.
+#[tokio::test]
+async fn a_proofs_fractional_iat_and_exp_are_read() {
+    let issuer = TestIssuer::new();
+    let router = router(verifier(&issuer, DpopMode::Allowed, Remembered::default()));
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
+    let proof = || key.proof("GET", URL, &token);
+    for accepted in [
+        proof().claim("iat", json!(now.floor() + 0.5)).sign(),
+        proof().claim("iat", json!(now - 10.25)).claim("exp", json!(now + 60.75)).sign(),
+        proof().claim("exp", json!(now + 0.5)).sign(),
+    ] {
+        assert_me(&send(router.clone(), dpop("/me", &token, &[&accepted])).await, "alice");
+    }
+    let cases = [
+        (proof().claim("iat", json!(now - 600.5)).sign(), DpopProofReason::Stale),
+        (proof().claim("iat", json!(now + 600.5)).sign(), DpopProofReason::Stale),
+        (proof().claim("exp", json!(now - 30.5)).sign(), DpopProofReason::Stale),
+        (proof().claim("iat", json!(-1.5)).sign(), DpopProofReason::MissingClaim),
+        (proof().claim("iat", json!("now")).sign(), DpopProofReason::MissingClaim),
+        (proof().claim("exp", json!(-0.5)).sign(), DpopProofReason::Malformed),
+    ];
+    for (proof, reason) in cases {
+        assert_bad_proof(&send(router.clone(), dpop("/me", &token, &[&proof])).await, reason);
+    }
+}
+
+/// A token over the size limit is refused before any decoding, with the challenge of the
+/// scheme it came with.
+#[tokio::test]
+async fn an_oversized_token_gets_the_challenge_of_its_scheme() {
+    let issuer = TestIssuer::new();
+    let verifier = verifier_in(&issuer, DpopMode::Allowed);
+    let router = every_path(&verifier).with_state(verifier);
+    let huge = "a".repeat(portcullis::DEFAULT_MAX_TOKEN_LEN + 1);
+    let key = DpopKey::new();
+    let reason = InvalidTokenReason::TooLarge;
+    let as_bearer = bearer_challenge("invalid_token", reason.description());
+    for path in PATHS {
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &huge).sign();
+        assert_bad_token(&send(router.clone(), dpop(path, &huge, &[&proof])).await, reason);
+        assert_bad_token(&send(router.clone(), dpop(path, &huge, &[])).await, reason);
+        let reply = send(router.clone(), bearer(path, &huge)).await;
+        assert_denied(
+            &reply,
+            StatusCode::UNAUTHORIZED,
+            Some(&as_bearer),
+            Some(reason.description()),
+        );
+    }
+}
+
+/// `PORTCULLIS_DPOP_NONCE_KEY`: instances built from one key accept each other's nonces; a key
+/// that is too short or not base64url is a configuration error naming the variable, never its
+/// value.
+#[tokio::test]
+async fn instances_share_the_nonce_key_from_the_environment() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+
+    let issuer = TestIssuer::new();
+    let from_env = |key: &str, nonce: Option<&str>| {
+        let mut vars = vec![
+            ("PORTCULLIS_ISSUER", portcullis::testing::TEST_ISSUER.to_owned()),
+            ("PORTCULLIS_AUDIENCE", portcullis::testing::TEST_AUDIENCE.to_owned()),
+            ("PORTCULLIS_DPOP", "required".to_owned()),
+            ("PORTCULLIS_RESOURCE", ORIGIN.to_owned()),
+            ("PORTCULLIS_DISCLOSURE", "development".to_owned()),
+            ("PORTCULLIS_DPOP_NONCE_KEY", key.to_owned()),
+        ];
+        if let Some(nonce) = nonce {
+            vars.push(("PORTCULLIS_DPOP_NONCE", nonce.to_owned()));
+        }
+        portcullis::VerifierBuilder::new()
+            .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
+            .map(|builder| builder.key(issuer.verification_key()))
+    };
+    let secret: Vec<u8> = (0u8..48).collect();
+    let shared = URL_SAFE_NO_PAD.encode(&secret);
+    let first = router(from_env(&shared, None).unwrap().build().unwrap());
+    // Padded, and with nonces asked for explicitly: the same key.
+    let second =
+        router(from_env(&URL_SAFE.encode(&secret), Some("true")).unwrap().build().unwrap());
+    let other = URL_SAFE_NO_PAD.encode([1u8; 32]);
+    let alone = router(from_env(&other, None).unwrap().build().unwrap());
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).sign();
+    // `PORTCULLIS_RESOURCE` adds `resource_metadata` to the challenges.
+    let metadata = "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource\"";
+    let use_nonce = |reply: portcullis_tests::Reply, reason: DpopNonceReason| {
+        let challenge =
+            format!("{}, {metadata}", dpop_challenge("use_dpop_nonce", reason.description()));
+        let detail = Some(reason.description());
+        assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), detail);
+        reply.headers["DPoP-Nonce"].to_str().unwrap().to_owned()
+    };
+    let proof = key.proof("GET", URL, &token).sign();
+    let reply = send(first.clone(), dpop("/me", &token, &[&proof])).await;
+    let nonce = use_nonce(reply, DpopNonceReason::Missing);
+    assert_nonce_format(&nonce);
+    for instance in [first, second] {
+        let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+        assert_me(&send(instance, dpop("/me", &token, &[&proof])).await, "alice");
+    }
+    let proof = key.proof("GET", URL, &token).nonce(&nonce).sign();
+    use_nonce(send(alone, dpop("/me", &token, &[&proof])).await, DpopNonceReason::Invalid);
+    // The same key in code is the same key.
+    let in_code = DpopNonces::with_key(&secret).unwrap();
+    assert_eq!(in_code.nonce(), nonce);
+
+    // Refused keys: 31 bytes, not base64url (standard base64's `+` and `/`), and nonces turned
+    // off beside a key. The error names the variable and never shows the value.
+    let short = URL_SAFE_NO_PAD.encode([7u8; 31]);
+    let standard = "ab+/cdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+    for (value, nonce) in
+        [(short.as_str(), None), (standard, None), (shared.as_str(), Some("false"))]
+    {
+        let error = from_env(value, nonce).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::Env { var: "PORTCULLIS_DPOP_NONCE_KEY", .. }),
+            "{error:?}"
+        );
+        let shown = format!("{error} {error:?}");
+        assert!(shown.starts_with("PORTCULLIS_DPOP_NONCE_KEY: "), "{shown}");
+        assert!(!shown.contains(value), "{shown}");
+    }
+    assert!(portcullis::env::ALL.contains(&"PORTCULLIS_DPOP_NONCE_KEY"));
+}
+
+/// An attribute guard sends a fresh nonce on success, as `RequireAuthLayer` does, when the one
+/// the client used expires soon; a handler's own `DPoP-Nonce` wins; behind the layer, one only.
+#[tokio::test]
+async fn the_guards_send_a_fresh_nonce_when_the_used_one_expires_soon() {
+    #[portcullis::authenticated]
+    async fn own_nonce() -> impl axum::response::IntoResponse {
+        ([("DPoP-Nonce", "the-handlers-own")], axum::Json(json!("ok")))
+    }
+    // `?` and `return` keep their meaning in a guarded body.
+    #[portcullis::requires_scope("docs:read")]
+    async fn fallible(
+        principal: portcullis::Principal,
+    ) -> Result<axum::Json<serde_json::Value>, portcullis::Denial> {
+        let subject: String = principal.subject().parse().map_err(|_| principal.not_found())?;
+        if subject.is_empty() {
+            return Err(principal.not_found());
+        }
+        Ok(axum::Json(json!(subject)))
+    }
+
+    let issuer = TestIssuer::new();
+    let nonces = DpopNonces::with_key([6u8; 32]).unwrap();
+    let verifier = nonce_verifier(&issuer, nonces.clone(), Disclosure::Production);
+    let router = every_path(&verifier)
+        .route("/own", get(own_nonce))
+        .route("/fallible", get(fallible))
+        .with_state(verifier);
+    let key = DpopKey::new();
+    let token = issuer.token("alice").bound_to(&key).scopes(["docs:read"]).sign();
+    let previous = nonces.nonce_at(SystemTime::now() - DpopNonces::DEFAULT_LIFETIME);
+    let current = nonces.nonce();
+    let request = |path: &str, nonce: &str| {
+        let proof = key.proof("GET", &format!("{ORIGIN}{path}"), &token).nonce(nonce).sign();
+        dpop(path, &token, &[&proof])
+    };
+    let nonces_of = |reply: &portcullis_tests::Reply| -> Vec<String> {
+        let values = reply.headers.get_all("DPoP-Nonce").iter();
+        values.map(|v| v.to_str().unwrap().to_owned()).collect()
+    };
+    for path in ["/guard/me", "/layer/me"] {
+        let reply = send(router.clone(), request(path, &previous)).await;
+        assert_me(&reply, "alice");
+        assert_eq!(nonces_of(&reply), [current.as_str()], "{path}");
+        // A current nonce: nothing newer to send.
+        let reply = send(router.clone(), request(path, &current)).await;
+        assert_me(&reply, "alice");
+        assert!(nonces_of(&reply).is_empty(), "{reply:?}");
+    }
+    let reply = send(router.clone(), request("/fallible", &previous)).await;
+    assert_eq!((reply.status, &reply.body), (StatusCode::OK, &json!("alice")));
+    assert_eq!(nonces_of(&reply), [current.as_str()]);
+    let reply = send(router, request("/own", &previous)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(nonces_of(&reply), ["the-handlers-own"]);
 }

@@ -563,9 +563,10 @@ async fn active_answers_are_checked_as_claims_are() {
             with("token_type", json!("refresh_token")),
             "The token is not an access token of an accepted type",
         ),
+        // A bound token is no bearer token (tests/dpop.rs: every `cnf`, proofs, cache hits).
         (
             with("cnf", json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})),
-            "The access token has claims of the wrong type",
+            "The access token is bound to a key and must be presented with the DPoP scheme",
         ),
     ];
     for (answer, sentence) in cases {

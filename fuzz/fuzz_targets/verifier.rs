@@ -147,7 +147,9 @@ fn policy_token(policy: &Policy<'_>) -> (String, Option<bool>) {
     let aud_ok = matches!(policy.aud, 0 | 1) || (policy.aud > 3 && policy.other == AUDIENCE);
     let sub_ok = policy.sub.is_some_and(|s| !s.is_empty());
     let kid_ok = kid == Some(own);
-    (token, Some(time_ok && nbf_ok && iss_ok && aud_ok && sub_ok && kid_ok))
+    // Any `cnf` binds the token to its client: never a bearer token for `verify`.
+    let unbound = !claims.contains_key("cnf");
+    (token, Some(time_ok && nbf_ok && iss_ok && aud_ok && sub_ok && kid_ok && unbound))
 }
 
 fn sign(ed: bool, header: &[u8], payload: &[u8]) -> String {
@@ -205,6 +207,7 @@ fuzz_target!(|input: Input<'_>| {
     assert!(!sub.is_empty());
     assert_eq!(principal.subject(), sub);
     assert!(header.crit.is_none());
+    assert!(!claims.contains_key("cnf"), "a bound token accepted as a bearer token");
     if report_accepted() {
         eprintln!("accepted: sub {sub:?}, alg {:?}", header.alg);
     }

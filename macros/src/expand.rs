@@ -135,11 +135,24 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         None => quote!(impl ::portcullis::__private::GuardState),
     };
     let mut guarded = handler.clone();
-    guarded.body = with_extractor_checks(&handler.sig, &handler.body);
-    guarded
-        .sig
-        .inputs
-        .insert(0, syn::parse_quote!(_: ::portcullis::__private::Guard<#policy, #guard_state>));
+    // The body runs as it was written (an `async` block: `return` and `?` keep their meaning),
+    // and its response goes through the guard, which adds a fresh DPoP nonce when one is due.
+    let checked = with_extractor_checks(&handler.sig, &handler.body);
+    guarded.body = quote!({
+        ::portcullis::__private::Guard::respond(__portcullis_guard, async move #checked.await)
+    });
+    guarded.sig.output = match &handler.sig.output {
+        syn::ReturnType::Default => syn::parse_quote!(-> ::portcullis::__private::Guarded<()>),
+        syn::ReturnType::Type(arrow, ty) => {
+            syn::parse_quote_spanned!(ty.span()=> #arrow ::portcullis::__private::Guarded<#ty>)
+        }
+    };
+    guarded.sig.inputs.insert(
+        0,
+        syn::parse_quote!(
+            __portcullis_guard: ::portcullis::__private::Guard<#policy, #guard_state>
+        ),
+    );
 
     quote! {
         #(#declared_checks)*

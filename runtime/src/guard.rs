@@ -9,12 +9,14 @@
 use std::marker::PhantomData;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::policy::{ClaimCheck, PolicyList};
 use crate::principal::{Claims, Principal};
-use crate::respond::{Denial, DenialKind, InvalidTokenReason, PolicyRefusal};
+use crate::respond::{DPOP_NONCE, Denial, DenialKind, InvalidTokenReason, PolicyRefusal};
 use crate::role::RoleRequirement;
 use crate::scope::{ScopeRequirement, ScopeRule};
 use crate::verify::Verifier;
@@ -101,7 +103,52 @@ impl<S: Send + Sync> OwnershipCheck<S> for NoOwnership {
 /// `impl GuardState`), and rustc reports that one with [`ProvidesVerifier`]'s message at the
 /// route. With a good state, `W` is inferred as [`Witness`], through which the guard reaches the
 /// verifier.
-pub struct Guard<P, X>(PhantomData<fn() -> (P, X)>);
+///
+/// The macros also wrap the handler's response in [`Guarded`], through [`Guard::respond`], so
+/// that a fresh DPoP nonce reaches the client as it does through
+/// [`RequireAuthLayer`](crate::RequireAuthLayer).
+pub struct Guard<P, X> {
+    /// A fresh DPoP nonce for the response, when the one the client used expires soon.
+    dpop_nonce: Option<HeaderValue>,
+    policy: PhantomData<fn() -> (P, X)>,
+}
+
+impl<P, X> Guard<P, X> {
+    /// The guard of a request that passed, as `principal` (`None`: an optional guard without
+    /// credentials).
+    fn passed(principal: Option<&Principal>) -> Self {
+        let dpop_nonce = principal
+            .and_then(Principal::dpop_nonce)
+            .and_then(|nonce| HeaderValue::from_str(nonce).ok());
+        Self { dpop_nonce, policy: PhantomData }
+    }
+
+    /// The handler's `response`, with what the guard adds to it.
+    pub fn respond<R>(self, response: R) -> Guarded<R> {
+        Guarded { dpop_nonce: self.dpop_nonce, response }
+    }
+}
+
+/// The response of a guarded handler: the handler's own, plus a fresh `DPoP-Nonce` (RFC 9449
+/// §8.2) when the nonce of the client's proof expires soon and the handler sent none of its
+/// own. The macros make it the handler's return type; it renders as the inner response.
+#[derive(Debug)]
+pub struct Guarded<R> {
+    dpop_nonce: Option<HeaderValue>,
+    response: R,
+}
+
+impl<R: IntoResponse> IntoResponse for Guarded<R> {
+    fn into_response(self) -> Response {
+        let mut response = self.response.into_response();
+        if let Some(nonce) = self.dpop_nonce
+            && !response.headers().contains_key(DPOP_NONCE)
+        {
+            response.headers_mut().insert(DPOP_NONCE, nonce);
+        }
+        response
+    }
+}
 
 /// The type that proves a state provides the verifier.
 #[derive(Debug)]
@@ -167,7 +214,7 @@ where
             // Only the absence of credentials is let through: an invalid token is still 401, and
             // two tokens still 400, before any extractor.
             Err(denial) if P::OPTIONAL && *denial.kind() == DenialKind::MissingCredentials => {
-                return Ok(Self(PhantomData));
+                return Ok(Self::passed(None));
             }
             Err(denial) => return Err(denial),
         };
@@ -191,7 +238,7 @@ where
             .await
             .map_err(|refusal| principal.deny(DenialKind::PolicyRefused(refusal)))?;
         P::Ownership::check(parts, state, &principal, P::ID_PARAM).await?;
-        Ok(Self(PhantomData))
+        Ok(Self::passed(Some(&principal)))
     }
 }
 

@@ -99,8 +99,8 @@ pub use verify::{
 pub mod __private {
     pub use crate::extract::check::{ExtractorCheck, ExtractorFallback};
     pub use crate::guard::{
-        Guard, GuardState, Never, NoOwnership, NoWitness, OwnershipCheck, Policy, ProvidesVerifier,
-        StateHasVerifier, VerifierWitness, Witness,
+        Guard, GuardState, Guarded, Never, NoOwnership, NoWitness, OwnershipCheck, Policy,
+        ProvidesVerifier, StateHasVerifier, VerifierWitness, Witness,
     };
     pub use crate::ownership::{
         Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy, access_for,

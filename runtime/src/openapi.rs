@@ -41,7 +41,7 @@ use indexmap::IndexMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::extract::{Json, Path, Query};
-use crate::guard::{Guard, NoOwnership, Policy};
+use crate::guard::{Guard, Guarded, NoOwnership, Policy};
 use crate::ownership::{OwnedBy, OwnedResource};
 use crate::policy::{AccessPolicy, Policies};
 use crate::respond::PROBLEM_JSON;
@@ -502,6 +502,22 @@ impl OperationOutput for InternalError {
             .map(|error| (Some(500), error))
             .into_iter()
             .collect()
+    }
+}
+
+/// A guarded handler's response is its handler's: the guard adds a header at most.
+impl<R: OperationOutput> OperationOutput for Guarded<R> {
+    type Inner = R::Inner;
+
+    fn operation_response(ctx: &mut GenContext, operation: &mut Operation) -> Option<Response> {
+        R::operation_response(ctx, operation)
+    }
+
+    fn inferred_responses(
+        ctx: &mut GenContext,
+        operation: &mut Operation,
+    ) -> Vec<(Option<u16>, Response)> {
+        R::inferred_responses(ctx, operation)
     }
 }
 

@@ -40,9 +40,9 @@ struct PrincipalInner {
     scopes: Scopes,
     roles: Roles,
     claims: Map<String, Value>,
-    /// Whether the token is bound to a key (`cnf.jkt` present, RFC 9449 §6): read once here, as
-    /// every request of the token asks it, cache hits included.
-    key_bound: bool,
+    /// What the token's `cnf` binds it to: read once here, as every request of the token asks
+    /// it, cache hits included (the caches keep principals, so they keep the binding too).
+    binding: Binding,
     /// How the verifier that verified this caller renders denials, so that a handler can refuse
     /// exactly as the guard does without the router state.
     presentation: Arc<Presentation>,
@@ -69,7 +69,7 @@ impl Principal {
         claims: Map<String, Value>,
         presentation: Arc<Presentation>,
     ) -> Self {
-        let key_bound = claims.get("cnf").and_then(|cnf| cnf.get("jkt")).is_some();
+        let binding = Binding::of(claims.get("cnf"));
         Self {
             inner: Arc::new(PrincipalInner {
                 subject,
@@ -77,7 +77,7 @@ impl Principal {
                 scopes,
                 roles,
                 claims,
-                key_bound,
+                binding,
                 presentation,
             }),
             dpop: false,
@@ -153,10 +153,9 @@ impl Principal {
         if self.dpop { denial.for_dpop_request() } else { denial }
     }
 
-    /// Whether the token names a key it is bound to (`cnf.jkt`): such a token is never a
-    /// bearer token.
-    pub(crate) fn is_key_bound(&self) -> bool {
-        self.inner.key_bound
+    /// What the token is bound to: a token with any binding is never a bearer token.
+    pub(crate) fn binding(&self) -> &Binding {
+        &self.inner.binding
     }
 
     /// `true` when the token was presented with the `DPoP` scheme and a valid proof of
@@ -198,6 +197,37 @@ impl Principal {
     /// ```
     pub fn not_found(&self) -> Denial {
         self.deny(DenialKind::NotFound(NotFoundReason::Absent))
+    }
+}
+
+/// What a token's confirmation claim (`cnf`, RFC 7800) binds it to.
+///
+/// Any `cnf` is a binding: a token that has one may only be used by whoever proves it, and this
+/// server proves exactly one kind, a DPoP key's thumbprint. Every other confirmation method
+/// (RFC 8705's `x5t#S256`, a `jwk`, a `kid`) and every malformed `cnf` is a binding nothing can
+/// prove here, never a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// No `cnf`: a bearer token.
+    Bearer,
+    /// `cnf` is exactly `{"jkt": "<thumbprint>"}` (RFC 9449 §6): the RFC 7638 thumbprint of the
+    /// DPoP key whose proofs must come with the token.
+    DpopKey(String),
+    /// Any other `cnf`: a binding this server cannot check.
+    Unsupported,
+}
+
+impl Binding {
+    /// The binding a `cnf` claim (`None`: absent) states.
+    pub(crate) fn of(cnf: Option<&Value>) -> Self {
+        let Some(cnf) = cnf else { return Self::Bearer };
+        match cnf.as_object() {
+            Some(members) if members.len() == 1 => match members.get("jkt") {
+                Some(Value::String(jkt)) => Self::DpopKey(jkt.clone()),
+                _ => Self::Unsupported,
+            },
+            _ => Self::Unsupported,
+        }
     }
 }
 
@@ -253,4 +283,30 @@ pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Va
         rest = tail;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Binding;
+    use serde_json::json;
+
+    #[test]
+    fn any_cnf_is_a_binding_and_only_a_lone_string_jkt_is_a_dpop_key() {
+        assert_eq!(Binding::of(None), Binding::Bearer);
+        assert_eq!(Binding::of(Some(&json!({"jkt": "abc"}))), Binding::DpopKey("abc".into()));
+        for cnf in [
+            json!({"x5t#S256": "abc"}),
+            json!({"jwk": {"kty": "OKP"}}),
+            json!({"kid": "k1"}),
+            json!({"jkt": 7}),
+            json!({"jkt": null}),
+            json!({"jkt": "abc", "x5t#S256": "def"}),
+            json!({}),
+            json!("abc"),
+            json!(["abc"]),
+            json!(null),
+        ] {
+            assert_eq!(Binding::of(Some(&cnf)), Binding::Unsupported, "{cnf}");
+        }
+    }
 }

@@ -5,8 +5,10 @@ use std::str::FromStr;
 /// How a verifier treats DPoP (RFC 9449), set with
 /// [`VerifierBuilder::dpop`](crate::VerifierBuilder::dpop) or `PORTCULLIS_DPOP`.
 ///
-/// In every mode, `Off` included, a token bound to a key (`cnf.jkt`) presented with the `Bearer`
-/// scheme is refused with 401 `invalid_token`.
+/// In every mode, `Off` included, a token with a `cnf` claim is refused with 401 `invalid_token`
+/// unless its `cnf` is exactly a `jkt` that the request's DPoP proof proves: a bound token is
+/// never a bearer token. A request with a `DPoP` header and a token that is not bound is refused
+/// too (401 `invalid_dpop_proof`).
 ///
 /// ```
 /// use portcullis::DpopMode;

@@ -46,8 +46,8 @@ pub(crate) struct DpopSettings {
 /// What a proof is checked against: the request it came with.
 pub(crate) struct ProofRequest<'a> {
     pub(crate) method: &'a str,
-    /// The request's path, as received (no query).
-    pub(crate) path: &'a str,
+    /// The URI the client called, absolute (`htu` must name it); any query is ignored.
+    pub(crate) uri: &'a str,
     /// The access token, as presented.
     pub(crate) token: &'a [u8],
     /// Seconds since the epoch.
@@ -63,6 +63,12 @@ pub(crate) struct ProofKey {
 }
 
 impl DpopSettings {
+    /// The URI a request for `path` (as the client called it, under any `Router::nest` prefix)
+    /// names: the configured origin followed by the path.
+    pub(crate) fn uri_of(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
     /// The accepted algorithms, as the `algs` attribute of a challenge lists them.
     pub(crate) fn algs(&self) -> String {
         self.algorithms.iter().map(|alg| alg.as_str()).collect::<Vec<_>>().join(" ")
@@ -118,11 +124,11 @@ impl DpopSettings {
         };
         let jti = string("jti")?;
         let (htm, htu, ath) = (string("htm")?, string("htu")?, string("ath")?);
-        let iat = claims.get("iat").and_then(Value::as_u64).ok_or(DpopProofReason::MissingClaim)?;
+        let iat = claims.get("iat").and_then(numeric_date).ok_or(DpopProofReason::MissingClaim)?;
         if htm != request.method {
             return Err(DpopProofReason::WrongMethod);
         }
-        let expected = normalize_uri(&format!("{}{}", self.origin, request.path));
+        let expected = normalize_uri(request.uri);
         if expected.is_none() || normalize_uri(htu) != expected {
             return Err(DpopProofReason::WrongUri);
         }
@@ -132,7 +138,7 @@ impl DpopSettings {
         // RFC 9449 needs no `exp`, but one that is there is kept: a proof past it is stale.
         match claims.get("exp") {
             None => {}
-            Some(exp) => match exp.as_u64() {
+            Some(exp) => match numeric_date(exp) {
                 Some(exp) if exp >= request.now => {}
                 Some(_) => return Err(DpopProofReason::Stale),
                 None => return Err(DpopProofReason::Malformed),
@@ -163,6 +169,18 @@ impl DpopSettings {
         };
         Ok(nonces.check(nonce, now)?.then(|| nonces.issue(now)))
     }
+}
+
+/// A NumericDate (RFC 7519 §2), as `iat` and `exp` are: seconds since the epoch, possibly
+/// fractional (`1700000000.5`), rounded down. `None` for anything but a non-negative number.
+/// (The token's own claims are read by `verify`, which this module does not import.)
+fn numeric_date(value: &Value) -> Option<u64> {
+    let number = value.as_number()?;
+    if let Some(seconds) = number.as_u64() {
+        return Some(seconds);
+    }
+    // `as` saturates: a date beyond u64 seconds is simply far away.
+    number.as_f64().filter(|seconds| seconds.is_finite() && *seconds >= 0.0).map(|s| s as u64)
 }
 
 /// The key under which a proof is remembered: a digest of its `jti` and its key's thumbprint,

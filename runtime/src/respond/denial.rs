@@ -79,13 +79,16 @@ pub enum InvalidTokenReason {
     /// The introspection endpoint says the token is not active (RFC 7662 §2.2: revoked,
     /// expired, unknown to it, or not for this client).
     Inactive,
-    /// The token is bound to a key (`cnf.jkt`, RFC 9449 §6) but was presented with the `Bearer`
-    /// scheme: a sender-constrained token is never accepted as a bearer token (§7.1).
+    /// The token is bound to a key (`cnf.jkt`, RFC 9449 §6) but was presented without a DPoP
+    /// proof of it (the `Bearer` scheme, or [`Verifier::verify`](crate::Verifier::verify)): a
+    /// sender-constrained token is never accepted as a bearer token (§7.2).
     DpopBoundAsBearer,
+    /// The token's `cnf` claim is not exactly a DPoP key thumbprint (`{"jkt": "…"}`): an RFC 8705
+    /// certificate binding (`x5t#S256`), a `jwk` or `kid`, or a malformed `cnf`. Its binding
+    /// cannot be proven here, and a bound token is never a bearer token.
+    UnsupportedBinding,
     /// DPoP is required, and the token was presented with the `Bearer` scheme.
     DpopRequired,
-    /// The token was presented with the `DPoP` scheme but is bound to no key (no `cnf.jkt`).
-    DpopUnbound,
     /// The token is bound to another key than the one that signed the DPoP proof.
     DpopKeyMismatch,
 }
@@ -108,8 +111,8 @@ impl InvalidTokenReason {
         Self::WrongType,
         Self::Inactive,
         Self::DpopBoundAsBearer,
+        Self::UnsupportedBinding,
         Self::DpopRequired,
-        Self::DpopUnbound,
         Self::DpopKeyMismatch,
     ];
 
@@ -131,8 +134,8 @@ impl InvalidTokenReason {
             Self::WrongType => "wrong_type",
             Self::Inactive => "inactive",
             Self::DpopBoundAsBearer => "dpop_bound_as_bearer",
+            Self::UnsupportedBinding => "unsupported_binding",
             Self::DpopRequired => "dpop_required",
-            Self::DpopUnbound => "dpop_unbound",
             Self::DpopKeyMismatch => "dpop_key_mismatch",
         }
     }
@@ -161,8 +164,10 @@ impl InvalidTokenReason {
             Self::DpopBoundAsBearer => {
                 "The access token is bound to a key and must be presented with the DPoP scheme"
             }
+            Self::UnsupportedBinding => {
+                "The access token is bound to its client by a means this API does not support"
+            }
             Self::DpopRequired => "The access token must be presented with the DPoP scheme",
-            Self::DpopUnbound => "The access token presented with DPoP is not bound to a key",
             Self::DpopKeyMismatch => "The access token is bound to another key than the proof's",
         }
     }
@@ -184,8 +189,6 @@ pub enum InvalidRequestReason {
     SeveralAuthorizationHeaders,
     /// The token was sent through more than one transport, or twice in the query.
     SeveralTransports,
-    /// More than one `DPoP` header (RFC 9449 §4.3).
-    SeveralDpopHeaders,
 }
 
 impl InvalidRequestReason {
@@ -194,7 +197,6 @@ impl InvalidRequestReason {
         match self {
             Self::SeveralAuthorizationHeaders => "several_authorization_headers",
             Self::SeveralTransports => "several_transports",
-            Self::SeveralDpopHeaders => "several_dpop_headers",
         }
     }
 
@@ -206,7 +208,6 @@ impl InvalidRequestReason {
                 "The request has more than one Authorization header"
             }
             Self::SeveralTransports => "The request carries more than one access token",
-            Self::SeveralDpopHeaders => "The request has more than one DPoP header",
         }
     }
 }
@@ -218,6 +219,8 @@ impl InvalidRequestReason {
 pub enum DpopProofReason {
     /// The request uses the `DPoP` scheme without a `DPoP` header.
     Missing,
+    /// The request has more than one `DPoP` header (RFC 9449 §4.3, first check).
+    SeveralHeaders,
     /// Not a JWS in compact serialization with JSON objects as header and claims, or too large.
     Malformed,
     /// The header's `typ` is not `dpop+jwt`.
@@ -242,12 +245,16 @@ pub enum DpopProofReason {
     WrongTokenHash,
     /// The proof was presented before (its `jti`, for the same key).
     Replayed,
+    /// A proof came with an access token that is not bound to a DPoP key (no `cnf`): a proof
+    /// proves nothing about such a token, and its client or authorization server is mistaken.
+    UnboundToken,
 }
 
 impl DpopProofReason {
     /// Every reason, for exhaustive tests and metrics.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Missing,
+        Self::SeveralHeaders,
         Self::Malformed,
         Self::WrongType,
         Self::DisallowedAlgorithm,
@@ -260,12 +267,14 @@ impl DpopProofReason {
         Self::Stale,
         Self::WrongTokenHash,
         Self::Replayed,
+        Self::UnboundToken,
     ];
 
     /// A stable, machine-friendly name for logs and metrics.
     pub const fn code(self) -> &'static str {
         match self {
             Self::Missing => "dpop_proof_missing",
+            Self::SeveralHeaders => "dpop_proof_several_headers",
             Self::Malformed => "dpop_proof_malformed",
             Self::WrongType => "dpop_proof_wrong_type",
             Self::DisallowedAlgorithm => "dpop_proof_disallowed_algorithm",
@@ -278,6 +287,7 @@ impl DpopProofReason {
             Self::Stale => "dpop_proof_stale",
             Self::WrongTokenHash => "dpop_proof_wrong_token_hash",
             Self::Replayed => "dpop_proof_replayed",
+            Self::UnboundToken => "dpop_proof_unbound_token",
         }
     }
 
@@ -285,6 +295,7 @@ impl DpopProofReason {
     pub const fn description(self) -> &'static str {
         match self {
             Self::Missing => "The request carries no DPoP proof",
+            Self::SeveralHeaders => "The request has more than one DPoP header",
             Self::Malformed => "The DPoP proof is malformed",
             Self::WrongType => "The DPoP proof is not of type dpop+jwt",
             Self::DisallowedAlgorithm => {
@@ -299,6 +310,7 @@ impl DpopProofReason {
             Self::Stale => "The DPoP proof was issued outside the accepted time window",
             Self::WrongTokenHash => "The DPoP proof is for another access token",
             Self::Replayed => "The DPoP proof was already used",
+            Self::UnboundToken => "The DPoP proof came with an access token not bound to a key",
         }
     }
 }

@@ -521,10 +521,17 @@ impl VerifierBuilder {
             self = self.resource(resource);
             self.metadata.resource_var = Some(env::RESOURCE);
         }
+        let nonce_key = read(env::DPOP_NONCE_KEY)?.map(|key| nonce_key(&key)).transpose()?;
         if let Some(nonce) = read(env::DPOP_NONCE)? {
-            self.dpop.nonces = match nonce.to_ascii_lowercase().as_str() {
-                "true" => Some(DpopNonces::new()),
-                "false" => None,
+            self.dpop.nonces = match (nonce.to_ascii_lowercase().as_str(), &nonce_key) {
+                ("true", _) => Some(DpopNonces::new()),
+                ("false", None) => None,
+                ("false", Some(_)) => {
+                    return Err(ConfigError::Env {
+                        var: env::DPOP_NONCE_KEY,
+                        problem: "a nonce key is set but PORTCULLIS_DPOP_NONCE turns nonces off",
+                    });
+                }
                 _ => {
                     return Err(ConfigError::Env {
                         var: env::DPOP_NONCE,
@@ -532,6 +539,9 @@ impl VerifierBuilder {
                     });
                 }
             };
+        }
+        if let Some(nonces) = nonce_key {
+            self.dpop.nonces = Some(nonces);
         }
         if let Some(paths) = read(env::ROLES_CLAIM)? {
             let paths: Vec<&str> = paths.split(',').map(str::trim).collect();
@@ -1461,6 +1471,22 @@ pub(super) fn shown_url(url: &str) -> String {
         Some(at) => format!("{head}<redacted>{}", &rest[at..]),
         None => url.to_owned(),
     }
+}
+
+/// The nonces under the key `PORTCULLIS_DPOP_NONCE_KEY` holds: base64url, at least 32 bytes.
+/// Errors name the variable, never its value (a secret).
+fn nonce_key(value: &str) -> Result<DpopNonces, ConfigError> {
+    use base64::Engine as _;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .map_err(|_| ConfigError::Env {
+            var: env::DPOP_NONCE_KEY,
+            problem: "the value must be base64url (A-Z, a-z, 0-9, '-', '_')",
+        })?;
+    DpopNonces::with_key(secret).map_err(|_| ConfigError::Env {
+        var: env::DPOP_NONCE_KEY,
+        problem: "the key must be at least 32 bytes (43 base64url characters)",
+    })
 }
 
 pub(super) fn read_env(

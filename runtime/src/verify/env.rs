@@ -35,10 +35,14 @@ pub const DPOP: &str = "PORTCULLIS_DPOP";
 /// trust its own view of it). Required when [`DPOP`] is on.
 pub const RESOURCE: &str = "PORTCULLIS_RESOURCE";
 /// `true` to require server-provided nonces in DPoP proofs (RFC 9449 §9), under a key drawn
-/// at random at start: right for one instance, as another instance refuses this one's nonces
-/// (give several instances one key in code, with
-/// [`DpopNonces::with_key`](crate::DpopNonces::with_key)); `false` (the default) does not.
+/// at random at start (or [`DPOP_NONCE_KEY`]): right for one instance, as another instance
+/// refuses this one's nonces; `false` (the default) does not.
 pub const DPOP_NONCE: &str = "PORTCULLIS_DPOP_NONCE";
+/// The key of the DPoP nonces, base64url (padding optional), at least 32 bytes once decoded:
+/// give every instance that serves one API the same key, and each accepts the nonces the others
+/// issue ([`DpopNonces::with_key`](crate::DpopNonces::with_key)). Setting it turns nonces on
+/// (with [`DPOP_NONCE`] absent or `true`). A secret: an error about it never shows the value.
+pub const DPOP_NONCE_KEY: &str = "PORTCULLIS_DPOP_NONCE_KEY";
 
 /// The RFC 7662 introspection endpoint, for opaque access tokens. Without it, and with
 /// [`INTROSPECTION_CLIENT_ID`] set, the endpoint is the `introspection_endpoint` of the discovery
@@ -72,6 +76,7 @@ pub const ALL: &[&str] = &[
     DPOP,
     RESOURCE,
     DPOP_NONCE,
+    DPOP_NONCE_KEY,
     INTROSPECTION_URL,
     INTROSPECTION_CLIENT_ID,
     INTROSPECTION_CLIENT_SECRET,
@@ -93,7 +98,7 @@ mod tests {
             .filter(|line| line.starts_with("pub const ") && line.contains("= \"PORTCULLIS_"))
             .filter_map(|line| line.split('"').nth(1))
             .collect();
-        assert_eq!(declared.len(), 16, "{declared:?}");
+        assert_eq!(declared.len(), 17, "{declared:?}");
         assert_eq!(ALL, declared.as_slice());
     }
 }

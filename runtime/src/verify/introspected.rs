@@ -85,6 +85,8 @@ fn access_token(members: &Map<String, Value>) -> Result<(), InvalidTokenReason> 
     }
     if let Some(kind) = text("token_type")?
         && !is(kind, &["bearer", "access_token", ACCESS_TOKEN_URI])
+        // A DPoP-bound token (RFC 9449 §6.2) names its key: without `cnf` nothing binds it.
+        && !(is(kind, &["dpop"]) && members.contains_key("cnf"))
     {
         return refuse("token_type");
     }
@@ -177,8 +179,9 @@ impl Verifier {
     ///
     /// RFC 7662 §2.2 makes every member but `active` optional: an answer without `exp` is valid
     /// until the cache's maximum age ends it (the authorization server has just said the token is
-    /// active). A token of another type than a bearer access token, or bound to a DPoP key
-    /// (`cnf.jkt`, which a bearer request cannot prove), is refused.
+    /// active). A token of another type than an access token is refused. An answer's `cnf` binds
+    /// the token as a JWT's does (RFC 9449 §6.2): the principal keeps the binding, and the
+    /// request must prove it, on this call and on every cache hit.
     fn accept_introspected(
         &self,
         mut members: Map<String, Value>,
@@ -186,9 +189,6 @@ impl Verifier {
     ) -> Result<(Principal, Validity), InvalidTokenReason> {
         let settings = &self.inner.settings;
         access_token(&members)?;
-        if members.get("cnf").and_then(|cnf| cnf.get("jkt")).is_some() {
-            return Err(InvalidTokenReason::InvalidClaims);
-        }
         let has_exp = numeric_date(members.get("exp"))?.is_some();
         if !has_exp {
             members.insert("exp".to_owned(), Value::from(u64::MAX));

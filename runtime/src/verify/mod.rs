@@ -41,8 +41,8 @@ use self::issuers::KeysByIssuer;
 use self::jws::Unverified;
 use self::token::{ExtractionError, TokenSources};
 use crate::keys::{Algorithm, Key, KeyRefusal, KeySource};
-use crate::principal::Principal;
-use crate::respond::{Denial, DenialKind, InvalidTokenReason, Presentation};
+use crate::principal::{Binding, Principal};
+use crate::respond::{Denial, DenialKind, DpopProofReason, InvalidTokenReason, Presentation};
 use serde_json::Value;
 
 /// Verifies bearer tokens and renders denials. Build one with [`Verifier::builder`], share it
@@ -230,6 +230,9 @@ impl Verifier {
             Err(ExtractionError::InvalidToken(reason)) => {
                 return Err(self.deny(DenialKind::InvalidToken(reason)));
             }
+            Err(ExtractionError::UnusableDpopToken(reason)) => {
+                return Err(self.deny(DenialKind::InvalidToken(reason)).for_dpop_request());
+            }
         };
         if let Some(dpop) = &settings.dpop {
             if presented.dpop {
@@ -242,10 +245,19 @@ impl Verifier {
         }
         let principal = self.principal_of(&presented).await?;
         // On a cache hit too: the cache holds verifications, never the scheme they came with.
-        if principal.is_key_bound() {
-            return Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::DpopBoundAsBearer)));
+        match principal.binding() {
+            Binding::Bearer if token::has_proof(parts) => {
+                Err(self.deny_dpop(DpopProofReason::UnboundToken))
+            }
+            Binding::Bearer => Ok(principal),
+            // RFC 9449 §7.2: the `DPoP` challenge tells the client the scheme it must use.
+            Binding::DpopKey(_) => Err(self
+                .deny(DenialKind::InvalidToken(InvalidTokenReason::DpopBoundAsBearer))
+                .for_dpop_request()),
+            Binding::Unsupported => {
+                Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::UnsupportedBinding)))
+            }
         }
-        Ok(principal)
     }
 
     /// The principal of a presented token: from the verified-token cache, or verified (then
@@ -315,11 +327,16 @@ impl Verifier {
         Ok(principal)
     }
 
-    /// Verifies a token (without the `Bearer ` prefix): signature, algorithm binding, `exp`,
-    /// `nbf`, `iss`, `aud`, then reads the principal.
+    /// Verifies a bearer token (without the `Bearer ` prefix): signature, algorithm binding,
+    /// `exp`, `nbf`, `iss`, `aud`, then reads the principal.
     ///
     /// The headers `jku`, `x5u`, `jwk` and `x5c` are never followed: keys come from the
     /// configuration only.
+    ///
+    /// A token with a `cnf` claim is bound to its client and is never a bearer token: one bound
+    /// to a DPoP key is refused with [`InvalidTokenReason::DpopBoundAsBearer`] (verify it with
+    /// its proof, [`Verifier::verify_dpop`]), one bound otherwise with
+    /// [`InvalidTokenReason::UnsupportedBinding`].
     ///
     /// With remote keys, this uses the keys fetched so far and never waits for a fetch:
     /// [`Verifier::authenticate`] does.
@@ -327,7 +344,12 @@ impl Verifier {
         let (unverified, validity) = self.decode(token)?;
         let keys = self.keys_of(&unverified)?;
         let selected = keys.select_now(unverified.kid.as_deref(), unverified.alg)?;
-        self.accept(unverified, validity, selected.key()).map(|(principal, _)| principal)
+        let (principal, _) = self.accept(unverified, validity, selected.key())?;
+        match principal.binding() {
+            Binding::Bearer => Ok(principal),
+            Binding::DpopKey(_) => Err(InvalidTokenReason::DpopBoundAsBearer),
+            Binding::Unsupported => Err(InvalidTokenReason::UnsupportedBinding),
+        }
     }
 
     /// Verifies `token`, waiting for the keys to be fetched when they must be: 503 when they
@@ -389,12 +411,6 @@ impl Verifier {
         let principal = settings.mapping.principal(unverified.claims, &settings.presentation)?;
         Ok((principal, validity))
     }
-}
-
-/// The key a token is bound to (`cnf.jkt`, RFC 9449 §6.1), if any: any `jkt` member of `cnf`,
-/// whatever its type, so that a malformed binding never makes a bearer token.
-fn bound_key(principal: &Principal) -> Option<&Value> {
-    principal.claim("cnf").and_then(|cnf| cnf.get("jkt"))
 }
 
 /// A principal and the verifier that verified it, kept in the request extensions.

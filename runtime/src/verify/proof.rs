@@ -1,20 +1,23 @@
 //! A request presented with the `DPoP` scheme (RFC 9449 §7): the access token is verified (or
 //! found in the cache) as any other, then its proof is checked, on every request: one `DPoP`
-//! header, the checks of `crate::dpop` on its header and claims, its signature with its own
-//! key, the token's binding to that key (`cnf.jkt`), and last the replay store. With server
-//! nonces on, the proof's `nonce` is checked before its signature.
+//! header, the token's binding (exactly a `cnf.jkt`), the checks of `crate::dpop` on the proof's
+//! header and claims, its signature with its own key, the binding to that key, and last the
+//! replay store. With server nonces on, the proof's `nonce` is checked before its signature.
+//!
+//! [`Verifier::verify_dpop`] runs the same checks for a transport other than an axum request.
 
 use std::time::Duration;
 
+use axum::extract::OriginalUri;
 use http::request::Parts;
-use serde_json::Value;
+use http::{Method, Uri};
 
+use super::Verifier;
 use super::claims::unix_now;
 use super::jws::Proof;
 use super::token::{self, Presented};
-use super::{Verifier, bound_key};
 use crate::dpop::{DpopSettings, ProofRequest, replay_key};
-use crate::principal::Principal;
+use crate::principal::{Binding, Principal};
 use crate::respond::{Denial, DenialKind, DpopProofReason, InvalidTokenReason};
 
 /// When a client refused because the replay store could not answer should try again.
@@ -29,23 +32,95 @@ impl Verifier {
         presented: &Presented<'_>,
         dpop: &DpopSettings,
     ) -> Result<Principal, Denial> {
-        let deny = |kind| self.deny(kind).for_dpop_request();
         let proof = match token::proof(parts) {
             Ok(Some(proof)) => proof,
-            Ok(None) => return Err(deny(DenialKind::InvalidDpopProof(DpopProofReason::Missing))),
-            Err(reason) => return Err(deny(DenialKind::InvalidRequest(reason))),
+            Ok(None) => return Err(self.deny_dpop(DpopProofReason::Missing)),
+            Err(reason) => return Err(self.deny_dpop(reason)),
         };
         let principal = self.principal_of(presented).await.map_err(Denial::for_dpop_request)?;
-        let Some(Value::String(jkt)) = bound_key(&principal) else {
-            return Err(deny(DenialKind::InvalidToken(InvalidTokenReason::DpopUnbound)));
-        };
+        let uri = dpop.uri_of(called_path(parts));
         let request = ProofRequest {
             method: parts.method.as_str(),
-            path: parts.uri.path(),
+            uri: &uri,
             token: presented.as_bytes(),
             now: unix_now(),
         };
-        let checked = self.check_proof(proof, &request, dpop).map_err(|kind| match kind {
+        self.prove(principal, proof, &request, dpop).await
+    }
+
+    /// Verifies an access token presented with the `DPoP` scheme and the DPoP proof that came
+    /// with it (RFC 9449 §7.1), for a transport other than an axum request (a WebSocket
+    /// upgrade handled elsewhere, a gRPC service, a request your own code forwards): the checks
+    /// and the refusals of a `DPoP` request through the guards, token cache, key fetches and
+    /// introspection included, and the proof's `jti` remembered in the replay store.
+    ///
+    /// `token` is the access token without the `DPoP ` prefix, `proof` the value of the `DPoP`
+    /// header, `method` and `uri` those of the request as the client sent it: `uri` absolute
+    /// (`https://api.example.com/documents/7`), or a path, which follows the configured
+    /// [origin](crate::VerifierBuilder::dpop_origin). A query in either is ignored, as in
+    /// `htu`.
+    ///
+    /// With DPoP off, the `DPoP` scheme is not one this verifier reads: the answer is
+    /// [`DenialKind::MissingCredentials`], as to an axum request. With server
+    /// [nonces](crate::VerifierBuilder::dpop_nonces) on, [`Principal::dpop_nonce`] holds the
+    /// nonce to send the client when its own expires soon.
+    ///
+    /// ```
+    /// # async fn check(verifier: &portcullis::Verifier, token: &str, proof: &str)
+    /// #     -> Result<(), portcullis::Denial> {
+    /// let uri: http::Uri = "https://api.example.com/documents/7".parse().expect("a URI");
+    /// let principal = verifier.verify_dpop(token, proof, &http::Method::GET, &uri).await?;
+    /// assert!(principal.is_dpop());
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_dpop(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &Method,
+        uri: &Uri,
+    ) -> Result<Principal, Denial> {
+        let settings = &self.inner.settings;
+        let Some(dpop) = &settings.dpop else {
+            return Err(self.deny(DenialKind::MissingCredentials));
+        };
+        if token.len() > settings.sources.max_len {
+            let denial = self.deny(DenialKind::InvalidToken(InvalidTokenReason::TooLarge));
+            return Err(denial.for_dpop_request());
+        }
+        let presented = Presented::with_dpop(token.as_bytes());
+        let principal = self.principal_of(&presented).await.map_err(Denial::for_dpop_request)?;
+        let uri = match uri.scheme() {
+            Some(_) => uri.to_string(),
+            None => dpop.uri_of(uri.path()),
+        };
+        let request = ProofRequest {
+            method: method.as_str(),
+            uri: &uri,
+            token: token.as_bytes(),
+            now: unix_now(),
+        };
+        Box::pin(self.prove(principal, proof.as_bytes(), &request, dpop)).await
+    }
+
+    /// Checks that `principal`'s token is bound to the key of `proof`, and the proof against
+    /// `request`; remembers it.
+    async fn prove(
+        &self,
+        principal: Principal,
+        proof: &[u8],
+        request: &ProofRequest<'_>,
+        dpop: &DpopSettings,
+    ) -> Result<Principal, Denial> {
+        let deny = |kind| self.deny(kind).for_dpop_request();
+        let jkt = match principal.binding() {
+            Binding::DpopKey(jkt) => jkt,
+            Binding::Bearer => return Err(self.deny_dpop(DpopProofReason::UnboundToken)),
+            Binding::Unsupported => {
+                return Err(deny(DenialKind::InvalidToken(InvalidTokenReason::UnsupportedBinding)));
+            }
+        };
+        let checked = self.check_proof(proof, request, dpop).map_err(|kind| match kind {
             DenialKind::UseDpopNonce(_) => self.deny(kind),
             kind => deny(kind),
         })?;
@@ -61,12 +136,17 @@ impl Verifier {
                     None => principal,
                 })
             }
-            Ok(false) => Err(deny(DenialKind::InvalidDpopProof(DpopProofReason::Replayed))),
+            Ok(false) => Err(self.deny_dpop(DpopProofReason::Replayed)),
             Err(error) => {
                 tracing::warn!(target: "portcullis::dpop", %error, "the DPoP replay store failed");
                 Err(deny(DenialKind::ReplayStoreUnavailable { retry_after: REPLAY_STORE_RETRY }))
             }
         }
+    }
+
+    /// A refusal of the proof, with the `DPoP` challenge.
+    pub(super) fn deny_dpop(&self, reason: DpopProofReason) -> Denial {
+        self.deny(DenialKind::InvalidDpopProof(reason)).for_dpop_request()
     }
 
     /// Checks a proof, claims and nonce before the signature (a stale or misdirected proof, or
@@ -94,6 +174,15 @@ impl Verifier {
         }
         let replay = replay_key(jti, &key.thumbprint);
         Ok(CheckedProof { thumbprint: key.thumbprint, replay, fresh_nonce })
+    }
+}
+
+/// The path the client called: under `Router::nest`, axum strips the prefix from the request's
+/// URI and keeps the URI as received in the `OriginalUri` extension, which is what `htu` names.
+fn called_path(parts: &Parts) -> &str {
+    match parts.extensions.get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.path(),
+        None => parts.uri.path(),
     }
 }
 

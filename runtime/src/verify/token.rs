@@ -7,10 +7,13 @@
 
 use std::borrow::Cow;
 
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, HeaderName};
 use http::request::Parts;
 
-use crate::respond::{InvalidRequestReason, InvalidTokenReason};
+use crate::respond::{DpopProofReason, InvalidRequestReason, InvalidTokenReason};
+
+/// The request header that carries a DPoP proof (RFC 9449 §4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// The default limit on a token's length, in bytes.
 ///
@@ -39,6 +42,9 @@ pub(crate) enum ExtractionError {
     InvalidRequest(InvalidRequestReason),
     /// A token is present but unusable: 401 `invalid_token`.
     InvalidToken(InvalidTokenReason),
+    /// A token presented with the `DPoP` scheme is unusable: 401 `invalid_token`, with the
+    /// `DPoP` challenge, since that is the scheme the client chose.
+    UnusableDpopToken(InvalidTokenReason),
 }
 
 /// `true` for the `b64token` characters of RFC 6750 §2.1, the `=` padding aside: the plain
@@ -79,7 +85,12 @@ pub(crate) struct Presented<'a> {
     pub(crate) dpop: bool,
 }
 
-impl Presented<'_> {
+impl<'a> Presented<'a> {
+    /// A token presented with the `DPoP` scheme outside an axum request, within the size limit.
+    pub(crate) fn with_dpop(token: &'a [u8]) -> Self {
+        Self { token: Cow::Borrowed(token), dpop: true }
+    }
+
     /// The token's bytes, as sent.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.token
@@ -112,8 +123,10 @@ pub(crate) fn extract<'a>(
     if let Err(error @ ExtractionError::InvalidRequest(_)) = from_header {
         return Err(error);
     }
-    let header_is_bearer =
-        matches!(from_header, Ok(Some(_)) | Err(ExtractionError::InvalidToken(_)));
+    let header_is_bearer = matches!(
+        from_header,
+        Ok(Some(_)) | Err(ExtractionError::InvalidToken(_) | ExtractionError::UnusableDpopToken(_))
+    );
     // Parsed once: its presence decides the two-transports rule, its value is the token.
     let from_query = query_param(parts)?;
     if header_is_bearer && from_query.is_some() {
@@ -141,23 +154,33 @@ fn from_authorization_header(
         ));
     }
     let value = value.as_bytes();
-    if sources.dpop
-        && let Some(token) = parse_scheme(value, b"dpop", sources.max_len)?
-    {
-        return Ok(Some((token, true)));
+    if sources.dpop {
+        let dpop = parse_scheme(value, b"dpop", sources.max_len).map_err(|error| match error {
+            ExtractionError::InvalidToken(reason) => ExtractionError::UnusableDpopToken(reason),
+            other => other,
+        })?;
+        if let Some(token) = dpop {
+            return Ok(Some((token, true)));
+        }
     }
     Ok(parse_authorization(value, sources.max_len)?.map(|token| (token, false)))
 }
 
 /// The request's one `DPoP` header (RFC 9449 §4.1): `Ok(None)` when there is none, an invalid
-/// request when there are several.
-pub(crate) fn proof(parts: &Parts) -> Result<Option<&[u8]>, InvalidRequestReason> {
-    let mut values = parts.headers.get_all("dpop").iter();
+/// proof when there are several (§4.3's first check: "not more than one DPoP HTTP request
+/// header field").
+pub(crate) fn proof(parts: &Parts) -> Result<Option<&[u8]>, DpopProofReason> {
+    let mut values = parts.headers.get_all(DPOP).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
-        return Err(InvalidRequestReason::SeveralDpopHeaders);
+        return Err(DpopProofReason::SeveralHeaders);
     }
     Ok(Some(value.as_bytes()))
+}
+
+/// Whether the request carries a `DPoP` header at all.
+pub(crate) fn has_proof(parts: &Parts) -> bool {
+    parts.headers.contains_key(DPOP)
 }
 
 /// Parses one `Authorization` field value.
