@@ -152,6 +152,10 @@ async fn allowed_mode_accepts_dpop_and_bearer_and_challenges_with_both() {
     // Bearer tokens are still accepted; bound ones are not.
     let plain = issuer.token("bob").sign();
     assert_me(&send(router.clone(), bearer("/me", &plain)).await, "bob");
+    // … as bearer tokens: no key was proven.
+    let writer = issuer.token("bob").scopes(["docs:write"]).sign();
+    let reply = send(router.clone(), bearer("/write", &writer)).await;
+    assert_eq!(reply.body, json!({"sub": "bob", "dpop": false}), "{reply:?}");
     let reply = send(router.clone(), bearer("/me", &token)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     // No credentials: both challenges.
@@ -225,6 +229,19 @@ async fn every_bad_proof_is_invalid_dpop_proof() {
         (proof().without_claim("jti").sign(), DpopProofReason::MissingClaim),
         (proof().without_claim("ath").sign(), DpopProofReason::MissingClaim),
         (key.proof("POST", URL, &token).sign(), DpopProofReason::WrongMethod),
+        // `htm` is compared as the method is: case-sensitively (RFC 9110 §9.1).
+        (key.proof("get", URL, &token).sign(), DpopProofReason::WrongMethod),
+        // A proof must carry its public key, usable with its `alg`.
+        (proof().without_header("jwk").sign(), DpopProofReason::InvalidKey),
+        (proof().header("jwk", "a key").sign(), DpopProofReason::InvalidKey),
+        (
+            proof().header("jwk", json!({"kty": "EC", "crv": "P-256"})).sign(),
+            DpopProofReason::InvalidKey,
+        ),
+        (
+            proof().header("jwk", json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})).sign(),
+            DpopProofReason::InvalidKey,
+        ),
         (proof().htu("https://api.example/other").sign(), DpopProofReason::WrongUri),
         (proof().htu("https://evil.example/me").sign(), DpopProofReason::WrongUri),
         (proof().iat_offset(-600).sign(), DpopProofReason::Stale),
@@ -951,7 +968,7 @@ async fn introspection_answers_bind_their_tokens() {
     // `token_type` DPoP without a `cnf`: nothing binds the token, so it is not accepted.
     let (url, _) = endpoint(answer(None, "DPoP")).await;
     let router = every_path(&introspecting(&url)).with_state(introspecting(&url));
-    let reason = InvalidTokenReason::InvalidClaims;
+    let reason = InvalidTokenReason::WrongType;
     let challenge = bearer_challenge("invalid_token", reason.description());
     let reply = send(router, bearer("/me", token)).await;
     assert_denied(&reply, StatusCode::UNAUTHORIZED, Some(&challenge), Some(reason.description()));

@@ -585,7 +585,10 @@ async fn active_answers_are_checked_as_claims_are() {
     ] {
         let token = opaque();
         server.answer(&token, Answer::Json(answer.clone()));
-        assert_me(&get_me(&app, &token).await, "alice", &["docs:read", "docs:write"]);
+        let reply = get_me(&app, &token).await;
+        assert_me(&reply, "alice", &["docs:read", "docs:write"]);
+        // The answer's `aud` is kept as it came, a string or an array.
+        assert_eq!(reply.body["claims"]["aud"], answer["aud"], "{answer}");
     }
 }
 
@@ -1259,6 +1262,34 @@ async fn a_discovery_document_of_another_issuer_is_a_503() {
         .unwrap();
     assert_unavailable(&get_me(&app(verifier), &opaque()).await);
     assert_eq!(server.calls(), 0);
+}
+
+/// A discovery document without `introspection_endpoint` (RFC 8414 makes it optional) cannot be
+/// used for introspection; one that names an http endpoint on a host that is not loopback
+/// cannot either (https is required). Either way: 503, and nothing is sent anywhere.
+#[tokio::test]
+async fn a_discovery_document_without_a_usable_endpoint_is_a_503() {
+    let server = As::start().await;
+    let unusable = [
+        json!({"issuer": server.url(""), "jwks_uri": server.url("/jwks")}),
+        json!({"issuer": server.url(""), "introspection_endpoint": "/introspect"}),
+        json!({
+            "issuer": server.url(""),
+            "introspection_endpoint": server.url("/introspect").replace("127.0.0.1", "0.0.0.0"),
+        }),
+    ];
+    for document in unusable {
+        server.state.lock().unwrap().discovery = Some(document.clone());
+        let verifier = Verifier::builder()
+            .issuer(server.url(""))
+            .audience(TEST_AUDIENCE)
+            .disclosure(Disclosure::Development)
+            .introspection(Introspection::discovered())
+            .build()
+            .unwrap();
+        assert_unavailable(&get_me(&app(verifier), &opaque()).await);
+        assert_eq!(server.calls(), 0, "{document}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -427,6 +427,12 @@ impl ProofBuilder<'_> {
         self
     }
 
+    /// Removes a header parameter (`jwk`, `typ`, …), to mint a proof that lacks it.
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.header.remove(name);
+        self
+    }
+
     /// Signs the proof: the value of the `DPoP` header.
     pub fn sign(self) -> String {
         mint::sign(&self.header, &self.claims, &self.key.signing, Algorithm::ES256)
