@@ -1003,14 +1003,7 @@ async fn a_token_filter_keeps_made_up_tokens_away_from_the_server() {
 /// token stolen from a client must not open the API, whichever way the answer says what it is.
 #[tokio::test]
 async fn refresh_tokens_and_id_tokens_are_refused() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
+    let (captured, _capture) = Captured::start(tracing::Level::INFO);
 
     let server = As::start().await;
     let app = app(verifier(introspection(&server.url("/introspect"))));
@@ -1298,14 +1291,7 @@ async fn a_discovery_document_without_a_usable_endpoint_is_a_503() {
 
 #[tokio::test]
 async fn secrets_stay_out_of_logs_and_responses() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
+    let (captured, _capture) = Captured::start(tracing::Level::TRACE);
 
     let server = As::start().await;
     let config = introspection(&server.url("/introspect"));

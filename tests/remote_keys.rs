@@ -32,7 +32,8 @@ use portcullis::{
     ConfigError, Disclosure, InvalidTokenReason, KeyRefresh, Verifier, VerifierBuilder,
 };
 use portcullis_tests::{
-    Captured, Reply, app, assert_denied, assert_me, bearer, fixture, send, single_header,
+    CaptureGuard, Captured, Reply, app, assert_denied, assert_me, bearer, fixture, send,
+    single_header,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpSocket;
@@ -1553,29 +1554,9 @@ impl KeyEvents for Captured {
     }
 }
 
-/// Keeps the capture going.
-struct Capture {
-    _default: tracing::subscriber::DefaultGuard,
-    _other: tracing::Dispatch,
-}
-
 /// Captures the INFO events of this thread until the guard drops.
-fn capture() -> (Captured, Capture) {
-    // Other tests of this binary run on other threads without a subscriber. With a single
-    // dispatcher registered, tracing decides whether a callsite is enabled with the subscriber of
-    // whichever thread reaches it first, and caches that: a callsite first reached by another
-    // test would stay disabled here. With two registered, it asks all of them instead.
-    let other = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let default = tracing::subscriber::set_default(subscriber);
-    // Callsites registered before are decided again, with both.
-    tracing::callsite::rebuild_interest_cache();
-    (captured, Capture { _default: default, _other: other })
+fn capture() -> (Captured, CaptureGuard) {
+    Captured::start(tracing::Level::INFO)
 }
 
 /// The value of `field=` in a log line.

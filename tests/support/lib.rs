@@ -235,7 +235,33 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Keeps a log capture going; the capture ends when it drops.
+pub struct CaptureGuard {
+    _default: tracing::subscriber::DefaultGuard,
+    _other: tracing::Dispatch,
+}
+
 impl Captured {
+    /// Captures the events of this thread up to `level` until the guard drops.
+    pub fn start(level: tracing::Level) -> (Self, CaptureGuard) {
+        // Other tests of the same binary run on other threads without a subscriber. With a
+        // single dispatcher registered, tracing decides whether a callsite is enabled with the
+        // subscriber of whichever thread reaches it first, and caches that: a callsite first
+        // reached by another test would stay disabled here. With two registered, it asks both.
+        let other = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        let captured = Self::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(level)
+            .finish();
+        let default = tracing::subscriber::set_default(subscriber);
+        // Callsites registered before are decided again, with both.
+        tracing::callsite::rebuild_interest_cache();
+        (captured, CaptureGuard { _default: default, _other: other })
+    }
+
     /// Everything written so far.
     pub fn text(&self) -> String {
         let bytes = self.0.lock().expect("no test panicked while writing").clone();

@@ -230,6 +230,21 @@ fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
     first
 }
 
+/// Asserts the production 401 of a token that is not accepted: the challenge, the problem
+/// document, and nothing more.
+fn assert_invalid_token(refused: &Reply) {
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(refused, "www-authenticate"),
+        Some(r#"Bearer realm="documents", error="invalid_token""#)
+    );
+    assert_eq!(header(refused, "content-type"), Some(PROBLEM_JSON));
+    assert_eq!(
+        refused.body,
+        json!({"type": "about:blank", "title": "Unauthorized", "status": 401})
+    );
+}
+
 /// Creates, lists, is refused with an inactive token and without the scope; returns the tokens.
 async fn exercise(server: &Server, auth: &As) -> Vec<String> {
     let alice = auth.token("alice", "alice", "docs:read docs:write");
@@ -257,16 +272,7 @@ async fn exercise(server: &Server, auth: &As) -> Vec<String> {
     let inactive = "revoked-opaque-7f3a9c";
     let refused =
         call(http::Method::GET, format!("{}/documents", server.base), inactive, None).await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        header(&refused, "www-authenticate"),
-        Some(r#"Bearer realm="documents", error="invalid_token""#)
-    );
-    assert_eq!(header(&refused, "content-type"), Some(PROBLEM_JSON));
-    assert_eq!(
-        refused.body,
-        json!({"type": "about:blank", "title": "Unauthorized", "status": 401})
-    );
+    assert_invalid_token(&refused);
 
     let forbidden = call(
         http::Method::POST,
@@ -358,16 +364,7 @@ async fn the_token_prefix_and_the_bound_from_the_environment() {
     for made_up in ["mallory-opaque-7f3a9c", "xalice-opaque-7f3a9c", "made-up-93b1d"] {
         let refused =
             call(http::Method::GET, format!("{}/documents", server.base), made_up, None).await;
-        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            header(&refused, "www-authenticate"),
-            Some(r#"Bearer realm="documents", error="invalid_token""#)
-        );
-        assert_eq!(header(&refused, "content-type"), Some(PROBLEM_JSON));
-        assert_eq!(
-            refused.body,
-            json!({"type": "about:blank", "title": "Unauthorized", "status": 401})
-        );
+        assert_invalid_token(&refused);
         tokens.push(made_up.to_owned());
     }
     assert_eq!(auth.posts().len(), 3, "a token without the prefix was introspected");
