@@ -1246,15 +1246,20 @@ async fn a_discovery_document_of_another_issuer_is_a_503() {
         "issuer": "https://someone.else",
         "introspection_endpoint": server.url("/introspect"),
     }));
-    let verifier = Verifier::builder()
+    assert_unavailable(&get_me(&app(discovering(&server)), &opaque()).await);
+    assert_eq!(server.calls(), 0);
+}
+
+/// A verifier of `server`'s tokens whose introspection endpoint comes from its discovery
+/// document.
+fn discovering(server: &As) -> Verifier {
+    Verifier::builder()
         .issuer(server.url(""))
         .audience(TEST_AUDIENCE)
         .disclosure(Disclosure::Development)
         .introspection(Introspection::discovered())
         .build()
-        .unwrap();
-    assert_unavailable(&get_me(&app(verifier), &opaque()).await);
-    assert_eq!(server.calls(), 0);
+        .unwrap()
 }
 
 /// A discovery document without `introspection_endpoint` (RFC 8414 makes it optional) cannot be
@@ -1273,14 +1278,7 @@ async fn a_discovery_document_without_a_usable_endpoint_is_a_503() {
     ];
     for document in unusable {
         server.state.lock().unwrap().discovery = Some(document.clone());
-        let verifier = Verifier::builder()
-            .issuer(server.url(""))
-            .audience(TEST_AUDIENCE)
-            .disclosure(Disclosure::Development)
-            .introspection(Introspection::discovered())
-            .build()
-            .unwrap();
-        assert_unavailable(&get_me(&app(verifier), &opaque()).await);
+        assert_unavailable(&get_me(&app(discovering(&server)), &opaque()).await);
         assert_eq!(server.calls(), 0, "{document}");
     }
 }

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::policy::{ClaimCheck, PolicyList};
 use crate::principal::{Claims, Principal};
-use crate::respond::{DPOP_NONCE, Denial, DenialKind, InvalidTokenReason, PolicyRefusal};
+use crate::respond::{Denial, DenialKind, InvalidTokenReason, PolicyRefusal, offer_dpop_nonce};
 use crate::role::RoleRequirement;
 use crate::scope::{ScopeRequirement, ScopeRule};
 use crate::verify::Verifier;
@@ -117,10 +117,7 @@ impl<P, X> Guard<P, X> {
     /// The guard of a request that passed, as `principal` (`None`: an optional guard without
     /// credentials).
     fn passed(principal: Option<&Principal>) -> Self {
-        let dpop_nonce = principal
-            .and_then(Principal::dpop_nonce)
-            .and_then(|nonce| HeaderValue::from_str(nonce).ok());
-        Self { dpop_nonce, policy: PhantomData }
+        Self { dpop_nonce: principal.and_then(Principal::dpop_nonce_header), policy: PhantomData }
     }
 
     /// The handler's `response`, with what the guard adds to it.
@@ -141,11 +138,7 @@ pub struct Guarded<R> {
 impl<R: IntoResponse> IntoResponse for Guarded<R> {
     fn into_response(self) -> Response {
         let mut response = self.response.into_response();
-        if let Some(nonce) = self.dpop_nonce
-            && !response.headers().contains_key(DPOP_NONCE)
-        {
-            response.headers_mut().insert(DPOP_NONCE, nonce);
-        }
+        offer_dpop_nonce(&mut response, self.dpop_nonce);
         response
     }
 }

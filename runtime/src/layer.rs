@@ -9,10 +9,10 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, Request};
+use http::Request;
 use tower::{Layer, Service};
 
-use crate::respond::{DPOP_NONCE, DenialKind};
+use crate::respond::{DenialKind, offer_dpop_nonce};
 use crate::scope::{ScopeRequirement, ScopeRule};
 use crate::verify::Verifier;
 
@@ -106,14 +106,9 @@ where
             if !principal.scopes().satisfy(&required) {
                 return Ok(verifier.deny(DenialKind::InsufficientScope(required)).into_response());
             }
-            let nonce = principal.dpop_nonce().and_then(|nonce| HeaderValue::from_str(nonce).ok());
+            let nonce = principal.dpop_nonce_header();
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            // A fresh DPoP nonce, unless the handler sent one of its own.
-            if let Some(nonce) = nonce
-                && !response.headers().contains_key(DPOP_NONCE)
-            {
-                response.headers_mut().insert(DPOP_NONCE, nonce);
-            }
+            offer_dpop_nonce(&mut response, nonce);
             Ok(response)
         })
     }

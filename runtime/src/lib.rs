@@ -56,6 +56,7 @@ pub mod development;
 mod digest;
 mod expiring;
 mod mint;
+mod numeric_date;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 #[cfg(feature = "testing")]

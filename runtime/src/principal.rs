@@ -5,10 +5,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::respond::{Denial, DenialKind, NotFoundReason, Presentation};
+use crate::respond::{Denial, DenialKind, InvalidTokenReason, NotFoundReason, Presentation};
 use crate::role::Roles;
 use crate::scope::Scopes;
 
@@ -172,9 +173,15 @@ impl Principal {
 
     /// A fresh server nonce for the client's next DPoP proof (RFC 9449 §8.2), when nonces are
     /// on and the one its proof carried expires soon: send it in a `DPoP-Nonce` response
-    /// header. [`RequireAuthLayer`](crate::RequireAuthLayer) does so itself.
+    /// header. [`RequireAuthLayer`](crate::RequireAuthLayer) and the attribute guards do so
+    /// themselves.
     pub fn dpop_nonce(&self) -> Option<&str> {
         self.dpop_nonce.as_deref()
+    }
+
+    /// [`Principal::dpop_nonce`] as the value of a `DPoP-Nonce` header.
+    pub(crate) fn dpop_nonce_header(&self) -> Option<HeaderValue> {
+        self.dpop_nonce().and_then(|nonce| HeaderValue::from_str(nonce).ok())
     }
 
     /// The same principal, with a nonce to send the client.
@@ -218,6 +225,16 @@ pub(crate) enum Binding {
 }
 
 impl Binding {
+    /// Why a token with this binding is refused when no proof comes with it (the `Bearer`
+    /// scheme, [`Verifier::verify`](crate::Verifier::verify)); `None` for a bearer token.
+    pub(crate) fn refused_as_bearer(&self) -> Option<InvalidTokenReason> {
+        match self {
+            Self::Bearer => None,
+            Self::DpopKey(_) => Some(InvalidTokenReason::DpopBoundAsBearer),
+            Self::Unsupported => Some(InvalidTokenReason::UnsupportedBinding),
+        }
+    }
+
     /// The binding a `cnf` claim (`None`: absent) states.
     pub(crate) fn of(cnf: Option<&Value>) -> Self {
         let Some(cnf) = cnf else { return Self::Bearer };

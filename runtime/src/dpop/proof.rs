@@ -13,6 +13,7 @@ use super::nonce::DpopNonces;
 use super::replay::ReplayStore;
 use crate::digest::sha256;
 use crate::keys::{Algorithm, Key};
+use crate::numeric_date;
 use crate::respond::{DpopNonceReason, DpopProofReason};
 
 /// The proof algorithms accepted unless configured otherwise.
@@ -124,7 +125,10 @@ impl DpopSettings {
         };
         let jti = string("jti")?;
         let (htm, htu, ath) = (string("htm")?, string("htu")?, string("ath")?);
-        let iat = claims.get("iat").and_then(numeric_date).ok_or(DpopProofReason::MissingClaim)?;
+        let iat = claims
+            .get("iat")
+            .and_then(numeric_date::seconds)
+            .ok_or(DpopProofReason::MissingClaim)?;
         if htm != request.method {
             return Err(DpopProofReason::WrongMethod);
         }
@@ -138,7 +142,7 @@ impl DpopSettings {
         // RFC 9449 needs no `exp`, but one that is there is kept: a proof past it is stale.
         match claims.get("exp") {
             None => {}
-            Some(exp) => match numeric_date(exp) {
+            Some(exp) => match numeric_date::seconds(exp) {
                 Some(exp) if exp >= request.now => {}
                 Some(_) => return Err(DpopProofReason::Stale),
                 None => return Err(DpopProofReason::Malformed),
@@ -169,18 +173,6 @@ impl DpopSettings {
         };
         Ok(nonces.check(nonce, now)?.then(|| nonces.issue(now)))
     }
-}
-
-/// A NumericDate (RFC 7519 §2), as `iat` and `exp` are: seconds since the epoch, possibly
-/// fractional (`1700000000.5`), rounded down. `None` for anything but a non-negative number.
-/// (The token's own claims are read by `verify`, which this module does not import.)
-fn numeric_date(value: &Value) -> Option<u64> {
-    let number = value.as_number()?;
-    if let Some(seconds) = number.as_u64() {
-        return Some(seconds);
-    }
-    // `as` saturates: a date beyond u64 seconds is simply far away.
-    number.as_f64().filter(|seconds| seconds.is_finite() && *seconds >= 0.0).map(|s| s as u64)
 }
 
 /// The key under which a proof is remembered: a digest of its `jti` and its key's thumbprint,

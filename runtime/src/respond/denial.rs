@@ -821,7 +821,17 @@ impl IntoResponse for Denial {
 }
 
 /// The response header of a server-provided DPoP nonce (RFC 9449 §8.1).
-pub(crate) const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
+const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
+
+/// Adds `nonce`, a fresh DPoP nonce for the client's next proof, to a successful `response`
+/// (RFC 9449 §8.2), unless the handler sent one of its own.
+pub(crate) fn offer_dpop_nonce(response: &mut Response, nonce: Option<HeaderValue>) {
+    if let Some(nonce) = nonce
+        && !response.headers().contains_key(DPOP_NONCE)
+    {
+        response.headers_mut().insert(DPOP_NONCE, nonce);
+    }
+}
 
 /// The problem document of a request without credentials, in Production mode.
 const UNAUTHENTICATED_PRODUCTION: &str =

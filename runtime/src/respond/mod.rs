@@ -10,11 +10,11 @@ mod internal;
 mod problem;
 
 pub use challenge::{Challenge, ChallengeError, ErrorCode};
-pub(crate) use denial::{DPOP_NONCE, DpopChallenge};
 pub use denial::{
     Denial, DenialKind, DeniedWith, Disclosure, DpopNonceReason, DpopProofReason,
     InvalidRequestReason, InvalidTokenReason, NotFoundReason, PolicyRefusal, Presentation,
     UnknownDisclosure,
 };
+pub(crate) use denial::{DpopChallenge, offer_dpop_nonce};
 pub use internal::InternalError;
 pub use problem::{InvalidParam, PROBLEM_JSON, Problem};

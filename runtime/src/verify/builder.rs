@@ -262,7 +262,7 @@ pub struct VerifierBuilder {
     /// The claim naming the audience, when not `aud`.
     audience_claim: Option<String>,
     /// What claims must say of an access token (`require_claim_value` and its kin).
-    required_values: Vec<AccessTokenMark>,
+    access_token_marks: Vec<AccessTokenMark>,
     /// Whether `Principal::id` pairs the issuer with the subject; by default when more than one
     /// issuer is accepted.
     identity_by_issuer: Option<bool>,
@@ -403,7 +403,7 @@ impl VerifierBuilder {
             allow_http: false,
             trusted: Vec::new(),
             audience_claim: None,
-            required_values: Vec::new(),
+            access_token_marks: Vec::new(),
             identity_by_issuer: None,
             jwks_url_var: None,
             env_issuers: Vec::new(),
@@ -713,14 +713,14 @@ impl VerifierBuilder {
         name: impl Into<String>,
         value: impl Into<String>,
     ) -> Self {
-        self.required_values
+        self.access_token_marks
             .push(AccessTokenMark::Equals { name: name.into(), value: value.into() });
         self
     }
 
     /// A preset's rule for its provider's access tokens.
     pub(super) fn access_token_mark(mut self, mark: AccessTokenMark) -> Self {
-        self.required_values.push(mark);
+        self.access_token_marks.push(mark);
         self
     }
 
@@ -733,7 +733,8 @@ impl VerifierBuilder {
         values: impl IntoIterator<Item = V>,
     ) -> Self {
         let values = values.into_iter().map(Into::into).collect();
-        self.required_values.push(AccessTokenMark::OneOfWhenPresent { name: name.into(), values });
+        self.access_token_marks
+            .push(AccessTokenMark::OneOfWhenPresent { name: name.into(), values });
         self
     }
 
@@ -745,7 +746,7 @@ impl VerifierBuilder {
         names: impl IntoIterator<Item = N>,
     ) -> Self {
         let names = names.into_iter().map(Into::into).collect();
-        self.required_values.push(AccessTokenMark::AnyOf { names });
+        self.access_token_marks.push(AccessTokenMark::AnyOf { names });
         self
     }
 
@@ -1256,7 +1257,7 @@ impl VerifierBuilder {
                 leeway: self.leeway.as_secs(),
                 profile: self.profile,
                 audience_claim: self.audience_claim,
-                required_values: self.required_values,
+                access_token_marks: self.access_token_marks,
             },
             sources: self.sources,
             mapping,

@@ -355,7 +355,7 @@ mod tests {
             leeway: 30,
             profile: crate::TokenProfile::Jwt,
             audience_claim: None,
-            required_values: Vec::new(),
+            access_token_marks: Vec::new(),
         };
         let key = key(b"h.p.s");
         for (exp, nbf) in [(NOW - 30, None), (NOW + 600, Some(NOW + 30))] {

@@ -35,7 +35,7 @@ pub(crate) struct ClaimRules {
     /// How the provider marks its access tokens in their claims (Cognito's `token_use: access`,
     /// Keycloak's `typ: Bearer`, Entra ID's `scp` or `roles`), so that its ID and refresh tokens,
     /// signed with the same keys, are refused.
-    pub(crate) required_values: Vec<AccessTokenMark>,
+    pub(crate) access_token_marks: Vec<AccessTokenMark>,
 }
 
 /// One rule a provider's access tokens follow in their claims, and its ID tokens do not.
@@ -131,7 +131,7 @@ impl ClaimRules {
                 Some(_) => return Err(InvalidTokenReason::InvalidClaims),
             }
         }
-        for mark in &self.required_values {
+        for mark in &self.access_token_marks {
             mark.check(claims)?;
         }
         if let Some(audiences) = &self.audiences {
@@ -337,16 +337,9 @@ fn read_scopes(
 /// A NumericDate (RFC 7519 §2): seconds since the epoch, possibly fractional, rounded down.
 /// `None` when absent; an error when present but not a non-negative number.
 pub(crate) fn numeric_date(value: Option<&Value>) -> Result<Option<u64>, InvalidTokenReason> {
-    let Some(value) = value else { return Ok(None) };
-    let number = value.as_number().ok_or(InvalidTokenReason::InvalidClaims)?;
-    if let Some(seconds) = number.as_u64() {
-        return Ok(Some(seconds));
-    }
-    match number.as_f64() {
-        // `as` saturates: a date beyond u64 seconds is simply far away.
-        Some(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(Some(seconds as u64)),
-        _ => Err(InvalidTokenReason::InvalidClaims),
-    }
+    value
+        .map(|value| crate::numeric_date::seconds(value).ok_or(InvalidTokenReason::InvalidClaims))
+        .transpose()
 }
 
 /// Seconds since the epoch.
@@ -368,7 +361,7 @@ mod tests {
             leeway: 30,
             profile: TokenProfile::Jwt,
             audience_claim: None,
-            required_values: Vec::new(),
+            access_token_marks: Vec::new(),
         }
     }
 

@@ -245,17 +245,15 @@ impl Verifier {
         }
         let principal = self.principal_of(&presented).await?;
         // On a cache hit too: the cache holds verifications, never the scheme they came with.
-        match principal.binding() {
-            Binding::Bearer if token::has_proof(parts) => {
-                Err(self.deny_dpop(DpopProofReason::UnboundToken))
-            }
-            Binding::Bearer => Ok(principal),
-            // RFC 9449 §7.2: the `DPoP` challenge tells the client the scheme it must use.
-            Binding::DpopKey(_) => Err(self
-                .deny(DenialKind::InvalidToken(InvalidTokenReason::DpopBoundAsBearer))
-                .for_dpop_request()),
-            Binding::Unsupported => {
-                Err(self.deny(DenialKind::InvalidToken(InvalidTokenReason::UnsupportedBinding)))
+        let binding = principal.binding();
+        match binding.refused_as_bearer() {
+            None if token::has_proof(parts) => Err(self.deny_dpop(DpopProofReason::UnboundToken)),
+            None => Ok(principal),
+            Some(reason) => {
+                let denial = self.deny(DenialKind::InvalidToken(reason));
+                // RFC 9449 §7.2: the `DPoP` challenge tells the client the scheme it must use.
+                let dpop_key = matches!(binding, Binding::DpopKey(_));
+                Err(if dpop_key { denial.for_dpop_request() } else { denial })
             }
         }
     }
@@ -345,10 +343,9 @@ impl Verifier {
         let keys = self.keys_of(&unverified)?;
         let selected = keys.select_now(unverified.kid.as_deref(), unverified.alg)?;
         let (principal, _) = self.accept(unverified, validity, selected.key())?;
-        match principal.binding() {
-            Binding::Bearer => Ok(principal),
-            Binding::DpopKey(_) => Err(InvalidTokenReason::DpopBoundAsBearer),
-            Binding::Unsupported => Err(InvalidTokenReason::UnsupportedBinding),
+        match principal.binding().refused_as_bearer() {
+            None => Ok(principal),
+            Some(reason) => Err(reason),
         }
     }
 
