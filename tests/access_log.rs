@@ -12,7 +12,7 @@ use axum::Router;
 use axum::routing::get;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Method, StatusCode};
-use portcullis::{AccessLogLayer, InternalError, Principal, Verifier};
+use portcullis::{InternalError, Principal, Verifier, layer::AccessLogLayer};
 use portcullis_tests::{Captured, PROBLEM_JSON, bearer, get_request, send};
 use serde_json::json;
 

@@ -30,8 +30,11 @@ use http::{StatusCode, header};
 use portcullis::extract;
 use portcullis::testing::TestIssuer;
 use portcullis::{
-    Access, AccessControl, AccessPolicy, Action, Disclosure, Owned, OwnedResource, PolicyRefusal,
-    Principal, RequireAuthLayer, ScopeRule, Verifier,
+    Owned, OwnedResource, Principal, Verifier,
+    authorization::{AccessPolicy, PolicyRefusal, ScopeRule},
+    layer::RequireAuthLayer,
+    resource::{Access, AccessControl, Action},
+    response::Disclosure,
 };
 use portcullis_tests::{Reply, assert_denied, send};
 use serde::Deserialize;

@@ -17,10 +17,11 @@ use axum::response::IntoResponse;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
-use portcullis::{Challenge, ChallengeError, ErrorCode};
+use portcullis::response::{Challenge, ChallengeError, ErrorCode};
 use portcullis::{
-    ConfigError, Denial, DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, Key,
-    NotFoundReason, PolicyRefusal, RoleRequirement, Roles, ScopeRequirement, ScopeRule, Verifier,
+    ConfigError, Denial, Key, Roles, Verifier,
+    authorization::{PolicyRefusal, RoleRequirement, ScopeRequirement, ScopeRule},
+    response::{DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, NotFoundReason},
 };
 use proptest::prelude::*;
 use serde_json::Value;

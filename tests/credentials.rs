@@ -21,8 +21,11 @@ use http::{HeaderValue, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer, TokenBuilder};
 use portcullis::{
-    Claims, ConfigError, DEFAULT_MAX_TOKEN_LEN, Denial, DenialKind, Disclosure, Key, KeySet,
-    NotFoundReason, Principal, ScopeClaim, ScopeRequirement, ScopeRule, Verifier, VerifierBuilder,
+    Claims, ConfigError, Denial, Key, Principal, Verifier,
+    authorization::{ScopeRequirement, ScopeRule},
+    config::{DEFAULT_MAX_TOKEN_LEN, ScopeClaim, VerifierBuilder},
+    keys::KeySet,
+    response::{DenialKind, Disclosure, NotFoundReason},
 };
 use portcullis_tests::{
     Reply, app, assert_denied, assert_me, bearer, craft_token, fixture, get_request, routes, send,
@@ -559,9 +562,12 @@ async fn hmac_signed_with_a_public_key_is_refused() {
     // secret, hoping the verifier feeds the same bytes to HMAC.
     let rsa_public = fixture("rsa_public.pem");
     let ed_public = fixture("ed25519_public.pem");
-    let rsa =
-        TestIssuer::rsa_pem(portcullis::Algorithm::RS256, fixture("rsa_private.pem"), &rsa_public)
-            .unwrap();
+    let rsa = TestIssuer::rsa_pem(
+        portcullis::keys::Algorithm::RS256,
+        fixture("rsa_private.pem"),
+        &rsa_public,
+    )
+    .unwrap();
     let ed_builder = Verifier::builder()
         .issuer(TEST_ISSUER)
         .audience(TEST_AUDIENCE)
@@ -1050,13 +1056,13 @@ async fn every_test_issuer_key_type_verifies_its_own_tokens_only() {
 async fn rsa_keys_from_pem() {
     let private = fixture("rsa_private.pem");
     let public = fixture("rsa_public.pem");
-    let rs256 = TestIssuer::rsa_pem(portcullis::Algorithm::RS256, &private, &public).unwrap();
+    let rs256 = TestIssuer::rsa_pem(portcullis::keys::Algorithm::RS256, &private, &public).unwrap();
     let builder = rs256.verifier();
     let token = rs256.token("alice").sign();
     expect_accepted("RS256", &builder, || bearer("/me", &token), "alice").await;
 
     // The issuer's key is pinned to RS256: the same key with PS256 is refused.
-    let ps256 = TestIssuer::rsa_pem(portcullis::Algorithm::PS256, &private, &public).unwrap();
+    let ps256 = TestIssuer::rsa_pem(portcullis::keys::Algorithm::PS256, &private, &public).unwrap();
     expect_token_refused("PS256 vs RS256", &builder, &ps256.token("alice").sign(), DISALLOWED_ALG)
         .await;
 
@@ -1082,10 +1088,9 @@ async fn rsa_keys_from_pem() {
 async fn ec_keys_from_pem() {
     let public = fixture("ec_p256_public.pem");
     let encoding = EncodingKey::from_ec_pem(fixture("ec_p256_private.pem").as_bytes()).unwrap();
-    let builder = Verifier::builder()
-        .issuer(TEST_ISSUER)
-        .audience(TEST_AUDIENCE)
-        .key(Key::ec_pem(&public).unwrap().with_algorithm(portcullis::Algorithm::ES256).unwrap());
+    let builder = Verifier::builder().issuer(TEST_ISSUER).audience(TEST_AUDIENCE).key(
+        Key::ec_pem(&public).unwrap().with_algorithm(portcullis::keys::Algorithm::ES256).unwrap(),
+    );
     let reference = TestIssuer::es256();
     let token = sign(&Header::new(Algorithm::ES256), &valid_claims(&reference, "alice"), &encoding);
     expect_accepted("ES256 PEM", &builder, || bearer("/me", &token), "alice").await;
@@ -1108,7 +1113,9 @@ async fn ec_keys_from_pem() {
     .await;
 
     assert!(Key::ec_pem(fixture("rsa_public.pem")).is_err());
-    assert!(Key::ec_pem(&public).unwrap().with_algorithm(portcullis::Algorithm::RS256).is_err());
+    assert!(
+        Key::ec_pem(&public).unwrap().with_algorithm(portcullis::keys::Algorithm::RS256).is_err()
+    );
 }
 
 #[tokio::test]
@@ -1161,7 +1168,7 @@ async fn a_jwks_selects_the_key_by_kid() {
     // ES384 keys come out bound to ES384.
     let es384 = TestIssuer::es384();
     let set = KeySet::from_jwks(&es384.jwks().to_string()).unwrap();
-    assert_eq!(set.iter().next().unwrap().algorithms(), [portcullis::Algorithm::ES384]);
+    assert_eq!(set.iter().next().unwrap().algorithms(), [portcullis::keys::Algorithm::ES384]);
     let builder = Verifier::builder().issuer(TEST_ISSUER).audience(TEST_AUDIENCE).keys(set);
     let token = es384.token("alice").sign();
     expect_accepted("ES384 JWKS", &builder, || bearer("/me", &token), "alice").await;

@@ -15,8 +15,10 @@ use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
-    ConfigError, Disclosure, DpopMode, DpopNonceReason, DpopNonces, DpopProofReason,
-    InvalidTokenReason, ReplayStore, ReplayStoreError, RequireAuthLayer, Verifier,
+    ConfigError, Verifier,
+    dpop::{DpopMode, DpopNonces, ReplayStore, ReplayStoreError},
+    layer::RequireAuthLayer,
+    response::{Disclosure, DpopNonceReason, DpopProofReason, InvalidTokenReason},
 };
 use portcullis_tests::{app, assert_denied, assert_me, bearer, get_request, me, send};
 use serde_json::json;
@@ -344,12 +346,12 @@ fn dpop_needs_an_origin_and_remembers_proofs_in_memory_by_default() {
     assert!(matches!(
         on().dpop_replay_store(Remembered::default())
             .dpop_origin(ORIGIN)
-            .dpop_algorithms([portcullis::Algorithm::HS256])
+            .dpop_algorithms([portcullis::keys::Algorithm::HS256])
             .build(),
         Err(ConfigError::InvalidDpopAlgorithms)
     ));
     let vars = [("PORTCULLIS_DPOP", "sometimes")];
-    let from_env = portcullis::VerifierBuilder::new()
+    let from_env = portcullis::config::VerifierBuilder::new()
         .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()));
     assert!(matches!(from_env, Err(ConfigError::Env { var: "PORTCULLIS_DPOP", .. })));
 }
@@ -525,7 +527,8 @@ async fn the_layer_sends_a_fresh_nonce_when_the_used_one_expires_soon() {
     assert!(reply.headers.get("DPoP-Nonce").is_none(), "{reply:?}");
     // The verifier hands out the current nonce too, and `deny` attaches one.
     assert_eq!(verifier.dpop_nonce().as_deref(), Some(fresh.as_str()));
-    let denial = verifier.deny(portcullis::DenialKind::UseDpopNonce(DpopNonceReason::Missing));
+    let denial =
+        verifier.deny(portcullis::response::DenialKind::UseDpopNonce(DpopNonceReason::Missing));
     let response = axum::response::IntoResponse::into_response(denial);
     assert_eq!(response.headers()["DPoP-Nonce"], fresh.as_str());
 }
@@ -563,7 +566,7 @@ fn nonce_settings_are_checked_and_read_from_the_environment() {
             ("PORTCULLIS_RESOURCE", ORIGIN),
             ("PORTCULLIS_DPOP_NONCE", value),
         ];
-        portcullis::VerifierBuilder::new()
+        portcullis::config::VerifierBuilder::new()
             .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
             .map(|builder| builder.key(issuer.verification_key()))
     };
@@ -784,7 +787,7 @@ async fn a_proof_with_an_unbound_token_is_refused() {
 #[tokio::test]
 async fn verify_refuses_bound_tokens_and_verify_dpop_proves_them() {
     use http::{Method, Uri};
-    use portcullis::DenialKind;
+    use portcullis::response::DenialKind;
 
     let issuer = TestIssuer::new();
     let verifier = verifier_in(&issuer, DpopMode::Allowed);
@@ -887,7 +890,7 @@ async fn introspection_answers_bind_their_tokens() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use portcullis::Introspection;
+    use portcullis::introspection::Introspection;
     use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER};
 
     /// An introspection endpoint answering every token with `answer`, counting its calls.
@@ -1035,7 +1038,7 @@ async fn an_oversized_token_gets_the_challenge_of_its_scheme() {
     let issuer = TestIssuer::new();
     let verifier = verifier_in(&issuer, DpopMode::Allowed);
     let router = every_path(&verifier).with_state(verifier);
-    let huge = "a".repeat(portcullis::DEFAULT_MAX_TOKEN_LEN + 1);
+    let huge = "a".repeat(portcullis::config::DEFAULT_MAX_TOKEN_LEN + 1);
     let key = DpopKey::new();
     let reason = InvalidTokenReason::TooLarge;
     let as_bearer = bearer_challenge("invalid_token", reason.description());
@@ -1074,7 +1077,7 @@ async fn instances_share_the_nonce_key_from_the_environment() {
         if let Some(nonce) = nonce {
             vars.push(("PORTCULLIS_DPOP_NONCE", nonce.to_owned()));
         }
-        portcullis::VerifierBuilder::new()
+        portcullis::config::VerifierBuilder::new()
             .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
             .map(|builder| builder.key(issuer.verification_key()))
     };
@@ -1127,7 +1130,7 @@ async fn instances_share_the_nonce_key_from_the_environment() {
         assert!(shown.starts_with("PORTCULLIS_DPOP_NONCE_KEY: "), "{shown}");
         assert!(!shown.contains(value), "{shown}");
     }
-    assert!(portcullis::env::ALL.contains(&"PORTCULLIS_DPOP_NONCE_KEY"));
+    assert!(portcullis::config::env::ALL.contains(&"PORTCULLIS_DPOP_NONCE_KEY"));
 }
 
 /// An attribute guard sends a fresh nonce on success, as `RequireAuthLayer` does, when the one

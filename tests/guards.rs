@@ -24,7 +24,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use portcullis::testing::TestIssuer;
-use portcullis::{Disclosure, Owned, OwnedResource, Principal, Verifier};
+use portcullis::{Owned, OwnedResource, Principal, Verifier, response::Disclosure};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower::ServiceExt;

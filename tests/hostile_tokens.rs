@@ -27,7 +27,11 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer, TokenBuilder};
-use portcullis::{DEFAULT_MAX_TOKEN_LEN, Disclosure, Key, Verifier, VerifierBuilder};
+use portcullis::{
+    Key, Verifier,
+    config::{DEFAULT_MAX_TOKEN_LEN, VerifierBuilder},
+    response::Disclosure,
+};
 
 /// A header edit applied to a token being minted.
 type Edit = Box<dyn for<'a> Fn(TokenBuilder<'a>, &str) -> TokenBuilder<'a>>;
@@ -222,10 +226,13 @@ async fn alg_none_is_refused_in_every_letter_case() {
 #[tokio::test]
 async fn hs256_signed_with_the_rsa_public_pem_is_refused() {
     let rsa_public = fixture("rsa_public.pem");
-    let rsa =
-        TestIssuer::rsa_pem(portcullis::Algorithm::RS256, fixture("rsa_private.pem"), &rsa_public)
-            .unwrap()
-            .with_kid(Some("rsa-1"));
+    let rsa = TestIssuer::rsa_pem(
+        portcullis::keys::Algorithm::RS256,
+        fixture("rsa_private.pem"),
+        &rsa_public,
+    )
+    .unwrap()
+    .with_kid(Some("rsa-1"));
     let claims = valid_claims(&rsa, "mallory");
     // The PEM as published, without its final newline, and its body only: attackers try all.
     let body: String = rsa_public.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -297,12 +304,18 @@ async fn an_algorithm_that_does_not_match_the_key_is_refused() {
     refused("ES384 vs ES256", &es256.verifier(), &es384.token("a").sign(), DISALLOWED_ALG, &[])
         .await;
     let rsa_public = fixture("rsa_public.pem");
-    let rs256 =
-        TestIssuer::rsa_pem(portcullis::Algorithm::RS256, fixture("rsa_private.pem"), &rsa_public)
-            .unwrap();
-    let ps256 =
-        TestIssuer::rsa_pem(portcullis::Algorithm::PS256, fixture("rsa_private.pem"), &rsa_public)
-            .unwrap();
+    let rs256 = TestIssuer::rsa_pem(
+        portcullis::keys::Algorithm::RS256,
+        fixture("rsa_private.pem"),
+        &rsa_public,
+    )
+    .unwrap();
+    let ps256 = TestIssuer::rsa_pem(
+        portcullis::keys::Algorithm::PS256,
+        fixture("rsa_private.pem"),
+        &rsa_public,
+    )
+    .unwrap();
     refused("PS256 vs RS256 pin", &rs256.verifier(), &ps256.token("a").sign(), DISALLOWED_ALG, &[])
         .await;
 }

@@ -32,7 +32,9 @@ use http::{Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis::extract::{Json, Path, Query, Valid};
 use portcullis::testing::TestIssuer;
-use portcullis::{Disclosure, KeyRefresh, Owned, OwnedResource, Principal, Verifier};
+use portcullis::{
+    Owned, OwnedResource, Principal, Verifier, keys::KeyRefresh, response::Disclosure,
+};
 use portcullis_tests::{PROBLEM_JSON, Reply, send, single_header};
 use serde::Deserialize;
 use serde_json::{Value, json};

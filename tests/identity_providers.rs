@@ -13,8 +13,10 @@ use http::StatusCode;
 use jsonwebtoken::EncodingKey;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
-    ConfigError, Disclosure, InvalidTokenReason, Key, KeySet, Preset, TokenProfile, TrustedIssuer,
-    Verifier, VerifierBuilder,
+    ConfigError, Key, Preset, Verifier,
+    config::{TokenProfile, TrustedIssuer, VerifierBuilder},
+    keys::KeySet,
+    response::{Disclosure, InvalidTokenReason},
 };
 use portcullis_tests::{Reply, app, assert_denied, assert_me, bearer, fixture, send};
 use serde_json::{Value, json};

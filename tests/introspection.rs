@@ -26,8 +26,10 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
-    ClientAuthMethod, ConfigError, Disclosure, Introspection, Principal, TokenProfile,
-    TrustedIssuer, Verifier,
+    ConfigError, Principal, Verifier,
+    config::{TokenProfile, TrustedIssuer},
+    introspection::{ClientAuthMethod, Introspection},
+    response::Disclosure,
 };
 use portcullis_tests::{Captured, Reply, assert_denied, bearer, send, single_header};
 use serde_json::{Value, json};

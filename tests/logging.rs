@@ -81,12 +81,15 @@ fn development_disclosure_is_a_warning_when_the_verifier_is_built() {
 
     for _ in 0..3 {
         issuer.verifier().build().unwrap();
-        issuer.verifier().disclosure(portcullis::Disclosure::Production).build().unwrap();
+        issuer.verifier().disclosure(portcullis::response::Disclosure::Production).build().unwrap();
     }
     assert_eq!(warnings(), Vec::<String>::new(), "Production says nothing");
 
-    let verifier =
-        issuer.verifier().realm("docs").disclosure(portcullis::Disclosure::Development).build();
+    let verifier = issuer
+        .verifier()
+        .realm("docs")
+        .disclosure(portcullis::response::Disclosure::Development)
+        .build();
     let verifier = verifier.unwrap();
     let lines = warnings();
     assert_eq!(lines.len(), 1, "{lines:?}");

@@ -9,7 +9,7 @@ use axum::routing::get;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
-use portcullis::{ConfigError, DpopMode, Verifier, VerifierBuilder};
+use portcullis::{ConfigError, Verifier, config::VerifierBuilder, dpop::DpopMode};
 use portcullis_tests::{Reply, bearer, get_request, me, send, with_authorization};
 use serde_json::{Value, json};
 
@@ -114,7 +114,7 @@ async fn dpop_query_tokens_and_several_or_any_issuers_show_in_the_document() {
         .verifier()
         .resource("https://api.example")
         .dpop(DpopMode::Required)
-        .dpop_algorithms([portcullis::Algorithm::ES256, portcullis::Algorithm::EdDSA])
+        .dpop_algorithms([portcullis::keys::Algorithm::ES256, portcullis::keys::Algorithm::EdDSA])
         .allow_query_token(true)
         .build()
         .unwrap();

@@ -142,6 +142,8 @@ async fn a_principal_verified_by_one_verifier_is_not_reused_by_another() {
     let denial = for_b.authenticate_once(&mut parts).await.unwrap_err();
     assert_eq!(
         denial.kind(),
-        &portcullis::DenialKind::InvalidToken(portcullis::InvalidTokenReason::WrongAudience)
+        &portcullis::response::DenialKind::InvalidToken(
+            portcullis::response::InvalidTokenReason::WrongAudience
+        )
     );
 }

@@ -9,7 +9,9 @@ use http::StatusCode;
 use jsonwebtoken::EncodingKey;
 use portcullis::testing::TestIssuer;
 use portcullis::{
-    Disclosure, InvalidTokenReason, Key, Preset, Principal, Verifier, VerifierBuilder,
+    Key, Preset, Principal, Verifier,
+    config::VerifierBuilder,
+    response::{Disclosure, InvalidTokenReason},
 };
 use portcullis_tests::{Reply, app, assert_denied, bearer, fixture, send};
 use serde_json::{Map, Value, json};

@@ -29,7 +29,10 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
-    ConfigError, Disclosure, InvalidTokenReason, KeyRefresh, Verifier, VerifierBuilder,
+    ConfigError, Verifier,
+    config::VerifierBuilder,
+    keys::KeyRefresh,
+    response::{Disclosure, InvalidTokenReason},
 };
 use portcullis_tests::{
     CaptureGuard, Captured, Reply, app, assert_denied, assert_me, bearer, fixture, send,
@@ -1327,7 +1330,7 @@ fn rsa_jwk(kid: &str, alg: Option<Algorithm>) -> Value {
 }
 
 /// The same algorithm as portcullis names it.
-fn portcullis_algorithm(alg: Algorithm) -> portcullis::Algorithm {
+fn portcullis_algorithm(alg: Algorithm) -> portcullis::keys::Algorithm {
     format!("{alg:?}").parse().unwrap()
 }
 
@@ -1407,10 +1410,13 @@ async fn a_symmetric_key_in_a_remote_set_is_skipped() {
     assert_refused(&me(&verifier, &forged).await, DISALLOWED_ALG);
     // Even when the verifier names only HS256... which a remote set cannot serve.
     let err = remote_builder(&idp.url("/jwks"), quick())
-        .algorithms([portcullis::Algorithm::HS256])
+        .algorithms([portcullis::keys::Algorithm::HS256])
         .build()
         .unwrap_err();
-    assert!(matches!(err, ConfigError::AlgorithmWithoutKey(portcullis::Algorithm::HS256)), "{err}");
+    assert!(
+        matches!(err, ConfigError::AlgorithmWithoutKey(portcullis::keys::Algorithm::HS256)),
+        "{err}"
+    );
     assert_eq!(idp.hits("/jwks"), 1);
 
     // A set of nothing but the secret is no key set: 503 at start-up.
@@ -1454,7 +1460,7 @@ async fn narrowed_algorithms_restrict_remote_keys() {
     let idp = Idp::start().await;
     idp.set("/jwks", Answer::json(&jwks(&[&ed, &p256], &[])));
     let verifier = remote_builder(&idp.url("/jwks"), quick())
-        .algorithms([portcullis::Algorithm::ES256])
+        .algorithms([portcullis::keys::Algorithm::ES256])
         .build()
         .unwrap();
     assert_accepted(&verifier, &p256).await;
@@ -1826,7 +1832,7 @@ async fn any_issuer_from_the_environment_with_a_jwks_url() {
     // One key, two issuers' names on its tokens.
     let fixed = |issuer: &str| {
         let (private, public) = (fixture("rsa_private.pem"), fixture("rsa_public.pem"));
-        TestIssuer::rsa_pem(portcullis::Algorithm::RS256, private, &public)
+        TestIssuer::rsa_pem(portcullis::keys::Algorithm::RS256, private, &public)
             .unwrap()
             .with_kid(Some("r"))
             .with_issuer(issuer)

@@ -17,8 +17,9 @@ use http::header::{AUTHORIZATION, RETRY_AFTER};
 use http::{Request, StatusCode};
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
-    Disclosure, DpopMode, MemoryReplayStore, RedisReplayStore, ReplayStore, ReplayStoreError,
     Verifier,
+    dpop::{DpopMode, MemoryReplayStore, RedisReplayStore, ReplayStore, ReplayStoreError},
+    response::Disclosure,
 };
 use portcullis_tests::{assert_denied, assert_me, me, send};
 
@@ -263,7 +264,7 @@ async fn a_proof_replayed_against_another_instance_is_refused() {
     use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
     use http::{Request, StatusCode};
     use portcullis::testing::{DpopKey, TestIssuer};
-    use portcullis::{DpopMode, DpopProofReason};
+    use portcullis::{dpop::DpopMode, response::DpopProofReason};
     use portcullis_tests::{me, send};
 
     const ORIGIN: &str = "https://api.example";

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use http::StatusCode;
 use portcullis::testing::TestIssuer;
-use portcullis::{KeyRefresh, TokenCache, Verifier};
+use portcullis::{Verifier, config::TokenCache, keys::KeyRefresh};
 use portcullis_tests::{app, assert_me, bearer, get_request, send, with_authorization};
 use serde_json::Value;
 
@@ -27,8 +27,8 @@ fn challenge(description: &str) -> String {
     format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{description}\"")
 }
 
-fn development(builder: portcullis::VerifierBuilder) -> Verifier {
-    builder.disclosure(portcullis::Disclosure::Development).build().unwrap()
+fn development(builder: portcullis::config::VerifierBuilder) -> Verifier {
+    builder.disclosure(portcullis::response::Disclosure::Development).build().unwrap()
 }
 
 #[tokio::test]
@@ -168,7 +168,7 @@ async fn a_removed_key_ends_its_cached_tokens_at_once() {
         .audience(old.audience())
         .jwks_url(url)
         .key_refresh(refresh)
-        .disclosure(portcullis::Disclosure::Development)
+        .disclosure(portcullis::response::Disclosure::Development)
         .build()
         .unwrap();
     let cached = old.token("alice").sign();

@@ -37,8 +37,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::request::Parts;
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
-    ClaimCheck, DenialKind, DpopMode, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
-    PolicyRefusal, Principal, ReplayStore, ReplayStoreError, RoleRequirement, ScopeRule, Verifier,
+    Principal, Verifier,
+    authorization::{ClaimCheck, PolicyRefusal, RoleRequirement, ScopeRule},
+    dpop::{DpopMode, ReplayStore, ReplayStoreError},
+    response::{DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason},
 };
 
 #[allow(dead_code, unreachable_pub)]
@@ -357,7 +359,7 @@ fn introspection(c: &mut Criterion) {
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .introspection(
-            portcullis::Introspection::endpoint(url)
+            portcullis::introspection::Introspection::endpoint(url)
                 .client_credentials("bench-client", "bench-secret")
                 .max_age(Duration::from_secs(3600)),
         )

@@ -23,13 +23,13 @@ use crate::respond::DeniedWith;
 /// what was asked and how it ended.
 ///
 /// Add it with `Router::layer`, outermost, so that it also sees the 404 of unknown paths and the
-/// refusals of a [`RequireAuthLayer`](crate::RequireAuthLayer). Routes added with
+/// refusals of a [`RequireAuthLayer`](crate::layer::RequireAuthLayer). Routes added with
 /// `Router::nest` keep their whole template; a service wrapped from outside the router, or
 /// nested with `nest_service`, has no template of its own and is logged as `-`.
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use portcullis::{AccessLogLayer, Principal, Verifier};
+/// use portcullis::{Principal, Verifier, layer::AccessLogLayer};
 ///
 /// async fn me(principal: Principal) -> String {
 ///     principal.subject().to_owned()

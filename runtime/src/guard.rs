@@ -106,7 +106,7 @@ impl<S: Send + Sync> OwnershipCheck<S> for NoOwnership {
 ///
 /// The macros also wrap the handler's response in [`Guarded`], through [`Guard::respond`], so
 /// that a fresh DPoP nonce reaches the client as it does through
-/// [`RequireAuthLayer`](crate::RequireAuthLayer).
+/// [`RequireAuthLayer`](crate::layer::RequireAuthLayer).
 pub struct Guard<P, X> {
     /// A fresh DPoP nonce for the response, when the one the client used expires soon.
     dpop_nonce: Option<HeaderValue>,

@@ -37,16 +37,16 @@
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
 mod access;
-mod dpop;
+pub mod dpop;
 pub mod extract;
 mod guard;
 #[cfg(feature = "remote")]
 mod introspect;
-mod keys;
-mod layer;
+pub mod keys;
 mod ownership;
 mod policy;
 mod principal;
+mod require_auth;
 mod respond;
 mod role;
 mod scope;
@@ -62,38 +62,60 @@ pub mod openapi;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use access::{AccessLog, AccessLogLayer};
-pub use dpop::{
-    DpopMode, DpopNonces, MemoryReplayStore, NonceKeyTooShort, ReplayStore, ReplayStoreError,
-    UnknownDpopMode,
-};
-#[cfg(feature = "redis")]
-pub use dpop::{RedisReplayStore, RedisReplayStoreBuilder};
+// What an application touches in its first hour; everything else is in the modules below.
 pub use guard::ProvidesVerifier;
+pub use keys::key::Key;
+pub use ownership::{Owned, OwnedResource};
+pub use principal::{Claims, Principal};
+pub use respond::{Denial, InternalError, Problem};
+pub use role::Roles;
+pub use scope::Scopes;
+pub use verify::{ConfigError, Preset, Verifier};
+
+/// Configuring a [`Verifier`]: the builder and the values it takes.
+pub mod config {
+    pub use crate::verify::{
+        DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM, MAX_LEEWAY, ScopeClaim, TokenCache,
+        TokenProfile, TrustedIssuer, UnknownTokenProfile, VerifierBuilder, env,
+    };
+}
+
+/// What a caller may do beyond being authenticated: required scopes and roles, the
+/// application's own policies and the ready-made claim checks.
+pub mod authorization {
+    pub use crate::policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
+    pub use crate::respond::PolicyRefusal;
+    pub use crate::role::RoleRequirement;
+    pub use crate::scope::{ScopeRequirement, ScopeRule};
+}
+
+/// Resource access: what [`OwnedResource`] answers beyond "this is the
+/// caller's": visibility before loading, sharing, and the actions a handler performs.
+pub mod resource {
+    pub use crate::ownership::{Access, AccessControl, Action, ProvidesResource, Visibility};
+}
+
+/// How a refusal is answered: the kinds and reasons of a [`Denial`], the
+/// RFC 6750 challenge, the RFC 9457 problem's parts, and how much a response discloses.
+pub mod response {
+    pub use crate::respond::{
+        Challenge, ChallengeError, DenialKind, DeniedWith, Disclosure, DpopNonceReason,
+        DpopProofReason, ErrorCode, InvalidParam, InvalidRequestReason, InvalidTokenReason,
+        NotFoundReason, PROBLEM_JSON, Presentation, UnknownDisclosure,
+    };
+}
+
+/// Opaque tokens, asked of the authorization server (RFC 7662 token introspection).
 #[cfg(feature = "remote")]
-pub use introspect::{ClientAuthMethod, Introspection};
-#[cfg(feature = "remote")]
-pub use keys::KeyRefresh;
-pub use keys::{Algorithm, Key, KeyError, KeySet, UnknownAlgorithm};
-pub use layer::{RequireAuth, RequireAuthLayer};
-pub use ownership::{
-    Access, AccessControl, Action, Owned, OwnedResource, ProvidesResource, Visibility,
-};
-pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
-pub use principal::{Claims, Principal, claim_at};
-pub use respond::{
-    Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, DpopNonceReason,
-    DpopProofReason, ErrorCode, InternalError, InvalidParam, InvalidRequestReason,
-    InvalidTokenReason, NotFoundReason, PROBLEM_JSON, PolicyRefusal, Presentation, Problem,
-    UnknownDisclosure,
-};
-pub use role::{RoleRequirement, Roles};
-pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
-pub use verify::{
-    ACCESS_TOKEN_PARAM, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM,
-    MAX_LEEWAY, Preset, ScopeClaim, TokenCache, TokenProfile, TrustedIssuer, UnknownTokenProfile,
-    Verifier, VerifierBuilder, env, is_b64token,
-};
+pub mod introspection {
+    pub use crate::introspect::{ClientAuthMethod, Introspection};
+}
+
+/// Tower layers for a whole router: the router-wide guard and the access log.
+pub mod layer {
+    pub use crate::access::{AccessLog, AccessLogLayer};
+    pub use crate::require_auth::{RequireAuth, RequireAuthLayer};
+}
 
 /// What the attribute macros expand to. Not a public API: it changes without notice.
 #[doc(hidden)]
@@ -217,7 +239,7 @@ pub use portcullis_macros::requires_scope;
 /// The argument is a type implementing [`OwnedResource`]; `id = "param"` names the path
 /// parameter (by default the route's only one, or `id`). `action = read | write | delete`
 /// names what the handler does, for [`OwnedResource::access`] (by default it follows the
-/// method); `action = MyAction::Variant` asks the resource's [`AccessControl<MyAction>`]
+/// method); `action = MyAction::Variant` asks the resource's [`AccessControl<MyAction>`](resource::AccessControl)
 /// instead. A resource the caller may see but not act on gets 403 without a challenge. The resource is loaded once, after the
 /// credential and scope checks and before the handler's extractors, and handed over by
 /// [`Owned`].
@@ -273,7 +295,7 @@ pub use portcullis_macros::owner_only;
 /// them, stacked attributes all of them; roles are literals (checked against the scope-token
 /// grammar) or variants of a vocabulary declared with [`roles!`], and `declared_in = Role`
 /// refuses an undeclared literal at compile time. Roles are read from the claim paths given to
-/// [`VerifierBuilder::role_claims`] (or `PORTCULLIS_ROLES_CLAIM`). Development mode names the
+/// [`VerifierBuilder::role_claims`](config::VerifierBuilder::role_claims) (or `PORTCULLIS_ROLES_CLAIM`). Development mode names the
 /// missing roles in `error_description` and `detail`.
 ///
 /// ```
@@ -310,7 +332,7 @@ pub use portcullis_macros::requires_role;
 /// without `scope=`.
 ///
 /// Each argument is a policy: the path of a function marked [`macro@policy`] or of a type
-/// implementing [`AccessPolicy`], or a ready-made [`ClaimCheck`]: `claim_true("claim")`,
+/// implementing [`AccessPolicy`](authorization::AccessPolicy), or a ready-made [`ClaimCheck`](authorization::ClaimCheck): `claim_true("claim")`,
 /// `claim_equals("claim", value)` (a string, a boolean or an integer) and
 /// `claim_includes("claim", "value", ..)`, each on a dotted claim path. All must allow the
 /// request, in the order written, ready-made checks first. They run after the scope and role
@@ -342,12 +364,12 @@ pub use portcullis_macros::requires_policy;
 /// needs from the router state (taken with `FromRef`), sync or `async`, answering `bool` or
 /// `Result<(), PolicyRefusal>`.
 ///
-/// The function stays as it is; beside it, a type of the same name implements [`AccessPolicy`].
+/// The function stays as it is; beside it, a type of the same name implements [`AccessPolicy`](authorization::AccessPolicy).
 ///
 /// ```
 /// use axum::extract::FromRef;
 /// use http::request::Parts;
-/// use portcullis::{PolicyRefusal, Principal};
+/// use portcullis::{Principal, authorization::PolicyRefusal};
 ///
 /// #[derive(Clone)]
 /// struct Blocklist(std::sync::Arc<Vec<String>>);

@@ -87,7 +87,7 @@ pub trait OwnedResource: Sized + Send + 'static {
     /// decides alone (the lookup is then as costly as `load`).
     ///
     /// ```
-    /// use portcullis::{OwnedResource, Principal, Visibility};
+    /// use portcullis::{OwnedResource, Principal, resource::Visibility};
     ///
     /// #[derive(Clone)]
     /// struct Db; // a connection pool, in a real application
@@ -213,7 +213,7 @@ impl Action {
 /// implements it for [`Action`], through [`OwnedResource::access`].
 ///
 /// ```
-/// use portcullis::{Access, AccessControl, OwnedResource, Principal};
+/// use portcullis::{OwnedResource, Principal, resource::{Access, AccessControl}};
 ///
 /// enum DocAction { Comment, Publish }
 ///
@@ -239,8 +239,8 @@ impl Action {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no access decision for actions of type `{A}`",
-    label = "`#[owner_only(.., action = ..)]` asks `{Self}: portcullis::AccessControl<{A}>`",
-    note = "implement `portcullis::AccessControl<{A}>` for `{Self}`, or use a `portcullis::Action` (`action = read`, `write` or `delete`)"
+    label = "`#[owner_only(.., action = ..)]` asks `{Self}: portcullis::resource::AccessControl<{A}>`",
+    note = "implement `portcullis::resource::AccessControl<{A}>` for `{Self}`, or use a `portcullis::resource::Action` (`action = read`, `write` or `delete`)"
 )]
 pub trait AccessControl<A>: OwnedResource {
     /// Whether `principal` may perform `action` on this resource.

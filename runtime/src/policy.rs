@@ -30,7 +30,7 @@ use crate::respond::PolicyRefusal;
 ///
 /// ```
 /// use http::request::Parts;
-/// use portcullis::{AccessPolicy, PolicyRefusal, Principal};
+/// use portcullis::{Principal, authorization::{AccessPolicy, PolicyRefusal}};
 ///
 /// #[derive(Clone)]
 /// struct Quotas; // what the policy needs from the router state
@@ -54,8 +54,8 @@ use crate::respond::PolicyRefusal;
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a portcullis policy",
-    label = "`#[requires_policy]` needs `{Self}` to implement `portcullis::AccessPolicy`",
-    note = "put `#[portcullis::policy]` on a function `fn {Self}(principal: &Principal, head: &Parts[, state: &State]) -> bool` (or `-> Result<(), PolicyRefusal>`, sync or async), or implement `portcullis::AccessPolicy` for a type"
+    label = "`#[requires_policy]` needs `{Self}` to implement `portcullis::authorization::AccessPolicy`",
+    note = "put `#[portcullis::policy]` on a function `fn {Self}(principal: &Principal, head: &Parts[, state: &State]) -> bool` (or `-> Result<(), PolicyRefusal>`, sync or async), or implement `portcullis::authorization::AccessPolicy` for a type"
 )]
 pub trait AccessPolicy: Send + Sync + 'static {
     /// What the policy needs from the router state, taken from it with `FromRef`;
@@ -102,7 +102,7 @@ impl PolicyOutcome for Result<(), PolicyRefusal> {
 /// Awaits a policy function's answer, or takes it as it is: what `#[policy]` calls, so
 /// that one expansion serves sync and async functions.
 #[diagnostic::on_unimplemented(
-    message = "a policy answers `bool` or `Result<(), portcullis::PolicyRefusal>` (or a future of one), not `{Self}`",
+    message = "a policy answers `bool` or `Result<(), portcullis::authorization::PolicyRefusal>` (or a future of one), not `{Self}`",
     label = "this policy's answer is `{Self}`"
 )]
 pub trait IntoPolicyFuture<M> {
@@ -200,7 +200,7 @@ pub enum ClaimValue {
     Int(i64),
 }
 
-/// A ready-made policy on one claim, found by its dotted path (see [`claim_at`]).
+/// A ready-made policy on one claim, found by its dotted path (see [`Principal::claim_at`](crate::Principal::claim_at)).
 ///
 /// In `#[requires_policy(..)]`: `claim_true("email_verified")`,
 /// `claim_equals("tenant", "acme")`, `claim_includes("groups", "staff", "editors")`. An absent
@@ -208,7 +208,7 @@ pub enum ClaimValue {
 /// [`PolicyRefusal::CLAIM_NOT_SATISFIED`].
 ///
 /// ```
-/// use portcullis::{ClaimCheck, ClaimValue};
+/// use portcullis::authorization::{ClaimCheck, ClaimValue};
 /// use serde_json::json;
 ///
 /// let claims = json!({"email_verified": true, "org": {"tier": 2}, "groups": ["staff", "editors"]});

@@ -116,7 +116,7 @@ impl Principal {
     }
 
     /// The granted roles, read from the configured role claims
-    /// ([`VerifierBuilder::role_claims`](crate::VerifierBuilder::role_claims)).
+    /// ([`VerifierBuilder::role_claims`](crate::config::VerifierBuilder::role_claims)).
     pub fn roles(&self) -> &Roles {
         &self.inner.roles
     }
@@ -137,7 +137,10 @@ impl Principal {
     }
 
     /// The claim at a dotted `path`, such as `realm_access.roles` or
-    /// `resource_access.documents.roles`; see [`claim_at`].
+    /// `resource_access.documents.roles`: each segment is a member of the object before it. A
+    /// segment may hold any character but `.` (`cognito:groups` is one segment); a name that
+    /// itself holds dots (Auth0's `https://example.com/roles`) is found too, since at every level
+    /// the whole rest of the path is tried as a name before it is split.
     pub fn claim_at(&self, path: &str) -> Option<&Value> {
         claim_at(&self.inner.claims, path)
     }
@@ -173,7 +176,7 @@ impl Principal {
 
     /// A fresh server nonce for the client's next DPoP proof (RFC 9449 §8.2), when nonces are
     /// on and the one its proof carried expires soon: send it in a `DPoP-Nonce` response
-    /// header. [`RequireAuthLayer`](crate::RequireAuthLayer) and the attribute guards do so
+    /// header. [`RequireAuthLayer`](crate::layer::RequireAuthLayer) and the attribute guards do so
     /// themselves.
     pub fn dpop_nonce(&self) -> Option<&str> {
         self.dpop_nonce.as_deref()
@@ -274,17 +277,7 @@ pub struct Claims<T>(pub T);
 /// the object `realm_access`. A segment may hold any character but `.` (`cognito:groups` is one
 /// segment); a name that itself holds dots (Auth0's `https://example.com/roles`) is found too,
 /// since at every level the whole rest of the path is tried as a name before it is split.
-///
-/// ```
-/// use serde_json::json;
-///
-/// let claims = json!({"realm_access": {"roles": ["admin"]}, "https://example.com/groups": ["a"]});
-/// let claims = claims.as_object().unwrap();
-/// assert_eq!(portcullis::claim_at(claims, "realm_access.roles"), Some(&json!(["admin"])));
-/// assert_eq!(portcullis::claim_at(claims, "https://example.com/groups"), Some(&json!(["a"])));
-/// assert_eq!(portcullis::claim_at(claims, "realm_access.groups"), None);
-/// ```
-pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+pub(crate) fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     if let Some(value) = claims.get(path) {
         return Some(value);
     }
@@ -304,6 +297,18 @@ pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Va
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn claim_at_reads_dotted_paths_and_names_with_dots() {
+        let claims = serde_json::json!({
+            "realm_access": {"roles": ["admin"]},
+            "https://example.com/groups": ["a"],
+        });
+        let Some(claims) = claims.as_object() else { panic!("an object") };
+        assert_eq!(super::claim_at(claims, "realm_access.roles"), Some(&serde_json::json!(["admin"])));
+        assert_eq!(super::claim_at(claims, "https://example.com/groups"), Some(&serde_json::json!(["a"])));
+        assert_eq!(super::claim_at(claims, "realm_access.groups"), None);
+    }
+
     use super::Binding;
     use serde_json::json;
 

@@ -10,11 +10,11 @@ use std::fmt;
 use crate::scope::{NameSet, ScopeRule, named};
 
 /// The roles a verified token grants, read from the claim paths the verifier was given
-/// ([`VerifierBuilder::role_claims`](crate::VerifierBuilder::role_claims)). Matching is exact
+/// ([`VerifierBuilder::role_claims`](crate::config::VerifierBuilder::role_claims)). Matching is exact
 /// and case-sensitive.
 ///
 /// ```
-/// use portcullis::{RoleRequirement, Roles, ScopeRule};
+/// use portcullis::{Roles, authorization::{RoleRequirement, ScopeRule}};
 ///
 /// static ADMIN: RoleRequirement = RoleRequirement::new(&[ScopeRule::All(&["documents-admin"])]);
 /// assert!(Roles::new(["documents-admin", "user"]).satisfy(&ADMIN));
@@ -66,7 +66,7 @@ impl Roles {
 /// time.
 ///
 /// ```
-/// use portcullis::{RoleRequirement, ScopeRule};
+/// use portcullis::authorization::{RoleRequirement, ScopeRule};
 ///
 /// static AUDIT: RoleRequirement =
 ///     RoleRequirement::new(&[ScopeRule::Any(&["auditor", "documents-admin"])]);

@@ -3,13 +3,13 @@
 use std::fmt;
 
 /// `true` for the characters of an RFC 6749 `scope-token` (`%x21 / %x23-5B / %x5D-7E`).
-pub const fn is_scope_char(byte: u8) -> bool {
+pub(crate) const fn is_scope_char(byte: u8) -> bool {
     matches!(byte, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
 }
 
 /// `true` when `scope` is a valid RFC 6749 `scope-token`: non-empty, no space, quote, backslash,
 /// control or non-ASCII character.
-pub const fn is_scope_token(scope: &str) -> bool {
+pub(crate) const fn is_scope_token(scope: &str) -> bool {
     let bytes = scope.as_bytes();
     if bytes.is_empty() {
         return false;
@@ -156,7 +156,7 @@ impl ScopeRule {
 /// The attribute macros build these at compile time, after checking each scope's syntax.
 ///
 /// ```
-/// use portcullis::{ScopeRequirement, ScopeRule, Scopes};
+/// use portcullis::{Scopes, authorization::{ScopeRequirement, ScopeRule}};
 ///
 /// static STATS: ScopeRequirement =
 ///     ScopeRequirement::new(&[ScopeRule::Any(&["admin:read", "docs:admin"])]);

@@ -15,7 +15,11 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use portcullis::{Key, ScopeRequirement, ScopeRule, TokenCache, Verifier};
+use portcullis::{
+    Key, Verifier,
+    authorization::{ScopeRequirement, ScopeRule},
+    config::TokenCache,
+};
 use serde::Deserialize;
 
 /// The `iss` of every benchmark token.
@@ -35,7 +39,7 @@ pub const NOT_GRANTED: &str = "profile";
 /// The HMAC secret of the HS256 fixture (a benchmark secret that protects nothing).
 const HMAC_SECRET: &[u8] = b"portcullis-benchmark-secret-of-48-bytes-0123456";
 /// The leeway on `exp`/`nbf`, the same on both sides (portcullis' default).
-const LEEWAY: Duration = portcullis::DEFAULT_LEEWAY;
+const LEEWAY: Duration = portcullis::config::DEFAULT_LEEWAY;
 
 /// An error while building a fixture.
 pub type FixtureError = Box<dyn Error + Send + Sync>;
@@ -69,12 +73,12 @@ impl Alg {
 
     /// The JOSE algorithm.
     /// The algorithm as portcullis names it.
-    pub const fn portcullis_algorithm(self) -> portcullis::Algorithm {
+    pub const fn portcullis_algorithm(self) -> portcullis::keys::Algorithm {
         match self {
-            Self::Rs256 => portcullis::Algorithm::RS256,
-            Self::Es256 => portcullis::Algorithm::ES256,
-            Self::EdDsa => portcullis::Algorithm::EdDSA,
-            Self::Hs256 => portcullis::Algorithm::HS256,
+            Self::Rs256 => portcullis::keys::Algorithm::RS256,
+            Self::Es256 => portcullis::keys::Algorithm::ES256,
+            Self::EdDsa => portcullis::keys::Algorithm::EdDSA,
+            Self::Hs256 => portcullis::keys::Algorithm::HS256,
         }
     }
 

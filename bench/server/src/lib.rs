@@ -113,7 +113,7 @@ const INSUFFICIENT_SCOPE: (&str, &str) = (
 /// allows.
 fn refusal(status: StatusCode, (challenge, body): (&'static str, &'static str)) -> Response {
     let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static(portcullis::PROBLEM_JSON)),
+        (header::CONTENT_TYPE, HeaderValue::from_static(portcullis::response::PROBLEM_JSON)),
         (header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)),
     ];
     (status, headers, body).into_response()

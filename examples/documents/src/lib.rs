@@ -47,7 +47,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis::extract::{Json, Path, Query, Valid};
 use portcullis::{
-    AccessLogLayer, DeniedWith, InternalError, InvalidParam, Owned, Principal, Problem, Verifier,
+    InternalError, Owned, Principal, Problem, Verifier,
+    layer::AccessLogLayer,
+    response::{DeniedWith, InvalidParam},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -19,7 +19,11 @@ use std::process::ExitCode;
 
 use documents::{AppState, DEFAULT_ROLES_CLAIM, DocumentInput, Role, Scope, Store};
 use portcullis::development::{DEVELOPMENT_LIFETIME, DevelopmentIssuer};
-use portcullis::{ConfigError, Disclosure, Verifier, VerifierBuilder, env};
+use portcullis::{
+    ConfigError, Verifier,
+    config::{VerifierBuilder, env},
+    response::Disclosure,
+};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 

@@ -4,7 +4,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use portcullis::{Access, Action, Principal, Visibility};
+use portcullis::{
+    Principal,
+    resource::{Access, Action, Visibility},
+};
 use rusqlite::{Connection, OptionalExtension, Params, Row, Statement, StatementStatus, params};
 use serde::{Deserialize, Serialize};
 

@@ -16,7 +16,7 @@ use documents::{
 };
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use portcullis::Disclosure;
+use portcullis::response::Disclosure;
 use portcullis::testing::TestIssuer;
 use serde_json::{Value, json};
 use tower::ServiceExt;

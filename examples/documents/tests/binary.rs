@@ -405,7 +405,7 @@ fn refused(vars: &[(&str, &str)]) -> (String, String) {
 fn a_misspelt_setting_stops_the_start_naming_it_and_the_known_ones() {
     // Without the check, the typo leaves no PORTCULLIS_ISSUER: development mode, and tokens.
     let (_, logs) = refused(&[("PORTCULLIS_ISUER", "https://login.example.com/")]);
-    let known = portcullis::env::ALL.join(", ");
+    let known = portcullis::config::env::ALL.join(", ");
     let expected = format!(
         "documents: PORTCULLIS_ISUER: unknown setting; the known PORTCULLIS_* settings are {known}\n"
     );

@@ -29,7 +29,7 @@ use axum::routing::get;
 use documents::{AppState, Document, MAX_BODY_BYTES, Store, router};
 use http::{HeaderMap, Method, header};
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
-use portcullis::{Disclosure, KeyRefresh, Verifier};
+use portcullis::{Verifier, keys::KeyRefresh, response::Disclosure};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

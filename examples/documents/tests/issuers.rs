@@ -12,7 +12,7 @@ use documents::{AppState, Store, router};
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use portcullis::testing::{TEST_AUDIENCE, TestIssuer};
-use portcullis::{TrustedIssuer, Verifier};
+use portcullis::{Verifier, config::TrustedIssuer};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

@@ -25,7 +25,7 @@ use axum::body::Body;
 use documents::{AppState, Store, router};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use portcullis::{ConfigError, KeyRefresh, VerifierBuilder};
+use portcullis::{ConfigError, config::VerifierBuilder, keys::KeyRefresh};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

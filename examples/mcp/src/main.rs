@@ -18,7 +18,10 @@ use std::process::ExitCode;
 
 use mcp::{ADMIN_SCOPE, MCP_PATH, REALM, SCOPES, TOOLS_SCOPE};
 use portcullis::development::{DEVELOPMENT_LIFETIME, DevelopmentIssuer};
-use portcullis::{Disclosure, VerifierBuilder, env};
+use portcullis::{
+    config::{VerifierBuilder, env},
+    response::Disclosure,
+};
 use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

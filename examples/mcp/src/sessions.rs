@@ -300,7 +300,7 @@ fn session_not_found() -> Response {
 mod tests {
     use super::*;
     use portcullis::testing::TestIssuer;
-    use portcullis::{TrustedIssuer, Verifier};
+    use portcullis::{Verifier, config::TrustedIssuer};
 
     /// alice of issuer A and alice of issuer B are two callers, even when one verifier accepts
     /// both: a session of one is not the other's.

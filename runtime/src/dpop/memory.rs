@@ -33,14 +33,14 @@ const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
 ///
 /// ```
 /// use std::time::Duration;
-/// use portcullis::{MemoryReplayStore, ReplayStore};
+/// use portcullis::dpop::{MemoryReplayStore, ReplayStore};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let store = MemoryReplayStore::with_capacity(50_000);
 /// let key = [7; 32];
 /// assert!(store.remember(key, Duration::from_secs(120)).await?); // new
 /// assert!(!store.remember(key, Duration::from_secs(120)).await?); // a replay
-/// # Ok::<(), portcullis::ReplayStoreError>(())
+/// # Ok::<(), portcullis::dpop::ReplayStoreError>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

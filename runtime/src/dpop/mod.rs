@@ -1,14 +1,15 @@
-//! DPoP (RFC 9449): sender-constrained access tokens.
-//!
-//! `mode.rs` holds the modes (off, allowed, required); `proof.rs` the checks of a proof that
-//! need no signature work (its header's key, its claims against the request, the RFC 7638
-//! thumbprint), which `verify` runs with the signature check between them; `replay.rs` where
-//! the `jti`s of accepted proofs are remembered, so that a proof is accepted once: the trait,
-//! with the default store in memory (`memory.rs`) and, behind the `redis` feature, one shared by
-//! several instances (`redis.rs`); `nonce.rs` the server-provided nonces (RFC 9449 §9), which
-//! need no shared state.
-//!
-//! May import `keys`, `respond` and `digest`.
+//! DPoP (RFC 9449), sender-constrained access tokens: the [`DpopMode`] a verifier accepts,
+//! where accepted proofs are remembered so that each is accepted once ([`ReplayStore`]:
+//! [`MemoryReplayStore`] in one process, `RedisReplayStore` shared by several), and the
+//! server-provided nonces ([`DpopNonces`]).
+
+// Layout: `mode.rs` the modes (off, allowed, required); `proof.rs` the checks of a proof that
+// need no signature work (its header's key, its claims against the request, the RFC 7638
+// thumbprint), which `verify` runs with the signature check between them; `replay.rs` the
+// replay-store trait, with `memory.rs` and, behind the `redis` feature, `redis.rs`; `nonce.rs`
+// the server nonces (RFC 9449 §9), which need no shared state.
+//
+// May import `keys`, `respond` and `digest`.
 
 mod memory;
 mod mode;

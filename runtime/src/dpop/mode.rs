@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 /// How a verifier treats DPoP (RFC 9449), set with
-/// [`VerifierBuilder::dpop`](crate::VerifierBuilder::dpop) or `PORTCULLIS_DPOP`.
+/// [`VerifierBuilder::dpop`](crate::config::VerifierBuilder::dpop) or `PORTCULLIS_DPOP`.
 ///
 /// In every mode, `Off` included, a token with a `cnf` claim is refused with 401 `invalid_token`
 /// unless its `cnf` is exactly a `jkt` that the request's DPoP proof proves: a bound token is
@@ -11,7 +11,7 @@ use std::str::FromStr;
 /// too (401 `invalid_dpop_proof`).
 ///
 /// ```
-/// use portcullis::DpopMode;
+/// use portcullis::dpop::DpopMode;
 ///
 /// assert_eq!("allowed".parse(), Ok(DpopMode::Allowed));
 /// assert_eq!(DpopMode::default(), DpopMode::Off);

@@ -24,7 +24,7 @@ const CONTEXT: &[u8] = b"portcullis dpop nonce\0";
 const MIN_KEY_LEN: usize = 32;
 
 /// Server-provided DPoP nonces (RFC 9449 §9), switched on with
-/// [`VerifierBuilder::dpop_nonces`](crate::VerifierBuilder::dpop_nonces) or
+/// [`VerifierBuilder::dpop_nonces`](crate::config::VerifierBuilder::dpop_nonces) or
 /// `PORTCULLIS_DPOP_NONCE=true`: a proof must then carry, in its `nonce` claim, a nonce this
 /// server issued recently; one without is refused with 401 `use_dpop_nonce` and a fresh nonce in
 /// the `DPoP-Nonce` header.
@@ -36,13 +36,13 @@ const MIN_KEY_LEN: usize = 32;
 ///
 /// ```
 /// use std::time::Duration;
-/// use portcullis::DpopNonces;
+/// use portcullis::dpop::DpopNonces;
 ///
 /// let nonces = DpopNonces::with_key([7u8; 32])?.lifetime(Duration::from_secs(60));
 /// let nonce = nonces.nonce();
 /// assert_eq!(nonce.len(), 54);
 /// assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-/// # Ok::<(), portcullis::NonceKeyTooShort>(())
+/// # Ok::<(), portcullis::dpop::NonceKeyTooShort>(())
 /// ```
 #[derive(Clone)]
 pub struct DpopNonces {
@@ -103,7 +103,7 @@ impl DpopNonces {
 
     /// The length of a time slot, in whole seconds, between one second and
     /// [`MAX_LIFETIME`](Self::MAX_LIFETIME) (checked by
-    /// [`VerifierBuilder::build`](crate::VerifierBuilder::build)); a nonce is accepted in the
+    /// [`VerifierBuilder::build`](crate::config::VerifierBuilder::build)); a nonce is accepted in the
     /// slot it was issued in and the next.
     #[must_use]
     pub fn lifetime(mut self, lifetime: Duration) -> Self {

@@ -36,9 +36,9 @@ const MAX_TTL_MILLIS: u64 = 100 * 365 * 86_400 * 1000;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use portcullis::{RedisReplayStore, ReplayStore};
+/// use portcullis::dpop::{RedisReplayStore, ReplayStore};
 ///
-/// # async fn run() -> Result<(), portcullis::ReplayStoreError> {
+/// # async fn run() -> Result<(), portcullis::dpop::ReplayStoreError> {
 /// let store = RedisReplayStore::connect("redis://:password@redis.internal:6379/0").await?;
 /// let shared = RedisReplayStore::builder()
 ///     .key_prefix("documents-api:dpop:")

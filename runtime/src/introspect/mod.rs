@@ -57,7 +57,7 @@ pub enum ClientAuthMethod {
 ///
 /// ```
 /// use std::time::Duration;
-/// use portcullis::{ClientAuthMethod, Introspection, Verifier};
+/// use portcullis::{Verifier, introspection::{ClientAuthMethod, Introspection}};
 ///
 /// let introspection = Introspection::endpoint("https://login.example.com/oauth2/introspect")
 ///     .client_credentials("documents-api", "s3cr3t")
@@ -180,7 +180,7 @@ impl Introspection {
     pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 32;
 
     /// Introspects at `url` (`https`; `http` only to a loopback address, or to any host with
-    /// the builder's development opt-in [`allow_http`](crate::VerifierBuilder::allow_http)). The
+    /// the builder's development opt-in [`allow_http`](crate::config::VerifierBuilder::allow_http)). The
     /// URL must not hold credentials: give them to [`client_credentials`](Self::client_credentials).
     pub fn endpoint(url: impl Into<String>) -> Self {
         Self::with_endpoint(Some(url.into()))
@@ -298,7 +298,7 @@ impl Introspection {
     /// concerned: they are recognised by their form and verified locally first.
     ///
     /// ```
-    /// use portcullis::Introspection;
+    /// use portcullis::introspection::Introspection;
     ///
     /// let introspection = Introspection::endpoint("https://auth.example.com/admin/oauth2/introspect")
     ///     .opaque_token_prefix("ory_at_");
@@ -316,7 +316,7 @@ impl Introspection {
     /// block, and should take well under a microsecond.
     ///
     /// ```
-    /// use portcullis::Introspection;
+    /// use portcullis::introspection::Introspection;
     ///
     /// // The provider's tokens: 43 characters of base64url (256 random bits).
     /// let introspection = Introspection::endpoint("https://as.example/introspect")

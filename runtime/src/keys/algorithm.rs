@@ -9,12 +9,12 @@ use std::str::FromStr;
 /// A JWS signature algorithm a key may verify.
 ///
 /// ```
-/// use portcullis::Algorithm;
+/// use portcullis::keys::Algorithm;
 ///
 /// let alg: Algorithm = "ES256".parse()?;
 /// assert_eq!(alg, Algorithm::ES256);
 /// assert_eq!(alg.as_str(), "ES256");
-/// # Ok::<(), portcullis::UnknownAlgorithm>(())
+/// # Ok::<(), portcullis::keys::UnknownAlgorithm>(())
 /// ```
 // Serialized as its JOSE name: the variant names are those names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -108,7 +108,7 @@ impl Key {
     ///
     /// ```
     /// let key = portcullis::Key::hmac(b"a secret of at least thirty-two bytes")?;
-    /// # Ok::<(), portcullis::KeyError>(())
+    /// # Ok::<(), portcullis::keys::KeyError>(())
     /// ```
     pub fn hmac(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let secret = secret.as_ref();
@@ -156,7 +156,7 @@ impl Key {
     ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
     /// let key = portcullis::Key::from_jwk(&jwk)?;
     /// assert_eq!(key.kid(), Some("k1"));
-    /// # Ok::<(), portcullis::KeyError>(())
+    /// # Ok::<(), portcullis::keys::KeyError>(())
     /// ```
     pub fn from_jwk(jwk: &Value) -> Result<Self, KeyError> {
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);

@@ -25,7 +25,7 @@ use crate::respond::InvalidTokenReason;
 ///
 /// ```
 /// use std::time::Duration;
-/// use portcullis::KeyRefresh;
+/// use portcullis::keys::KeyRefresh;
 ///
 /// let refresh = KeyRefresh::default()
 ///     .interval(Duration::from_secs(600))

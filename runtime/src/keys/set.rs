@@ -50,9 +50,9 @@ impl KeySet {
     /// ```
     /// let jwks = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
     ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
-    /// let keys = portcullis::KeySet::from_jwks(jwks)?;
+    /// let keys = portcullis::keys::KeySet::from_jwks(jwks)?;
     /// assert_eq!(keys.len(), 1);
-    /// # Ok::<(), portcullis::KeyError>(())
+    /// # Ok::<(), portcullis::keys::KeyError>(())
     /// ```
     pub fn from_jwks(document: &str) -> Result<Self, KeyError> {
         super::jwks::parse(document.as_bytes(), super::jwks::Mode::Strict)

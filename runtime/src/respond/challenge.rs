@@ -86,7 +86,7 @@ pub(crate) const fn is_description_char(byte: u8) -> bool {
 /// A bearer challenge, rendered as a `WWW-Authenticate` header value.
 ///
 /// ```
-/// use portcullis::{Challenge, ErrorCode};
+/// use portcullis::response::{Challenge, ErrorCode};
 ///
 /// let challenge = Challenge::new("documents")?
 ///     .error(ErrorCode::InsufficientScope)
@@ -95,7 +95,7 @@ pub(crate) const fn is_description_char(byte: u8) -> bool {
 ///     challenge.to_string(),
 ///     r#"Bearer realm="documents", error="insufficient_scope", scope="docs:write""#,
 /// );
-/// # Ok::<(), portcullis::ChallengeError>(())
+/// # Ok::<(), portcullis::response::ChallengeError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {

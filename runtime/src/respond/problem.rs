@@ -35,7 +35,7 @@ impl InvalidParam {
 ///
 /// ```
 /// use axum::response::IntoResponse;
-/// use portcullis::{InvalidParam, Problem};
+/// use portcullis::{Problem, response::InvalidParam};
 /// use http::StatusCode;
 ///
 /// let response = Problem::new(StatusCode::BAD_REQUEST)

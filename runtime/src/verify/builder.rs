@@ -125,13 +125,13 @@ pub enum ConfigError {
     /// says [`ConfigError::IntrospectionNeedsIssuer`].
     #[error("OIDC discovery needs exactly one issuer")]
     DiscoveryNeedsOneIssuer,
-    /// Introspection without [`Introspection::issuer`](crate::Introspection::issuer) while
+    /// Introspection without [`Introspection::issuer`](crate::introspection::Introspection::issuer) while
     /// several issuers, or any issuer, are accepted: an endpoint vouches for one issuer's tokens.
     #[error(
         "introspection needs to know which issuer its endpoint answers for: with several (or any) accepted issuers, set Introspection::issuer"
     )]
     IntrospectionNeedsIssuer,
-    /// [`Introspection::issuer`](crate::Introspection::issuer) names an issuer the verifier does
+    /// [`Introspection::issuer`](crate::introspection::Introspection::issuer) names an issuer the verifier does
     /// not accept.
     #[error("introspection answers for {0:?}, which is not an accepted issuer")]
     IntrospectionIssuerNotAccepted(String),
@@ -209,7 +209,7 @@ pub enum ConfigError {
     /// An introspection setting that cannot work (a bound of zero calls, an empty token prefix).
     #[error("introspection: {setting}: {problem}")]
     InvalidIntrospectionSetting {
-        /// The setting, as [`Introspection`](crate::Introspection)'s method names it.
+        /// The setting, as [`Introspection`](crate::introspection::Introspection)'s method names it.
         setting: &'static str,
         /// What is wrong with it.
         problem: &'static str,
@@ -424,7 +424,7 @@ impl VerifierBuilder {
         }
     }
 
-    /// Reads the `PORTCULLIS_*` variables (see [`env`](mod@crate::env)) over a new
+    /// Reads the `PORTCULLIS_*` variables (see [`env`](mod@crate::config::env)) over a new
     /// configuration.
     ///
     /// Unset variables leave the defaults; a variable set to something unusable is an error that
@@ -436,7 +436,7 @@ impl VerifierBuilder {
     /// Applies the `PORTCULLIS_*` variables, read through `lookup`, to this configuration.
     ///
     /// ```
-    /// use portcullis::VerifierBuilder;
+    /// use portcullis::config::VerifierBuilder;
     ///
     /// let vars = [("PORTCULLIS_ISSUER", "https://issuer.example"), ("PORTCULLIS_DISCLOSURE", "development")];
     /// let builder = VerifierBuilder::new()
@@ -764,7 +764,7 @@ impl VerifierBuilder {
     /// a caller's identity for ownership is the pair (issuer, subject).
     ///
     /// ```
-    /// use portcullis::{TrustedIssuer, Verifier};
+    /// use portcullis::{Verifier, config::TrustedIssuer};
     ///
     /// let verifier = Verifier::builder()
     ///     .trusted_issuer(TrustedIssuer::new("https://login.example.com/tenant-a").discovery())
@@ -815,7 +815,7 @@ impl VerifierBuilder {
     /// `at+jwt`); [`TokenProfile::Rfc9068`] requires `typ` `at+jwt` and RFC 9068's claims.
     ///
     /// ```
-    /// use portcullis::{Key, TokenProfile, Verifier};
+    /// use portcullis::{Key, Verifier, config::TokenProfile};
     ///
     /// let verifier = Verifier::builder()
     ///     .issuer("https://issuer.example")
@@ -906,12 +906,12 @@ impl VerifierBuilder {
     ///
     /// ```
     /// # #[derive(Debug)] struct Shared;
-    /// # impl portcullis::ReplayStore for Shared {
+    /// # impl portcullis::dpop::ReplayStore for Shared {
     /// #     fn remember(&self, _: [u8; 32], _: std::time::Duration)
-    /// #         -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, portcullis::ReplayStoreError>> + Send + '_>>
+    /// #         -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, portcullis::dpop::ReplayStoreError>> + Send + '_>>
     /// #     { Box::pin(async { Ok(true) }) }
     /// # }
-    /// use portcullis::{DpopMode, Key, Verifier};
+    /// use portcullis::{Key, Verifier, dpop::DpopMode};
     ///
     /// let verifier = Verifier::builder()
     ///     .issuer("https://issuer.example")
@@ -1063,7 +1063,7 @@ impl VerifierBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use portcullis::{DpopMode, DpopNonces, Key, Verifier};
+    /// use portcullis::{Key, Verifier, dpop::{DpopMode, DpopNonces}};
     ///
     /// # let shared_secret = [7u8; 32];
     /// let verifier = Verifier::builder()

@@ -29,7 +29,7 @@ use crate::principal::Principal;
 ///
 /// ```
 /// use std::time::Duration;
-/// use portcullis::{TokenCache, Verifier};
+/// use portcullis::{Verifier, config::TokenCache};
 ///
 /// let builder = Verifier::builder()
 ///     .token_cache(TokenCache::default().capacity(50_000).max_age(Duration::from_secs(60)));
@@ -353,7 +353,7 @@ mod tests {
             issuers: None,
             audiences: None,
             leeway: 30,
-            profile: crate::TokenProfile::Jwt,
+            profile: crate::config::TokenProfile::Jwt,
             audience_claim: None,
             access_token_marks: Vec::new(),
         };

@@ -1,4 +1,4 @@
-//! The environment variables [`VerifierBuilder::from_env`](crate::VerifierBuilder::from_env)
+//! The environment variables [`VerifierBuilder::from_env`](crate::config::VerifierBuilder::from_env)
 //! reads.
 
 /// The accepted issuers (`iss`), separated by spaces, or [`ANY_ISSUER`] for any issuer. Without
@@ -23,12 +23,12 @@ pub const ROLES_CLAIM: &str = "PORTCULLIS_ROLES_CLAIM";
 /// `production` (the default) or `development`.
 pub const DISCLOSURE: &str = "PORTCULLIS_DISCLOSURE";
 /// `jwt` (the default: `typ` absent, `JWT` or `at+jwt`) or `rfc9068` (`at+jwt` and RFC 9068's
-/// claims required); see [`TokenProfile`](crate::TokenProfile).
+/// claims required); see [`TokenProfile`](crate::config::TokenProfile).
 pub const TOKEN_PROFILE: &str = "PORTCULLIS_TOKEN_PROFILE";
 
 /// `off` (the default), `allowed` or `required`: whether DPoP-bound tokens (RFC 9449) are
 /// accepted with their proofs, and whether bearer tokens still are; see
-/// [`DpopMode`](crate::DpopMode).
+/// [`DpopMode`](crate::dpop::DpopMode).
 pub const DPOP: &str = "PORTCULLIS_DPOP";
 /// The public URL of this API (`https://api.example.com`, or with a path prefix), as clients
 /// reach it: the origin a DPoP proof's `htu` is compared with (a server behind a proxy cannot
@@ -40,7 +40,7 @@ pub const RESOURCE: &str = "PORTCULLIS_RESOURCE";
 pub const DPOP_NONCE: &str = "PORTCULLIS_DPOP_NONCE";
 /// The key of the DPoP nonces, base64url (padding optional), at least 32 bytes once decoded:
 /// give every instance that serves one API the same key, and each accepts the nonces the others
-/// issue ([`DpopNonces::with_key`](crate::DpopNonces::with_key)). Setting it turns nonces on
+/// issue ([`DpopNonces::with_key`](crate::dpop::DpopNonces::with_key)). Setting it turns nonces on
 /// (with [`DPOP_NONCE`] absent or `true`). A secret: an error about it never shows the value.
 pub const DPOP_NONCE_KEY: &str = "PORTCULLIS_DPOP_NONCE_KEY";
 
@@ -54,11 +54,11 @@ pub const INTROSPECTION_CLIENT_ID: &str = "PORTCULLIS_INTROSPECTION_CLIENT_ID";
 pub const INTROSPECTION_CLIENT_SECRET: &str = "PORTCULLIS_INTROSPECTION_CLIENT_SECRET";
 /// How many introspection calls may be in progress at once, a positive integer (default 32);
 /// past it, a request whose token needs a call gets 503 at once. See
-/// [`Introspection::max_concurrent_calls`](crate::Introspection::max_concurrent_calls).
+/// [`Introspection::max_concurrent_calls`](crate::introspection::Introspection::max_concurrent_calls).
 pub const INTROSPECTION_MAX_CONCURRENT: &str = "PORTCULLIS_INTROSPECTION_MAX_CONCURRENT";
 /// The prefixes the provider's opaque tokens start with, comma-separated (`ory_at_`): any other
 /// opaque token is refused without a call. See
-/// [`Introspection::opaque_token_prefix`](crate::Introspection::opaque_token_prefix).
+/// [`Introspection::opaque_token_prefix`](crate::introspection::Introspection::opaque_token_prefix).
 pub const INTROSPECTION_TOKEN_PREFIX: &str = "PORTCULLIS_INTROSPECTION_TOKEN_PREFIX";
 
 /// Every variable above, in the order they are documented: what an application checks its

@@ -232,7 +232,7 @@ impl VerifierBuilder {
     /// With introspection, keys are optional: without any, only opaque tokens are accepted.
     ///
     /// ```
-    /// use portcullis::{Introspection, Verifier};
+    /// use portcullis::{Verifier, introspection::Introspection};
     ///
     /// let verifier = Verifier::builder()
     ///     .oidc_issuer("https://login.example.com")

@@ -4,16 +4,16 @@
 //!
 //! [`TrustedIssuer`] is how a configuration names one; [`KeysByIssuer`] is what the verifier
 //! keeps: the keys of each such issuer, and the keys shared by the issuers configured with
-//! [`VerifierBuilder::issuer`](crate::VerifierBuilder::issuer) (or any issuer).
+//! [`VerifierBuilder::issuer`](crate::config::VerifierBuilder::issuer) (or any issuer).
 
 use crate::keys::{Key, KeySet, KeySource};
 
 /// An issuer whose tokens are verified with its own keys only: keys in code, a JWKS URL, or
 /// its discovery document. Add it with
-/// [`VerifierBuilder::trusted_issuer`](crate::VerifierBuilder::trusted_issuer).
+/// [`VerifierBuilder::trusted_issuer`](crate::config::VerifierBuilder::trusted_issuer).
 ///
 /// ```
-/// use portcullis::{Key, TrustedIssuer, Verifier};
+/// use portcullis::{Key, Verifier, config::TrustedIssuer};
 ///
 /// let verifier = Verifier::builder()
 ///     .trusted_issuer(
@@ -56,7 +56,7 @@ impl TrustedIssuer {
     }
 
     /// Fetches this issuer's keys from a JWKS URL, kept fresh like
-    /// [`VerifierBuilder::jwks_url`](crate::VerifierBuilder::jwks_url)'s.
+    /// [`VerifierBuilder::jwks_url`](crate::config::VerifierBuilder::jwks_url)'s.
     #[cfg(feature = "remote")]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
@@ -64,7 +64,7 @@ impl TrustedIssuer {
     }
 
     /// Finds this issuer's keys through its discovery document, like
-    /// [`VerifierBuilder::oidc_issuer`](crate::VerifierBuilder::oidc_issuer).
+    /// [`VerifierBuilder::oidc_issuer`](crate::config::VerifierBuilder::oidc_issuer).
     #[cfg(feature = "remote")]
     pub fn discovery(mut self) -> Self {
         self.discovery = true;

@@ -33,7 +33,7 @@ pub use claims::ScopeClaim;
 pub use issuers::TrustedIssuer;
 pub use preset::Preset;
 pub use profile::{TokenProfile, UnknownTokenProfile};
-pub use token::{ACCESS_TOKEN_PARAM, DEFAULT_MAX_TOKEN_LEN, is_b64token};
+pub use token::DEFAULT_MAX_TOKEN_LEN;
 
 use self::cache::{TokenKey, VerifiedTokens};
 use self::claims::{ClaimMapping, ClaimRules, Validity, unix_now};
@@ -191,7 +191,7 @@ impl Verifier {
     ///
     /// ```no_run
     /// # async fn start() -> Result<(), portcullis::ConfigError> {
-    /// let verifier = portcullis::VerifierBuilder::from_env()?.build()?;
+    /// let verifier = portcullis::config::VerifierBuilder::from_env()?.build()?;
     /// verifier.check_issuers().await?;
     /// # Ok(()) }
     /// ```

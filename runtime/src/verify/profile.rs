@@ -10,12 +10,12 @@ use std::str::FromStr;
 /// What kind of JWT is accepted as an access token.
 ///
 /// ```
-/// use portcullis::TokenProfile;
+/// use portcullis::config::TokenProfile;
 ///
 /// let profile: TokenProfile = "rfc9068".parse()?;
 /// assert_eq!(profile, TokenProfile::Rfc9068);
 /// assert_eq!(TokenProfile::default(), TokenProfile::Jwt);
-/// # Ok::<(), portcullis::UnknownTokenProfile>(())
+/// # Ok::<(), portcullis::config::UnknownTokenProfile>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -22,7 +22,7 @@ const DPOP: HeaderName = HeaderName::from_static("dpop");
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// The query parameter of RFC 6750 §2.3.
-pub const ACCESS_TOKEN_PARAM: &str = "access_token";
+pub(crate) const ACCESS_TOKEN_PARAM: &str = "access_token";
 
 /// Where a request may carry its token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ const fn is_b64token_char(byte: u8) -> bool {
 }
 
 /// `true` when `token` matches `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-pub fn is_b64token(token: &str) -> bool {
+pub(crate) fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     // Every request's token is scanned: a fold without early exit and with non-short-circuit
     // tests compiles to vector compares, which measured faster than a byte-by-byte `all`.

@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
 use http::request::Parts;
-use portcullis::{Owned, OwnedResource, PolicyRefusal, Principal, Verifier};
+use portcullis::{Owned, OwnedResource, Principal, Verifier, authorization::PolicyRefusal};
 
 portcullis::roles! {
     /// Roles.

@@ -22,7 +22,7 @@ use crate::verify::Verifier;
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use portcullis::{Key, Principal, RequireAuthLayer, ScopeRule, Verifier};
+/// use portcullis::{Key, Principal, Verifier, layer::RequireAuthLayer, authorization::ScopeRule};
 ///
 /// async fn me(principal: Principal) -> String {
 ///     principal.subject().to_owned()
