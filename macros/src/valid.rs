@@ -380,7 +380,7 @@ pub(crate) fn policy_fn(policy: &PolicyFn) -> syn::Result<()> {
     if matches!(sig.output, syn::ReturnType::Default) {
         errors.add(
             sig.paren_token.span.join(),
-            "a policy answers: return `bool` or `Result<(), portcullis::PolicyRefusal>`",
+            "a policy answers: return `bool` or `Result<(), portcullis::authorization::PolicyRefusal>`",
         );
     }
     errors.finish(())

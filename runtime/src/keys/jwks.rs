@@ -9,12 +9,42 @@
 //!
 //! In both modes, keys meant for encryption and keys of unsupported types or curves are skipped.
 
+use std::path::Path;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::algorithm::Algorithm;
 use super::key::{Key, KeyError, parse_jwk};
 use super::set::KeySet;
+
+// `KeySet`'s constructors from a JWKS live beside the parser, so that the set does not import it.
+impl KeySet {
+    /// The keys of a JWKS document (RFC 7517 §5).
+    ///
+    /// Keys meant for encryption (`use: enc`, `key_ops` without `verify`) and keys of unsupported
+    /// types or curves are skipped with a warning; a symmetric key is an error, since a JWKS is a
+    /// public document.
+    ///
+    /// ```
+    /// let jwks = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+    ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    /// let keys = portcullis::keys::KeySet::from_jwks(jwks)?;
+    /// assert_eq!(keys.len(), 1);
+    /// # Ok::<(), portcullis::keys::KeyError>(())
+    /// ```
+    pub fn from_jwks(document: &str) -> Result<Self, KeyError> {
+        parse(document.as_bytes(), Mode::Strict)
+    }
+
+    /// The keys of a JWKS file.
+    pub fn from_jwks_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
+        let path = path.as_ref();
+        let document = std::fs::read_to_string(path)
+            .map_err(|source| KeyError::File { path: path.display().to_string(), source })?;
+        Self::from_jwks(&document)
+    }
+}
 
 /// How a document's flaws are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

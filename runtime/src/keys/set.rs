@@ -1,7 +1,5 @@
 //! A set of keys, and the selection of one by a token's `kid` and `alg`.
 
-use std::path::Path;
-
 use super::algorithm::Algorithm;
 use super::key::{Key, KeyError};
 use crate::respond::InvalidTokenReason;
@@ -39,31 +37,6 @@ impl KeySet {
         self.named |= key.kid().is_some();
         self.keys.push(key);
         Ok(())
-    }
-
-    /// The keys of a JWKS document (RFC 7517 §5).
-    ///
-    /// Keys meant for encryption (`use: enc`, `key_ops` without `verify`) and keys of unsupported
-    /// types or curves are skipped with a warning; a symmetric key is an error, since a JWKS is a
-    /// public document.
-    ///
-    /// ```
-    /// let jwks = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
-    ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
-    /// let keys = portcullis::keys::KeySet::from_jwks(jwks)?;
-    /// assert_eq!(keys.len(), 1);
-    /// # Ok::<(), portcullis::keys::KeyError>(())
-    /// ```
-    pub fn from_jwks(document: &str) -> Result<Self, KeyError> {
-        super::jwks::parse(document.as_bytes(), super::jwks::Mode::Strict)
-    }
-
-    /// The keys of a JWKS file.
-    pub fn from_jwks_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
-        let path = path.as_ref();
-        let document = std::fs::read_to_string(path)
-            .map_err(|source| KeyError::File { path: path.display().to_string(), source })?;
-        Self::from_jwks(&document)
     }
 
     /// How many keys the set holds.
