@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
+use portcullis::config::{ResourceMetadata, SettingError};
 use portcullis::{Challenge, ChallengeError, ErrorCode};
 use portcullis::{
     ConfigError, Denial, DenialKind, Disclosure, InvalidRequestReason, InvalidTokenReason, Key,
@@ -487,7 +488,11 @@ proptest! {
             .audience("a")
             .key(Key::hmac([7u8; 32]).unwrap())
             .build();
-        prop_assert!(matches!(built, Err(ConfigError::InvalidRealm(_))), "{:?}", built);
+        prop_assert!(
+            matches!(built, Err(ConfigError::Setting(SettingError::InvalidRealm(_)))),
+            "{:?}",
+            built
+        );
     }
 }
 
@@ -656,7 +661,7 @@ proptest! {
     ) {
         let mut builder = Verifier::builder();
         if let Some((resource, _)) = resource {
-            builder = builder.resource(resource);
+            builder = builder.resource_metadata(ResourceMetadata::new().resource(resource));
         }
         let verifier = builder
             .realm(realm.clone())

@@ -34,13 +34,15 @@
 
 // A library never writes to the application's terminal: it logs with `tracing`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+// docs.rs (and `.ci/run`'s docs step) label each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
 mod access;
 mod dpop;
 pub mod extract;
 mod guard;
-#[cfg(feature = "remote")]
+#[cfg(feature = "introspection")]
 mod introspect;
 mod keys;
 mod layer;
@@ -58,9 +60,25 @@ mod expiring;
 mod mint;
 mod numeric_date;
 #[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
 pub mod openapi;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+
+/// Configuring a [`Verifier`]: the [`VerifierBuilder`](config::VerifierBuilder), the values it
+/// takes ([`Dpop`](config::Dpop), [`ResourceMetadata`](config::ResourceMetadata),
+/// [`TrustedIssuer`](config::TrustedIssuer), [`TokenCache`](config::TokenCache), …), the settings
+/// that weaken verification behind [`dangerous`](config::VerifierBuilder::dangerous), the
+/// environment variables ([`env`](config::env)), and the categories of [`ConfigError`].
+pub mod config {
+    pub use crate::verify::config::{
+        DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM, Dangerous, Dpop, DpopError, EnvError,
+        EnvProblem, IntrospectionError, IssuerError, KeysError, MAX_LEEWAY, ResourceError,
+        ResourceMetadata, ScopeClaim, SettingError, TokenCache, TokenProfile, TrustedIssuer,
+        UnknownTokenProfile, VerifierBuilder, env,
+    };
+}
 
 pub use access::{AccessLog, AccessLogLayer};
 pub use dpop::{
@@ -70,9 +88,9 @@ pub use dpop::{
 #[cfg(feature = "redis")]
 pub use dpop::{RedisReplayStore, RedisReplayStoreBuilder};
 pub use guard::ProvidesVerifier;
-#[cfg(feature = "remote")]
-pub use introspect::{ClientAuthMethod, Introspection};
-#[cfg(feature = "remote")]
+#[cfg(feature = "introspection")]
+pub use introspect::ClientAuthMethod;
+#[cfg(feature = "jwks")]
 pub use keys::KeyRefresh;
 pub use keys::{Algorithm, Key, KeyError, KeySet, UnknownAlgorithm};
 pub use layer::{RequireAuth, RequireAuthLayer};
@@ -89,6 +107,8 @@ pub use respond::{
 };
 pub use role::{RoleRequirement, Roles};
 pub use scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_char, is_scope_token};
+#[cfg(feature = "introspection")]
+pub use verify::config::Introspection;
 pub use verify::{
     ACCESS_TOKEN_PARAM, ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM,
     MAX_LEEWAY, Preset, ScopeClaim, TokenCache, TokenProfile, TrustedIssuer, UnknownTokenProfile,
