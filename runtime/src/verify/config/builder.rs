@@ -16,7 +16,7 @@ use crate::keys::{Algorithm, Key};
 use crate::respond::{Challenge, Disclosure, DpopChallenge, Presentation};
 use crate::verify::cache::TokenCache;
 use crate::verify::claims::{AccessTokenMark, ClaimMapping, ClaimRules, ScopeClaim};
-use crate::verify::issuers::{KeysByIssuer, TrustedIssuer};
+use crate::verify::issuers::TrustedIssuer;
 use crate::verify::profile::TokenProfile;
 use crate::verify::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use crate::verify::{Settings, Verifier};
@@ -449,83 +449,6 @@ impl VerifierBuilder {
             dpop,
         }))
     }
-
-    /// The keys by issuer and the accepted algorithms, after checking that every accepted
-    /// issuer has keys and that issuers with keys of their own stay identity domains of their
-    /// own.
-    fn key_sources(&mut self) -> Result<(CheckedKeys, Vec<Algorithm>), ConfigError> {
-        let mut algorithms: Vec<Algorithm> = Vec::new();
-        let mut add_algorithms = |more: Vec<Algorithm>| {
-            for alg in more {
-                if !algorithms.contains(&alg) {
-                    algorithms.push(alg);
-                }
-            }
-        };
-        let mut own = Vec::new();
-        for trusted in std::mem::take(&mut self.trusted) {
-            let (source, source_algorithms) = self.trusted_source(trusted.clone())?;
-            add_algorithms(source_algorithms);
-            own.push((trusted.issuer, source));
-        }
-        // An issuer with keys of its own is verified with those only.
-        let shared_issuers = match std::mem::replace(&mut self.issuer, Expect::Unset) {
-            Expect::OneOf(issuers) => {
-                let shared: Vec<String> = issuers
-                    .into_iter()
-                    .filter(|issuer| own.iter().all(|(name, _)| name != issuer))
-                    .collect();
-                if shared.is_empty() { Expect::Unset } else { Expect::OneOf(shared) }
-            }
-            other => other,
-        };
-        let shared_keys = !self.keys.is_empty() || self.jwks_url.is_some();
-        let shared = match (&shared_issuers, own.is_empty(), shared_keys) {
-            (Expect::Unset, true, _) => return Err(IssuerError::IssuerNotConfigured.into()),
-            // Keys for no issuer: a mistake, not a way to accept more tokens.
-            (Expect::Unset, false, true) => {
-                return Err(super::error::KeysError::ConflictingKeySources.into());
-            }
-            (Expect::Unset, false, false) => None,
-            // Introspection alone: opaque tokens only, every JWT of these issuers refused.
-            #[cfg(feature = "introspection")]
-            (_, _, false) if self.introspection.is_some() => {
-                Some(crate::keys::KeySource::Fixed(Arc::new(crate::keys::KeySet::new())))
-            }
-            (_, _, false) => return Err(super::error::KeysError::NoKeys.into()),
-            (_, _, true) => {
-                let (source, source_algorithms) = self.shared_source()?;
-                add_algorithms(source_algorithms);
-                Some(source)
-            }
-        };
-        // Issuers with keys of their own are identity domains of their own: any issuer beside
-        // them, or identities merged across issuers, would let one domain's `sub` be another's.
-        if !own.is_empty() {
-            if matches!(shared_issuers, Expect::Any) {
-                return Err(IssuerError::AnyIssuerWithTrustedIssuers.into());
-            }
-            if self.identity_by_issuer == Some(false) {
-                return Err(IssuerError::IdentityMergedAcrossTrustedIssuers.into());
-            }
-        }
-        let issuers = match shared_issuers {
-            Expect::Any => None,
-            Expect::Unset => Some(own.iter().map(|(name, _)| name.clone()).collect()),
-            Expect::OneOf(mut issuers) => {
-                issuers.extend(own.iter().map(|(name, _)| name.clone()));
-                Some(issuers)
-            }
-        };
-        let by_issuer = KeysByIssuer { shared, own };
-        Ok((CheckedKeys { by_issuer, issuers }, algorithms))
-    }
-}
-
-/// The keys of a checked configuration, and the issuers accepted (`None`: any).
-struct CheckedKeys {
-    by_issuer: KeysByIssuer,
-    issuers: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -269,7 +269,7 @@ impl VerifierBuilder {
         }
         #[cfg(feature = "introspection")]
         {
-            self = super::introspection::apply_env(self, &lookup)?;
+            self = apply_introspection(self, &lookup)?;
         }
         #[cfg(not(feature = "introspection"))]
         if let Some(var) = [
@@ -289,6 +289,103 @@ impl VerifierBuilder {
         }
         Ok(self)
     }
+}
+
+#[cfg(feature = "introspection")]
+/// Applies `PORTCULLIS_INTROSPECTION_URL`, `PORTCULLIS_INTROSPECTION_CLIENT_ID` and
+/// `PORTCULLIS_INTROSPECTION_CLIENT_SECRET` to `builder`. Introspection is on when the URL or the
+/// client id is set; without the URL, the endpoint comes from the issuer's discovery document.
+/// `PORTCULLIS_INTROSPECTION_MAX_CONCURRENT` and `PORTCULLIS_INTROSPECTION_TOKEN_PREFIX` tune it,
+/// whether it was turned on by these variables or in code; alone, they are an error (they would
+/// tune nothing).
+fn apply_introspection(
+    mut builder: VerifierBuilder,
+    lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<VerifierBuilder, ConfigError> {
+    let read = |var| read(lookup, var);
+    let url = read(INTROSPECTION_URL)?;
+    let id = read(INTROSPECTION_CLIENT_ID)?;
+    let secret = read(INTROSPECTION_CLIENT_SECRET)?;
+    let max_concurrent = read(INTROSPECTION_MAX_CONCURRENT)?
+        .map(|calls| {
+            let positive = "the value must be a positive integer";
+            match calls.parse::<usize>() {
+                Ok(0) => Err(EnvError::value(INTROSPECTION_MAX_CONCURRENT, positive)),
+                Ok(calls) => Ok(calls),
+                Err(error) => Err(EnvError::parse(INTROSPECTION_MAX_CONCURRENT, positive, error)),
+            }
+        })
+        .transpose()?;
+    let prefixes = read(INTROSPECTION_TOKEN_PREFIX)?
+        .map(|prefixes| {
+            let prefixes: Vec<String> = prefixes.split(',').map(|p| p.trim().to_owned()).collect();
+            if prefixes.iter().any(String::is_empty) {
+                return Err(EnvError::value(
+                    INTROSPECTION_TOKEN_PREFIX,
+                    "the comma-separated list holds an empty prefix",
+                ));
+            }
+            Ok(prefixes)
+        })
+        .transpose()?;
+    if url.is_none() && id.is_none() {
+        if secret.is_some() {
+            return Err(EnvError::value(
+                INTROSPECTION_CLIENT_SECRET,
+                "a client secret needs PORTCULLIS_INTROSPECTION_CLIENT_ID",
+            )
+            .into());
+        }
+        if builder.introspection.is_none() {
+            let tuning = [
+                (INTROSPECTION_MAX_CONCURRENT, max_concurrent.is_some()),
+                (INTROSPECTION_TOKEN_PREFIX, prefixes.is_some()),
+            ];
+            if let Some((var, _)) = tuning.into_iter().find(|(_, set)| *set) {
+                return Err(EnvError::value(
+                    var,
+                    "introspection is not configured: set PORTCULLIS_INTROSPECTION_URL \
+                     or PORTCULLIS_INTROSPECTION_CLIENT_ID too",
+                )
+                .into());
+            }
+            return Ok(builder);
+        }
+    }
+    let mut introspection = builder.introspection.take().unwrap_or_else(|| match &url {
+        Some(url) => super::Introspection::endpoint(url.clone()),
+        None => super::Introspection::discovered(),
+    });
+    if let Some(url) = url {
+        introspection.set_endpoint(url);
+    }
+    match (id, secret) {
+        (Some(id), Some(secret)) => introspection = introspection.client_credentials(id, secret),
+        (Some(_), None) => {
+            return Err(EnvError::value(
+                INTROSPECTION_CLIENT_SECRET,
+                "PORTCULLIS_INTROSPECTION_CLIENT_ID needs a client secret",
+            )
+            .into());
+        }
+        (None, Some(_)) => {
+            return Err(EnvError::value(
+                INTROSPECTION_CLIENT_ID,
+                "a client secret needs a client id",
+            )
+            .into());
+        }
+        (None, None) => {}
+    }
+    if let Some(calls) = max_concurrent {
+        introspection = introspection.max_concurrent_calls(calls);
+    }
+    if let Some(prefixes) = prefixes {
+        // The environment's list replaces the code's, as every variable wins over the code.
+        introspection.set_prefixes(prefixes);
+    }
+    builder.introspection = Some(introspection);
+    Ok(builder)
 }
 
 #[cfg(test)]

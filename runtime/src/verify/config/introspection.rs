@@ -1,14 +1,12 @@
 //! [`Introspection`]: the RFC 7662 settings as one value that checks itself against the
-//! verifier's issuers (making `introspect`'s checked `Setup`), and the
-//! `PORTCULLIS_INTROSPECTION_*` variables that fill it in.
+//! verifier's issuers, making `introspect`'s checked `Setup` (the `PORTCULLIS_INTROSPECTION_*`
+//! variables fill it in from `env.rs`).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::builder::VerifierBuilder;
-use super::env;
-use super::error::{ConfigError, EnvError, IntrospectionError};
+use super::error::{ConfigError, IntrospectionError};
 use super::keys::shown_url;
 use crate::introspect::{ClientAuthMethod, Endpoint, Introspector, Recognised, Secret, Setup};
 
@@ -261,6 +259,16 @@ impl Introspection {
         self
     }
 
+    /// The endpoint `PORTCULLIS_INTROSPECTION_URL` names, over the code's.
+    pub(super) fn set_endpoint(&mut self, url: String) {
+        self.endpoint = Some(url);
+    }
+
+    /// The prefixes `PORTCULLIS_INTROSPECTION_TOKEN_PREFIX` lists, replacing the code's.
+    pub(super) fn set_prefixes(&mut self, prefixes: Vec<String>) {
+        self.recognised.prefixes = prefixes;
+    }
+
     /// The introspector of this configuration, checked against the verifier's accepted
     /// `issuers` (`None`: any), with its `leeway` and the builder's `allow_http`.
     pub(super) fn introspector(
@@ -331,109 +339,12 @@ impl Introspection {
     }
 }
 
-/// Applies `PORTCULLIS_INTROSPECTION_URL`, `PORTCULLIS_INTROSPECTION_CLIENT_ID` and
-/// `PORTCULLIS_INTROSPECTION_CLIENT_SECRET` to `builder`. Introspection is on when the URL or the
-/// client id is set; without the URL, the endpoint comes from the issuer's discovery document.
-/// `PORTCULLIS_INTROSPECTION_MAX_CONCURRENT` and `PORTCULLIS_INTROSPECTION_TOKEN_PREFIX` tune it,
-/// whether it was turned on by these variables or in code; alone, they are an error (they would
-/// tune nothing).
-pub(super) fn apply_env(
-    mut builder: VerifierBuilder,
-    lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
-) -> Result<VerifierBuilder, ConfigError> {
-    let read = |var| env::read(lookup, var);
-    let url = read(env::INTROSPECTION_URL)?;
-    let id = read(env::INTROSPECTION_CLIENT_ID)?;
-    let secret = read(env::INTROSPECTION_CLIENT_SECRET)?;
-    let max_concurrent = read(env::INTROSPECTION_MAX_CONCURRENT)?
-        .map(|calls| {
-            let positive = "the value must be a positive integer";
-            match calls.parse::<usize>() {
-                Ok(0) => Err(EnvError::value(env::INTROSPECTION_MAX_CONCURRENT, positive)),
-                Ok(calls) => Ok(calls),
-                Err(error) => {
-                    Err(EnvError::parse(env::INTROSPECTION_MAX_CONCURRENT, positive, error))
-                }
-            }
-        })
-        .transpose()?;
-    let prefixes = read(env::INTROSPECTION_TOKEN_PREFIX)?
-        .map(|prefixes| {
-            let prefixes: Vec<String> = prefixes.split(',').map(|p| p.trim().to_owned()).collect();
-            if prefixes.iter().any(String::is_empty) {
-                return Err(EnvError::value(
-                    env::INTROSPECTION_TOKEN_PREFIX,
-                    "the comma-separated list holds an empty prefix",
-                ));
-            }
-            Ok(prefixes)
-        })
-        .transpose()?;
-    if url.is_none() && id.is_none() {
-        if secret.is_some() {
-            return Err(EnvError::value(
-                env::INTROSPECTION_CLIENT_SECRET,
-                "a client secret needs PORTCULLIS_INTROSPECTION_CLIENT_ID",
-            )
-            .into());
-        }
-        if builder.introspection.is_none() {
-            let tuning = [
-                (env::INTROSPECTION_MAX_CONCURRENT, max_concurrent.is_some()),
-                (env::INTROSPECTION_TOKEN_PREFIX, prefixes.is_some()),
-            ];
-            if let Some((var, _)) = tuning.into_iter().find(|(_, set)| *set) {
-                return Err(EnvError::value(
-                    var,
-                    "introspection is not configured: set PORTCULLIS_INTROSPECTION_URL \
-                     or PORTCULLIS_INTROSPECTION_CLIENT_ID too",
-                )
-                .into());
-            }
-            return Ok(builder);
-        }
-    }
-    let mut introspection = builder.introspection.take().unwrap_or_else(|| match &url {
-        Some(url) => Introspection::endpoint(url.clone()),
-        None => Introspection::discovered(),
-    });
-    if let Some(url) = url {
-        introspection.endpoint = Some(url);
-    }
-    match (id, secret) {
-        (Some(id), Some(secret)) => introspection = introspection.client_credentials(id, secret),
-        (Some(_), None) => {
-            return Err(EnvError::value(
-                env::INTROSPECTION_CLIENT_SECRET,
-                "PORTCULLIS_INTROSPECTION_CLIENT_ID needs a client secret",
-            )
-            .into());
-        }
-        (None, Some(_)) => {
-            return Err(EnvError::value(
-                env::INTROSPECTION_CLIENT_ID,
-                "a client secret needs a client id",
-            )
-            .into());
-        }
-        (None, None) => {}
-    }
-    if let Some(calls) = max_concurrent {
-        introspection = introspection.max_concurrent_calls(calls);
-    }
-    if let Some(prefixes) = prefixes {
-        // The environment's list replaces the code's, as every variable wins over the code.
-        introspection.recognised.prefixes = prefixes;
-    }
-    builder.introspection = Some(introspection);
-    Ok(builder)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keys::Key;
     use crate::verify::Verifier;
+    use crate::verify::config::VerifierBuilder;
     use std::ffi::OsString;
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {

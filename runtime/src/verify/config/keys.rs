@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::builder::{Discovery, Expect, VerifierBuilder};
 use super::env;
-use super::error::{ConfigError, EnvError, KeysError, from_var};
+use super::error::{ConfigError, EnvError, IssuerError, KeysError, from_var};
 use crate::keys::{Algorithm, Key, KeySet, KeySource};
-use crate::verify::issuers::TrustedIssuer;
+use crate::verify::issuers::{KeysByIssuer, TrustedIssuer};
 
 impl VerifierBuilder {
     /// Adds a verification key.
@@ -95,6 +95,77 @@ impl VerifierBuilder {
     pub fn key_refresh(mut self, refresh: crate::keys::KeyRefresh) -> Self {
         self.key_refresh = refresh;
         self
+    }
+
+    /// The keys by issuer and the accepted algorithms, after checking that every accepted
+    /// issuer has keys and that issuers with keys of their own stay identity domains of their
+    /// own.
+    pub(super) fn key_sources(&mut self) -> Result<(CheckedKeys, Vec<Algorithm>), ConfigError> {
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        let mut add_algorithms = |more: Vec<Algorithm>| {
+            for alg in more {
+                if !algorithms.contains(&alg) {
+                    algorithms.push(alg);
+                }
+            }
+        };
+        let mut own = Vec::new();
+        for trusted in std::mem::take(&mut self.trusted) {
+            let (source, source_algorithms) = self.trusted_source(trusted.clone())?;
+            add_algorithms(source_algorithms);
+            own.push((trusted.issuer, source));
+        }
+        // An issuer with keys of its own is verified with those only.
+        let shared_issuers = match std::mem::replace(&mut self.issuer, Expect::Unset) {
+            Expect::OneOf(issuers) => {
+                let shared: Vec<String> = issuers
+                    .into_iter()
+                    .filter(|issuer| own.iter().all(|(name, _)| name != issuer))
+                    .collect();
+                if shared.is_empty() { Expect::Unset } else { Expect::OneOf(shared) }
+            }
+            other => other,
+        };
+        let shared_keys = !self.keys.is_empty() || self.jwks_url.is_some();
+        let shared = match (&shared_issuers, own.is_empty(), shared_keys) {
+            (Expect::Unset, true, _) => return Err(IssuerError::IssuerNotConfigured.into()),
+            // Keys for no issuer: a mistake, not a way to accept more tokens.
+            (Expect::Unset, false, true) => {
+                return Err(KeysError::ConflictingKeySources.into());
+            }
+            (Expect::Unset, false, false) => None,
+            // Introspection alone: opaque tokens only, every JWT of these issuers refused.
+            #[cfg(feature = "introspection")]
+            (_, _, false) if self.introspection.is_some() => {
+                Some(KeySource::Fixed(Arc::new(KeySet::new())))
+            }
+            (_, _, false) => return Err(KeysError::NoKeys.into()),
+            (_, _, true) => {
+                let (source, source_algorithms) = self.shared_source()?;
+                add_algorithms(source_algorithms);
+                Some(source)
+            }
+        };
+        // Issuers with keys of their own are identity domains of their own: any issuer beside
+        // them, or identities merged across issuers, would let one domain's `sub` be another's.
+        if !own.is_empty() {
+            if matches!(shared_issuers, Expect::Any) {
+                return Err(IssuerError::AnyIssuerWithTrustedIssuers.into());
+            }
+            if self.identity_by_issuer == Some(false) {
+                return Err(IssuerError::IdentityMergedAcrossTrustedIssuers.into());
+            }
+        }
+        let issuers = match shared_issuers {
+            Expect::Any => None,
+            Expect::Unset => Some(own.iter().map(|(name, _)| name.clone()).collect()),
+            Expect::OneOf(mut issuers) => {
+                issuers.extend(own.iter().map(|(name, _)| name.clone()));
+                Some(issuers)
+            }
+        };
+        let by_issuer = KeysByIssuer { shared, own };
+        Ok((CheckedKeys { by_issuer, issuers }, algorithms))
     }
 
     /// `PORTCULLIS_ISSUER` alone (no JWKS URL, no keys in code): each issuer is discovered on
@@ -245,6 +316,12 @@ impl VerifierBuilder {
     }
 }
 
+/// The keys of a checked configuration, and the issuers accepted (`None`: any).
+pub(super) struct CheckedKeys {
+    pub(super) by_issuer: KeysByIssuer,
+    pub(super) issuers: Option<Vec<String>>,
+}
+
 /// The algorithms accepted with keys configured in code: those asked for, each of which some
 /// key must verify (the keys are restricted to them), or every algorithm of the keys.
 fn fixed_algorithms(
@@ -293,7 +370,6 @@ pub(crate) fn shown_url(url: &str) -> String {
 mod tests {
     use super::*;
     use crate::verify::Verifier;
-    use crate::verify::config::error::IssuerError;
     use std::ffi::OsString;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
