@@ -272,7 +272,8 @@ fn verifier(issuer: &TestIssuer, disclosure: Disclosure) -> Verifier {
         .realm(REALM)
         .disclosure(disclosure)
         .role_claims(["realm_access.roles", "cognito:groups", "resource_access.docs.roles"])
-        .allow_query_token(true)
+        .dangerous()
+        .allow_query_token()
         .build()
         .expect("verifier")
 }

@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
+use portcullis::config::{ResourceMetadata, SettingError};
 use portcullis::response::{Challenge, ChallengeError, ErrorCode};
 use portcullis::{
     ConfigError, Denial, Key, Roles, Verifier,
@@ -488,7 +489,11 @@ proptest! {
             .audience("a")
             .key(Key::hmac([7u8; 32]).unwrap())
             .build();
-        prop_assert!(matches!(built, Err(ConfigError::InvalidRealm(_))), "{:?}", built);
+        prop_assert!(
+            matches!(built, Err(ConfigError::Setting(SettingError::InvalidRealm(_)))),
+            "{:?}",
+            built
+        );
     }
 }
 
@@ -657,7 +662,7 @@ proptest! {
     ) {
         let mut builder = Verifier::builder();
         if let Some((resource, _)) = resource {
-            builder = builder.resource(resource);
+            builder = builder.resource_metadata(ResourceMetadata::new().resource(resource));
         }
         let verifier = builder
             .realm(realm.clone())

@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::routing::get;
 use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
+use portcullis::config::{Dpop, DpopError, ResourceMetadata};
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
     ConfigError, Verifier,
@@ -65,9 +66,7 @@ fn verifier(issuer: &TestIssuer, mode: DpopMode, store: impl ReplayStore) -> Ver
     issuer
         .verifier()
         .disclosure(Disclosure::Development)
-        .dpop(mode)
-        .dpop_origin(ORIGIN)
-        .dpop_replay_store(store)
+        .dpop(Dpop::new(mode).origin(ORIGIN).replay_store(store))
         .build()
         .unwrap()
 }
@@ -332,28 +331,28 @@ async fn an_unreachable_replay_store_is_503_never_an_accepted_proof() {
 #[test]
 fn dpop_needs_an_origin_and_remembers_proofs_in_memory_by_default() {
     let issuer = TestIssuer::new();
-    let on = || issuer.verifier().dpop(DpopMode::Allowed);
+    let on = |dpop: Dpop| issuer.verifier().dpop(dpop).build();
     // Without a store of one's own, the process's memory.
-    assert!(on().dpop_origin(ORIGIN).build().is_ok());
+    assert!(on(Dpop::allowed().origin(ORIGIN)).is_ok());
     assert!(matches!(
-        on().dpop_replay_store(Remembered::default()).build(),
-        Err(ConfigError::DpopNeedsOrigin)
+        on(Dpop::allowed().replay_store(Remembered::default())),
+        Err(ConfigError::Dpop(DpopError::NeedsOrigin))
     ));
     assert!(matches!(
-        on().dpop_replay_store(Remembered::default()).dpop_origin("https://a/?x").build(),
-        Err(ConfigError::InvalidDpopOrigin(_))
+        on(Dpop::allowed().replay_store(Remembered::default()).origin("https://a/?x")),
+        Err(ConfigError::Dpop(DpopError::InvalidOrigin(_)))
     ));
     assert!(matches!(
-        on().dpop_replay_store(Remembered::default())
-            .dpop_origin(ORIGIN)
-            .dpop_algorithms([portcullis::keys::Algorithm::HS256])
-            .build(),
-        Err(ConfigError::InvalidDpopAlgorithms)
+        on(Dpop::allowed()
+            .replay_store(Remembered::default())
+            .origin(ORIGIN)
+            .algorithms([portcullis::keys::Algorithm::HS256])),
+        Err(ConfigError::Dpop(DpopError::InvalidAlgorithms))
     ));
     let vars = [("PORTCULLIS_DPOP", "sometimes")];
     let from_env = portcullis::config::VerifierBuilder::new()
         .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()));
-    assert!(matches!(from_env, Err(ConfigError::Env { var: "PORTCULLIS_DPOP", .. })));
+    assert!(matches!(from_env, Err(ConfigError::Env(error)) if error.var() == "PORTCULLIS_DPOP"));
 }
 
 /// Without a store of one's own, proofs are remembered in the process's memory: a replay is
@@ -364,8 +363,7 @@ async fn the_default_store_refuses_a_replay() {
     let verifier = issuer
         .verifier()
         .disclosure(Disclosure::Development)
-        .dpop(DpopMode::Allowed)
-        .dpop_origin(ORIGIN)
+        .dpop(Dpop::allowed().origin(ORIGIN))
         .build()
         .unwrap();
     let router = router(verifier);
@@ -386,9 +384,7 @@ fn nonce_verifier(issuer: &TestIssuer, nonces: DpopNonces, disclosure: Disclosur
     issuer
         .verifier()
         .disclosure(disclosure)
-        .dpop(DpopMode::Required)
-        .dpop_origin(ORIGIN)
-        .dpop_nonces(nonces)
+        .dpop(Dpop::required().origin(ORIGIN).nonces(nonces))
         .build()
         .unwrap()
 }
@@ -550,11 +546,11 @@ async fn without_nonces_a_nonce_claim_is_ignored() {
 #[test]
 fn nonce_settings_are_checked_and_read_from_the_environment() {
     let issuer = TestIssuer::new();
-    let on = || issuer.verifier().dpop(DpopMode::Allowed).dpop_origin(ORIGIN);
+    let on = || Dpop::allowed().origin(ORIGIN);
     for lifetime in [Duration::ZERO, Duration::from_millis(999), Duration::from_secs(3_601)] {
         assert!(matches!(
-            on().dpop_nonces(DpopNonces::new().lifetime(lifetime)).build(),
-            Err(ConfigError::InvalidDpopNonceLifetime)
+            issuer.verifier().dpop(on().nonces(DpopNonces::new().lifetime(lifetime))).build(),
+            Err(ConfigError::Dpop(DpopError::InvalidNonceLifetime))
         ));
     }
     assert!(DpopNonces::with_key([0u8; 31]).is_err());
@@ -572,7 +568,10 @@ fn nonce_settings_are_checked_and_read_from_the_environment() {
     };
     assert!(from_env("TRUE").unwrap().build().unwrap().dpop_nonce().is_some());
     assert!(from_env("false").unwrap().build().unwrap().dpop_nonce().is_none());
-    assert!(matches!(from_env("yes"), Err(ConfigError::Env { var: "PORTCULLIS_DPOP_NONCE", .. })));
+    assert!(matches!(
+        from_env("yes"),
+        Err(ConfigError::Env(error)) if error.var() == "PORTCULLIS_DPOP_NONCE"
+    ));
 }
 
 /// The origin a proof's `htu` is compared with comes from the resource identifier's origin: an
@@ -584,8 +583,8 @@ async fn the_resource_identifier_gives_its_origin_to_dpop() {
     let verifier = issuer
         .verifier()
         .disclosure(Disclosure::Development)
-        .dpop(DpopMode::Allowed)
-        .resource("https://api.example/v1")
+        .dpop(Dpop::allowed())
+        .resource_metadata(ResourceMetadata::new().resource("https://api.example/v1"))
         .build()
         .unwrap();
     let router = router(verifier);
@@ -625,12 +624,11 @@ const PATHS: [&str; 3] = ["/me", "/guard/me", "/layer/me"];
 
 /// A Development-mode verifier in `mode` (with the test origin unless DPoP is off).
 fn verifier_in(issuer: &TestIssuer, mode: DpopMode) -> Verifier {
-    let builder = issuer.verifier().disclosure(Disclosure::Development).dpop(mode);
-    let builder = match mode {
-        DpopMode::Off => builder,
-        _ => builder.dpop_origin(ORIGIN).dpop_replay_store(Remembered::default()),
+    let dpop = match mode {
+        DpopMode::Off => Dpop::new(mode),
+        _ => Dpop::new(mode).origin(ORIGIN).replay_store(Remembered::default()),
     };
-    builder.build().unwrap()
+    issuer.verifier().disclosure(Disclosure::Development).dpop(dpop).build().unwrap()
 }
 
 /// Every `cnf` that is not exactly a string `jkt`: RFC 8705's certificate thumbprint, a key, a
@@ -927,9 +925,7 @@ async fn introspection_answers_bind_their_tokens() {
             .audience(TEST_AUDIENCE)
             .disclosure(Disclosure::Development)
             .introspection(Introspection::endpoint(url))
-            .dpop(DpopMode::Allowed)
-            .dpop_origin(ORIGIN)
-            .dpop_replay_store(Remembered::default())
+            .dpop(Dpop::allowed().origin(ORIGIN).replay_store(Remembered::default()))
             .build()
             .unwrap()
     };
@@ -1123,7 +1119,7 @@ async fn instances_share_the_nonce_key_from_the_environment() {
     {
         let error = from_env(value, nonce).unwrap_err();
         assert!(
-            matches!(error, ConfigError::Env { var: "PORTCULLIS_DPOP_NONCE_KEY", .. }),
+            matches!(&error, ConfigError::Env(env) if env.var() == "PORTCULLIS_DPOP_NONCE_KEY"),
             "{error:?}"
         );
         let shown = format!("{error} {error:?}");

@@ -909,7 +909,7 @@ async fn hostile_tokens_sent_twice_are_an_invalid_request() {
     const SEVERAL_TRANSPORTS: &str = "The request carries more than one access token";
     const INVALID_REQUEST: &str = r#"Bearer realm="api", error="invalid_request""#;
     let signer = RawSigner::new();
-    let builder = signer.builder().allow_query_token(true);
+    let builder = signer.builder().dangerous().allow_query_token();
     let claims = RawSigner::claims("");
     let none = craft_token(&json!({"alg": "none"}), &serde_json::from_str(&claims).unwrap(), "");
     let huge_kid =

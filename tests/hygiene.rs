@@ -708,7 +708,7 @@ async fn no_error_path_leaks_anything_in_either_mode() {
     for mode in [Disclosure::Production, Disclosure::Development] {
         let base = issuer.verifier().realm(REALM).disclosure(mode);
         let plain = application(base.clone().build().unwrap());
-        let with_query = application(base.allow_query_token(true).build().unwrap());
+        let with_query = application(base.dangerous().allow_query_token().build().unwrap());
         for case in &cases {
             let app = if case.query_app { with_query.clone() } else { plain.clone() };
             let reply = send(app, (case.request)()).await;

@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use jsonwebtoken::EncodingKey;
+use portcullis::config::IssuerError;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
     ConfigError, Key, Preset, Verifier,
@@ -383,27 +384,31 @@ async fn with_several_issuers_the_owner_is_the_pair_of_issuer_and_subject() {
 }
 
 /// Issuers with keys of their own are identity domains of their own: accepting any issuer beside
-/// them, or merging identities across issuers (`identity_by_issuer(false)`, which
+/// them, or merging identities across issuers (`.dangerous().identity_by_subject_only()`, which
 /// `Preset::google()` sets for Google's two spellings), would let a token of another issuer take
 /// a trusted issuer's caller's identity. Both are configuration errors.
 #[test]
 fn trusted_issuers_keep_their_identities_apart() {
     let a = TestIssuer::eddsa().with_issuer(ISSUER_A).with_kid(Some("a-key"));
     let any = Verifier::builder()
+        .dangerous()
         .any_issuer()
         .key(TestIssuer::eddsa().verification_key())
         .trusted_issuer(TrustedIssuer::new(ISSUER_A).key(a.verification_key()))
         .audience(TEST_AUDIENCE)
         .build()
         .unwrap_err();
-    assert!(matches!(any, ConfigError::AnyIssuerWithTrustedIssuers), "{any}");
+    assert!(matches!(any, ConfigError::Issuers(IssuerError::AnyIssuerWithTrustedIssuers)), "{any}");
     let merged = Verifier::builder()
         .preset(Preset::google())
         .trusted_issuer(TrustedIssuer::new(ISSUER_A).key(a.verification_key()))
         .audience(TEST_AUDIENCE)
         .build()
         .unwrap_err();
-    assert!(matches!(merged, ConfigError::IdentityMergedAcrossTrustedIssuers), "{merged}");
+    assert!(
+        matches!(merged, ConfigError::Issuers(IssuerError::IdentityMergedAcrossTrustedIssuers)),
+        "{merged}"
+    );
     // Google's preset alone still accepts its two spellings as one identity.
     assert!(Verifier::builder().preset(Preset::google()).audience(TEST_AUDIENCE).build().is_ok());
 }

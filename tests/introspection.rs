@@ -24,6 +24,7 @@ use base64::Engine as _;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
+use portcullis::config::IntrospectionError;
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
     ConfigError, Principal, Verifier,
@@ -403,11 +404,15 @@ async fn with_several_issuers_the_endpoint_answers_for_its_own() {
             .build()
     };
     let err = builder(introspection(&server.url("/introspect"))).unwrap_err();
-    assert!(matches!(err, ConfigError::IntrospectionNeedsIssuer), "{err}");
+    assert!(matches!(err, ConfigError::Introspection(IntrospectionError::NeedsIssuer)), "{err}");
     let err =
         builder(introspection(&server.url("/introspect")).issuer("https://c.example")).unwrap_err();
     assert!(
-        matches!(err, ConfigError::IntrospectionIssuerNotAccepted(ref i) if i == "https://c.example"),
+        matches!(
+            err,
+            ConfigError::Introspection(IntrospectionError::IssuerNotAccepted(ref i))
+                if i == "https://c.example"
+        ),
         "{err}"
     );
 

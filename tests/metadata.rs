@@ -8,8 +8,9 @@ use axum::body::Body;
 use axum::routing::get;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
+use portcullis::config::{Dpop, DpopError, ResourceError, ResourceMetadata};
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
-use portcullis::{ConfigError, Verifier, config::VerifierBuilder, dpop::DpopMode};
+use portcullis::{ConfigError, Verifier, config::VerifierBuilder};
 use portcullis_tests::{Reply, bearer, get_request, me, send, with_authorization};
 use serde_json::{Value, json};
 
@@ -53,8 +54,11 @@ async fn a_resource_without_a_path_serves_its_document_at_the_well_known_root() 
     let issuer = TestIssuer::new();
     let verifier = issuer
         .verifier()
-        .resource("https://api.example")
-        .scopes_supported(["docs:read", "docs:write"])
+        .resource_metadata(
+            ResourceMetadata::new()
+                .resource("https://api.example")
+                .scopes_supported(["docs:read", "docs:write"]),
+        )
         .build()
         .unwrap();
     let url = "https://api.example/.well-known/oauth-protected-resource";
@@ -80,9 +84,12 @@ async fn a_resource_with_a_path_serves_its_document_at_the_derived_path() {
     for resource in ["https://api.example/v2/documents", "https://api.example/v2/documents/"] {
         let verifier = issuer
             .verifier()
-            .resource(resource)
-            .resource_name("Documents")
-            .resource_documentation("https://api.example/docs")
+            .resource_metadata(
+                ResourceMetadata::new()
+                    .resource(resource)
+                    .name("Documents")
+                    .documentation("https://api.example/docs"),
+            )
             .build()
             .unwrap();
         let path = "/.well-known/oauth-protected-resource/v2/documents";
@@ -110,14 +117,18 @@ async fn a_resource_with_a_path_serves_its_document_at_the_derived_path() {
 #[tokio::test]
 async fn dpop_query_tokens_and_several_or_any_issuers_show_in_the_document() {
     let issuer = TestIssuer::new();
-    let dpop = issuer
-        .verifier()
-        .resource("https://api.example")
-        .dpop(DpopMode::Required)
-        .dpop_algorithms([portcullis::keys::Algorithm::ES256, portcullis::keys::Algorithm::EdDSA])
-        .allow_query_token(true)
-        .build()
-        .unwrap();
+    let dpop =
+        issuer
+            .verifier()
+            .resource_metadata(ResourceMetadata::new().resource("https://api.example"))
+            .dpop(Dpop::required().algorithms([
+                portcullis::keys::Algorithm::ES256,
+                portcullis::keys::Algorithm::EdDSA,
+            ]))
+            .dangerous()
+            .allow_query_token()
+            .build()
+            .unwrap();
     assert_eq!(
         document(&dpop, WELL_KNOWN).await,
         json!({
@@ -128,8 +139,12 @@ async fn dpop_query_tokens_and_several_or_any_issuers_show_in_the_document() {
             "dpop_bound_access_tokens_required": true,
         })
     );
-    let allowed =
-        issuer.verifier().resource("https://api.example").dpop(DpopMode::Allowed).build().unwrap();
+    let allowed = issuer
+        .verifier()
+        .resource_metadata(ResourceMetadata::new().resource("https://api.example"))
+        .dpop(Dpop::allowed())
+        .build()
+        .unwrap();
     let body = document(&allowed, WELL_KNOWN).await;
     assert_eq!(body["dpop_bound_access_tokens_required"], false);
     assert_eq!(
@@ -139,16 +154,17 @@ async fn dpop_query_tokens_and_several_or_any_issuers_show_in_the_document() {
     let two = issuer
         .verifier()
         .issuer("https://second.example")
-        .resource("https://api.example")
+        .resource_metadata(ResourceMetadata::new().resource("https://api.example"))
         .build()
         .unwrap();
     let body = document(&two, WELL_KNOWN).await;
     assert_eq!(body["authorization_servers"], json!([TEST_ISSUER, "https://second.example"]));
     let any = VerifierBuilder::new()
+        .dangerous()
         .any_issuer()
         .audience(TEST_AUDIENCE)
         .key(issuer.verification_key())
-        .resource("https://api.example")
+        .resource_metadata(ResourceMetadata::new().resource("https://api.example"))
         .build()
         .unwrap();
     let body = document(&any, WELL_KNOWN).await;
@@ -158,7 +174,11 @@ async fn dpop_query_tokens_and_several_or_any_issuers_show_in_the_document() {
 #[tokio::test]
 async fn every_401_and_403_challenge_names_the_document() {
     let issuer = TestIssuer::new();
-    let verifier = issuer.verifier().realm("documents").resource("https://api.example").build();
+    let verifier = issuer
+        .verifier()
+        .realm("documents")
+        .resource_metadata(resource("https://api.example"))
+        .build();
     let app = router(verifier.unwrap());
     let meta = r#"resource_metadata="https://api.example/.well-known/oauth-protected-resource""#;
 
@@ -211,8 +231,8 @@ async fn dpop_challenges_name_the_document_too() {
     // DPoP allowed: a request without credentials gets both challenges, each naming it.
     let allowed = issuer
         .verifier()
-        .resource("https://api.example/api")
-        .dpop(DpopMode::Allowed)
+        .resource_metadata(ResourceMetadata::new().resource("https://api.example/api"))
+        .dpop(Dpop::allowed())
         .build()
         .unwrap();
     let none = send(router(allowed.clone()), get_request("/me")).await;
@@ -235,8 +255,8 @@ async fn dpop_challenges_name_the_document_too() {
     // DPoP required: a bearer token gets the DPoP challenge, naming it.
     let required = issuer
         .verifier()
-        .resource("https://api.example/api")
-        .dpop(DpopMode::Required)
+        .resource_metadata(ResourceMetadata::new().resource("https://api.example/api"))
+        .dpop(Dpop::required())
         .build()
         .unwrap();
     let as_bearer = send(router(required), bearer("/me", &token)).await;
@@ -252,8 +272,10 @@ async fn without_a_resource_nothing_changes() {
     let issuer = TestIssuer::new();
     // DPoP's own origin is no resource identifier: no document, no parameter.
     for builder in [
-        issuer.verifier().scopes_supported(["docs:read"]).resource_name("Documents"),
-        issuer.verifier().dpop(DpopMode::Allowed).dpop_origin("https://api.example"),
+        issuer.verifier().resource_metadata(
+            ResourceMetadata::new().scopes_supported(["docs:read"]).name("Documents"),
+        ),
+        issuer.verifier().dpop(Dpop::allowed().origin("https://api.example")),
     ] {
         let verifier = builder.build().unwrap();
         assert_eq!(verifier.resource_metadata_url(), None);
@@ -276,14 +298,18 @@ async fn without_a_resource_nothing_changes() {
 fn the_resource_is_dpop_origin_unless_one_is_set() {
     let issuer = TestIssuer::new();
     // DPoP on, the resource only: it is the origin.
-    assert!(
-        issuer.verifier().dpop(DpopMode::Allowed).resource("https://api.example").build().is_ok()
-    );
+    let resource = ResourceMetadata::new().resource("https://api.example");
+    assert!(issuer.verifier().dpop(Dpop::allowed()).resource_metadata(resource).build().is_ok());
     // Neither: the origin is missing.
     assert!(matches!(
-        issuer.verifier().dpop(DpopMode::Allowed).build(),
-        Err(ConfigError::DpopNeedsOrigin)
+        issuer.verifier().dpop(Dpop::allowed()).build(),
+        Err(ConfigError::Dpop(DpopError::NeedsOrigin))
     ));
+}
+
+/// The metadata of the resource identifier `url`.
+fn resource(url: &str) -> ResourceMetadata {
+    ResourceMetadata::new().resource(url)
 }
 
 #[test]
@@ -298,17 +324,21 @@ fn unusable_settings_are_configuration_errors() {
         "https://user@api.example",
         "https://api.example/a b",
     ] {
-        let error = issuer.verifier().resource(url).build().unwrap_err();
+        let error = issuer.verifier().resource_metadata(resource(url)).build().unwrap_err();
         assert!(
-            matches!(&error, ConfigError::InvalidResource { var: None, url: shown, .. } if shown == url),
+            matches!(
+                &error,
+                ConfigError::Resource(ResourceError::InvalidResource { url: shown, .. }) if shown == url
+            ),
             "{url}: {error}"
         );
     }
     // http to loopback, or with allow_http.
     for url in ["http://127.0.0.1:3000", "http://localhost:8080/api", "http://[::1]"] {
-        assert!(issuer.verifier().resource(url).build().is_ok(), "{url}");
+        assert!(issuer.verifier().resource_metadata(resource(url)).build().is_ok(), "{url}");
     }
-    assert!(issuer.verifier().resource("http://api.example").allow_http(true).build().is_ok());
+    let http = issuer.verifier().resource_metadata(resource("http://api.example"));
+    assert!(http.dangerous().allow_http().build().is_ok());
     // From the environment, the error names the variable.
     let vars = [("PORTCULLIS_RESOURCE", "http://api.example")];
     let error = issuer
@@ -318,7 +348,7 @@ fn unusable_settings_are_configuration_errors() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(error, ConfigError::InvalidResource { var: Some("PORTCULLIS_RESOURCE"), .. }),
+        matches!(&error, ConfigError::Env(env) if env.var() == "PORTCULLIS_RESOURCE"),
         "{error}"
     );
     assert!(error.to_string().starts_with("PORTCULLIS_RESOURCE: "), "{error}");
@@ -337,18 +367,24 @@ fn unusable_settings_are_configuration_errors() {
     // Scopes and the documentation URL are checked.
     let error = issuer
         .verifier()
-        .resource("https://api.example")
-        .scopes_supported(["docs:read", "two words"])
+        .resource_metadata(
+            resource("https://api.example").scopes_supported(["docs:read", "two words"]),
+        )
         .build()
         .unwrap_err();
-    assert!(matches!(error, ConfigError::InvalidSupportedScope(scope) if scope == "two words"));
+    assert!(matches!(
+        error,
+        ConfigError::Resource(ResourceError::InvalidSupportedScope(scope)) if scope == "two words"
+    ));
     for doc in ["docs", "mailto:a@b", "https://a b"] {
         let error = issuer
             .verifier()
-            .resource("https://api.example")
-            .resource_documentation(doc)
+            .resource_metadata(resource("https://api.example").documentation(doc))
             .build()
             .unwrap_err();
-        assert!(matches!(error, ConfigError::InvalidResourceDocumentation(_)), "{doc}: {error}");
+        assert!(
+            matches!(error, ConfigError::Resource(ResourceError::InvalidDocumentation(_))),
+            "{doc}: {error}"
+        );
     }
 }

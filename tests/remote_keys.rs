@@ -27,6 +27,7 @@ use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, U
 use http::{HeaderMap, HeaderName, StatusCode};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use portcullis::config::{EnvProblem, IssuerError, KeysError};
 use portcullis::testing::{TEST_AUDIENCE, TEST_ISSUER, TestIssuer};
 use portcullis::{
     ConfigError, Verifier,
@@ -1414,7 +1415,10 @@ async fn a_symmetric_key_in_a_remote_set_is_skipped() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(err, ConfigError::AlgorithmWithoutKey(portcullis::keys::Algorithm::HS256)),
+        matches!(
+            err,
+            ConfigError::Keys(KeysError::AlgorithmWithoutKey(portcullis::keys::Algorithm::HS256))
+        ),
         "{err}"
     );
     assert_eq!(idp.hits("/jwks"), 1);
@@ -1509,7 +1513,8 @@ async fn from_env_with_a_jwks_url() {
         .unwrap()
         .build()
         .unwrap_err();
-    assert!(matches!(err, ConfigError::InvalidKeyUrl { .. }), "{err}");
+    assert!(matches!(&err, ConfigError::Env(env) if env.var() == "PORTCULLIS_JWKS_URL"), "{err}");
+    assert!(err.to_string().starts_with("PORTCULLIS_JWKS_URL: cannot fetch keys from"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1687,10 +1692,14 @@ async fn a_discovered_issuer_that_differs_is_a_start_up_error_with_both_spelling
     let configured = format!("{spelt}/");
     let verifier = from_env(vec![("PORTCULLIS_ISSUER", configured.clone())]).unwrap();
     let err = verifier.check_issuers().await.unwrap_err();
-    let ConfigError::IssuerMismatch { var, configured: c, discovered: d, hint } = &err else {
+    let ConfigError::Env(env) = &err else { panic!("{err}") };
+    let EnvProblem::Setting(setting) = env.problem() else { panic!("{err}") };
+    let ConfigError::Issuers(IssuerError::IssuerMismatch { configured: c, discovered: d, hint }) =
+        &**setting
+    else {
         panic!("{err}");
     };
-    assert_eq!((*var, c.as_str(), d.as_str()), (Some("PORTCULLIS_ISSUER"), &*configured, &*spelt));
+    assert_eq!((env.var(), c.as_str(), d.as_str()), ("PORTCULLIS_ISSUER", &*configured, &*spelt));
     assert_eq!(*hint, Some("they differ only by a trailing slash"));
     assert_eq!(
         err.to_string(),
@@ -1790,7 +1799,7 @@ async fn plain_http_to_another_host_is_an_opt_in_logged_at_start() {
         vec![("PORTCULLIS_ISSUER", TEST_ISSUER.to_owned()), ("PORTCULLIS_JWKS_URL", url.clone())]
     };
     let err = from_env(vars()).unwrap_err();
-    assert!(matches!(err, ConfigError::InvalidKeyUrl { var: Some("PORTCULLIS_JWKS_URL"), .. }));
+    assert!(matches!(&err, ConfigError::Env(env) if env.var() == "PORTCULLIS_JWKS_URL"));
     let message = err.to_string();
     assert!(message.starts_with("PORTCULLIS_JWKS_URL: cannot fetch keys from"), "{message}");
     assert!(message.contains("PORTCULLIS_ALLOW_HTTP"), "{message}");
@@ -1855,7 +1864,7 @@ async fn any_issuer_from_the_environment_with_a_jwks_url() {
     assert!(err.to_string().starts_with("PORTCULLIS_ISSUER: "), "{err}");
     // A JWKS URL without any issuer names both ways out.
     let err = from_env(vec![("PORTCULLIS_JWKS_URL", idp.url("/jwks"))]).unwrap_err();
-    assert!(matches!(err, ConfigError::IssuerNotConfigured), "{err}");
+    assert!(matches!(err, ConfigError::Issuers(IssuerError::IssuerNotConfigured)), "{err}");
     assert!(err.to_string().contains("PORTCULLIS_ISSUER=*"), "{err}");
 }
 

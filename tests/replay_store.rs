@@ -15,10 +15,11 @@ use axum::body::Body;
 use axum::routing::get;
 use http::header::{AUTHORIZATION, RETRY_AFTER};
 use http::{Request, StatusCode};
+use portcullis::config::Dpop;
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
     Verifier,
-    dpop::{DpopMode, MemoryReplayStore, RedisReplayStore, ReplayStore, ReplayStoreError},
+    dpop::{MemoryReplayStore, RedisReplayStore, ReplayStore, ReplayStoreError},
     response::Disclosure,
 };
 use portcullis_tests::{assert_denied, assert_me, me, send};
@@ -263,8 +264,9 @@ async fn a_proof_replayed_against_another_instance_is_refused() {
     use axum::routing::get;
     use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
     use http::{Request, StatusCode};
+    use portcullis::config::Dpop;
+    use portcullis::response::DpopProofReason;
     use portcullis::testing::{DpopKey, TestIssuer};
-    use portcullis::{dpop::DpopMode, response::DpopProofReason};
     use portcullis_tests::{me, send};
 
     const ORIGIN: &str = "https://api.example";
@@ -277,9 +279,7 @@ async fn a_proof_replayed_against_another_instance_is_refused() {
         let store = RedisReplayStore::connect(&server.url()).await.unwrap();
         let verifier = issuer
             .verifier()
-            .dpop(DpopMode::Allowed)
-            .dpop_origin(ORIGIN)
-            .dpop_replay_store(store)
+            .dpop(Dpop::allowed().origin(ORIGIN).replay_store(store))
             .build()
             .unwrap();
         instances.push(Router::new().route("/me", get(me)).with_state(verifier));
@@ -386,9 +386,7 @@ fn dpop_router(issuer: &TestIssuer, store: impl ReplayStore) -> Router {
     let verifier: Verifier = issuer
         .verifier()
         .disclosure(Disclosure::Development)
-        .dpop(DpopMode::Required)
-        .dpop_origin("https://api.example")
-        .dpop_replay_store(store)
+        .dpop(Dpop::required().origin("https://api.example").replay_store(store))
         .build()
         .unwrap();
     Router::new().route("/me", get(me)).with_state(verifier)

@@ -115,7 +115,7 @@ async fn a_cached_signature_does_not_carry_another_payload() {
 #[tokio::test]
 async fn the_query_transport_shares_the_cache_byte_for_byte() {
     let issuer = TestIssuer::new();
-    let verifier = development(issuer.verifier().allow_query_token(true));
+    let verifier = development(issuer.verifier().dangerous().allow_query_token());
     let token = issuer.token("alice").sign();
     assert_me(&send(app(verifier.clone()), bearer("/me", &token)).await, "alice");
     let query = |suffix: &str| get_request(&format!("/me?access_token={token}{suffix}"));

@@ -34,7 +34,7 @@ fn verifiers() -> &'static Verifiers {
             .key(Key::hmac([7u8; 32]).unwrap().with_kid("k"));
         Verifiers {
             header_only: builder.clone().build().unwrap(),
-            with_query: builder.allow_query_token(true).build().unwrap(),
+            with_query: builder.dangerous().allow_query_token().build().unwrap(),
         }
     })
 }

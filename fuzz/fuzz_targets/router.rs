@@ -124,7 +124,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let issuer = TestIssuer::new();
-        let verifier = issuer.verifier().realm("fuzz").allow_query_token(true).build().unwrap();
+        let verifier = issuer.verifier().realm("fuzz").dangerous().allow_query_token().build().unwrap();
         let app = Router::new()
             .route("/me", get(me))
             .route("/docs", post(create))

@@ -35,11 +35,12 @@ use std::time::Duration;
 use axum::response::IntoResponse as _;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::request::Parts;
+use portcullis::config::Dpop;
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{
     Principal, Verifier,
     authorization::{ClaimCheck, PolicyRefusal, RoleRequirement, ScopeRule},
-    dpop::{DpopMode, ReplayStore, ReplayStoreError},
+    dpop::{ReplayStore, ReplayStoreError},
     response::{DenialKind, InvalidRequestReason, InvalidTokenReason, NotFoundReason},
 };
 
@@ -453,10 +454,9 @@ fn dpop(c: &mut Criterion) {
     let bearer = issuer.token("alice").scopes(scopes).sign();
     let bound = issuer.token("alice").scopes(scopes).bound_to(&key).sign();
     let build = |no_op_store: bool| {
-        let builder = issuer.verifier().dpop(DpopMode::Allowed).dpop_origin(DPOP_ORIGIN);
-        if no_op_store { builder.dpop_replay_store(AlwaysNew) } else { builder }
-            .build()
-            .unwrap_or_else(|error| panic!("{error}"))
+        let dpop = Dpop::allowed().origin(DPOP_ORIGIN);
+        let dpop = if no_op_store { dpop.replay_store(AlwaysNew) } else { dpop };
+        issuer.verifier().dpop(dpop).build().unwrap_or_else(|error| panic!("{error}"))
     };
     let no_op = build(true);
     // The default store: the process's `MemoryReplayStore`.

@@ -34,13 +34,15 @@
 
 // A library never writes to the application's terminal: it logs with `tracing`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+// docs.rs (and `.ci/run`'s docs step) label each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
 mod access;
 pub mod dpop;
 pub mod extract;
 mod guard;
-#[cfg(feature = "remote")]
+#[cfg(feature = "introspection")]
 mod introspect;
 pub mod keys;
 mod ownership;
@@ -58,8 +60,10 @@ mod expiring;
 mod mint;
 mod numeric_date;
 #[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
 pub mod openapi;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 // What an application touches in its first hour; everything else is in the modules below.
@@ -72,11 +76,17 @@ pub use role::Roles;
 pub use scope::Scopes;
 pub use verify::{ConfigError, Preset, Verifier};
 
-/// Configuring a [`Verifier`]: the builder and the values it takes.
+/// Configuring a [`Verifier`]: the [`VerifierBuilder`](config::VerifierBuilder), the values it
+/// takes ([`Dpop`](config::Dpop), [`ResourceMetadata`](config::ResourceMetadata),
+/// [`TrustedIssuer`](config::TrustedIssuer), [`TokenCache`](config::TokenCache), …), the settings
+/// that weaken verification behind [`dangerous`](config::VerifierBuilder::dangerous), the
+/// environment variables ([`env`](config::env)), and the categories of [`ConfigError`].
 pub mod config {
-    pub use crate::verify::{
-        DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM, MAX_LEEWAY, ScopeClaim, TokenCache,
-        TokenProfile, TrustedIssuer, UnknownTokenProfile, VerifierBuilder, env,
+    pub use crate::verify::config::{
+        DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM, Dangerous, Dpop, DpopError, EnvError,
+        EnvProblem, IntrospectionError, IssuerError, KeysError, MAX_LEEWAY, ResourceError,
+        ResourceMetadata, ScopeClaim, SettingError, TokenCache, TokenProfile, TrustedIssuer,
+        UnknownTokenProfile, VerifierBuilder, env,
     };
 }
 
@@ -106,9 +116,11 @@ pub mod response {
 }
 
 /// Opaque tokens, asked of the authorization server (RFC 7662 token introspection).
-#[cfg(feature = "remote")]
+#[cfg(feature = "introspection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
 pub mod introspection {
-    pub use crate::introspect::{ClientAuthMethod, Introspection};
+    pub use crate::introspect::ClientAuthMethod;
+    pub use crate::verify::config::Introspection;
 }
 
 /// Tower layers for a whole router: the router-wide guard and the access log.

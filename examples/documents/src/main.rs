@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use documents::{AppState, DEFAULT_ROLES_CLAIM, DocumentInput, Role, Scope, Store};
+use portcullis::config::ResourceMetadata;
 use portcullis::development::{DEVELOPMENT_LIFETIME, DevelopmentIssuer};
 use portcullis::{
     ConfigError, Verifier,
@@ -176,7 +177,7 @@ fn configured() -> Result<VerifierBuilder, ConfigError> {
     VerifierBuilder::new()
         .realm(REALM)
         .role_claims([DEFAULT_ROLES_CLAIM])
-        .scopes_supported(Scope::ALL)
+        .resource_metadata(ResourceMetadata::new().scopes_supported(Scope::ALL))
         .with_env(|name| std::env::var_os(name))
 }
 
@@ -191,8 +192,7 @@ fn development_verifier(
         .verifier()
         .realm(REALM)
         .role_claims([DEFAULT_ROLES_CLAIM])
-        .scopes_supported(Scope::ALL)
-        .resource(resource)
+        .resource_metadata(ResourceMetadata::new().scopes_supported(Scope::ALL).resource(resource))
         .disclosure(Disclosure::Development)
         .build()
 }

@@ -16,6 +16,7 @@ use documents::{
 };
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use portcullis::config::ResourceMetadata;
 use portcullis::response::Disclosure;
 use portcullis::testing::TestIssuer;
 use serde_json::{Value, json};
@@ -101,7 +102,7 @@ fn api_with_env(disclosure: Disclosure, vars: &[(&str, &str)]) -> Api {
         .realm("documents")
         .disclosure(disclosure)
         .role_claims([DEFAULT_ROLES_CLAIM])
-        .scopes_supported(Scope::ALL)
+        .resource_metadata(ResourceMetadata::new().scopes_supported(Scope::ALL))
         .with_env(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
         .expect("settings")
         .build()

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use mcp::{ADMIN_SCOPE, MCP_PATH, REALM, SCOPES, TOOLS_SCOPE};
+use portcullis::config::ResourceMetadata;
 use portcullis::development::{DEVELOPMENT_LIFETIME, DevelopmentIssuer};
 use portcullis::{
     config::{VerifierBuilder, env},
@@ -81,9 +82,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let verifier = issuer
             .verifier()
             .realm(REALM)
-            .resource(&resource)
-            .audience_is_resource()
-            .scopes_supported(SCOPES)
+            .resource_metadata(metadata().resource(&resource))
             .disclosure(Disclosure::Development)
             .build()?;
         (verifier, Some(issuer))
@@ -94,8 +93,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         // unless PORTCULLIS_AUDIENCE is exactly that URL.
         let verifier = VerifierBuilder::new()
             .realm(REALM)
-            .scopes_supported(SCOPES)
-            .audience_is_resource()
+            .resource_metadata(metadata())
             .with_env(|name| std::env::var_os(name))
             .and_then(VerifierBuilder::build)
             .map_err(|error| format!("configuration: {error}"))?;
@@ -129,6 +127,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The metadata of this MCP server: its tools' scopes, and the MCP authorization specification's
+/// audience rule (only tokens issued for this server's URL).
+fn metadata() -> ResourceMetadata {
+    ResourceMetadata::new().scopes_supported(SCOPES).audience_is_resource()
 }
 
 /// Refuses a `PORTCULLIS_*` or `MCP_*` variable that is none of the known ones: a typo would

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp::{ADMIN_SCOPE, DEFAULT_MAX_SESSIONS_PER_OWNER, OwnedSessions, REALM, SCOPES, TOOLS_SCOPE};
+use portcullis::config::ResourceMetadata;
 use portcullis::testing::TestIssuer;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
 use rmcp::service::RunningService;
@@ -52,9 +53,12 @@ impl Server {
         let verifier = issuer
             .verifier()
             .realm(REALM)
-            .resource(&resource)
-            .audience_is_resource()
-            .scopes_supported(SCOPES)
+            .resource_metadata(
+                ResourceMetadata::new()
+                    .resource(&resource)
+                    .audience_is_resource()
+                    .scopes_supported(SCOPES),
+            )
             .build()
             .unwrap();
         assert_eq!(verifier.resource_metadata_url(), Some(metadata.as_str()));

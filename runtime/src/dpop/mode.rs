@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 /// How a verifier treats DPoP (RFC 9449), set with
-/// [`VerifierBuilder::dpop`](crate::config::VerifierBuilder::dpop) or `PORTCULLIS_DPOP`.
+/// [`Dpop`](crate::config::Dpop) or `PORTCULLIS_DPOP`.
 ///
 /// In every mode, `Off` included, a token with a `cnf` claim is refused with 401 `invalid_token`
 /// unless its `cnf` is exactly a `jkt` that the request's DPoP proof proves: a bound token is

@@ -24,7 +24,7 @@ const CONTEXT: &[u8] = b"portcullis dpop nonce\0";
 const MIN_KEY_LEN: usize = 32;
 
 /// Server-provided DPoP nonces (RFC 9449 §9), switched on with
-/// [`VerifierBuilder::dpop_nonces`](crate::config::VerifierBuilder::dpop_nonces) or
+/// [`Dpop::nonces`](crate::config::Dpop::nonces) or
 /// `PORTCULLIS_DPOP_NONCE=true`: a proof must then carry, in its `nonce` claim, a nonce this
 /// server issued recently; one without is refused with 401 `use_dpop_nonce` and a fresh nonce in
 /// the `DPoP-Nonce` header.

@@ -51,6 +51,7 @@ const MAX_TTL_MILLIS: u64 = 100 * 365 * 86_400 * 1000;
 /// # }
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisReplayStore {
     connection: ConnectionManager,
     prefix: String,
@@ -63,6 +64,7 @@ pub struct RedisReplayStore {
 
 /// How a [`RedisReplayStore`] is set up, from [`RedisReplayStore::builder`].
 #[derive(Debug, Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisReplayStoreBuilder {
     prefix: String,
     timeout: Duration,

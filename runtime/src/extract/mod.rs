@@ -72,4 +72,5 @@ pub use path::Path;
 pub use query::Query;
 pub use rejection::Rejection;
 #[cfg(feature = "garde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "garde")))]
 pub use valid::Valid;

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use reqwest::Url;
 use serde_json::{Map, Value};
 
-use super::{ClientAuthMethod, Introspection, Secret};
+use super::{ClientAuthMethod, Secret, Setup};
 use crate::keys::{discovered_url, is_clear_text_to_network, secure_url};
 
 /// What the endpoint said about a token.
@@ -23,8 +23,8 @@ pub(crate) enum Answer {
 }
 
 /// Where the endpoint is.
-#[derive(Debug)]
-pub(super) enum Endpoint {
+#[derive(Debug, Clone)]
+pub(crate) enum Endpoint {
     Configured(Url),
     /// Read from the `introspection_endpoint` of the issuer's discovery document.
     Discovered {
@@ -56,11 +56,11 @@ fn endpoint_url(url: &str, allow_http: bool) -> Result<Url, &'static str> {
 }
 
 impl Endpoint {
-    pub(super) fn configured(url: &str, allow_http: bool) -> Result<Self, &'static str> {
+    pub(crate) fn configured(url: &str, allow_http: bool) -> Result<Self, &'static str> {
         endpoint_url(url, allow_http).map(Self::Configured)
     }
 
-    pub(super) fn discovered(issuer: &str, allow_http: bool) -> Result<Self, &'static str> {
+    pub(crate) fn discovered(issuer: &str, allow_http: bool) -> Result<Self, &'static str> {
         let document = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         Ok(Self::Discovered {
             issuer: issuer.to_owned(),
@@ -111,7 +111,7 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub(super) fn new(endpoint: Endpoint, config: &Introspection) -> Result<Self, reqwest::Error> {
+    pub(super) fn new(endpoint: Endpoint, config: &Setup) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)

@@ -1,7 +1,8 @@
 //! Opaque access tokens: RFC 7662 token introspection, cached, with one call per token at a time.
 //!
-//! - [`Introspection`]: what the application configures (the endpoint, or the issuer's discovery
-//!   document; the client credentials and how they are sent; the cache's lifetimes; the limits);
+//! - [`Setup`]: a checked configuration (the application configures `verify::config`'s
+//!   `Introspection`, whose check makes it), with [`ClientAuthMethod`], the credentials'
+//!   [`Secret`] and the pre-filter ([`Recognised`]);
 //! - `client`: the HTTP side (the POST of RFC 7662 §2.1, discovery, a bounded answer, no
 //!   redirect to another origin);
 //! - [`Introspector`]: the answers of one verifier, cached by the SHA-256 digest of the token,
@@ -12,8 +13,8 @@
 //! What an answer *means* (the claim rules, the principal) is decided by `verify`, which hands
 //! its decision to [`Introspector::resolve`]; this module only calls, keeps and times.
 //!
-//! May import `keys` (the URL rules), `respond`, `principal` and `digest`; nothing imports back
-//! but `verify`.
+//! May import `keys` (the URL rules), `respond`, `principal`, `digest` and `expiring`; nothing
+//! imports back but `verify` (its configuration and its runtime).
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,8 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 mod client;
 mod in_flight;
 
-pub(crate) use client::Answer;
-use client::{Client, Endpoint};
+use client::Client;
+pub(crate) use client::{Answer, Endpoint};
 use in_flight::InFlight;
 
 use crate::expiring::ExpiringCache;
@@ -36,6 +37,7 @@ use crate::respond::InvalidTokenReason;
 /// names of RFC 7591 §2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
 pub enum ClientAuthMethod {
     /// `Authorization: Basic` with the form-encoded client id and secret (RFC 6749 §2.3.1). The
     /// default.
@@ -46,52 +48,8 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
 }
 
-/// RFC 7662 token introspection: opaque access tokens are sent to the authorization server,
-/// which says whether they are active and what they grant.
-///
-/// A token that is a JWS (three base64url parts) is still verified locally, unless
-/// [`introspect_jwts`](Self::introspect_jwts) asks for every token to be introspected (so that a
-/// revoked JWT is refused within the cache's maximum age). The answer's members (`sub`, `scope`,
-/// `aud`, `iss`, `exp`, `nbf`, `client_id`, …) are checked with the same rules as a JWT's claims
-/// and become the [`Principal`]'s claims.
-///
-/// ```
-/// use std::time::Duration;
-/// use portcullis::{Verifier, introspection::{ClientAuthMethod, Introspection}};
-///
-/// let introspection = Introspection::endpoint("https://login.example.com/oauth2/introspect")
-///     .client_credentials("documents-api", "s3cr3t")
-///     .client_auth(ClientAuthMethod::ClientSecretPost)
-///     .max_age(Duration::from_secs(30));
-/// let verifier = Verifier::builder()
-///     .issuer("https://login.example.com")
-///     .audience("documents-api")
-///     .introspection(introspection)
-///     .build()?;
-/// # Ok::<(), portcullis::ConfigError>(())
-/// ```
-///
-/// `Debug` never shows the client secret.
-#[derive(Clone)]
-pub struct Introspection {
-    pub(crate) endpoint: Option<String>,
-    /// The issuer the endpoint answers for; see [`Introspection::issuer`].
-    pub(crate) issuer: Option<String>,
-    pub(crate) credentials: Option<(String, Secret)>,
-    pub(crate) auth: ClientAuthMethod,
-    pub(crate) jwts: bool,
-    pub(crate) max_age: Duration,
-    pub(crate) inactive_max_age: Duration,
-    pub(crate) retry_after: Duration,
-    pub(crate) capacity: usize,
-    pub(crate) timeout: Duration,
-    pub(crate) max_response_bytes: usize,
-    pub(crate) max_concurrent_calls: usize,
-    pub(crate) recognised: Recognised,
-}
-
-/// Which opaque tokens are worth a call: see [`Introspection::opaque_token_prefix`] and
-/// [`Introspection::opaque_token_filter`].
+/// Which opaque tokens are worth a call: see `Introspection::opaque_token_prefix` and
+/// `Introspection::opaque_token_filter`.
 #[derive(Clone, Default)]
 pub(crate) struct Recognised {
     /// A token must start with one of these, when there are any.
@@ -100,12 +58,12 @@ pub(crate) struct Recognised {
     pub(crate) filter: Option<TokenFilter>,
 }
 
-/// The predicate of [`Introspection::opaque_token_filter`].
-type TokenFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// The predicate of `Introspection::opaque_token_filter`.
+pub(crate) type TokenFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl Recognised {
     /// Whether `token` may be one of the provider's.
-    fn accepts(&self, token: &str) -> bool {
+    pub(crate) fn accepts(&self, token: &str) -> bool {
         (self.prefixes.is_empty() || self.prefixes.iter().any(|prefix| token.starts_with(prefix)))
             && self.filter.as_ref().is_none_or(|filter| filter(token))
     }
@@ -127,210 +85,6 @@ pub(crate) struct Secret(pub(crate) String);
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Debug for Introspection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Introspection")
-            .field("endpoint", &self.endpoint.as_deref().unwrap_or("(discovered)"))
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.credentials.as_ref().map(|(id, _)| id.as_str()))
-            .field("client_secret", &self.credentials.as_ref().map(|(_, secret)| secret))
-            .field("auth", &self.auth)
-            .field("jwts", &self.jwts)
-            .field("max_age", &self.max_age)
-            .field("inactive_max_age", &self.inactive_max_age)
-            .field("retry_after", &self.retry_after)
-            .field("capacity", &self.capacity)
-            .field("timeout", &self.timeout)
-            .field("max_response_bytes", &self.max_response_bytes)
-            .field("max_concurrent_calls", &self.max_concurrent_calls)
-            .field("recognised", &self.recognised)
-            .finish()
-    }
-}
-
-impl Introspection {
-    fn with_endpoint(endpoint: Option<String>) -> Self {
-        Self {
-            endpoint,
-            issuer: None,
-            credentials: None,
-            auth: ClientAuthMethod::default(),
-            jwts: false,
-            max_age: Duration::from_secs(60),
-            inactive_max_age: Duration::from_secs(5),
-            retry_after: Duration::from_secs(1),
-            capacity: 10_000,
-            timeout: Duration::from_secs(5),
-            max_response_bytes: 64 * 1024,
-            max_concurrent_calls: Self::DEFAULT_MAX_CONCURRENT_CALLS,
-            recognised: Recognised::default(),
-        }
-    }
-
-    /// The default of [`max_concurrent_calls`](Self::max_concurrent_calls): 32.
-    ///
-    /// A call to a healthy authorization server takes a few milliseconds to a few tens, so 32 at
-    /// once serve well over a thousand *new* tokens a second, far more than the tokens a client
-    /// population starts using (a token is introspected once, then served from the cache), while
-    /// one instance under a flood of made-up tokens never has more than 32 requests open at the
-    /// authorization server, with the API's credentials, nor more than 32 sockets for them.
-    pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 32;
-
-    /// Introspects at `url` (`https`; `http` only to a loopback address, or to any host with
-    /// the builder's development opt-in [`allow_http`](crate::config::VerifierBuilder::allow_http)). The
-    /// URL must not hold credentials: give them to [`client_credentials`](Self::client_credentials).
-    pub fn endpoint(url: impl Into<String>) -> Self {
-        Self::with_endpoint(Some(url.into()))
-    }
-
-    /// Introspects at the `introspection_endpoint` of the issuer's OpenID Connect discovery
-    /// document (`{issuer}/.well-known/openid-configuration`, whose `issuer` must equal the one
-    /// configured; the verifier must have exactly one issuer). The document is read at the first
-    /// introspection, and again after a failure.
-    pub fn discovered() -> Self {
-        Self::with_endpoint(None)
-    }
-
-    /// The issuer this endpoint answers for: an active answer must name it in `iss`, and
-    /// discovery reads its document. Required when the verifier accepts several issuers (an
-    /// endpoint vouches for its own issuer's tokens only, as each issuer's keys verify only its
-    /// own JWTs); with one issuer, that one.
-    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
-        self
-    }
-
-    /// The client credentials the endpoint authenticates this API with. Without them, no
-    /// `Authorization` header and no client credentials are sent.
-    pub fn client_credentials(
-        mut self,
-        client_id: impl Into<String>,
-        client_secret: impl Into<String>,
-    ) -> Self {
-        self.credentials = Some((client_id.into(), Secret(client_secret.into())));
-        self
-    }
-
-    /// How the credentials are sent. Defaults to [`ClientAuthMethod::ClientSecretBasic`].
-    pub fn client_auth(mut self, method: ClientAuthMethod) -> Self {
-        self.auth = method;
-        self
-    }
-
-    /// Introspects JWTs too, after their local verification (signature and claims): a JWT the
-    /// authorization server revoked is refused once the cached answer ends. Off by default:
-    /// JWTs are verified locally only. With several issuers, only the JWTs of the endpoint's
-    /// [`issuer`](Self::issuer) are sent to it: another issuer's are verified locally only, and
-    /// an answer naming another issuer refuses the token.
-    pub fn introspect_jwts(mut self, introspect: bool) -> Self {
-        self.jwts = introspect;
-        self
-    }
-
-    /// How long an active answer is used, at most (default 60 seconds): it bounds how late a
-    /// revocation is seen. The token's `exp` ends it sooner if it comes first.
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = max_age;
-        self
-    }
-
-    /// How long a refusal (an inactive token, or an answer the claim rules refuse) is remembered
-    /// (default 5 seconds), so that a storm of one bad token is not a storm on the provider.
-    pub fn inactive_max_age(mut self, max_age: Duration) -> Self {
-        self.inactive_max_age = max_age;
-        self
-    }
-
-    /// How long a failed introspection (the endpoint down, slow or answering garbage) is
-    /// remembered for its token, and what the 503's `Retry-After` asks for (default 1 second,
-    /// rounded up to whole seconds).
-    pub fn retry_after(mut self, retry_after: Duration) -> Self {
-        self.retry_after = retry_after;
-        self
-    }
-
-    /// How many answers are kept (default 10 000); zero keeps none (every request is
-    /// introspected, and concurrent requests for one token are not joined). When it is full,
-    /// answers that have ended make room first, then answers not used lately: tokens that
-    /// clients keep presenting stay, however many others pass through (a working set up to
-    /// about 80 % of the capacity is served from the cache).
-    pub fn capacity(mut self, answers: usize) -> Self {
-        self.capacity = answers;
-        self
-    }
-
-    /// The time one introspection (or discovery) may take, connection included (default 5
-    /// seconds); past it, the request gets 503.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The largest answer accepted (default 64 KiB); a larger one is a failure (503).
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_response_bytes = bytes;
-        self
-    }
-
-    /// How many introspection calls may be in progress at once (default
-    /// [`DEFAULT_MAX_CONCURRENT_CALLS`](Self::DEFAULT_MAX_CONCURRENT_CALLS), at least one;
-    /// `PORTCULLIS_INTROSPECTION_MAX_CONCURRENT`). When they all are, a request whose token needs
-    /// a call is answered 503 with `Retry-After` at once, without a call and without waiting, so
-    /// that a flood of made-up opaque tokens cannot become a flood on the authorization server.
-    /// Requests for a token already being introspected wait for that call and do not count;
-    /// cached tokens never do.
-    ///
-    /// The bound makes a flood fail fast, but while it lasts it also refuses legitimate new
-    /// tokens: keep a rate limiter in front of an API that introspects.
-    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
-        self.max_concurrent_calls = calls;
-        self
-    }
-
-    /// Introspects only opaque tokens that start with `prefix` (`PORTCULLIS_INTROSPECTION_TOKEN_PREFIX`):
-    /// for providers whose tokens say whose they are (Ory's `ory_at_`, GitHub's `gho_`, …).
-    /// Called again, a token may start with any of the prefixes. Any other opaque token is
-    /// refused as malformed (401 `invalid_token`) without a call, which keeps made-up tokens
-    /// away from the authorization server for the price of a comparison. JWTs are not
-    /// concerned: they are recognised by their form and verified locally first.
-    ///
-    /// ```
-    /// use portcullis::introspection::Introspection;
-    ///
-    /// let introspection = Introspection::endpoint("https://auth.example.com/admin/oauth2/introspect")
-    ///     .opaque_token_prefix("ory_at_");
-    /// ```
-    pub fn opaque_token_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.recognised.prefixes.push(prefix.into());
-        self
-    }
-
-    /// Introspects only opaque tokens that `recognises` accepts: a cheap check of their form
-    /// (length, alphabet, a checksum the provider builds into its tokens). Any other opaque token
-    /// is refused as malformed (401 `invalid_token`) without a call. With
-    /// [`opaque_token_prefix`](Self::opaque_token_prefix) too, a token must pass both. The
-    /// check runs on every opaque token, cached or not, before anything else: it must not
-    /// block, and should take well under a microsecond.
-    ///
-    /// ```
-    /// use portcullis::introspection::Introspection;
-    ///
-    /// // The provider's tokens: 43 characters of base64url (256 random bits).
-    /// let introspection = Introspection::endpoint("https://as.example/introspect")
-    ///     .opaque_token_filter(|token| {
-    ///         token.len() == 43
-    ///             && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    ///     });
-    /// ```
-    pub fn opaque_token_filter(
-        mut self,
-        recognises: impl Fn(&str) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        self.recognised.filter = Some(Arc::new(recognises));
-        self
     }
 }
 
@@ -418,61 +172,33 @@ impl fmt::Debug for Introspector {
     }
 }
 
-/// Why an introspection configuration cannot be used.
-#[derive(Debug)]
-pub(crate) enum SetupError {
-    /// The endpoint URL (or the issuer's discovery URL).
-    Url { url: String, problem: &'static str },
-    /// Several issuers are accepted (or, for discovery, none is named) and the endpoint's is not
-    /// said.
-    NeedsOneIssuer,
-    /// The endpoint's issuer is not among the accepted ones.
-    IssuerNotAccepted(String),
-    /// The HTTP client could not be built.
-    Client(String),
-    /// A setting that cannot work: its name and what is wrong.
-    Setting { setting: &'static str, problem: &'static str },
+/// A checked introspection configuration: what `verify::config`'s `Introspection` makes once
+/// it has checked its settings against the verifier's.
+pub(crate) struct Setup {
+    /// The endpoint, or the discovery document that names it.
+    pub(crate) endpoint: Endpoint,
+    /// The one issuer whose tokens the endpoint vouches for; `None` with any issuer accepted.
+    pub(crate) issuer: Option<String>,
+    pub(crate) credentials: Option<(String, Secret)>,
+    pub(crate) auth: ClientAuthMethod,
+    pub(crate) jwts: bool,
+    pub(crate) max_age: Duration,
+    pub(crate) inactive_max_age: Duration,
+    pub(crate) retry_after: Duration,
+    pub(crate) capacity: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: usize,
+    /// At least one.
+    pub(crate) max_concurrent_calls: usize,
+    pub(crate) recognised: Recognised,
+    /// The leeway on `exp` and `nbf`, in seconds.
+    pub(crate) leeway: u64,
 }
 
 impl Introspector {
-    /// The introspector `config` describes; `issuers` are the verifier's accepted issuers (for
-    /// discovery), `leeway` its leeway in seconds; `allow_http` the builder's `allow_http`.
-    pub(crate) fn new(
-        config: Introspection,
-        issuers: Option<&[String]>,
-        leeway: u64,
-        allow_http: bool,
-    ) -> Result<Self, SetupError> {
-        let issuer = match (&config.issuer, issuers) {
-            (Some(issuer), Some(accepted)) if !accepted.contains(issuer) => {
-                return Err(SetupError::IssuerNotAccepted(issuer.clone()));
-            }
-            (Some(issuer), _) => Some(issuer.clone()),
-            (None, Some([issuer])) => Some(issuer.clone()),
-            (None, Some(_)) => return Err(SetupError::NeedsOneIssuer),
-            (None, None) => None,
-        };
-        let endpoint = match (&config.endpoint, &issuer) {
-            (Some(url), _) => Endpoint::configured(url, allow_http)
-                .map_err(|problem| SetupError::Url { url: url.clone(), problem })?,
-            (None, Some(issuer)) => Endpoint::discovered(issuer, allow_http)
-                .map_err(|problem| SetupError::Url { url: issuer.clone(), problem })?,
-            (None, None) => return Err(SetupError::NeedsOneIssuer),
-        };
-        if config.max_concurrent_calls == 0 {
-            return Err(SetupError::Setting {
-                setting: "max_concurrent_calls",
-                problem: "at least one call must be allowed",
-            });
-        }
-        if config.recognised.prefixes.iter().any(String::is_empty) {
-            return Err(SetupError::Setting {
-                setting: "opaque_token_prefix",
-                problem: "an empty prefix would recognise every token",
-            });
-        }
-        let client = Client::new(endpoint, &config)
-            .map_err(|error| SetupError::Client(error.to_string()))?;
+    /// The introspector of a checked configuration; only its HTTP client can fail to build.
+    pub(crate) fn new(config: Setup) -> Result<Self, reqwest::Error> {
+        let client = Client::new(config.endpoint.clone(), &config)?;
         let millis = |duration: Duration| {
             u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
         };
@@ -488,8 +214,8 @@ impl Introspector {
                     config.retry_after.as_secs() + u64::from(config.retry_after.subsec_nanos() > 0),
                 )
                 .max(Duration::from_secs(1)),
-                leeway,
-                issuer,
+                leeway: config.leeway,
+                issuer: config.issuer,
                 in_flight: InFlight::default(),
                 calls: tokio::sync::Semaphore::new(
                     config.max_concurrent_calls.min(tokio::sync::Semaphore::MAX_PERMITS),
@@ -645,6 +371,8 @@ fn unix_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The settings the application gives: their check makes the `Setup` these tests need.
+    use crate::introspection::Introspection;
     use crate::principal::Principal;
     use crate::respond::Presentation;
     use crate::scope::Scopes;
@@ -663,7 +391,8 @@ mod tests {
     }
 
     fn introspector(config: Introspection) -> Introspector {
-        Introspector::new(config, None, 30, false).unwrap_or_else(|_| panic!("builds"))
+        let setup = config.check(None, Duration::from_secs(30), false);
+        Introspector::new(setup.unwrap_or_else(|_| panic!("checks"))).unwrap_or_else(|_| panic!())
     }
 
     const NOW: u64 = 1_800_000_000_000;
@@ -728,29 +457,6 @@ mod tests {
         assert!(shown.contains("<redacted>") && shown.contains("\"api\""), "{shown}");
         let shown = format!("{:?}", introspector(config));
         assert!(!shown.contains("hunter2"), "{shown}");
-    }
-
-    #[test]
-    fn discovery_needs_one_issuer() {
-        let two = ["https://a.example".to_owned(), "https://b.example".to_owned()];
-        assert!(matches!(
-            Introspector::new(Introspection::discovered(), Some(&two), 0, false),
-            Err(SetupError::NeedsOneIssuer)
-        ));
-        assert!(matches!(
-            Introspector::new(Introspection::discovered(), None, 0, false),
-            Err(SetupError::NeedsOneIssuer)
-        ));
-        assert!(Introspector::new(Introspection::discovered(), Some(&two[..1]), 0, false).is_ok());
-        for bad in ["http://as.example/i", "https://id:secret@as.example/i", "nope"] {
-            assert!(
-                matches!(
-                    Introspector::new(Introspection::endpoint(bad), None, 0, false),
-                    Err(SetupError::Url { .. })
-                ),
-                "{bad}"
-            );
-        }
     }
 
     /// The promise of the cache, at scale and without HTTP: after a warm-up of three times its

@@ -1,3 +1,6 @@
+// Introspection shares the URL rules only; the bounded GET and discovery are the key fetcher's.
+#![cfg_attr(not(feature = "jwks"), allow(dead_code))]
+
 //! Fetching a document from an identity provider: the URL rules, a GET bounded in time and size,
 //! OpenID Connect discovery, and the freshness a `Cache-Control` header allows.
 

@@ -48,8 +48,8 @@ impl KeySet {
 
 /// How a document's flaws are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// Published key sets are fetched by the `remote` feature.
-#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+// Published key sets are fetched by the `jwks` feature.
+#[cfg_attr(not(feature = "jwks"), allow(dead_code))]
 pub(crate) enum Mode<'a> {
     /// Configuration mistakes are errors.
     Strict,

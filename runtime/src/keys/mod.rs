@@ -4,33 +4,34 @@
 
 // Layout: `algorithm` (portcullis's `Algorithm`; jsonwebtoken's stays inside the crate), `key`
 // and `set` (keys bound to algorithms, the selection by `kid` and `alg`), `jwks` (the one JWKS
-// parser, strict for configured sets, lenient for published ones), `source` (keys configured in
-// code or fetched, one interface for the verifier), `remote` and `fetch` (feature `remote`:
-// fetched from an identity provider and kept fresh).
+// parser, strict for configured sets, lenient for published ones, and `KeySet::from_jwks`),
+// `source` (keys configured in code or fetched, one interface for the verifier), `remote`
+// (feature `jwks`: keys fetched from an identity provider and kept fresh), `fetch` (features
+// `jwks`, `introspection`: the URL rules of every fetch, and the bounded GET).
 //
 // May import `respond` (for the reason a key is refused) and `digest` (the rotation
 // fingerprint), nothing else of the crate.
 
 mod algorithm;
-#[cfg(feature = "remote")]
+#[cfg(any(feature = "jwks", feature = "introspection"))]
 mod fetch;
 mod jwks;
 pub(crate) mod key;
-#[cfg(feature = "remote")]
+#[cfg(feature = "jwks")]
 mod remote;
 mod set;
 mod source;
 
 pub(crate) use algorithm::Family;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
-/// The URL rules of every fetch from an identity provider, shared with `introspect`.
-#[cfg(feature = "remote")]
+/// The URL rules of every fetch from an identity provider, for `introspect`.
+#[cfg(feature = "introspection")]
 pub(crate) use fetch::{discovered_url, is_clear_text_to_network, secure_url};
 pub(crate) use key::Key;
 pub use key::KeyError;
-#[cfg(feature = "remote")]
+#[cfg(feature = "jwks")]
 pub(crate) use remote::KeyLocation;
-#[cfg(feature = "remote")]
+#[cfg(feature = "jwks")]
 pub use remote::KeyRefresh;
 pub use set::KeySet;
 pub(crate) use source::{KeyRefusal, KeySource};

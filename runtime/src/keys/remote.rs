@@ -38,6 +38,7 @@ use crate::respond::InvalidTokenReason;
 /// # Ok::<(), portcullis::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub struct KeyRefresh {
     interval: Duration,
     min_interval: Duration,

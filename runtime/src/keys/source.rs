@@ -2,12 +2,12 @@
 //! token's `kid` and `alg`, and never learns whether the keys were configured or fetched.
 
 use std::sync::Arc;
-#[cfg(feature = "remote")]
+#[cfg(feature = "jwks")]
 use std::time::Duration;
 
 use super::algorithm::Algorithm;
 use super::key::Key;
-#[cfg(feature = "remote")]
+#[cfg(feature = "jwks")]
 use super::remote::{IssuerMismatch, KeyLocation, KeyRefresh, RemoteKeys};
 use super::set::KeySet;
 use crate::respond::InvalidTokenReason;
@@ -18,7 +18,7 @@ pub(crate) enum KeySource {
     /// Keys configured in code.
     Fixed(Arc<KeySet>),
     /// Keys fetched from an identity provider and kept fresh.
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "jwks")]
     Remote(RemoteKeys),
 }
 
@@ -28,7 +28,7 @@ pub(crate) enum KeyRefusal {
     /// The token names no usable key: 401 `invalid_token`.
     Invalid(InvalidTokenReason),
     /// The key may exist, but the identity provider cannot be asked now: 503.
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "jwks")]
     Unavailable {
         /// When the client should try again.
         retry_after: Duration,
@@ -63,7 +63,7 @@ impl SelectedKey {
 
 impl KeySource {
     /// Keys fetched from `location`, restricted to `algorithms`.
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "jwks")]
     pub(crate) fn remote(
         location: KeyLocation,
         refresh: KeyRefresh,
@@ -77,7 +77,7 @@ impl KeySource {
     pub(crate) fn generation(&self) -> u64 {
         match self {
             Self::Fixed(_) => 0,
-            #[cfg(feature = "remote")]
+            #[cfg(feature = "jwks")]
             Self::Remote(remote) => remote.current().generation,
         }
     }
@@ -85,7 +85,7 @@ impl KeySource {
     /// For fetched keys, the outcome of the first fetch (awaited, within the fetch timeout):
     /// the issuer a discovery document named instead of the configured one, if it did. An
     /// unreachable provider is no mismatch: the keys are fetched once it answers.
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "jwks")]
     pub(crate) async fn issuer_mismatch(&self) -> Option<IssuerMismatch> {
         match self {
             Self::Fixed(_) => None,
@@ -101,12 +101,12 @@ impl KeySource {
     ) -> Result<SelectedKey, InvalidTokenReason> {
         let keys = match self {
             Self::Fixed(keys) => Arc::clone(keys),
-            #[cfg(feature = "remote")]
+            #[cfg(feature = "jwks")]
             Self::Remote(remote) => Arc::clone(&remote.current().keys),
         };
         SelectedKey::select(keys, kid, alg).map_err(|refusal| match refusal {
             KeyRefusal::Invalid(reason) => reason,
-            #[cfg(feature = "remote")]
+            #[cfg(feature = "jwks")]
             KeyRefusal::Unavailable { .. } => InvalidTokenReason::UnknownKey,
         })
     }
@@ -122,13 +122,13 @@ impl KeySource {
             Self::Fixed(keys) => SelectedKey::select(Arc::clone(keys), kid, alg),
             // Boxed: the fetch it may wait for would otherwise size every guard's future, which
             // axum boxes and moves on every request, with keys in code too.
-            #[cfg(feature = "remote")]
+            #[cfg(feature = "jwks")]
             Self::Remote(remote) => Box::pin(select_remote(remote, kid, alg)).await,
         }
     }
 }
 
-#[cfg(feature = "remote")]
+#[cfg(feature = "jwks")]
 async fn select_remote(
     remote: &RemoteKeys,
     kid: Option<&str>,

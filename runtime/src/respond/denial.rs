@@ -470,7 +470,7 @@ pub enum DenialKind {
     InvalidDpopProof(DpopProofReason),
     /// The server requires DPoP nonces, and the proof has none, or not a recent one of this
     /// server: 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce` (RFC 9449 §9), when the
-    /// denial comes from a verifier with [nonces](crate::config::VerifierBuilder::dpop_nonces) on.
+    /// denial comes from a verifier with [nonces](crate::config::Dpop::nonces) on.
     UseDpopNonce(DpopNonceReason),
     /// The DPoP replay store cannot say whether a proof is new: 503 with `Retry-After`, never an
     /// accepted replay.

@@ -83,7 +83,7 @@ impl ClaimRules {
     /// Checks the members of an active introspection answer: the rules of a JWT's claims
     /// without the token profile's, since RFC 9068 profiles JWTs, and RFC 7662 §2.2 makes
     /// every member but `active` optional (an opaque token's answer has no `jti`, say).
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "introspection")]
     pub(crate) fn check_introspected(
         &self,
         members: &Map<String, Value>,

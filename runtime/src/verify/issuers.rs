@@ -4,7 +4,7 @@
 //!
 //! [`TrustedIssuer`] is how a configuration names one; [`KeysByIssuer`] is what the verifier
 //! keeps: the keys of each such issuer, and the keys shared by the issuers configured with
-//! [`VerifierBuilder::issuer`](crate::config::VerifierBuilder::issuer) (or any issuer).
+//! [`VerifierBuilder::issuer`](super::VerifierBuilder::issuer) (or any issuer).
 
 use crate::keys::{Key, KeySet, KeySource};
 
@@ -57,7 +57,8 @@ impl TrustedIssuer {
 
     /// Fetches this issuer's keys from a JWKS URL, kept fresh like
     /// [`VerifierBuilder::jwks_url`](crate::config::VerifierBuilder::jwks_url)'s.
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
         self
@@ -65,7 +66,8 @@ impl TrustedIssuer {
 
     /// Finds this issuer's keys through its discovery document, like
     /// [`VerifierBuilder::oidc_issuer`](crate::config::VerifierBuilder::oidc_issuer).
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "jwks")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
     pub fn discovery(mut self) -> Self {
         self.discovery = true;
         self

@@ -88,7 +88,7 @@ pub(crate) fn audience_mismatch(resource: Option<&str>, audiences: Option<&[Stri
     let Some(resource) = resource else {
         return format!(
             "{WHY}, but no resource identifier is configured: set this server's URL with \
-             .resource(..) or PORTCULLIS_RESOURCE, and the same URL as the only audience"
+             ResourceMetadata::resource or PORTCULLIS_RESOURCE, and the same URL as the only audience"
         );
     };
     let accepted = match audiences {

@@ -3,37 +3,34 @@
 //! A request goes through `token` (find the token; no decoding), the `cache` (a token verified
 //! earlier is served without its signature check), `jws` (header and claims decoded), `claims`
 //! (the registered claims checked before the signature, and the principal read after it), and
-//! the keys of `crate::keys` (the signature). The [`VerifierBuilder`] in `builder` checks a
-//! configuration, from code or from the environment (`env`), and assembles the [`Verifier`].
+//! the keys of `crate::keys` (the signature); `introspected` (feature `introspection`) for
+//! opaque tokens, `proof` for DPoP. `config` is how a [`Verifier`] is configured: the
+//! [`VerifierBuilder`] and the values it checks, from code or from the environment.
 //!
-//! May import `keys`, `respond`, `principal`, `scope` and `digest`; nothing imports back.
+//! May import `keys`, `respond`, `principal`, `scope`, `digest`, `dpop` and `introspect`;
+//! nothing imports back.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::request::Parts;
 
-mod builder;
 mod cache;
 mod claims;
-pub mod env;
-#[cfg(feature = "remote")]
+pub(crate) mod config;
+#[cfg(feature = "introspection")]
 mod introspected;
 mod issuers;
 mod jws;
 mod metadata;
-mod preset;
 mod profile;
 mod proof;
 mod token;
 
-pub use builder::{ConfigError, DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
-pub use cache::TokenCache;
-pub use claims::ScopeClaim;
-pub use issuers::TrustedIssuer;
-pub use preset::Preset;
-pub use profile::{TokenProfile, UnknownTokenProfile};
-pub use token::DEFAULT_MAX_TOKEN_LEN;
+use self::cache::TokenCache;
+use self::config::env;
+pub(crate) use config::VerifierBuilder;
+pub use config::{ConfigError, Preset};
 
 use self::cache::{TokenKey, VerifiedTokens};
 use self::claims::{ClaimMapping, ClaimRules, Validity, unix_now};
@@ -91,10 +88,10 @@ struct Settings {
     token_cache: TokenCache,
     leeway: Duration,
     /// The issuers `PORTCULLIS_ISSUER` named: start-up errors about them name the variable.
-    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     env_issuers: Vec<String>,
     /// Opaque tokens (and, when asked, JWTs) are introspected.
-    #[cfg(feature = "remote")]
+    #[cfg(feature = "introspection")]
     introspection: Option<crate::introspect::Introspector>,
     /// DPoP, when allowed or required.
     dpop: Option<crate::dpop::DpopSettings>,
@@ -112,7 +109,7 @@ impl Verifier {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let tokens = VerifiedTokens::new(settings.token_cache, settings.leeway);
         // JWTs introspected for revocation are cached by the introspector, for its maximum age.
-        #[cfg(feature = "remote")]
+        #[cfg(feature = "introspection")]
         let tokens = tokens
             .filter(|_| !settings.introspection.as_ref().is_some_and(|i| i.introspects_jwts()));
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -131,7 +128,7 @@ impl Verifier {
 
     /// A denial rendered the way this verifier renders its own. A
     /// [`DenialKind::UseDpopNonce`] carries the `DPoP` challenge and, with
-    /// [nonces](VerifierBuilder::dpop_nonces) on, a fresh nonce in `DPoP-Nonce`.
+    /// [nonces](config::Dpop::nonces) on, a fresh nonce in `DPoP-Nonce`.
     pub fn deny(&self, kind: DenialKind) -> Denial {
         let nonce = matches!(kind, DenialKind::UseDpopNonce(_));
         let denial = Denial::new(kind, Arc::clone(&self.inner.settings.presentation));
@@ -146,7 +143,7 @@ impl Verifier {
     }
 
     /// A router serving the RFC 9728 protected resource metadata document at the path derived
-    /// from the [resource identifier](VerifierBuilder::resource) (§3.1:
+    /// from the [resource identifier](config::ResourceMetadata::resource) (§3.1:
     /// `https://api.example/documents` → `/.well-known/oauth-protected-resource/documents`; a
     /// resource without a path → `/.well-known/oauth-protected-resource`), as
     /// `application/json`; an empty router without a resource identifier. Merge it into the
@@ -155,8 +152,8 @@ impl Verifier {
     ///
     /// The document lists `resource`, `authorization_servers` (the accepted issuers; left out
     /// when any issuer is accepted), `scopes_supported` (as
-    /// [given](VerifierBuilder::scopes_supported)), `bearer_methods_supported` (`header`, and
-    /// `query` with [query tokens](VerifierBuilder::allow_query_token)), `resource_name` and
+    /// [given](config::ResourceMetadata::scopes_supported)), `bearer_methods_supported` (`header`, and
+    /// `query` with [query tokens](config::Dangerous::allow_query_token)), `resource_name` and
     /// `resource_documentation` when given, and with DPoP on,
     /// `dpop_signing_alg_values_supported` and `dpop_bound_access_tokens_required`.
     pub fn metadata_router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
@@ -167,12 +164,12 @@ impl Verifier {
     }
 
     /// The URL of the protected resource metadata document, which every challenge names in
-    /// `resource_metadata`: `None` without a [resource identifier](VerifierBuilder::resource).
+    /// `resource_metadata`: `None` without a [resource identifier](config::ResourceMetadata::resource).
     pub fn resource_metadata_url(&self) -> Option<&str> {
         self.inner.settings.metadata.as_ref().map(|metadata| metadata.url.as_str())
     }
 
-    /// A fresh server nonce for DPoP proofs, when [nonces](VerifierBuilder::dpop_nonces) are
+    /// A fresh server nonce for DPoP proofs, when [nonces](config::Dpop::nonces) are
     /// on: for an application that sends `DPoP-Nonce` in responses of its own.
     pub fn dpop_nonce(&self) -> Option<String> {
         let nonces = self.inner.settings.dpop.as_ref()?.nonces.as_ref()?;
@@ -185,7 +182,7 @@ impl Verifier {
     /// document, RFC 8414's when that one is not served, and the key set); keys configured in code, and a provider that cannot be reached (the keys
     /// are then fetched as soon as it answers, and tokens get 503 meanwhile), pass.
     ///
-    /// A mismatch is a configuration error, [`ConfigError::IssuerMismatch`], with both spellings
+    /// A mismatch is a configuration error, [`IssuerError::IssuerMismatch`](config::IssuerError::IssuerMismatch), with both spellings
     /// and, when they differ only by a trailing slash or a host alias, a note saying so: every
     /// token would otherwise be refused. Call it before serving:
     ///
@@ -196,20 +193,19 @@ impl Verifier {
     /// # Ok(()) }
     /// ```
     pub async fn check_issuers(&self) -> Result<(), ConfigError> {
-        #[cfg(feature = "remote")]
+        #[cfg(feature = "jwks")]
         {
             let settings = &self.inner.settings;
             for keys in settings.keys.sources() {
                 if let Some(mismatch) = keys.issuer_mismatch().await {
-                    return Err(ConfigError::IssuerMismatch {
-                        var: settings
-                            .env_issuers
-                            .contains(&mismatch.configured)
-                            .then_some(env::ISSUER),
+                    let var =
+                        settings.env_issuers.contains(&mismatch.configured).then_some(env::ISSUER);
+                    let error = config::IssuerError::IssuerMismatch {
                         configured: mismatch.configured,
                         discovered: mismatch.discovered,
                         hint: mismatch.hint,
-                    });
+                    };
+                    return Err(config::from_var(var, error));
                 }
             }
         }
@@ -298,7 +294,7 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<(Principal, Option<Validity>), Denial> {
-        #[cfg(feature = "remote")]
+        #[cfg(feature = "introspection")]
         if let Some(introspector) = &self.inner.settings.introspection
             && (introspector.introspects_jwts() || !introspected::is_compact_jws(token))
         {
@@ -363,7 +359,7 @@ impl Verifier {
             .await
             .map_err(|refusal| match refusal {
                 KeyRefusal::Invalid(reason) => invalid(reason),
-                #[cfg(feature = "remote")]
+                #[cfg(feature = "jwks")]
                 KeyRefusal::Unavailable { retry_after } => {
                     self.deny(DenialKind::KeysUnavailable { retry_after })
                 }

@@ -57,12 +57,12 @@ impl Verifier {
     /// `token` is the access token without the `DPoP ` prefix, `proof` the value of the `DPoP`
     /// header, `method` and `uri` those of the request as the client sent it: `uri` absolute
     /// (`https://api.example.com/documents/7`), or a path, which follows the configured
-    /// [origin](crate::config::VerifierBuilder::dpop_origin). A query in either is ignored, as in
+    /// [origin](crate::config::Dpop::origin). A query in either is ignored, as in
     /// `htu`.
     ///
     /// With DPoP off, the `DPoP` scheme is not one this verifier reads: the answer is
     /// [`DenialKind::MissingCredentials`], as to an axum request. With server
-    /// [nonces](crate::config::VerifierBuilder::dpop_nonces) on, [`Principal::dpop_nonce`] holds the
+    /// [nonces](crate::config::Dpop::nonces) on, [`Principal::dpop_nonce`] holds the
     /// nonce to send the client when its own expires soon.
     ///
     /// ```

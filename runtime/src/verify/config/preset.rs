@@ -3,8 +3,8 @@
 //! exist anyway; [`VerifierBuilder::preset`] applies it, and anything set afterwards wins.
 
 use super::builder::VerifierBuilder;
-use super::claims::{AccessTokenMark, ScopeClaim};
 use crate::keys::Key;
+use crate::verify::claims::{AccessTokenMark, ScopeClaim};
 
 /// The settings of one identity provider, from its documented token shapes.
 ///
@@ -222,16 +222,17 @@ impl Preset {
         &self.jwks_url
     }
 
-    /// The preset's settings on `builder`.
-    pub(super) fn apply(self, mut builder: VerifierBuilder) -> VerifierBuilder {
+    /// The preset's settings on `builder`. A JWKS URL without the `jwks` feature: the build
+    /// says the feature is needed (give the preset keys with [`Preset::key`]).
+    fn apply(self, mut builder: VerifierBuilder) -> VerifierBuilder {
         for issuer in self.issuers {
             builder = builder.issuer(issuer);
         }
-        builder = if self.keys.is_empty() {
-            builder.preset_jwks_url(self.jwks_url)
+        if self.keys.is_empty() {
+            builder.jwks_url = Some(self.jwks_url);
         } else {
-            self.keys.into_iter().fold(builder, VerifierBuilder::key)
-        };
+            builder = self.keys.into_iter().fold(builder, VerifierBuilder::key);
+        }
         builder = builder.scope_claims(self.scope_claims);
         if !self.role_claims.is_empty() {
             builder = builder.role_claims(self.role_claims);
@@ -239,12 +240,19 @@ impl Preset {
         if let Some(claim) = self.audience_claim {
             builder = builder.audience_claim(claim);
         }
-        for mark in self.access_token_marks {
-            builder = builder.access_token_mark(mark);
-        }
+        builder.access_token_marks.extend(self.access_token_marks);
         if let Some(by_issuer) = self.identity_by_issuer {
-            builder = builder.identity_by_issuer(by_issuer);
+            builder.identity_by_issuer = Some(by_issuer);
         }
         builder
+    }
+}
+
+impl VerifierBuilder {
+    /// Applies the settings of a known identity provider ([`Preset`]): its issuer, its keys'
+    /// URL, its scope and audience claims. Settings made afterwards win; the audience is yours
+    /// to set.
+    pub fn preset(self, preset: Preset) -> Self {
+        preset.apply(self)
     }
 }

@@ -1,0 +1,43 @@
+//! Configuring a [`Verifier`](crate::Verifier): in code with [`VerifierBuilder`], or from the
+//! environment ([`env`]); [`VerifierBuilder::build`] runs each setting's and value's own check.
+//!
+//! One file per thing the configuration holds: `builder` (the core settings, and `build`),
+//! `keys` (keys and issuers), `dpop` ([`Dpop`]), `resource` ([`ResourceMetadata`]),
+//! `introspection` (`Introspection`), `preset` ([`Preset`]), `env` (the variables, and
+//! `from_env`/`with_env`), `dangerous` (the settings that weaken verification, behind
+//! [`VerifierBuilder::dangerous`]) and `error` ([`ConfigError`], by category).
+//!
+//! Imports flow one way: every file may import `builder` and `error`; `builder` imports only
+//! the values (`dpop`, `resource`, `introspection`) and `error`; the values import neither the
+//! builder nor each other. From the rest of the crate, `verify`'s steps, `keys`, `dpop`,
+//! `introspect`, `respond` and `scope`.
+
+mod builder;
+mod dangerous;
+mod dpop;
+pub mod env;
+mod error;
+#[cfg(feature = "introspection")]
+mod introspection;
+mod keys;
+mod preset;
+mod resource;
+
+pub use super::cache::TokenCache;
+pub use super::claims::ScopeClaim;
+pub use super::issuers::TrustedIssuer;
+pub use super::profile::{TokenProfile, UnknownTokenProfile};
+pub use super::token::DEFAULT_MAX_TOKEN_LEN;
+pub use builder::{DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
+pub use dangerous::Dangerous;
+pub use dpop::Dpop;
+#[cfg(feature = "jwks")]
+pub(crate) use error::from_var;
+pub use error::{
+    ConfigError, DpopError, EnvError, EnvProblem, IntrospectionError, IssuerError, KeysError,
+    ResourceError, SettingError,
+};
+#[cfg(feature = "introspection")]
+pub use introspection::Introspection;
+pub use preset::Preset;
+pub use resource::ResourceMetadata;
