@@ -76,12 +76,11 @@ pub use role::Roles;
 pub use scope::Scopes;
 pub use verify::{ConfigError, Preset, Verifier};
 
-/// Configuring a [`Verifier`]: the [`VerifierBuilder`](config::VerifierBuilder), the values it
-/// takes ([`Dpop`](config::Dpop), [`ResourceMetadata`](config::ResourceMetadata),
-/// [`TrustedIssuer`](config::TrustedIssuer), [`TokenCache`](config::TokenCache), …), the settings
-/// that weaken verification behind [`dangerous`](config::VerifierBuilder::dangerous), the
-/// environment variables ([`env`](config::env)), and the categories of [`ConfigError`].
 pub mod config {
+    //! Configuring a [`Verifier`](crate::Verifier): the [`VerifierBuilder`], the values it
+    //! takes ([`Dpop`], [`ResourceMetadata`], [`TrustedIssuer`], [`TokenCache`], …), the
+    //! settings that weaken verification behind [`VerifierBuilder::dangerous`], the environment
+    //! variables ([`env`](mod@env)), and the categories of [`ConfigError`](crate::ConfigError).
     pub use crate::verify::config::{
         DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM, Dangerous, Dpop, DpopError, EnvError,
         EnvProblem, IntrospectionError, IssuerError, KeysError, MAX_LEEWAY, ResourceError,
