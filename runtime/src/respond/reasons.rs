@@ -106,9 +106,9 @@ reasons! {
         /// sender-constrained token is never accepted as a bearer token (§7.2).
         DpopBoundAsBearer => "dpop_bound_as_bearer",
             "The access token is bound to a key and must be presented with the DPoP scheme";
-        /// The token's `cnf` claim is not exactly a DPoP key thumbprint (`{"jkt": "…"}`): an RFC 8705
-        /// certificate binding (`x5t#S256`), a `jwk` or `kid`, or a malformed `cnf`. Its binding
-        /// cannot be proven here, and a bound token is never a bearer token.
+        /// The token's `cnf` claim is not exactly a DPoP key thumbprint (`{"jkt": "…"}`): an
+        /// RFC 8705 certificate binding (`x5t#S256`), a `jwk` or `kid`, or a malformed `cnf`. Its
+        /// binding cannot be proven here, and a bound token is never a bearer token.
         UnsupportedBinding => "unsupported_binding",
             "The access token is bound to its client by a means this API does not support";
         /// DPoP is required, and the token was presented with the `Bearer` scheme.
