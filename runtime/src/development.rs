@@ -19,7 +19,7 @@
 //! let token = issuer
 //!     .token("alice")
 //!     .scopes(["docs:read", "docs:write"])
-//!     .roles("realm_access.roles", ["documents-admin"])
+//!     .roles_at("realm_access.roles", ["documents-admin"])
 //!     .claim("email_verified", true)
 //!     .expires_in(Duration::from_secs(3600))
 //!     .sign();
@@ -33,7 +33,7 @@
 use std::time::Duration;
 
 use jsonwebtoken::EncodingKey;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::keys::{Algorithm, Key};
 use crate::mint;
@@ -99,11 +99,18 @@ impl DevelopmentIssuer {
             .key(self.verification_key())
     }
 
-    /// Starts a token for `subject`, valid for [`DEVELOPMENT_LIFETIME`], with no scopes.
+    /// Starts a token for `subject`, valid for [`DEVELOPMENT_LIFETIME`], with no scopes or
+    /// roles.
     pub fn token(&self, subject: impl Into<String>) -> DevelopmentToken<'_> {
-        let claims =
-            mint::claims(subject.into(), &self.issuer, &self.audience, DEVELOPMENT_LIFETIME);
-        DevelopmentToken { issuer: self, claims }
+        let token = mint::Token::new(
+            subject.into(),
+            &self.issuer,
+            &self.audience,
+            DEVELOPMENT_LIFETIME,
+            Algorithm::EdDSA,
+            Some(KID),
+        );
+        DevelopmentToken { issuer: self, token }
     }
 }
 
@@ -112,68 +119,71 @@ impl DevelopmentIssuer {
 #[must_use]
 pub struct DevelopmentToken<'a> {
     issuer: &'a DevelopmentIssuer,
-    claims: Map<String, Value>,
+    token: mint::Token,
 }
 
 impl DevelopmentToken<'_> {
-    /// Sets the `scope` claim to these scopes, space-separated.
-    pub fn scopes<I, T>(self, scopes: I) -> Self
+    /// Sets the `scope` claim to these scopes, space-separated: string literals, or the values
+    /// of a [`scopes!`](crate::scopes) vocabulary.
+    pub fn scopes<I, T>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        self.claim("scope", mint::scope(scopes))
+        self.token.scopes(scopes);
+        self
     }
 
-    /// Puts these roles, as an array, at the dotted claim `path` (`roles`, or
-    /// `realm_access.roles`, which becomes `{"realm_access": {"roles": [..]}}`), the way
-    /// [`VerifierBuilder::role_claims`] reads them. Claims already at the path's objects are
-    /// kept.
-    pub fn roles<I, T>(mut self, path: &str, roles: I) -> Self
+    /// Sets the `roles` claim to these roles, as an array: string literals, or the values of a
+    /// [`roles!`](crate::roles) vocabulary. A verifier reads no role claim by default: give it
+    /// `.role_claims(["roles"])`. For a provider's own claim, use
+    /// [`roles_at`](Self::roles_at).
+    ///
+    /// ```
+    /// use portcullis::development::DevelopmentIssuer;
+    ///
+    /// let issuer = DevelopmentIssuer::generate("https://api.development.invalid", "api");
+    /// let verifier = issuer.verifier().role_claims(["roles"]).build()?;
+    /// let token = issuer.token("alice").roles(["documents-admin"]).sign();
+    /// assert!(verifier.verify(&token)?.has_role("documents-admin"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn roles<I, T>(self, roles: I) -> Self
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        let roles: Vec<Value> =
-            roles.into_iter().map(|role| Value::String(role.as_ref().to_owned())).collect();
-        insert_at(&mut self.claims, path, Value::Array(roles));
+        self.roles_at(mint::ROLES_CLAIM, roles)
+    }
+
+    /// Puts these roles, as an array, at the dotted claim `path` (`realm_access.roles` becomes
+    /// `{"realm_access": {"roles": [..]}}`), the way [`VerifierBuilder::role_claims`] reads
+    /// them. Claims already at the path's objects are kept.
+    pub fn roles_at<I, T>(mut self, path: &str, roles: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.token.roles_at(path, roles);
         self
     }
 
     /// Sets any claim.
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.claims.insert(name.into(), value.into());
+        self.token.claim(name, value);
         self
     }
 
     /// Sets `exp` to now plus `lifetime`.
-    pub fn expires_in(self, lifetime: Duration) -> Self {
-        self.claim("exp", mint::expiry(lifetime))
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.token.expires_in(lifetime);
+        self
     }
 
     /// Signs the token with the development key.
     pub fn sign(self) -> String {
-        let header = mint::header(Algorithm::EdDSA, Some(KID));
-        mint::sign(&header, &self.claims, &self.issuer.signing, Algorithm::EdDSA)
+        self.token.sign(&self.issuer.signing, Algorithm::EdDSA)
     }
-}
-
-/// Puts `value` at the dotted `path` of `claims`, making (or replacing with) objects on the way.
-fn insert_at(claims: &mut Map<String, Value>, path: &str, value: Value) {
-    let mut segments: Vec<&str> = path.split('.').collect();
-    let Some(last) = segments.pop() else { return };
-    let mut object = claims;
-    for segment in segments {
-        let entry = object.entry(segment).or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        match entry {
-            Value::Object(inner) => object = inner,
-            _ => return,
-        }
-    }
-    object.insert(last.to_owned(), value);
 }
 
 #[cfg(test)]
@@ -207,7 +217,7 @@ mod tests {
         let token = issuer
             .token("admin")
             .claim("realm_access", json!({"other": 1}))
-            .roles("realm_access.roles", ["documents-admin", "auditor"])
+            .roles_at("realm_access.roles", ["documents-admin", "auditor"])
             .claim("email_verified", true)
             .sign();
         let verifier = issuer.verifier().role_claims(["realm_access.roles"]).build().unwrap();

@@ -213,36 +213,86 @@ impl TestIssuer {
             .key(self.verification_key())
     }
 
-    /// Starts a token for `subject`, valid for [`TEST_LIFETIME`], with no scopes.
+    /// Starts a token for `subject`, valid for [`TEST_LIFETIME`], with no scopes or roles.
     pub fn token(&self, subject: impl Into<String>) -> TokenBuilder<'_> {
-        let claims = mint::claims(subject.into(), &self.issuer, &self.audience, TEST_LIFETIME);
-        let header = mint::header(self.algorithm, self.kid.as_deref());
-        TokenBuilder { issuer: self, header, claims }
+        let token = mint::Token::new(
+            subject.into(),
+            &self.issuer,
+            &self.audience,
+            TEST_LIFETIME,
+            self.algorithm,
+            self.kid.as_deref(),
+        );
+        TokenBuilder { issuer: self, token }
     }
 }
 
 /// A token being minted; finish with [`TokenBuilder::sign`].
+///
+/// ```
+/// use portcullis::testing::TestIssuer;
+///
+/// let issuer = TestIssuer::new();
+/// // `roles` is the claim `.roles(..)` writes; a verifier reads no role claim unless told.
+/// let verifier = issuer.verifier().role_claims(["roles"]).build()?;
+/// let token = issuer
+///     .token("alice")
+///     .scopes(["docs:read", "docs:write"])
+///     .roles(["documents-admin"])
+///     .sign();
+/// let principal = verifier.verify(&token)?;
+/// assert!(principal.has_scope("docs:write"));
+/// assert!(principal.has_role("documents-admin"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct TokenBuilder<'a> {
     issuer: &'a TestIssuer,
-    header: Map<String, Value>,
-    claims: Map<String, Value>,
+    token: mint::Token,
 }
 
 impl TokenBuilder<'_> {
-    /// Sets the `scope` claim to these scopes, space-separated.
-    pub fn scopes<I, T>(self, scopes: I) -> Self
+    /// Sets the `scope` claim to these scopes, space-separated: string literals, or the values
+    /// of a [`scopes!`](crate::scopes) vocabulary.
+    pub fn scopes<I, T>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        self.claim("scope", mint::scope(scopes))
+        self.token.scopes(scopes);
+        self
+    }
+
+    /// Sets the `roles` claim to these roles, as an array: string literals, or the values of a
+    /// [`roles!`](crate::roles) vocabulary. A verifier reads no role claim by default: give it
+    /// `.role_claims(["roles"])`. For a provider's own claim, use
+    /// [`roles_at`](Self::roles_at).
+    pub fn roles<I, T>(self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.roles_at(mint::ROLES_CLAIM, roles)
+    }
+
+    /// Puts these roles, as an array, at the dotted claim `path` (`realm_access.roles` becomes
+    /// `{"realm_access": {"roles": [..]}}`), the way
+    /// [`VerifierBuilder::role_claims`] reads them. Claims already at the path's objects are
+    /// kept.
+    pub fn roles_at<I, T>(mut self, path: &str, roles: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.token.roles_at(path, roles);
+        self
     }
 
     /// Sets `exp` to now plus `lifetime`.
-    pub fn expires_in(self, lifetime: Duration) -> Self {
-        self.claim("exp", mint::expiry(lifetime))
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.token.expires_in(lifetime);
+        self
     }
 
     /// Sets `exp` to `ago` in the past.
@@ -265,13 +315,13 @@ impl TokenBuilder<'_> {
 
     /// Sets any claim.
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.claims.insert(name.into(), value.into());
+        self.token.claim(name, value);
         self
     }
 
     /// Removes a claim (for example `exp`, to test that it is required).
     pub fn without_claim(mut self, name: &str) -> Self {
-        self.claims.remove(name);
+        self.token.remove_claim(name);
         self
     }
 
@@ -286,19 +336,19 @@ impl TokenBuilder<'_> {
     /// Sets a header parameter, for tests of hostile headers (`jku`, `crit`, `typ`, …). The
     /// token is still signed with the issuer's key and algorithm, whatever `alg` says.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.header.insert(name.into(), value.into());
+        self.token.header(name, value);
         self
     }
 
     /// Removes a header parameter.
     pub fn without_header(mut self, name: &str) -> Self {
-        self.header.remove(name);
+        self.token.remove_header(name);
         self
     }
 
     /// Signs the token.
     pub fn sign(self) -> String {
-        mint::sign(&self.header, &self.claims, &self.issuer.signing, self.issuer.algorithm)
+        self.token.sign(&self.issuer.signing, self.issuer.algorithm)
     }
 }
 

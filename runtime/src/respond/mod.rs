@@ -8,13 +8,16 @@ mod challenge;
 mod denial;
 mod internal;
 mod problem;
+mod reasons;
+mod table;
 
 pub use challenge::{Challenge, ChallengeError, ErrorCode};
-pub use denial::{
-    Denial, DenialKind, DeniedWith, Disclosure, DpopNonceReason, DpopProofReason,
-    InvalidRequestReason, InvalidTokenReason, NotFoundReason, PolicyRefusal, Presentation,
-    UnknownDisclosure,
-};
+pub use denial::{Denial, DeniedWith, Disclosure, Presentation, UnknownDisclosure};
 pub(crate) use denial::{DpopChallenge, offer_dpop_nonce};
 pub use internal::InternalError;
 pub use problem::{InvalidParam, PROBLEM_JSON, Problem};
+pub use reasons::{
+    DpopNonceReason, DpopProofReason, InvalidRequestReason, InvalidTokenReason, NotFoundReason,
+    PolicyRefusal,
+};
+pub use table::DenialKind;
