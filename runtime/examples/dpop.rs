@@ -49,6 +49,7 @@ fn verifier(issuer: VerifierBuilder, public_url: &str) -> Result<Verifier, Confi
     issuer
         .realm("payments")
         .audience(AUDIENCE)
+        // Bearer tokens refused; `DpopMode::Allowed` accepts both while clients move over.
         .dpop(DpopMode::Required)
         .dpop_origin(public_url)
         // One instance remembers proofs in memory; several share a `RedisReplayStore`
@@ -69,7 +70,8 @@ fn app(verifier: Verifier) -> Router {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issuer = std::env::var("ISSUER").map_err(|_| "set ISSUER to your issuer's URL")?;
-    let public_url = format!("http://{ADDR}");
+    // Behind a proxy, the URL clients call is the proxy's: set PUBLIC_URL.
+    let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{ADDR}"));
     let verifier = verifier(Verifier::builder().oidc_issuer(issuer), &public_url)?;
 
     let listener = tokio::net::TcpListener::bind(ADDR).await?;

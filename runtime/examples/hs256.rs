@@ -17,9 +17,12 @@
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use portcullis::config::VerifierBuilder;
 use portcullis::development::DevelopmentIssuer;
+use portcullis::keys::KeyError;
 use portcullis::{Key, Principal, Verifier};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 /// Who issues the tokens (`iss`), and this API's name at that issuer (`aud`).
 const ISSUER: &str = "https://auth.example.com";
@@ -29,16 +32,16 @@ const AUDIENCE: &str = "notes-api";
 const SECRET: &[u8] = b"a shared secret of at least thirty-two bytes";
 const ADDR: &str = "127.0.0.1:3000";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Note {
     text: String,
 }
 
 /// Any valid token: the caller's subject and scopes.
 #[portcullis::authenticated]
-async fn me(principal: Principal) -> Json<serde_json::Value> {
+async fn me(principal: Principal) -> Json<Value> {
     let scopes: Vec<&str> = principal.scopes().iter().collect();
-    Json(serde_json::json!({ "sub": principal.subject(), "scopes": scopes }))
+    Json(json!({ "sub": principal.subject(), "scopes": scopes }))
 }
 
 /// Only tokens granting `notes:write`. The body is read after the scope check, with
@@ -47,13 +50,13 @@ async fn me(principal: Principal) -> Json<serde_json::Value> {
 async fn create_note(
     principal: Principal,
     portcullis::extract::Json(note): portcullis::extract::Json<Note>,
-) -> (StatusCode, Json<serde_json::Value>) {
-    let created = serde_json::json!({ "author": principal.subject(), "text": note.text });
+) -> (StatusCode, Json<Value>) {
+    let created = json!({ "author": principal.subject(), "text": note.text });
     (StatusCode::CREATED, Json(created))
 }
 
 /// The verifier's settings: realm, issuer, audience and the shared secret.
-fn verifier() -> Result<portcullis::config::VerifierBuilder, portcullis::keys::KeyError> {
+fn verifier() -> Result<VerifierBuilder, KeyError> {
     Ok(Verifier::builder().realm("notes").issuer(ISSUER).audience(AUDIENCE).key(Key::hmac(SECRET)?))
 }
 
@@ -85,7 +88,6 @@ mod tests {
     use axum::http::{HeaderMap, Request, header};
     use http_body_util::BodyExt;
     use portcullis::testing::TestIssuer;
-    use serde_json::{Value, json};
     use tower::ServiceExt;
 
     /// The issuer of the tests: the same secret, issuer and audience.
