@@ -23,8 +23,9 @@
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use portcullis::config::Dpop;
 use portcullis::config::VerifierBuilder;
-use portcullis::dpop::{DpopMode, DpopNonces, MemoryReplayStore};
+use portcullis::dpop::{DpopNonces, MemoryReplayStore};
 use portcullis::{ConfigError, Principal, Verifier};
 use serde_json::{Value, json};
 
@@ -49,14 +50,17 @@ fn verifier(issuer: VerifierBuilder, public_url: &str) -> Result<Verifier, Confi
     issuer
         .realm("payments")
         .audience(AUDIENCE)
-        // Bearer tokens refused; `DpopMode::Allowed` accepts both while clients move over.
-        .dpop(DpopMode::Required)
-        .dpop_origin(public_url)
-        // One instance remembers proofs in memory; several share a `RedisReplayStore`
-        // (feature `redis`), so that a proof replayed at another instance is refused too.
-        .dpop_replay_store(MemoryReplayStore::new())
-        // A random key for this process; several instances share one (`DpopNonces::with_key`).
-        .dpop_nonces(DpopNonces::new())
+        .dpop(
+            // Bearer tokens refused; `Dpop::allowed()` accepts both while clients move over.
+            Dpop::required()
+                .origin(public_url)
+                // One instance remembers proofs in memory; several share a `RedisReplayStore`
+                // (feature `redis`), so that a proof replayed at another instance is refused too.
+                .replay_store(MemoryReplayStore::new())
+                // A random key for this process; several instances share one
+                // (`DpopNonces::with_key`).
+                .nonces(DpopNonces::new()),
+        )
         .build()
 }
 

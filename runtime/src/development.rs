@@ -90,13 +90,15 @@ impl DevelopmentIssuer {
         self.verifying.clone()
     }
 
-    /// A verifier configuration that accepts this key's tokens: its issuer, audience and key.
-    /// Add the rest (realm, role claims, disclosure) as for any verifier.
+    /// A verifier configuration that accepts this key's tokens: its issuer, audience and key,
+    /// with roles read from the `roles` claim that [`DevelopmentToken::roles`] writes (another
+    /// `.role_claims(..)` replaces it). Add the rest (realm, disclosure) as for any verifier.
     pub fn verifier(&self) -> VerifierBuilder {
         VerifierBuilder::new()
             .issuer(self.issuer.clone())
             .audience(self.audience.clone())
             .key(self.verification_key())
+            .role_claims([mint::ROLES_CLAIM])
     }
 
     /// Starts a token for `subject`, valid for [`DEVELOPMENT_LIFETIME`], with no scopes or
@@ -135,8 +137,8 @@ impl DevelopmentToken<'_> {
     }
 
     /// Sets the `roles` claim to these roles, as an array: string literals, or the values of a
-    /// [`roles!`](crate::roles) vocabulary. A verifier reads no role claim by default: give it
-    /// `.role_claims(["roles"])`. For a provider's own claim, use
+    /// [`roles!`](crate::roles) vocabulary. [`DevelopmentIssuer::verifier`] reads
+    /// them; another verifier is told with `.role_claims(["roles"])`. For a provider's own claim, use
     /// [`roles_at`](Self::roles_at).
     ///
     /// ```

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::keys::{Algorithm, Family, Key};
 
 /// The claim [`Token::roles`] writes: the conventional name, which a verifier reads once it is
-/// told to with `role_claims(["roles"])` (it reads no role claim by default).
+/// told to with `role_claims(["roles"])` (as the test and development issuers' verifiers are).
 pub(crate) const ROLES_CLAIM: &str = "roles";
 
 /// A fresh Ed25519 key pair: the signing key, the key that verifies its signatures, and its

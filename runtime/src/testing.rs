@@ -205,12 +205,15 @@ impl TestIssuer {
         json!({ "keys": keys })
     }
 
-    /// A verifier configuration that accepts this issuer's tokens: issuer, audience and key set.
+    /// A verifier configuration that accepts this issuer's tokens: issuer, audience and key set,
+    /// with roles read from the `roles` claim that [`TokenBuilder::roles`] writes (another
+    /// `.role_claims(..)` replaces it).
     pub fn verifier(&self) -> VerifierBuilder {
         VerifierBuilder::new()
             .issuer(self.issuer.clone())
             .audience(self.audience.clone())
             .key(self.verification_key())
+            .role_claims([mint::ROLES_CLAIM])
     }
 
     /// Starts a token for `subject`, valid for [`TEST_LIFETIME`], with no scopes or roles.
@@ -265,8 +268,8 @@ impl TokenBuilder<'_> {
     }
 
     /// Sets the `roles` claim to these roles, as an array: string literals, or the values of a
-    /// [`roles!`](crate::roles) vocabulary. A verifier reads no role claim by default: give it
-    /// `.role_claims(["roles"])`. For a provider's own claim, use
+    /// [`roles!`](crate::roles) vocabulary. [`TestIssuer::verifier`] reads
+    /// them; another verifier is told with `.role_claims(["roles"])`. For a provider's own claim, use
     /// [`roles_at`](Self::roles_at).
     pub fn roles<I, T>(self, roles: I) -> Self
     where

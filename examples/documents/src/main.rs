@@ -226,7 +226,7 @@ fn development_instructions(
             .token(subject)
             .scopes(scopes.iter().map(|scope| scope.as_str()))
             .claim("email_verified", verified)
-            .roles(roles_claim, roles.iter().map(|role| role.as_str()))
+            .roles_at(roles_claim, roles.iter().map(|role| role.as_str()))
             .expires_in(DEVELOPMENT_LIFETIME)
             .sign()
     };
