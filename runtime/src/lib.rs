@@ -55,6 +55,7 @@ mod verify;
 pub mod development;
 mod digest;
 mod expiring;
+pub mod guide;
 mod mint;
 mod numeric_date;
 #[cfg(feature = "openapi")]

@@ -304,8 +304,14 @@ mod tests {
             "https://example.com/groups": ["a"],
         });
         let Some(claims) = claims.as_object() else { panic!("an object") };
-        assert_eq!(super::claim_at(claims, "realm_access.roles"), Some(&serde_json::json!(["admin"])));
-        assert_eq!(super::claim_at(claims, "https://example.com/groups"), Some(&serde_json::json!(["a"])));
+        assert_eq!(
+            super::claim_at(claims, "realm_access.roles"),
+            Some(&serde_json::json!(["admin"]))
+        );
+        assert_eq!(
+            super::claim_at(claims, "https://example.com/groups"),
+            Some(&serde_json::json!(["a"]))
+        );
         assert_eq!(super::claim_at(claims, "realm_access.groups"), None);
     }
 
