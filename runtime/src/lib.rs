@@ -18,6 +18,7 @@
 //! use axum::{Router, routing::get};
 //! use portcullis::{Key, Principal, Verifier};
 //!
+//! #[portcullis::requires_scope("docs:read")]
 //! async fn me(principal: Principal) -> String {
 //!     principal.subject().to_owned()
 //! }
@@ -31,6 +32,52 @@
 //! let app: Router = Router::new().route("/me", get(me)).with_state(verifier);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # The guide
+//!
+//! [`guide`] explains portcullis one concept at a time, every example compiled:
+//! [quick start](guide::quick_start) (the `[dependencies]` lines, a first handler, a first test),
+//! [authorization](guide::authorization), [identity providers](guide::identity_providers),
+//! [configuration](guide::configuration), [testing](guide::testing),
+//! [validated input](guide/validated_input/index.html), [DPoP](guide::dpop),
+//! [protected resource metadata](guide::resource_metadata),
+//! [introspection](guide/introspection/index.html) and [OpenAPI](guide/openapi/index.html).
+//!
+//! # Modules
+//!
+//! The crate root holds what an application touches in its first hour: [`Verifier`],
+//! [`Principal`], [`Claims`], [`Owned`] and [`OwnedResource`], [`Scopes`] and [`Roles`], [`Key`],
+//! [`Preset`], the refusals ([`Denial`], [`Problem`], [`InternalError`]), [`ConfigError`], and
+//! the attribute macros. The rest is in modules named for what they hold:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`config`] | the [`VerifierBuilder`](config::VerifierBuilder) and the values it takes; [`config::env`], the `PORTCULLIS_*` variables |
+//! | [`authorization`] | scope and role requirements, [`AccessPolicy`](authorization::AccessPolicy) and the ready-made claim checks |
+//! | [`resource`] | resource access beyond ownership: visibility, actions, sharing |
+//! | [`response`] | how a refusal is answered: its kinds and reasons, the challenge, the problem's parts, the disclosure |
+//! | [`keys`] | algorithms, key sets, and how fetched keys are refreshed |
+//! | [`dpop`] | DPoP (RFC 9449): modes, replay stores, server nonces |
+//! | `introspection` | opaque tokens (RFC 7662; feature `introspection`) |
+//! | [`layer`] | tower layers: the router-wide guard and the access log |
+//! | [`extract`] | `Json`, `Query`, `Path` and `Valid`, whose refusals are problem documents |
+//! | [`development`] | a key generated in memory, for trying an API before an identity provider is set up |
+//! | `testing` | tokens and DPoP proofs for your own tests (feature `testing`) |
+//! | `openapi` | the OpenAPI description of the guards, with aide (feature `openapi`) |
+//!
+//! # Features
+//!
+//! | feature | default | what it brings |
+//! |---|---|---|
+//! | `jwks` | on | keys fetched from a JWKS URL or by OpenID Connect discovery, kept fresh; compiles the HTTP client (reqwest with rustls) |
+//! | `introspection` | off | opaque tokens by introspection (RFC 7662); the same HTTP client |
+//! | `garde` | on | `extract::Valid`: validation with [garde](https://docs.rs/garde) 0.23 |
+//! | `testing` | off | `portcullis::testing`: tokens minted in your own tests |
+//! | `redis` | off | `dpop::RedisReplayStore`: DPoP proofs remembered in Redis, shared by every instance |
+//! | `openapi` | off | `portcullis::openapi`: the guards and extractors described to aide |
+//!
+//! With `default-features = false`, keys are configured in code ([`Key`],
+//! [`keys::KeySet`]) and neither reqwest, tokio nor garde is compiled.
 
 // A library never writes to the application's terminal: it logs with `tracing`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
@@ -57,6 +104,7 @@ mod verify;
 pub mod development;
 mod digest;
 mod expiring;
+pub mod guide;
 mod mint;
 mod numeric_date;
 #[cfg(feature = "openapi")]

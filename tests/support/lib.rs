@@ -20,6 +20,12 @@ use portcullis::{Principal, Verifier};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+/// The README's Rust example, compiled by `cargo test` as a doctest of this crate (which is not
+/// published): a README example that no longer compiles fails the tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The media type of every denial.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
