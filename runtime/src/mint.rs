@@ -113,16 +113,22 @@ impl Token {
     }
 
     /// Removes a claim.
+    // Only the `testing` builder offers it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn remove_claim(&mut self, name: &str) {
         self.claims.remove(name);
     }
 
     /// Sets a header parameter.
+    // Only the `testing` builder offers it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn header(&mut self, name: impl Into<String>, value: impl Into<Value>) {
         self.header.insert(name.into(), value.into());
     }
 
     /// Removes a header parameter.
+    // Only the `testing` builder offers it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn remove_header(&mut self, name: &str) {
         self.header.remove(name);
     }

@@ -28,6 +28,7 @@ mod proof;
 mod token;
 
 use self::cache::TokenCache;
+#[cfg(feature = "jwks")]
 use self::config::env;
 pub(crate) use config::VerifierBuilder;
 pub use config::{ConfigError, Preset};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::dpop::Dpop;
 use super::error::{ConfigError, IssuerError, SettingError};
 use super::resource::ResourceMetadata;
+use super::settings::{DEFAULT_LEEWAY, DEFAULT_REALM, Discovery, Expect, MAX_LEEWAY};
 use crate::keys::{Algorithm, Key};
 use crate::respond::{Challenge, Disclosure, DpopChallenge, Presentation};
 use crate::verify::cache::TokenCache;
@@ -20,42 +21,6 @@ use crate::verify::issuers::TrustedIssuer;
 use crate::verify::profile::TokenProfile;
 use crate::verify::token::{DEFAULT_MAX_TOKEN_LEN, TokenSources};
 use crate::verify::{Settings, Verifier};
-
-/// The realm used when none is configured.
-pub const DEFAULT_REALM: &str = "api";
-
-/// The clock skew tolerated on `exp` and `nbf` when none is configured.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
-
-/// The largest leeway accepted: clock skew is seconds, not days.
-pub const MAX_LEEWAY: Duration = Duration::from_secs(60 * 60);
-
-/// Which values of a claim are accepted: unset (a configuration error), some, or any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Expect {
-    Unset,
-    OneOf(Vec<String>),
-    Any,
-}
-
-impl Expect {
-    fn add(&mut self, value: String) {
-        match self {
-            Self::OneOf(values) if values.contains(&value) => {}
-            Self::OneOf(values) => values.push(value),
-            _ => *self = Self::OneOf(vec![value]),
-        }
-    }
-}
-
-/// Whether the issuers' keys are found by discovery, as `PORTCULLIS_ISSUER` alone implies
-/// (discovery asked for in code makes a [`TrustedIssuer`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Discovery {
-    Off,
-    /// Implied by `PORTCULLIS_ISSUER` alone: used only when no key is configured otherwise.
-    FromEnv,
-}
 
 /// Builds a [`Verifier`]. Issuer and audience are required unless explicitly waived (behind
 /// [`dangerous`](Self::dangerous)).

@@ -1,7 +1,8 @@
 //! The settings that weaken verification, behind one door: `builder.dangerous()`, which a
 //! reviewer finds with one search, as rustls does with its `dangerous()` configuration.
 
-use super::builder::{Expect, VerifierBuilder};
+use super::builder::VerifierBuilder;
+use super::settings::Expect;
 
 impl VerifierBuilder {
     /// The settings that weaken verification: each one accepts tokens, URLs or callers that the

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::builder::MAX_LEEWAY;
 use super::error::DpopError;
+use super::settings::MAX_LEEWAY;
 use crate::dpop::{
     DEFAULT_ALGORITHMS, DEFAULT_IAT_WINDOW, DpopMode, DpopNonces, DpopSettings, MemoryReplayStore,
     ReplayStore, normalize_uri,

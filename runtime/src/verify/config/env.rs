@@ -2,8 +2,9 @@
 //! configuration: each variable sets what the method of the same concern would, and wins over
 //! the code's setting. An error about a variable names it ([`EnvError`]), never its value.
 
-use super::builder::{Discovery, VerifierBuilder};
+use super::builder::VerifierBuilder;
 use super::error::{ConfigError, EnvError};
+use super::settings::Discovery;
 use crate::dpop::DpopNonces;
 use crate::respond::Challenge;
 

@@ -320,6 +320,18 @@ pub(crate) fn from_var(var: Option<&'static str>, error: impl Into<ConfigError>)
     }
 }
 
+/// `url` as a configuration error may show it: without the credentials of its authority
+/// (`user:secret@`), since start-up errors end up in logs.
+pub(crate) fn shown_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let (head, rest) = url.split_at(scheme_end + 3);
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!("{head}<redacted>{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::shown_url;
 use super::error::{ConfigError, IntrospectionError};
-use super::keys::shown_url;
 use crate::introspect::{ClientAuthMethod, Endpoint, Introspector, Recognised, Secret, Setup};
 
 /// RFC 7662 token introspection: opaque access tokens are sent to the authorization server,

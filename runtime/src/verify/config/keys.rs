@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use super::builder::{Discovery, Expect, VerifierBuilder};
+use super::builder::VerifierBuilder;
 use super::env;
-use super::error::{ConfigError, EnvError, IssuerError, KeysError, from_var};
+use super::error::{ConfigError, EnvError, IssuerError, KeysError, from_var, shown_url};
+use super::settings::{Discovery, Expect};
 use crate::keys::{Algorithm, Key, KeySet, KeySource};
 use crate::verify::issuers::{KeysByIssuer, TrustedIssuer};
 
@@ -351,18 +352,6 @@ fn fixed_algorithms(
             all
         }
     })
-}
-
-/// `url` as a configuration error may show it: without the credentials of its authority
-/// (`user:secret@`), since start-up errors end up in logs.
-pub(crate) fn shown_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
-    let (head, rest) = url.split_at(scheme_end + 3);
-    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
-    match authority.rfind('@') {
-        Some(at) => format!("{head}<redacted>{}", &rest[at..]),
-        None => url.to_owned(),
-    }
 }
 
 #[cfg(test)]

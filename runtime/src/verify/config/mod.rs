@@ -1,15 +1,17 @@
 //! Configuring a [`Verifier`](crate::Verifier): in code with [`VerifierBuilder`], or from the
 //! environment ([`env`]); [`VerifierBuilder::build`] runs each setting's and value's own check.
 //!
-//! One file per thing the configuration holds: `builder` (the core settings, and `build`),
+//! One file per thing the configuration holds: `settings` (the defaults, and what a claim must
+//! say), `builder` (the core settings, and `build`),
 //! `keys` (keys and issuers), `dpop` ([`Dpop`]), `resource` ([`ResourceMetadata`]),
 //! `introspection` (`Introspection`), `preset` ([`Preset`]), `env` (the variables, and
 //! `from_env`/`with_env`), `dangerous` (the settings that weaken verification, behind
 //! [`VerifierBuilder::dangerous`]) and `error` ([`ConfigError`], by category).
 //!
-//! Imports flow one way: every file may import `builder` and `error`; `builder` imports only
-//! the values (`dpop`, `resource`, `introspection`) and `error`; the values import neither the
-//! builder nor each other. From the rest of the crate, `verify`'s steps, `keys`, `dpop`,
+//! Imports flow one way, with no circle: `settings` and `error` import nothing of the
+//! configuration; the values (`dpop`, `resource`, `introspection`) import only those two;
+//! `builder` imports the values; `keys`, `env`, `dangerous` and `preset` (which add to the
+//! builder) import `builder`, and `keys` imports `env`. From the rest of the crate, `verify`'s steps, `keys`, `dpop`,
 //! `introspect`, `respond` and `scope`.
 
 mod builder;
@@ -22,13 +24,14 @@ mod introspection;
 mod keys;
 mod preset;
 mod resource;
+mod settings;
 
 pub use super::cache::TokenCache;
 pub use super::claims::ScopeClaim;
 pub use super::issuers::TrustedIssuer;
 pub use super::profile::{TokenProfile, UnknownTokenProfile};
 pub use super::token::DEFAULT_MAX_TOKEN_LEN;
-pub use builder::{DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY, VerifierBuilder};
+pub use builder::VerifierBuilder;
 pub use dangerous::Dangerous;
 pub use dpop::Dpop;
 #[cfg(feature = "jwks")]
@@ -41,3 +44,4 @@ pub use error::{
 pub use introspection::Introspection;
 pub use preset::Preset;
 pub use resource::ResourceMetadata;
+pub use settings::{DEFAULT_LEEWAY, DEFAULT_REALM, MAX_LEEWAY};

@@ -1,8 +1,8 @@
 //! [`ResourceMetadata`]: the RFC 9728 protected resource metadata as one value that checks
 //! itself.
 
-use super::builder::Expect;
 use super::error::{ConfigError, ResourceError, from_var};
+use super::settings::Expect;
 use crate::dpop::DpopSettings;
 use crate::scope::{is_scope_char, is_scope_token};
 use crate::verify::metadata::{Document, Metadata, audience_is_resource, check_resource};
