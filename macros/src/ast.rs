@@ -255,7 +255,7 @@ pub(crate) struct ActionArg {
 
 /// Everything the guards of one handler require, gathered from all its guard attributes.
 #[derive(Default)]
-pub(crate) struct GuardSpec<'a> {
+pub(crate) struct Requirements<'a> {
     pub(crate) rules: Vec<&'a Rule>,
     pub(crate) roles: Vec<&'a Rule>,
     /// Literals to check, at compile time, against the vocabulary named by `declared_in`, with

@@ -49,8 +49,10 @@ where
     }
 }
 
-/// What a guarded handler requires; the macros implement it on a hidden type per handler.
-pub trait Policy: Send + Sync + 'static {
+/// What a guarded handler requires (scopes, roles, claim checks, the application's policies,
+/// resource access); the macros implement it on a hidden type per handler,
+/// `__PortcullisRequirements_<handler>`.
+pub trait Requirements: Send + Sync + 'static {
     /// The required scopes; empty for `#[authenticated]`.
     const SCOPES: &'static [ScopeRule];
     /// The required roles.
@@ -67,7 +69,7 @@ pub trait Policy: Send + Sync + 'static {
     const ID_PARAM: Option<&'static str>;
 }
 
-/// The ownership check of a [`Policy`], run after the scope check.
+/// The ownership check of a handler's [`Requirements`], run after the policies.
 pub trait OwnershipCheck<S>: Send + Sync {
     /// Checks and stashes the resource for the handler.
     fn check(
@@ -93,8 +95,8 @@ impl<S: Send + Sync> OwnershipCheck<S> for NoOwnership {
     }
 }
 
-/// The extractor the macros add as a handler's first parameter: `Guard<P, (S, W)>` for the
-/// policy `P`, the router state `S`, and the witness `W` that `S` provides the verifier.
+/// The extractor the macros add as a handler's first parameter: `Guard<R, (S, W)>` for the
+/// handler's requirements `R`, the router state `S`, and the witness `W` that `S` provides the verifier.
 ///
 /// Why the witness: axum marks its `Handler` impls `#[diagnostic::do_not_recommend]`, so a bound
 /// that fails under them is reported as axum's opaque "`Handler` is not satisfied". The guard's
@@ -110,14 +112,17 @@ impl<S: Send + Sync> OwnershipCheck<S> for NoOwnership {
 pub struct Guard<P, X> {
     /// A fresh DPoP nonce for the response, when the one the client used expires soon.
     dpop_nonce: Option<HeaderValue>,
-    policy: PhantomData<fn() -> (P, X)>,
+    requirements: PhantomData<fn() -> (P, X)>,
 }
 
 impl<P, X> Guard<P, X> {
     /// The guard of a request that passed, as `principal` (`None`: an optional guard without
     /// credentials).
     fn passed(principal: Option<&Principal>) -> Self {
-        Self { dpop_nonce: principal.and_then(Principal::dpop_nonce_header), policy: PhantomData }
+        Self {
+            dpop_nonce: principal.and_then(Principal::dpop_nonce_header),
+            requirements: PhantomData,
+        }
     }
 
     /// The handler's `response`, with what the guard adds to it.
@@ -192,7 +197,7 @@ impl<S: StateHasVerifier<W>, W> GuardState for (S, W) {}
 
 impl<S, P, W> FromRequestParts<S> for Guard<P, (S, W)>
 where
-    P: Policy,
+    P: Requirements,
     P::Policies: PolicyList<S>,
     P::Ownership: OwnershipCheck<S>,
     S: Send + Sync,

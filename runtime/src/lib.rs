@@ -36,7 +36,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
-mod access;
+mod access_log;
 mod dpop;
 pub mod extract;
 mod guard;
@@ -62,7 +62,7 @@ pub mod openapi;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use access::{AccessLog, AccessLogLayer};
+pub use access_log::{AccessLog, AccessLogLayer};
 pub use dpop::{
     DpopMode, DpopNonces, MemoryReplayStore, NonceKeyTooShort, ReplayStore, ReplayStoreError,
     UnknownDpopMode,
@@ -100,8 +100,8 @@ pub use verify::{
 pub mod __private {
     pub use crate::extract::check::{ExtractorCheck, ExtractorFallback};
     pub use crate::guard::{
-        Guard, GuardState, Guarded, Never, NoOwnership, NoWitness, OwnershipCheck, Policy,
-        ProvidesVerifier, StateHasVerifier, VerifierWitness, Witness,
+        Guard, GuardState, Guarded, Never, NoOwnership, NoWitness, OwnershipCheck,
+        ProvidesVerifier, Requirements, StateHasVerifier, VerifierWitness, Witness,
     };
     pub use crate::ownership::{
         Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy, access_for,

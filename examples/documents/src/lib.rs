@@ -252,7 +252,7 @@ fn not_blank(value: &str, _context: &()) -> garde::Result {
 
 /// The whole application: routes, guards, the protected resource metadata (when the verifier
 /// has a resource identifier), the 1 MiB body limit and portcullis's access log (target
-/// `portcullis::access`).
+/// `portcullis::access_log`).
 pub fn router(state: AppState) -> Router {
     let metadata = state.verifier.metadata_router();
     // The routes the OpenAPI document describes, from the one list that builds both.
