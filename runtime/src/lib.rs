@@ -47,6 +47,7 @@ mod layer;
 mod ownership;
 mod policy;
 mod principal;
+mod principal_id;
 mod respond;
 mod role;
 mod scope;
@@ -81,6 +82,7 @@ pub use ownership::{
 };
 pub use policy::{AccessPolicy, ClaimCheck, ClaimValue, NoState, PolicyOutcome};
 pub use principal::{Claims, Principal, claim_at};
+pub use principal_id::{InvalidPrincipalId, PrincipalId};
 pub use respond::{
     Challenge, ChallengeError, Denial, DenialKind, DeniedWith, Disclosure, DpopNonceReason,
     DpopProofReason, ErrorCode, InternalError, InvalidParam, InvalidRequestReason,
