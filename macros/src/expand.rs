@@ -125,17 +125,30 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'
         })
     });
 
-    // The state and the witness that it provides the verifier. The handler takes
-    // `impl GuardState`, so that a state without a verifier fails as a bound of the handler
-    // itself, reported with the fix, not under axum's `Handler` impls (and so that the handler
-    // serves any state with a verifier, `state = …` being a check only). Under
-    // `#[axum::debug_handler]`, which cannot check a generic handler, the state it checks
-    // against is written out.
+    // The state and the witness that it provides the verifier, as generic parameters of the
+    // handler bound by `ProvidesVerifier<Via>`: a state without a verifier fails as a bound of
+    // the handler itself, reported with the fix under the trait's public name, not under axum's
+    // `Handler` impls (and the handler serves any state with a verifier, `state = …` being a
+    // check only). Under `#[axum::debug_handler]`, which cannot check a generic handler, the
+    // state it checks against is written out.
+    let mut guarded = handler.clone();
     let guard_state = match debug_handler_state(handler) {
         Some(state) => quote!((#state, ::portcullis::__private::Witness)),
-        None => quote!(impl ::portcullis::__private::GuardState),
+        // A handler with generic parameters of its own keeps them the only ones, so that a
+        // turbofish (`get(handler::<u8>)`) still names them all: the bound goes through
+        // `impl GuardState`, whose report adds a line about that trait.
+        None if !handler.sig.generics.params.is_empty() => {
+            quote!(impl ::portcullis::__private::GuardState)
+        }
+        None => {
+            let generics = &mut guarded.sig.generics;
+            generics.params.push(syn::parse_quote!(
+                __PortcullisState: ::portcullis::__private::ProvidesVerifier<__PortcullisVia>
+            ));
+            generics.params.push(syn::parse_quote!(__PortcullisVia));
+            quote!((__PortcullisState, __PortcullisVia))
+        }
     };
-    let mut guarded = handler.clone();
     // The body runs as it was written (an `async` block: `return` and `?` keep their meaning),
     // and its response goes through the guard, which adds a fresh DPoP nonce when one is due.
     let checked = with_extractor_checks(&handler.sig, &handler.body);
@@ -388,7 +401,7 @@ pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> Token
 
         impl ::core::fmt::Display for #name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 

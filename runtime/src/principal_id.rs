@@ -294,10 +294,18 @@ mod tests {
     fn compares_with_stored_owners() {
         let alice: PrincipalId = "alice".parse().unwrap();
         let owner = String::from("alice");
-        assert!(alice == "alice" && "alice" == alice && alice == owner && owner == alice);
-        assert!(alice == *"alice" && *"alice" == alice);
-        assert!(owner == &alice && "alice" == &alice);
-        assert!(alice != "bob" && alice != PrincipalId::pair("i", "alice"));
+        // Each direction is an impl of its own: every one is checked.
+        assert!(alice == "alice");
+        assert!("alice" == alice);
+        assert!(alice == owner);
+        assert!(owner == alice);
+        assert!(alice == *"alice");
+        assert!(*"alice" == alice);
+        let by_reference: &PrincipalId = &alice;
+        assert!(owner == by_reference);
+        assert!("alice" == &alice);
+        assert!(alice != "bob");
+        assert!(alice != PrincipalId::pair("i", "alice"));
         let stored = PrincipalId::pair("i", "alice").to_string();
         assert_eq!(PrincipalId::pair("i", "alice"), stored);
         let bob: PrincipalId = "bob".parse().unwrap();
