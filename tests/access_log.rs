@@ -79,7 +79,7 @@ fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
 
 /// The lines of the access log.
 fn access_lines(logs: &str) -> Vec<&str> {
-    logs.lines().filter(|line| line.contains("portcullis::access")).collect()
+    logs.lines().filter(|line| line.contains("portcullis::access_log")).collect()
 }
 
 #[tokio::test(flavor = "current_thread")]

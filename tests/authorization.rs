@@ -446,6 +446,14 @@ fn declared_roles_are_an_enum() {
     assert!(Role::is_declared("auditor"));
     assert!(!Role::is_declared("admin"));
     assert_eq!(Role::from_role("editor"), Some(Role::Editor));
+    // Display and AsRef<str>: the role as tokens carry it, wherever a string is wanted.
+    assert_eq!(Role::Admin.to_string(), "documents-admin");
+    assert_eq!(format!("[{:<8}]", Role::Editor), "[editor  ]");
+    assert_eq!(AsRef::<str>::as_ref(&Role::Auditor), "auditor");
+    fn claim_value(roles: &[impl AsRef<str>]) -> Vec<&str> {
+        roles.iter().map(AsRef::as_ref).collect()
+    }
+    assert_eq!(claim_value(&[Role::Editor, Role::Auditor]), ["editor", "auditor"]);
 }
 
 // ---------------------------------------------------------------------------------------------

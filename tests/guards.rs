@@ -465,6 +465,10 @@ async fn development_mode_explains_denials_with_fixed_sentences() {
 fn declared_scopes_are_an_enum() {
     assert_eq!(Scope::DocsWrite.as_str(), "docs:write");
     assert_eq!(Scope::DocsWrite.to_string(), "docs:write");
+    assert_eq!(format!("{:>12}|{}", Scope::DocsRead, Scope::DocsWrite), "   docs:read|docs:write");
+    assert_eq!(AsRef::<str>::as_ref(&Scope::DocsWrite), "docs:write");
+    let granted: Vec<String> = Scope::ALL.iter().map(ToString::to_string).collect();
+    assert_eq!(granted.iter().filter(|scope| scope.starts_with("docs:")).count(), 3);
     assert_eq!(Scope::ALL.len(), 4);
     assert!(Scope::is_declared("admin:read"));
     assert!(!Scope::is_declared("doc:write"));

@@ -255,7 +255,7 @@ pub(crate) struct ActionArg {
 
 /// Everything the guards of one handler require, gathered from all its guard attributes.
 #[derive(Default)]
-pub(crate) struct GuardSpec<'a> {
+pub(crate) struct Requirements<'a> {
     pub(crate) rules: Vec<&'a Rule>,
     pub(crate) roles: Vec<&'a Rule>,
     /// Literals to check, at compile time, against the vocabulary named by `declared_in`, with
@@ -277,7 +277,7 @@ pub(crate) struct Ownership<'a> {
 
 /// What the handler does to the resource.
 pub(crate) enum Action<'a> {
-    /// `read`, `write` or `delete`: a variant of `portcullis::Action`.
+    /// `read`, `write` or `delete`: a variant of `portcullis::resource::Action`.
     Builtin(&'static str, Span),
     /// A variant of the application's own enum.
     Custom(&'a Path),

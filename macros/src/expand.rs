@@ -8,42 +8,43 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
 use crate::ast::{
-    Action, ClaimKind, ClaimRef, Declared, GuardSpec, HandlerFn, Noun, PolicyFn, Rule, ScopeRef,
+    Action, ClaimKind, ClaimRef, Declared, HandlerFn, Noun, PolicyFn, Requirements, Rule, ScopeRef,
     Vocabulary,
 };
 
-/// The handler with the guard as its first parameter, plus the hidden policy type.
-pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> TokenStream {
+/// The handler with the guard as its first parameter, plus the hidden type that implements
+/// the runtime's `Requirements` for it.
+pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'_>) -> TokenStream {
     let name = &handler.sig.ident;
-    let policy = format_ident!("__PortcullisPolicy_{}", name, span = name.span());
-    // The policy type follows the handler in and out of `#[cfg]`, and is as visible as the
+    let requirements_ty = format_ident!("__PortcullisRequirements_{}", name, span = name.span());
+    // The requirements type follows the handler in and out of `#[cfg]`, and is as visible as the
     // handler so that a public handler has no private type in its signature.
     let cfgs: Vec<_> = handler.attrs.iter().filter(|attr| attr.path().is_ident("cfg")).collect();
     let vis = &handler.vis;
 
-    let rules = spec.rules.iter().map(|r| rule(r));
-    // Items with a default in `Policy` are written only when they differ from it.
-    let roles = (!spec.roles.is_empty()).then(|| {
-        let roles = spec.roles.iter().map(|r| rule(r));
+    let rules = requirements.rules.iter().map(|r| rule(r));
+    // Items with a default in `Requirements` are written only when they differ from it.
+    let roles = (!requirements.roles.is_empty()).then(|| {
+        let roles = requirements.roles.iter().map(|r| rule(r));
         quote!(const ROLES: &'static [::portcullis::__private::ScopeRule] = &[#(#roles),*];)
     });
-    let claims = (!spec.claims.is_empty()).then(|| {
-        let claims = spec.claims.iter().map(|c| claim(c));
+    let claims = (!requirements.claims.is_empty()).then(|| {
+        let claims = requirements.claims.iter().map(|c| claim(c));
         quote!(const CLAIMS: &'static [::portcullis::__private::ClaimCheck] = &[#(#claims),*];)
     });
-    let optional = spec.optional.then(|| {
+    let optional = requirements.optional.then(|| {
         quote!(
             const OPTIONAL: bool = true;
         )
     });
     // `Policies<A, Policies<B, ()>>`, each spanned to its path, where a type that is not a
     // policy is reported.
-    let policies = spec.policies.iter().rev().fold(
+    let policies = requirements.policies.iter().rev().fold(
         quote!(()),
         |rest, path| quote_spanned!(path.span()=> ::portcullis::__private::Policies<#path, #rest>),
     );
     let mut decide = None;
-    let ownership = match &spec.owner {
+    let ownership = match &requirements.owner {
         None => quote!(::portcullis::__private::NoOwnership),
         Some(owner) => {
             let resource = owner.resource;
@@ -62,7 +63,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
                     let span = action.span();
                     decide = Some(quote_spanned! {span=>
                         #(#cfgs)*
-                        impl ::portcullis::__private::Decide<#resource> for #policy {
+                        impl ::portcullis::__private::Decide<#resource> for #requirements_ty {
                             fn decide(
                                 resource: &#resource,
                                 principal: &::portcullis::__private::Principal,
@@ -72,16 +73,16 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
                             }
                         }
                     });
-                    quote_spanned!(resource.span()=> ::portcullis::__private::OwnedBy<#resource, #policy>)
+                    quote_spanned!(resource.span()=> ::portcullis::__private::OwnedBy<#resource, #requirements_ty>)
                 }
             }
         }
     };
-    let id_param = match spec.owner.as_ref().and_then(|owner| owner.id_param) {
+    let id_param = match requirements.owner.as_ref().and_then(|owner| owner.id_param) {
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
     };
-    let declared_checks = spec.declared_checks.iter().map(|&(lit, vocabulary, noun)| {
+    let declared_checks = requirements.declared_checks.iter().map(|&(lit, vocabulary, noun)| {
         let message = format!(
             "the {} \"{}\" is not declared in `{}`",
             noun.word(),
@@ -95,7 +96,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
     });
 
     // Reported under the state type the user named, with the fix in the trait's diagnostic.
-    let state_check = spec.state.map(|state| {
+    let state_check = requirements.state.map(|state| {
         quote_spanned! {state.span()=>
             #(#cfgs)*
             const _: () = {
@@ -107,8 +108,8 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
 
     // Each policy's state, checked under the policy's path when the router state is named.
     let cfgs_ref = &cfgs;
-    let policy_state_checks = spec.state.into_iter().flat_map(|state| {
-        spec.policies.iter().map(move |path| {
+    let policy_state_checks = requirements.state.into_iter().flat_map(|state| {
+        requirements.policies.iter().map(move |path| {
             let cfgs = cfgs_ref;
             quote_spanned! {path.span()=>
                 #(#cfgs)*
@@ -124,17 +125,30 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         })
     });
 
-    // The state and the witness that it provides the verifier. The handler takes
-    // `impl GuardState`, so that a state without a verifier fails as a bound of the handler
-    // itself, reported with the fix, not under axum's `Handler` impls (and so that the handler
-    // serves any state with a verifier, `state = …` being a check only). Under
-    // `#[axum::debug_handler]`, which cannot check a generic handler, the state it checks
-    // against is written out.
+    // The state and the witness that it provides the verifier, as generic parameters of the
+    // handler bound by `ProvidesVerifier<Via>`: a state without a verifier fails as a bound of
+    // the handler itself, reported with the fix under the trait's public name, not under axum's
+    // `Handler` impls (and the handler serves any state with a verifier, `state = …` being a
+    // check only). Under `#[axum::debug_handler]`, which cannot check a generic handler, the
+    // state it checks against is written out.
+    let mut guarded = handler.clone();
     let guard_state = match debug_handler_state(handler) {
         Some(state) => quote!((#state, ::portcullis::__private::Witness)),
-        None => quote!(impl ::portcullis::__private::GuardState),
+        // A handler with generic parameters of its own keeps them the only ones, so that a
+        // turbofish (`get(handler::<u8>)`) still names them all: the bound goes through
+        // `impl GuardState`, whose report adds a line about that trait.
+        None if !handler.sig.generics.params.is_empty() => {
+            quote!(impl ::portcullis::__private::GuardState)
+        }
+        None => {
+            let generics = &mut guarded.sig.generics;
+            generics.params.push(syn::parse_quote!(
+                __PortcullisState: ::portcullis::__private::ProvidesVerifier<__PortcullisVia>
+            ));
+            generics.params.push(syn::parse_quote!(__PortcullisVia));
+            quote!((__PortcullisState, __PortcullisVia))
+        }
     };
-    let mut guarded = handler.clone();
     // The body runs as it was written (an `async` block: `return` and `?` keep their meaning),
     // and its response goes through the guard, which adds a fresh DPoP nonce when one is due.
     let checked = with_extractor_checks(&handler.sig, &handler.body);
@@ -150,7 +164,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
     guarded.sig.inputs.insert(
         0,
         syn::parse_quote!(
-            __portcullis_guard: ::portcullis::__private::Guard<#policy, #guard_state>
+            __portcullis_guard: ::portcullis::__private::Guard<#requirements_ty, #guard_state>
         ),
     );
 
@@ -162,10 +176,10 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, spec: &GuardSpec<'_>) -> Toke
         #(#cfgs)*
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #vis struct #policy;
+        #vis struct #requirements_ty;
 
         #(#cfgs)*
-        impl ::portcullis::__private::Policy for #policy {
+        impl ::portcullis::__private::Requirements for #requirements_ty {
             const SCOPES: &'static [::portcullis::__private::ScopeRule] = &[#(#rules),*];
             #roles
             #claims
@@ -387,7 +401,7 @@ pub(crate) fn vocabulary(vocabulary: &Vocabulary, scopes: &[&Declared]) -> Token
 
         impl ::core::fmt::Display for #name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 

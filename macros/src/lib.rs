@@ -7,8 +7,8 @@
 //!    guard attribute on a handler with the parsers of `attr` (syntax only; each attribute's
 //!    syntax error is kept for step 2);
 //! 2. **validate** in `valid`: every semantic check, all errors collected (with
-//!    `errors::Errors`) and combined, producing the spec of what the guards require;
-//! 3. **expand** the spec in `expand`;
+//!    `errors::Errors`) and combined, producing the handler's `ast::Requirements` (what its guards require);
+//! 3. **expand** the requirements in `expand`;
 //! 4. on any error, emit `fallback` beside the `compile_error!`s: the handler without its
 //!    guard attributes, or the `scopes!` enum from the variants that parsed, so that the rest
 //!    of the crate and the IDE keep working and there are no follow-on errors.
@@ -125,8 +125,8 @@ fn parse_handler(
 }
 
 fn expand_handler(handler: &Handler) -> syn::Result<TokenStream2> {
-    let spec = valid::handler(handler)?;
-    Ok(expand::guarded_handler(&handler.func, &spec))
+    let requirements = valid::handler(handler)?;
+    Ok(expand::guarded_handler(&handler.func, &requirements))
 }
 
 /// A vocabulary whose enum header does not parse has nothing to fall back on: its entries are

@@ -9,18 +9,18 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Signature};
 
 use crate::ast::{
-    Action, AuthArgs, ClaimKind, GuardAttr, GuardKind, GuardSpec, Handler, Noun, OwnerArgs,
-    Ownership, PolicyArgs, PolicyFn, PolicyRef, Rule, ScopeArgs, ScopeRef, StateArg, Vocabulary,
+    Action, AuthArgs, ClaimKind, GuardAttr, GuardKind, Handler, Noun, OwnerArgs, Ownership,
+    PolicyArgs, PolicyFn, PolicyRef, Requirements, Rule, ScopeArgs, ScopeRef, StateArg, Vocabulary,
 };
 use crate::errors::Errors;
 
 /// What the guards of `handler` require, or every mistake in them.
-pub(crate) fn handler(handler: &Handler) -> syn::Result<GuardSpec<'_>> {
+pub(crate) fn handler(handler: &Handler) -> syn::Result<Requirements<'_>> {
     let mut errors = Errors::default();
     let guards: Vec<&GuardAttr> =
         handler.guards.iter().filter_map(|guard| errors.check(guard)).collect();
     signature(&handler.func.sig, handler.kind, &mut errors);
-    let mut spec = GuardSpec::default();
+    let mut requirements = Requirements::default();
     let mut seen_scopes = HashSet::new();
     let mut seen_roles = HashSet::new();
     let mut seen_policies = HashSet::new();
@@ -30,25 +30,25 @@ pub(crate) fn handler(handler: &Handler) -> syn::Result<GuardSpec<'_>> {
     for guard in &guards {
         match guard {
             GuardAttr::Authenticated(args) => {
-                if let Some(span) = authenticated(args, &mut spec, &mut errors) {
+                if let Some(span) = authenticated(args, &mut requirements, &mut errors) {
                     optional.get_or_insert(span);
                 }
             }
             GuardAttr::RequiresScope(args) => {
                 requirement.get_or_insert(GuardKind::RequiresScope);
-                requires_names(args, Noun::Scope, &mut spec, &mut seen_scopes, &mut errors);
+                requires_names(args, Noun::Scope, &mut requirements, &mut seen_scopes, &mut errors);
             }
             GuardAttr::RequiresRole(args) => {
                 requirement.get_or_insert(GuardKind::RequiresRole);
-                requires_names(args, Noun::Role, &mut spec, &mut seen_roles, &mut errors);
+                requires_names(args, Noun::Role, &mut requirements, &mut seen_roles, &mut errors);
             }
             GuardAttr::RequiresPolicy(args) => {
                 requirement.get_or_insert(GuardKind::RequiresPolicy);
-                requires_policy(args, &mut spec, &mut seen_policies, &mut errors);
+                requires_policy(args, &mut requirements, &mut seen_policies, &mut errors);
             }
             GuardAttr::OwnerOnly(owner) => {
                 requirement.get_or_insert(GuardKind::OwnerOnly);
-                owner_only(owner, &mut spec, &mut errors);
+                owner_only(owner, &mut requirements, &mut errors);
             }
         }
     }
@@ -61,32 +61,32 @@ pub(crate) fn handler(handler: &Handler) -> syn::Result<GuardSpec<'_>> {
             ),
         );
     }
-    spec.optional = optional.is_some();
-    errors.finish(spec)
+    requirements.optional = optional.is_some();
+    errors.finish(requirements)
 }
 
 /// One `#[authenticated]`; the span of its `optional`, if any.
 fn authenticated<'a>(
     args: &'a AuthArgs,
-    spec: &mut GuardSpec<'a>,
+    requirements: &mut Requirements<'a>,
     errors: &mut Errors,
 ) -> Option<Span> {
     let AuthArgs { optional, state } = args;
     let state = once(state, |state| state.keyword, "state", errors);
-    set_state(state, spec, errors);
+    set_state(state, requirements, errors);
     once(optional, |span| *span, "optional", errors).copied()
 }
 
 /// One `#[requires_policy]`: at least one policy, none twice, claim checks well formed.
 fn requires_policy<'a>(
     args: &'a PolicyArgs,
-    spec: &mut GuardSpec<'a>,
+    requirements: &mut Requirements<'a>,
     seen: &mut HashSet<String>,
     errors: &mut Errors,
 ) {
     let PolicyArgs { policies, state, span } = args;
     let state = once(state, |state| state.keyword, "state", errors);
-    set_state(state, spec, errors);
+    set_state(state, requirements, errors);
     if policies.is_empty() {
         errors.add(
             *span,
@@ -98,7 +98,7 @@ fn requires_policy<'a>(
             errors.add(policy.span(), "duplicated policy: it is already required");
         }
         match policy {
-            PolicyRef::Type(path) => spec.policies.push(path),
+            PolicyRef::Type(path) => requirements.policies.push(path),
             PolicyRef::Claim(claim) => {
                 claim_path(&claim.path, errors);
                 match &claim.check {
@@ -121,7 +121,7 @@ fn requires_policy<'a>(
                     ),
                     ClaimKind::Includes(_) => {}
                 }
-                spec.claims.push(claim);
+                requirements.claims.push(claim);
             }
         }
     }
@@ -173,12 +173,16 @@ fn once<'a, T>(
 
 /// Records the router state one attribute names; a handler has one state, so naming it in a
 /// second attribute is reported there.
-fn set_state<'a>(state: Option<&'a StateArg>, spec: &mut GuardSpec<'a>, errors: &mut Errors) {
+fn set_state<'a>(
+    state: Option<&'a StateArg>,
+    requirements: &mut Requirements<'a>,
+    errors: &mut Errors,
+) {
     let Some(state) = state else { return };
-    if spec.state.is_some() {
+    if requirements.state.is_some() {
         errors.add(state.keyword, "duplicated argument `state`: name the router state once");
     } else {
-        spec.state = Some(&state.ty);
+        requirements.state = Some(&state.ty);
     }
 }
 
@@ -187,13 +191,13 @@ fn set_state<'a>(state: Option<&'a StateArg>, spec: &mut GuardSpec<'a>, errors: 
 fn requires_names<'a>(
     args: &'a ScopeArgs,
     noun: Noun,
-    spec: &mut GuardSpec<'a>,
+    requirements: &mut Requirements<'a>,
     seen: &mut HashSet<String>,
     errors: &mut Errors,
 ) {
     let ScopeArgs { rules, declared_in, state, span } = args;
     let state = once(state, |state| state.keyword, "state", errors);
-    set_state(state, spec, errors);
+    set_state(state, requirements, errors);
     let declared_in = once(declared_in, |declared| declared.keyword, "declared_in", errors);
     let word = noun.word();
     if rules.is_empty() {
@@ -220,7 +224,7 @@ fn requires_names<'a>(
             if let ScopeRef::Literal(lit) = scope {
                 name_literal(lit, noun, errors);
                 if let Some(declared) = declared_in {
-                    spec.declared_checks.push((lit, &declared.vocabulary, noun));
+                    requirements.declared_checks.push((lit, &declared.vocabulary, noun));
                 }
             }
             if !seen.insert(scope.key()) {
@@ -228,17 +232,17 @@ fn requires_names<'a>(
             }
         }
         match noun {
-            Noun::Scope => spec.rules.push(rule),
-            Noun::Role => spec.roles.push(rule),
+            Noun::Scope => requirements.rules.push(rule),
+            Noun::Role => requirements.roles.push(rule),
         }
     }
 }
 
 /// One `#[owner_only]`; a handler checks one resource, so a second is reported.
-fn owner_only<'a>(owner: &'a OwnerArgs, spec: &mut GuardSpec<'a>, errors: &mut Errors) {
+fn owner_only<'a>(owner: &'a OwnerArgs, requirements: &mut Requirements<'a>, errors: &mut Errors) {
     let OwnerArgs { resource, id, action, state, span } = owner;
     let state = once(state, |state| state.keyword, "state", errors);
-    set_state(state, spec, errors);
+    set_state(state, requirements, errors);
     let id = once(id, |id| id.keyword, "id", errors);
     let action = once(action, |action| action.keyword, "action", errors).and_then(|arg| {
         let path = &arg.action;
@@ -267,10 +271,10 @@ fn owner_only<'a>(owner: &'a OwnerArgs, spec: &mut GuardSpec<'a>, errors: &mut E
     {
         errors.add(id.name.span(), "the path parameter name cannot be empty");
     }
-    if spec.owner.is_some() {
+    if requirements.owner.is_some() {
         errors.add(*span, "duplicated `#[owner_only]`: a handler checks one resource");
     } else {
-        spec.owner = Some(Ownership { resource, id_param: id.map(|id| &id.name), action });
+        requirements.owner = Some(Ownership { resource, id_param: id.map(|id| &id.name), action });
     }
 }
 

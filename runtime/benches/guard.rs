@@ -299,7 +299,7 @@ async fn scope_only() {}
 fn real_guard(c: &mut Criterion) {
     use axum::extract::FromRequestParts as _;
     type ScopeOnlyGuard = portcullis::__private::Guard<
-        __PortcullisPolicy_scope_only,
+        __PortcullisRequirements_scope_only,
         (Verifier, portcullis::__private::Witness),
     >;
     let _: axum::routing::MethodRouter<Verifier> = axum::routing::get(scope_only);

@@ -25,13 +25,16 @@ use crate::verify::Verifier;
 ///
 /// Implemented for every state that provides the verifier through axum's `FromRef`: the
 /// verifier itself, or an application state with a `Verifier` field and
-/// `#[derive(Clone, FromRef)]`.
+/// `#[derive(Clone, FromRef)]` (the derive needs axum's `macros` feature). Use it as a bound
+/// (`S: ProvidesVerifier`) and leave out its parameter, `Via`, which only serves the compiler's
+/// report of a state that does not provide the verifier.
 #[diagnostic::on_unimplemented(
     message = "the router state `{Self}` does not provide a `portcullis::Verifier`",
-    label = "portcullis guards need a `Verifier` in this state",
-    note = "add a `portcullis::Verifier` field to `{Self}` and derive `axum::extract::FromRef` on it (`#[derive(Clone, FromRef)]`), or implement `FromRef<{Self}> for portcullis::Verifier`"
+    label = "portcullis guards take the `Verifier` from the router state",
+    note = "if the state is `()`, the router was not given one: call `.with_state(verifier)`, or `.with_state(app_state)`",
+    note = "a state provides the verifier through a `portcullis::Verifier` field and `#[derive(Clone, axum::extract::FromRef)]` (axum's `macros` feature), or `impl FromRef<{Self}> for portcullis::Verifier`"
 )]
-pub trait ProvidesVerifier: Send + Sync {
+pub trait ProvidesVerifier<Via = Witness>: Send + Sync {
     /// The verifier.
     fn verifier(&self) -> Verifier;
 }
@@ -49,8 +52,21 @@ where
     }
 }
 
-/// What a guarded handler requires; the macros implement it on a hidden type per handler.
-pub trait Policy: Send + Sync + 'static {
+// A second candidate that never applies: with two, rustc evaluates them instead of taking the
+// only one on trust, so that for a state without a verifier the guard's witness (`Via`) stays
+// undecided instead of failing under axum's `Handler` impls (the leftover ambiguity is not
+// reported), and the handler's own bound `S: ProvidesVerifier<_>` is reported, with the fix.
+#[diagnostic::do_not_recommend]
+impl<S: Never + Send + Sync> ProvidesVerifier<NoWitness> for S {
+    fn verifier(&self) -> Verifier {
+        Never::verifier(self)
+    }
+}
+
+/// What a guarded handler requires (scopes, roles, claim checks, the application's policies,
+/// resource access); the macros implement it on a hidden type per handler,
+/// `__PortcullisRequirements_<handler>`.
+pub trait Requirements: Send + Sync + 'static {
     /// The required scopes; empty for `#[authenticated]`.
     const SCOPES: &'static [ScopeRule];
     /// The required roles.
@@ -67,7 +83,7 @@ pub trait Policy: Send + Sync + 'static {
     const ID_PARAM: Option<&'static str>;
 }
 
-/// The ownership check of a [`Policy`], run after the scope check.
+/// The ownership check of a handler's [`Requirements`], run after the policies.
 pub trait OwnershipCheck<S>: Send + Sync {
     /// Checks and stashes the resource for the handler.
     fn check(
@@ -93,15 +109,14 @@ impl<S: Send + Sync> OwnershipCheck<S> for NoOwnership {
     }
 }
 
-/// The extractor the macros add as a handler's first parameter: `Guard<P, (S, W)>` for the
-/// policy `P`, the router state `S`, and the witness `W` that `S` provides the verifier.
+/// The extractor the macros add as a handler's first parameter: `Guard<R, (S, W)>` for the
+/// handler's requirements `R`, the router state `S`, and the witness `W` that `S` provides the verifier.
 ///
 /// Why the witness: axum marks its `Handler` impls `#[diagnostic::do_not_recommend]`, so a bound
 /// that fails under them is reported as axum's opaque "`Handler` is not satisfied". The guard's
 /// own impl therefore holds for every state; whether the state provides the verifier is a bound
-/// of the handler function itself ([`GuardState`], which the macro writes as
-/// `impl GuardState`), and rustc reports that one with [`ProvidesVerifier`]'s message at the
-/// route. With a good state, `W` is inferred as [`Witness`], through which the guard reaches the
+/// of the handler function itself (`S: ProvidesVerifier<W>`, on generic parameters the macro
+/// adds), and rustc reports that one with [`ProvidesVerifier`]'s message at the route. With a good state, `W` is inferred as [`Witness`], through which the guard reaches the
 /// verifier.
 ///
 /// The macros also wrap the handler's response in [`Guarded`], through [`Guard::respond`], so
@@ -110,14 +125,17 @@ impl<S: Send + Sync> OwnershipCheck<S> for NoOwnership {
 pub struct Guard<P, X> {
     /// A fresh DPoP nonce for the response, when the one the client used expires soon.
     dpop_nonce: Option<HeaderValue>,
-    policy: PhantomData<fn() -> (P, X)>,
+    requirements: PhantomData<fn() -> (P, X)>,
 }
 
 impl<P, X> Guard<P, X> {
     /// The guard of a request that passed, as `principal` (`None`: an optional guard without
     /// credentials).
     fn passed(principal: Option<&Principal>) -> Self {
-        Self { dpop_nonce: principal.and_then(Principal::dpop_nonce_header), policy: PhantomData }
+        Self {
+            dpop_nonce: principal.and_then(Principal::dpop_nonce_header),
+            requirements: PhantomData,
+        }
     }
 
     /// The handler's `response`, with what the guard adds to it.
@@ -143,16 +161,19 @@ impl<R: IntoResponse> IntoResponse for Guarded<R> {
     }
 }
 
-/// The type that proves a state provides the verifier.
+/// The witness that a state provides the verifier, through `FromRef`.
 #[derive(Debug)]
 pub enum Witness {}
 
-/// A witness no state has: its impl below never applies.
+/// A witness no state has: its impl never applies.
 #[derive(Debug)]
 pub enum NoWitness {}
 
 /// Implemented by nothing.
-pub trait Never {}
+pub trait Never {
+    /// Never called.
+    fn verifier(&self) -> Verifier;
+}
 
 /// How the guard reaches the verifier through a witness `Self` for the state `S`.
 pub trait VerifierWitness<S> {
@@ -166,33 +187,16 @@ impl<S: ProvidesVerifier> VerifierWitness<S> for Witness {
     }
 }
 
-/// `Self` provides the verifier, as witnessed by `W`; reported with [`ProvidesVerifier`]'s
-/// message when it does not.
-#[diagnostic::on_unimplemented(
-    message = "the router state `{Self}` does not provide a `portcullis::Verifier`",
-    label = "portcullis guards need a `Verifier` in this state",
-    note = "add a `portcullis::Verifier` field to `{Self}` and derive `axum::extract::FromRef` on it (`#[derive(Clone, FromRef)]`), or implement `FromRef<{Self}> for portcullis::Verifier`"
-)]
-pub trait StateHasVerifier<W> {}
-
-#[diagnostic::do_not_recommend]
-impl<S: ProvidesVerifier> StateHasVerifier<Witness> for S {}
-
-// A second candidate that never applies: with two, rustc evaluates them instead of taking the
-// only one on trust, so a state without a verifier leaves `W` undecided instead of failing
-// under axum's `Handler` impls (the leftover ambiguity is not reported).
-#[diagnostic::do_not_recommend]
-impl<S: Never> StateHasVerifier<NoWitness> for S {}
-
-/// The bound of the guard's second type parameter: a state and the witness that it provides
-/// the verifier.
+/// The bound of the guard's second type parameter for a handler with generic parameters of its
+/// own (where the macros cannot add theirs): a state and the witness that it provides the
+/// verifier.
 pub trait GuardState {}
 
-impl<S: StateHasVerifier<W>, W> GuardState for (S, W) {}
+impl<S: ProvidesVerifier<W>, W> GuardState for (S, W) {}
 
 impl<S, P, W> FromRequestParts<S> for Guard<P, (S, W)>
 where
-    P: Policy,
+    P: Requirements,
     P::Policies: PolicyList<S>,
     P::Ownership: OwnershipCheck<S>,
     S: Send + Sync,

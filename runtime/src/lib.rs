@@ -85,7 +85,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
-mod access;
+mod access_log;
 pub mod dpop;
 pub mod extract;
 mod guard;
@@ -95,6 +95,7 @@ pub mod keys;
 mod ownership;
 mod policy;
 mod principal;
+mod principal_id;
 mod require_auth;
 mod respond;
 mod role;
@@ -119,6 +120,7 @@ pub use guard::ProvidesVerifier;
 pub use keys::key::Key;
 pub use ownership::{Owned, OwnedResource};
 pub use principal::{Claims, Principal};
+pub use principal_id::{InvalidPrincipalId, PrincipalId};
 pub use respond::{Denial, InternalError, Problem};
 pub use role::Roles;
 pub use scope::Scopes;
@@ -172,7 +174,7 @@ pub mod introspection {
 
 /// Tower layers for a whole router: the router-wide guard and the access log.
 pub mod layer {
-    pub use crate::access::{AccessLog, AccessLogLayer};
+    pub use crate::access_log::{AccessLog, AccessLogLayer};
     pub use crate::require_auth::{RequireAuth, RequireAuthLayer};
 }
 
@@ -181,8 +183,8 @@ pub mod layer {
 pub mod __private {
     pub use crate::extract::check::{ExtractorCheck, ExtractorFallback};
     pub use crate::guard::{
-        Guard, GuardState, Guarded, Never, NoOwnership, NoWitness, OwnershipCheck, Policy,
-        ProvidesVerifier, StateHasVerifier, VerifierWitness, Witness,
+        Guard, GuardState, Guarded, Never, NoOwnership, NoWitness, OwnershipCheck,
+        ProvidesVerifier, Requirements, VerifierWitness, Witness,
     };
     pub use crate::ownership::{
         Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy, access_for,
@@ -218,9 +220,43 @@ pub mod __private {
 /// # }
 /// ```
 ///
+/// The guard takes the [`Verifier`] from the router state ([`ProvidesVerifier`]): give the
+/// router its state with `.with_state(verifier)`, or `.with_state(app_state)` with an
+/// application state that holds the verifier in a field and derives `Clone` and axum's
+/// `FromRef` (the derive needs axum's `macros` feature). A router without `.with_state(..)` has
+/// the state `()`, and each guarded route then says so at compile time.
+///
 /// `#[authenticated(state = AppState)]` names the router state, so that a state that cannot
-/// provide the [`Verifier`] is reported under that type with the fix, rather than as an
-/// unsatisfied `Handler` bound where the route is added.
+/// provide the [`Verifier`] is reported under that type with the fix, beside the handler, and
+/// not only where the route is added.
+///
+/// With `#[axum::debug_handler]`, for axum's clearer errors about the handler's other
+/// parameters: put it *below* the guard attributes (attributes expand from the top, and the
+/// guard must see the handler first), enable axum's `macros` feature, and name the router state
+/// as `#[axum::debug_handler(state = AppState)]` (with the verifier itself as the state,
+/// `state = Verifier`). Without `state`, axum checks the handler against the state `()`, which
+/// cannot provide a verifier; a `State<AppState>` parameter names it too.
+///
+/// ```
+/// use axum::extract::FromRef;
+/// use axum::{Router, routing::get};
+/// use portcullis::{Principal, Verifier};
+///
+/// #[derive(Clone, FromRef)]
+/// struct AppState {
+///     verifier: Verifier,
+/// }
+///
+/// #[portcullis::authenticated]
+/// #[axum::debug_handler(state = AppState)]
+/// async fn me(principal: Principal) -> String {
+///     principal.subject().to_owned()
+/// }
+///
+/// # fn app(state: AppState) -> Router {
+/// Router::new().route("/me", get(me)).with_state(state)
+/// # }
+/// ```
 ///
 /// Every guard attribute warns (the `deprecated` lint, under the parameter) when the handler
 /// takes axum's own `Json`, `Query`, `Path` or `Form`, whose refusals are `text/plain` with the

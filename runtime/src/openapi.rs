@@ -41,7 +41,7 @@ use indexmap::IndexMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::extract::{Json, Path, Query};
-use crate::guard::{Guard, Guarded, NoOwnership, Policy};
+use crate::guard::{Guard, Guarded, NoOwnership, Requirements};
 use crate::ownership::{OwnedBy, OwnedResource};
 use crate::policy::{AccessPolicy, Policies};
 use crate::respond::PROBLEM_JSON;
@@ -251,7 +251,7 @@ fn add_new_parameters(operation: &mut Operation, params: Vec<Parameter>) {
     }
 }
 
-/// Whether a policy's `Policies` list is empty; for the 403 of the OpenAPI description.
+/// Whether a handler's `Policies` list is empty; for the 403 of the OpenAPI description.
 #[doc(hidden)]
 pub trait DescribedPolicies {
     /// `true` when there is at least one policy.
@@ -266,7 +266,7 @@ impl<P: AccessPolicy, R> DescribedPolicies for Policies<P, R> {
     const ANY: bool = true;
 }
 
-/// What a policy's ownership check adds to the OpenAPI description: the resource id as a path
+/// What a handler's ownership check adds to the OpenAPI description: the resource id as a path
 /// parameter, and the 404.
 #[doc(hidden)]
 pub trait DescribedOwnership {
@@ -315,10 +315,10 @@ where
     }
 }
 
-/// The guard's security requirement, read from its policy's constants, and its refusals.
+/// The guard's security requirement, read from its requirements' constants, and its refusals.
 impl<P, X> OperationInput for Guard<P, X>
 where
-    P: Policy,
+    P: Requirements,
     P::Policies: DescribedPolicies,
     P::Ownership: DescribedOwnership,
 {

@@ -9,6 +9,7 @@ use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::principal_id::PrincipalId;
 use crate::respond::{Denial, DenialKind, InvalidTokenReason, NotFoundReason, Presentation};
 use crate::role::Roles;
 use crate::scope::Scopes;
@@ -37,7 +38,7 @@ pub struct Principal {
 
 struct PrincipalInner {
     subject: String,
-    id: Option<String>,
+    id: PrincipalId,
     scopes: Scopes,
     roles: Roles,
     claims: Map<String, Value>,
@@ -64,7 +65,7 @@ impl Principal {
     /// A principal read from verified claims (by `verify::claims`).
     pub(crate) fn new(
         subject: String,
-        id: Option<String>,
+        id: PrincipalId,
         scopes: Scopes,
         roles: Roles,
         claims: Map<String, Value>,
@@ -96,13 +97,15 @@ impl Principal {
         self.inner.claims.get("iss").and_then(Value::as_str)
     }
 
-    /// Who owns resources created by this caller: the configured principal-id claim, or `sub`.
+    /// Who owns resources created by this caller: the configured principal-id claim, or `sub`;
+    /// with more than one accepted issuer, the pair of the issuer and that value (alice of
+    /// issuer A and alice of issuer B are different owners).
     ///
-    /// With more than one accepted issuer, it is the pair (issuer, that value), spelt as a JSON
-    /// array (`["https://a.example","alice"]`): alice of issuer A and alice of issuer B are
-    /// different owners, and no two pairs are spelt alike.
-    pub fn id(&self) -> &str {
-        self.inner.id.as_deref().unwrap_or(&self.inner.subject)
+    /// It compares with a stored owner as it is (`principal.id() == owner.as_str()`), and is
+    /// stored by its text form ([`PrincipalId::as_str`]), which [`PrincipalId`]'s `FromStr`
+    /// reads back.
+    pub fn id(&self) -> &PrincipalId {
+        &self.inner.id
     }
 
     /// The granted scopes.

@@ -47,7 +47,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis::extract::{Json, Path, Query, Valid};
 use portcullis::{
-    InternalError, Owned, Principal, Problem, Verifier,
+    InternalError, Owned, Principal, PrincipalId, Problem, Verifier,
     layer::AccessLogLayer,
     response::{DeniedWith, InvalidParam},
 };
@@ -208,30 +208,18 @@ pub struct ShareParams {
 /// Why a share subject is refused, in the problem's `invalid-params`.
 const NOT_A_PAIR: &str = r#"must be a principal id: ["<issuer>","<subject>"]"#;
 
-/// `id` read as a principal id of several issuers, `["<iss>","<sub>"]`: its two parts.
-fn as_pair(id: &str) -> Option<(String, String)> {
-    serde_json::from_str::<(String, String)>(id).ok()
-}
-
 /// The principal id a share names, spelt as [`Principal::id`] spells it, so that it matches the
 /// caller it names; `None` when it cannot name anyone.
 ///
-/// When `sharer`'s own id is the pair of its issuer and a subject, every caller's is (several
-/// issuers are accepted): `subject` must be such a pair too, and is respelt compactly. Otherwise
-/// ids are plain strings and `subject` is taken as it is.
+/// When `sharer`'s own id is by issuer, every caller's is (several issuers are accepted):
+/// `subject` must be a pair `["<iss>","<sub>"]` too (any JSON spacing), and is respelt as
+/// [`PrincipalId`] spells it. Otherwise ids are subjects and `subject` is taken as it is.
 fn share_subject(sharer: &Principal, subject: &str) -> Option<String> {
-    let qualified = sharer
-        .issuer()
-        .is_some_and(|issuer| as_pair(sharer.id()).is_some_and(|(own, _)| own == issuer));
-    if !qualified {
+    if sharer.id().issuer().is_none() {
         return Some(subject.to_owned());
     }
-    let (issuer, subject) = as_pair(subject)?;
-    if issuer.is_empty() || subject.is_empty() {
-        return None;
-    }
-    // The runtime's spelling of the pair: a compact JSON array of two strings.
-    Some(Value::from(vec![Value::from(issuer), Value::from(subject)]).to_string())
+    let (issuer, subject) = serde_json::from_str::<(String, String)>(subject).ok()?;
+    PrincipalId::by_issuer(&issuer, &subject).ok().map(|id| id.to_string())
 }
 
 /// The 400 for a share subject that names no one, as the path extractor words its own.
@@ -254,7 +242,7 @@ fn not_blank(value: &str, _context: &()) -> garde::Result {
 
 /// The whole application: routes, guards, the protected resource metadata (when the verifier
 /// has a resource identifier), the 1 MiB body limit and portcullis's access log (target
-/// `portcullis::access`).
+/// `portcullis::access_log`).
 pub fn router(state: AppState) -> Router {
     let metadata = state.verifier.metadata_router();
     // The routes the OpenAPI document describes, from the one list that builds both.
@@ -281,7 +269,7 @@ async fn list(
 ) -> Result<Response, InternalError> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
     let after = params.cursor.map(|cursor| cursor.after);
-    let page = store.page(principal.id(), after, limit).await?;
+    let page = store.page(principal.id().as_str(), after, limit).await?;
     let mut response = Json(page.documents).into_response();
     if let Some(after) = page.next_after {
         let next = format!("</documents?limit={limit}&cursor={}>; rel=\"next\"", Cursor { after });
@@ -299,7 +287,7 @@ async fn create(
     State(store): State<Store>,
     Valid(Json(input)): Valid<Json<DocumentInput>>,
 ) -> Result<Response, InternalError> {
-    let document = store.create(principal.id(), input).await?;
+    let document = store.create(principal.id().as_str(), input).await?;
     let location = format!("/documents/{}", document.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(document)).into_response())
 }
@@ -346,7 +334,7 @@ async fn search(
     Valid(Query(params)): Valid<Query<SearchParams>>,
 ) -> Result<Json<Vec<Document>>, InternalError> {
     let limit = params.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
-    Ok(Json(store.search(principal.id(), &params.q, limit).await?))
+    Ok(Json(store.search(principal.id().as_str(), &params.q, limit).await?))
 }
 
 #[portcullis::requires_scope(any(Scope::AdminRead, Scope::DocsAdmin))]

@@ -511,7 +511,7 @@ impl portcullis::OwnedResource for Document {
         principal: &Principal,
         store: &Store,
     ) -> Result<Visibility, StoreError> {
-        Ok(match store.visible_to(*id, principal.id()).await? {
+        Ok(match store.visible_to(*id, principal.id().as_str()).await? {
             None => Visibility::Absent,
             Some(false) => Visibility::NotVisible,
             Some(true) => Visibility::Visible,

@@ -359,7 +359,8 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
     let (success, logs) = server.terminate();
     assert!(success, "the server exits cleanly on SIGTERM\n{logs}");
     // One access-log line per request, with the status and the denial reason.
-    let access: Vec<_> = logs.lines().filter(|line| line.contains("portcullis::access")).collect();
+    let access: Vec<_> =
+        logs.lines().filter(|line| line.contains("portcullis::access_log")).collect();
     assert_eq!(access.len(), seen.len(), "{logs}");
     assert!(
         access

@@ -382,7 +382,7 @@ mod tests {
         let presentation = Arc::new(Presentation::new("api").unwrap_or_else(|_| panic!()));
         Principal::new(
             "alice".into(),
-            None,
+            crate::principal_id::PrincipalId::of_subject("alice".into()),
             Scopes::new(Vec::<String>::new()),
             crate::role::Roles::default(),
             Map::new(),

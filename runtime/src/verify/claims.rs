@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::profile::TokenProfile;
 use crate::principal::{Principal, claim_at};
+use crate::principal_id::PrincipalId;
 use crate::respond::{InvalidTokenReason, Presentation};
 use crate::role::Roles;
 use crate::scope::Scopes;
@@ -264,11 +265,9 @@ impl ClaimMapping {
                 None => return Err(InvalidTokenReason::MissingClaim),
                 Some(_) => return Err(InvalidTokenReason::InvalidClaims),
             };
-            // A JSON array: one spelling per pair, whatever the two strings hold.
-            let pair = [issuer, id.as_deref().unwrap_or(&subject)];
-            Some(Value::from(pair.map(Value::from).to_vec()).to_string())
+            PrincipalId::pair(issuer, id.as_deref().unwrap_or(&subject))
         } else {
-            id
+            PrincipalId::of_subject(id.unwrap_or_else(|| subject.clone()))
         };
         let mut granted = Vec::new();
         for claim in &self.scope_claims {
@@ -591,6 +590,7 @@ mod tests {
         let a = principal(json!({"sub": "alice", "iss": "https://a.example"}), &mapping).unwrap();
         let b = principal(json!({"sub": "alice", "iss": "https://b.example"}), &mapping).unwrap();
         assert_eq!(a.id(), r#"["https://a.example","alice"]"#);
+        assert_eq!((a.id().issuer(), a.id().subject()), (Some("https://a.example"), "alice"));
         assert_ne!(a.id(), b.id());
         assert_eq!(a.subject(), "alice");
         // No pair can be spelt like another: the parts are JSON strings.

@@ -99,7 +99,7 @@ mod tests {
     use crate::keys::Key;
     use crate::respond::DenialKind;
     use crate::verify::Verifier;
-    use crate::verify::config::builder::Expect;
+    use crate::verify::config::settings::Expect;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 

@@ -395,7 +395,7 @@ mod tests {
     use crate::keys::Key;
     use crate::respond::Disclosure;
     use crate::verify::Verifier;
-    use crate::verify::config::builder::Expect;
+    use crate::verify::config::settings::Expect;
     use crate::verify::profile::TokenProfile;
     use std::error::Error as _;
     use std::ffi::OsString;

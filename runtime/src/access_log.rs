@@ -11,7 +11,7 @@ use tower::{Layer, Service};
 
 use crate::respond::DeniedWith;
 
-/// A tower layer that logs one line per request with `tracing`, target `portcullis::access`:
+/// A tower layer that logs one line per request with `tracing`, target `portcullis::access_log`:
 /// `method`, `route` (the template of the route that matched, `/users/{id}`, axum's
 /// [`MatchedPath`]; `-` when none did), `status`, `denied` (the [`DeniedWith`] reason when
 /// portcullis refused the request, `-` otherwise) and `micros` (the time until the response
@@ -94,14 +94,14 @@ where
                     let denied =
                         response.extensions().get::<DeniedWith>().map_or("-", |denied| denied.0);
                     if response.status().is_server_error() {
-                        tracing::error!(target: "portcullis::access", %method, route, status, denied, micros, "request");
+                        tracing::error!(target: "portcullis::access_log", %method, route, status, denied, micros, "request");
                     } else {
-                        tracing::info!(target: "portcullis::access", %method, route, status, denied, micros, "request");
+                        tracing::info!(target: "portcullis::access_log", %method, route, status, denied, micros, "request");
                     }
                 }
                 // axum's services never fail; another service's error is its own to report.
                 Err(_) => {
-                    tracing::error!(target: "portcullis::access", %method, route, micros, "request failed");
+                    tracing::error!(target: "portcullis::access_log", %method, route, micros, "request failed");
                 }
             }
             result
