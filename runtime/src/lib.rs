@@ -498,7 +498,9 @@ pub use portcullis_macros::policy;
 
 /// Declares the application's role vocabulary once, as an enum, like [`scopes!`] does for
 /// scopes: `as_str`, `ALL`, `from_role` and the `const fn is_declared` that
-/// `#[requires_role(.., declared_in = Enum)]` uses.
+/// `#[requires_role(.., declared_in = Enum)]` uses. The enum implements `Display` and
+/// `AsRef<str>` as its role strings, so its values go wherever a role string does (such as
+/// `TokenBuilder::roles` in tests).
 ///
 /// ```
 /// portcullis::roles! {
@@ -509,6 +511,7 @@ pub use portcullis_macros::policy;
 /// }
 ///
 /// assert_eq!(Role::DocumentsAdmin.as_str(), "documents-admin");
+/// assert_eq!(Role::DocumentsAdmin.to_string(), "documents-admin");
 /// assert_eq!(Role::from_role("documents-admin"), Some(Role::DocumentsAdmin));
 /// ```
 pub use portcullis_macros::roles;
@@ -518,7 +521,7 @@ pub use portcullis_macros::roles;
 /// Each variant maps to one scope; scopes are checked against the RFC 6749 grammar and for
 /// duplicates at compile time. The enum offers `as_str`, `ALL`, `from_scope` and the `const fn
 /// is_declared` that `#[requires_scope(.., declared_in = Enum)]` uses to refuse a misspelt
-/// literal at compile time.
+/// literal at compile time. The enum implements `Display` and `AsRef<str>` as its scope strings.
 ///
 /// ```
 /// portcullis::scopes! {
@@ -530,6 +533,8 @@ pub use portcullis_macros::roles;
 /// }
 ///
 /// assert_eq!(Scope::DocsWrite.as_str(), "docs:write");
+/// assert_eq!(Scope::DocsWrite.to_string(), "docs:write");
+/// assert_eq!(AsRef::<str>::as_ref(&Scope::DocsRead), "docs:read");
 /// assert!(!Scope::is_declared("doc:write"));
 /// ```
 pub use portcullis_macros::scopes;
