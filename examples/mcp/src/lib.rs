@@ -5,12 +5,12 @@
 //!   this server's resource URL, and the scope [`TOOLS_SCOPE`]: 401 with the `Bearer` challenge
 //!   without one or for a token that is not accepted (`error="invalid_token"`), 403
 //!   `insufficient_scope` with `scope="mcp:tools"` without the scope;
-//! - with the verifier's [resource](portcullis::config::VerifierBuilder::resource) set to that URL, the
+//! - with the verifier's [resource](portcullis::config::ResourceMetadata::resource) set to that URL, the
 //!   RFC 9728 document is served (public) at the path derived from it,
 //!   `/.well-known/oauth-protected-resource/mcp`, and every challenge names it in
 //!   `resource_metadata`, which is how an MCP client finds the authorization server;
 //! - the server accepts only tokens issued for it: its verifier is built with
-//!   [`audience_is_resource`](portcullis::config::VerifierBuilder::audience_is_resource), so that the
+//!   [`audience_is_resource`](portcullis::config::ResourceMetadata::audience_is_resource), so that the
 //!   binary does not start unless the accepted audience is exactly the resource URL;
 //! - an MCP session belongs to the principal (issuer and subject) that opened it: another
 //!   caller naming its `Mcp-Session-Id` gets the 404 of an unknown session ([`OwnedSessions`]);
@@ -169,8 +169,8 @@ impl ServerHandler for Tools {
 }
 
 /// The whole application: the MCP endpoint at [`MCP_PATH`], behind `verifier` (built with
-/// [`audience_is_resource`](portcullis::config::VerifierBuilder::audience_is_resource): its audience
-/// and [resource](portcullis::config::VerifierBuilder::resource) are this server's resource URL; and
+/// [`audience_is_resource`](portcullis::config::ResourceMetadata::audience_is_resource): its audience
+/// and [resource](portcullis::config::ResourceMetadata::resource) are this server's resource URL; and
 /// whose `scopes_supported` are [`SCOPES`]), served with rmcp's `config`, each session bound to
 /// the principal that opened it; and, public, the verifier's protected resource metadata.
 pub fn router(verifier: Verifier, config: StreamableHttpServerConfig) -> Router {
