@@ -7,14 +7,13 @@
     reason = "test helpers: a panic is a failed test"
 )]
 
-use axum::body::Body;
 use axum::routing::get;
 use axum::{Json, Router};
-use http::{Request, StatusCode, header};
+use http::StatusCode;
 use portcullis::development::DevelopmentIssuer;
 use portcullis::testing::TestIssuer;
 use portcullis::{Principal, Verifier};
-use portcullis_tests::{assert_denied, send};
+use portcullis_tests::{assert_denied, bearer, send};
 
 portcullis::roles! {
     /// The roles of this test API.
@@ -50,11 +49,7 @@ fn app(verifier: Verifier) -> Router {
 }
 
 async fn get_with(router: &Router, uri: &str, token: &str) -> portcullis_tests::Reply {
-    let request = Request::get(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    send(router.clone(), request).await
+    send(router.clone(), bearer(uri, token)).await
 }
 
 /// `token` passes `uri`'s guard.
@@ -67,7 +62,8 @@ async fn assert_passes(router: &Router, uri: &str, token: &str) {
 #[tokio::test]
 async fn test_tokens_with_roles_pass_requires_role_and_others_get_403() {
     let issuer = TestIssuer::new();
-    let router = app(issuer.verifier().role_claims(["roles"]).build().unwrap());
+    // The issuer's verifier reads the `roles` claim `.roles(..)` writes, without being told.
+    let router = app(issuer.verifier().build().unwrap());
     let admin = issuer.token("alice").roles(["documents-admin"]).sign();
     assert_passes(&router, "/admin", &admin).await;
     let vocabulary = issuer.token("alice").roles([Role::Auditor, Role::Admin].map(Role::as_str));
@@ -111,7 +107,7 @@ async fn test_tokens_with_scopes_pass_requires_scope_and_others_get_403() {
 #[tokio::test]
 async fn development_tokens_carry_roles_and_scopes_alike() {
     let issuer = DevelopmentIssuer::generate("https://api.development.invalid", "api");
-    let router = app(issuer.verifier().role_claims(["roles"]).build().unwrap());
+    let router = app(issuer.verifier().build().unwrap());
     let admin = issuer.token("alice").roles(["documents-admin"]).scopes(["docs:write"]).sign();
     assert_passes(&router, "/admin", &admin).await;
     assert_passes(&router, "/write", &admin).await;

@@ -137,15 +137,15 @@ impl DevelopmentToken<'_> {
     }
 
     /// Sets the `roles` claim to these roles, as an array: string literals, or the values of a
-    /// [`roles!`](crate::roles) vocabulary. [`DevelopmentIssuer::verifier`] reads
-    /// them; another verifier is told with `.role_claims(["roles"])`. For a provider's own claim, use
+    /// [`roles!`](crate::roles) vocabulary. [`DevelopmentIssuer::verifier`] reads them;
+    /// another verifier is told with `.role_claims(["roles"])`. For a provider's own claim, use
     /// [`roles_at`](Self::roles_at).
     ///
     /// ```
     /// use portcullis::development::DevelopmentIssuer;
     ///
     /// let issuer = DevelopmentIssuer::generate("https://api.development.invalid", "api");
-    /// let verifier = issuer.verifier().role_claims(["roles"]).build()?;
+    /// let verifier = issuer.verifier().build()?;
     /// let token = issuer.token("alice").roles(["documents-admin"]).sign();
     /// assert!(verifier.verify(&token)?.has_role("documents-admin"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())

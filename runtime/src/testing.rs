@@ -236,8 +236,8 @@ impl TestIssuer {
 /// use portcullis::testing::TestIssuer;
 ///
 /// let issuer = TestIssuer::new();
-/// // `roles` is the claim `.roles(..)` writes; a verifier reads no role claim unless told.
-/// let verifier = issuer.verifier().role_claims(["roles"]).build()?;
+/// // The issuer's verifier reads the `roles` claim that `.roles(..)` writes.
+/// let verifier = issuer.verifier().build()?;
 /// let token = issuer
 ///     .token("alice")
 ///     .scopes(["docs:read", "docs:write"])
@@ -268,8 +268,8 @@ impl TokenBuilder<'_> {
     }
 
     /// Sets the `roles` claim to these roles, as an array: string literals, or the values of a
-    /// [`roles!`](crate::roles) vocabulary. [`TestIssuer::verifier`] reads
-    /// them; another verifier is told with `.role_claims(["roles"])`. For a provider's own claim, use
+    /// [`roles!`](crate::roles) vocabulary. [`TestIssuer::verifier`] reads them; another
+    /// verifier is told with `.role_claims(["roles"])`. For a provider's own claim, use
     /// [`roles_at`](Self::roles_at).
     pub fn roles<I, T>(self, roles: I) -> Self
     where
