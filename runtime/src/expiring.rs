@@ -8,11 +8,15 @@
 //! never served, and before a live entry is evicted for room, every ended entry of its shard is
 //! dropped: ended entries never take the room of live ones.
 //!
-//! Keys are 32-byte digests. The bucket and the shard are chosen by a hash keyed with a secret of
-//! the process (`RandomState`), so a client cannot choose tokens that crowd one bucket.
+//! An entry is found by a 64-bit hash keyed with a secret of the process ([`ExpiringCache::hash`],
+//! foldhash seeded at random), which chooses its shard and its bucket: a client cannot choose
+//! tokens that crowd one bucket. The hash does not identify an entry: two tokens may share one
+//! (then the later replaces the earlier), so every caller compares what it looks up with what
+//! the entry holds before using it. A collision can therefore cost a verification, never hand
+//! one token's entry to another.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -22,28 +26,7 @@ const SHARD_SIZE: usize = 1024;
 /// The most shards: enough that readers on many cores rarely share a lock.
 const MAX_SHARDS: usize = 1024;
 
-/// A key: the digest with its keyed hash, computed once per lookup.
-#[derive(Clone, Copy)]
-struct Key {
-    hash: u64,
-    digest: [u8; 32],
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        self.digest == other.digest
-    }
-}
-
-impl Eq for Key {}
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// Hands the key's precomputed hash to the map as it is.
+/// Hands the map a key that is already a keyed hash, as it is.
 #[derive(Default)]
 struct Precomputed(u64);
 
@@ -53,7 +36,7 @@ impl Hasher for Precomputed {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is ever called (by `Key::hash`); fold anything else in all the same.
+        // Only `write_u64` is ever called (by `u64::hash`); fold anything else in all the same.
         for &byte in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(byte);
         }
@@ -65,7 +48,7 @@ impl Hasher for Precomputed {
 }
 
 struct Slot<V> {
-    key: Key,
+    hash: u64,
     value: V,
     /// The first instant (milliseconds since the epoch) at which the entry is no longer served.
     ends: u64,
@@ -74,7 +57,7 @@ struct Slot<V> {
 }
 
 struct Shard<V> {
-    index: HashMap<Key, usize, BuildHasherDefault<Precomputed>>,
+    index: HashMap<u64, usize, BuildHasherDefault<Precomputed>>,
     slots: Vec<Slot<V>>,
     capacity: usize,
     /// The CLOCK hand: the slot considered next for eviction.
@@ -97,9 +80,9 @@ impl<V> Shard<V> {
     /// Removes the entry in `slot`: the last slot takes its place.
     fn remove_slot(&mut self, slot: usize) {
         let removed = self.slots.swap_remove(slot);
-        self.index.remove(&removed.key);
+        self.index.remove(&removed.hash);
         if let Some(moved) = self.slots.get(slot) {
-            self.index.insert(moved.key, slot);
+            self.index.insert(moved.hash, slot);
         }
         if self.hand >= self.slots.len() {
             self.hand = 0;
@@ -144,10 +127,10 @@ impl<V> Shard<V> {
     }
 }
 
-/// A bounded cache of values by 32-byte digest, each entry with an end of its own.
+/// A bounded cache of values by keyed hash, each entry with an end of its own.
 pub(crate) struct ExpiringCache<V> {
     shards: Box<[RwLock<Shard<V>>]>,
-    hasher: RandomState,
+    hasher: foldhash::quality::RandomState,
 }
 
 impl<V> ExpiringCache<V> {
@@ -160,45 +143,41 @@ impl<V> ExpiringCache<V> {
         let per_shard = capacity.div_ceil(shards);
         Self {
             shards: (0..shards).map(|_| RwLock::new(Shard::new(per_shard))).collect(),
-            hasher: RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
         }
     }
 
-    fn key(&self, digest: &[u8; 32]) -> Key {
-        // Sixteen bytes of a digest are as unique as all 32, for half the hashing.
-        let mut half = [0; 16];
-        half.copy_from_slice(&digest[..16]);
-        Key { hash: self.hasher.hash_one(u128::from_ne_bytes(half)), digest: *digest }
+    /// The keyed hash under which the entry for `bytes` is kept: unpredictable without the
+    /// process's secret, and no identity (see the module's documentation).
+    pub(crate) fn hash(&self, bytes: &[u8]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(bytes);
+        hasher.finish()
     }
 
-    fn shard(&self, key: &Key) -> &RwLock<Shard<V>> {
+    fn shard(&self, hash: u64) -> &RwLock<Shard<V>> {
         // The high bits: the map uses the low ones for its buckets.
         let shards = self.shards.len();
-        let index = usize::try_from(key.hash >> 32).unwrap_or(0) & (shards - 1);
+        let index = usize::try_from(hash >> 32).unwrap_or(0) & (shards - 1);
         &self.shards[index]
     }
 
-    fn read(&self, key: &Key) -> RwLockReadGuard<'_, Shard<V>> {
+    fn read(&self, hash: u64) -> RwLockReadGuard<'_, Shard<V>> {
         // A panic under the lock leaves a shard whole (every update is a single step on the map
         // and the slots), so a poisoned lock is used as it is.
-        self.shard(key).read().unwrap_or_else(PoisonError::into_inner)
+        self.shard(hash).read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self, key: &Key) -> RwLockWriteGuard<'_, Shard<V>> {
-        self.shard(key).write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self, hash: u64) -> RwLockWriteGuard<'_, Shard<V>> {
+        self.shard(hash).write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What `read` makes of the entry of `digest`, if it has one that has not ended at `now`
-    /// (milliseconds since the epoch). The entry counts as used.
-    pub(crate) fn get<R>(
-        &self,
-        digest: &[u8; 32],
-        now: u64,
-        read: impl FnOnce(&V) -> R,
-    ) -> Option<R> {
-        let key = self.key(digest);
-        let shard = self.read(&key);
-        let slot = &shard.slots[*shard.index.get(&key)?];
+    /// What `read` makes of the entry kept under `hash`, if there is one that has not ended at
+    /// `now` (milliseconds since the epoch). The entry counts as used. `read` must check that
+    /// the entry is the one sought.
+    pub(crate) fn get<R>(&self, hash: u64, now: u64, read: impl FnOnce(&V) -> R) -> Option<R> {
+        let shard = self.read(hash);
+        let slot = &shard.slots[*shard.index.get(&hash)?];
         if slot.ends <= now {
             return None;
         }
@@ -209,39 +188,37 @@ impl<V> ExpiringCache<V> {
         Some(read(&slot.value))
     }
 
-    /// Keeps `value` for `digest` until `ends` (milliseconds since the epoch), in place of any
-    /// entry it had. An entry that has ended by `now` is not kept.
-    pub(crate) fn insert(&self, digest: &[u8; 32], value: V, ends: u64, now: u64) {
+    /// Keeps `value` under `hash` until `ends` (milliseconds since the epoch), in place of any
+    /// entry kept under it. An entry that has ended by `now` is not kept.
+    pub(crate) fn insert(&self, hash: u64, value: V, ends: u64, now: u64) {
         if ends <= now {
             return;
         }
-        let key = self.key(digest);
-        let mut shard = self.write(&key);
+        let mut shard = self.write(hash);
         shard.earliest_end = shard.earliest_end.min(ends);
-        let slot = Slot { key, value, ends, referenced: AtomicBool::new(false) };
-        if let Some(&existing) = shard.index.get(&key) {
+        let slot = Slot { hash, value, ends, referenced: AtomicBool::new(false) };
+        if let Some(&existing) = shard.index.get(&hash) {
             shard.slots[existing] = slot;
             return;
         }
         match shard.make_room(now) {
             Some(evicted) => {
                 let old = std::mem::replace(&mut shard.slots[evicted], slot);
-                shard.index.remove(&old.key);
-                shard.index.insert(key, evicted);
+                shard.index.remove(&old.hash);
+                shard.index.insert(hash, evicted);
             }
             None => {
                 let free = shard.slots.len();
                 shard.slots.push(slot);
-                shard.index.insert(key, free);
+                shard.index.insert(hash, free);
             }
         }
     }
 
-    /// Removes the entry of `digest` if `stale` says so of its value and its end.
-    pub(crate) fn remove_if(&self, digest: &[u8; 32], stale: impl FnOnce(&V, u64) -> bool) {
-        let key = self.key(digest);
-        let mut shard = self.write(&key);
-        if let Some(&slot) = shard.index.get(&key)
+    /// Removes the entry kept under `hash` if `stale` says so of its value and its end.
+    pub(crate) fn remove_if(&self, hash: u64, stale: impl FnOnce(&V, u64) -> bool) {
+        let mut shard = self.write(hash);
+        if let Some(&slot) = shard.index.get(&hash)
             && stale(&shard.slots[slot].value, shard.slots[slot].ends)
         {
             shard.remove_slot(slot);
@@ -261,8 +238,9 @@ impl<V> ExpiringCache<V> {
 mod tests {
     use super::*;
 
-    fn digest(n: u64) -> [u8; 32] {
-        crate::digest::sha256(&n.to_le_bytes())
+    /// The hash `cache` keeps key `n` under.
+    fn h<V>(cache: &ExpiringCache<V>, n: u64) -> u64 {
+        cache.hash(&n.to_le_bytes())
     }
 
     const NOW: u64 = 1_800_000_000_000;
@@ -271,26 +249,26 @@ mod tests {
     #[test]
     fn an_entry_is_served_until_it_ends() {
         let cache = ExpiringCache::new(10);
-        cache.insert(&digest(1), "one", NOW + 10, NOW);
-        assert_eq!(cache.get(&digest(1), NOW, |v| *v), Some("one"));
-        assert_eq!(cache.get(&digest(1), NOW + 9, |v| *v), Some("one"));
-        assert_eq!(cache.get(&digest(1), NOW + 10, |v| *v), None);
-        assert_eq!(cache.get(&digest(2), NOW, |v| *v), None);
+        cache.insert(h(&cache, 1), "one", NOW + 10, NOW);
+        assert_eq!(cache.get(h(&cache, 1), NOW, |v| *v), Some("one"));
+        assert_eq!(cache.get(h(&cache, 1), NOW + 9, |v| *v), Some("one"));
+        assert_eq!(cache.get(h(&cache, 1), NOW + 10, |v| *v), None);
+        assert_eq!(cache.get(h(&cache, 2), NOW, |v| *v), None);
         // Ended on arrival: not kept.
-        cache.insert(&digest(3), "three", NOW, NOW);
+        cache.insert(h(&cache, 3), "three", NOW, NOW);
         assert_eq!(cache.len(), 1);
     }
 
     #[test]
     fn an_insert_replaces_and_remove_if_removes() {
         let cache = ExpiringCache::new(10);
-        cache.insert(&digest(1), 1, LATER, NOW);
-        cache.insert(&digest(1), 2, LATER, NOW);
-        assert_eq!(cache.get(&digest(1), NOW, |v| *v), Some(2));
+        cache.insert(h(&cache, 1), 1, LATER, NOW);
+        cache.insert(h(&cache, 1), 2, LATER, NOW);
+        assert_eq!(cache.get(h(&cache, 1), NOW, |v| *v), Some(2));
         assert_eq!(cache.len(), 1);
-        cache.remove_if(&digest(1), |v, _| *v == 1);
+        cache.remove_if(h(&cache, 1), |v, _| *v == 1);
         assert_eq!(cache.len(), 1);
-        cache.remove_if(&digest(1), |v, ends| *v == 2 && ends == LATER);
+        cache.remove_if(h(&cache, 1), |v, ends| *v == 2 && ends == LATER);
         assert_eq!(cache.len(), 0);
     }
 
@@ -299,7 +277,7 @@ mod tests {
         for capacity in [1, 7, 100, 5_000, 50_000] {
             let cache = ExpiringCache::new(capacity);
             for n in 0..(3 * capacity as u64 + 10) {
-                cache.insert(&digest(n), n, LATER, NOW);
+                cache.insert(h(&cache, n), n, LATER, NOW);
             }
             let shards = cache.shards.len();
             assert!(cache.len() <= capacity + shards, "capacity {capacity}: {}", cache.len());
@@ -314,13 +292,13 @@ mod tests {
         let capacity = 50_000;
         let cache = ExpiringCache::new(capacity);
         for n in 0..150_000 {
-            cache.insert(&digest(n), n, LATER, NOW);
+            cache.insert(h(&cache, n), n, LATER, NOW);
         }
         let working_set = 1_000_000..1_040_000;
         let (mut hits, mut misses) = (0, 0);
         for round in 0..5 {
             for n in working_set.clone() {
-                match cache.get(&digest(n), NOW, |v| *v) {
+                match cache.get(h(&cache, n), NOW, |v| *v) {
                     Some(value) => {
                         assert_eq!(value, n);
                         hits += 1;
@@ -328,7 +306,7 @@ mod tests {
                     None => {
                         assert_eq!(round, 0, "key {n} missed in round {round}");
                         misses += 1;
-                        cache.insert(&digest(n), n, LATER, NOW);
+                        cache.insert(h(&cache, n), n, LATER, NOW);
                     }
                 }
             }
@@ -340,10 +318,10 @@ mod tests {
     #[test]
     fn a_key_in_use_outlives_keys_seen_once() {
         let cache = ExpiringCache::new(1_000);
-        cache.insert(&digest(0), 0, LATER, NOW);
+        cache.insert(h(&cache, 0), 0, LATER, NOW);
         for n in 1..100_000 {
-            assert!(cache.get(&digest(0), NOW, |v| *v).is_some(), "evicted after {n}");
-            cache.insert(&digest(n), n, LATER, NOW);
+            assert!(cache.get(h(&cache, 0), NOW, |v| *v).is_some(), "evicted after {n}");
+            cache.insert(h(&cache, n), n, LATER, NOW);
         }
     }
 
@@ -354,19 +332,19 @@ mod tests {
         let cache = ExpiringCache::new(capacity);
         // 40 % of it live until later, never read (the first the hand would evict) …
         for n in 0..8_000 {
-            cache.insert(&digest(n), n, LATER, NOW);
+            cache.insert(h(&cache, n), n, LATER, NOW);
         }
         // … and 40 % of it ending a second from now.
         for n in 10_000..18_000 {
-            cache.insert(&digest(n), n, NOW + 1_000, NOW);
+            cache.insert(h(&cache, n), n, NOW + 1_000, NOW);
         }
         // After that second, a new batch as large as the ended one: every live entry stays.
         let after = NOW + 1_000;
         for n in 100_000..108_000 {
-            cache.insert(&digest(n), n, LATER, after);
+            cache.insert(h(&cache, n), n, LATER, after);
         }
         for n in (0..8_000).chain(100_000..108_000) {
-            assert_eq!(cache.get(&digest(n), after, |v| *v), Some(n), "key {n}");
+            assert_eq!(cache.get(h(&cache, n), after, |v| *v), Some(n), "key {n}");
         }
     }
 
@@ -378,9 +356,9 @@ mod tests {
                 let cache = std::sync::Arc::clone(&cache);
                 std::thread::spawn(move || {
                     for n in 0..20_000 {
-                        let key = digest(t * 1_000_000 + n % 3_000);
-                        if cache.get(&key, NOW, |v: &u64| *v).is_none() {
-                            cache.insert(&key, n, LATER, NOW);
+                        let key = h(&cache, t * 1_000_000 + n % 3_000);
+                        if cache.get(key, NOW, |v: &u64| *v).is_none() {
+                            cache.insert(key, n, LATER, NOW);
                         }
                     }
                 })

@@ -141,7 +141,9 @@ struct Shared {
     client: Client,
     jwts: bool,
     /// Decisions by the SHA-256 digest of the token; `None` when the capacity is zero.
-    cache: Option<ExpiringCache<Entry>>,
+    /// The decisions, each with the digest of its token: the cache's hash only finds an entry,
+    /// the digest is what makes it this token's.
+    cache: Option<ExpiringCache<([u8; 32], Entry)>>,
     max_age_ms: u64,
     inactive_ms: u64,
     retry_after: Duration,
@@ -261,7 +263,9 @@ impl Introspector {
     pub(crate) fn cached(&self, key: &[u8; 32]) -> Option<Result<Principal, Refusal>> {
         let now = unix_millis();
         let cache = self.shared.cache.as_ref()?;
-        cache.get(key, now, |entry| entry.is_valid_at(now).then(|| entry.outcome.clone()))?
+        cache.get(cache.hash(key), now, |(digest, entry)| {
+            (digest == key && entry.is_valid_at(now)).then(|| entry.outcome.clone())
+        })?
     }
 
     /// The decision for the token of `key`: a kept one, the one a concurrent request for the same
@@ -296,7 +300,7 @@ impl Introspector {
         let now = unix_millis();
         let entry = self.entry(computed, now);
         let (outcome, ends) = (entry.outcome.clone(), entry.valid_until);
-        cache.insert(key, entry, ends, now);
+        cache.insert(cache.hash(key), (*key, entry), ends, now);
         outcome
     }
 
@@ -440,7 +444,8 @@ mod tests {
         for i in 0..5_000 {
             let entry = small.entry(Computed::Refused(InvalidTokenReason::Inactive), NOW);
             let ends = entry.valid_until;
-            cache.insert(&Introspector::key(&format!("token-{i}")), entry, ends, NOW);
+            let key = Introspector::key(&format!("token-{i}"));
+            cache.insert(cache.hash(&key), (key, entry), ends, NOW);
         }
         assert!(cache.len() <= 60, "{}", cache.len());
         assert_eq!(Introspector::key("abc"), crate::digest::sha256(b"abc"));

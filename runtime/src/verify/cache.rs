@@ -7,21 +7,29 @@
 //! as `exp` is), and only with the key set that verified it: a change of keys makes every entry
 //! stale at once.
 //!
-//! An entry is found by the SHA-256 digest of the token's signature, the part that makes a token
-//! a credential, and holds the token's header and payload, which a lookup compares in constant
-//! time. A hit is therefore the very same token, byte for byte; a lookup's timing depends on
-//! digests and lengths only, never on the bytes of a cached token; and the cache holds no usable
-//! token, only a digest of its signature.
+//! # Why a hit is the very same token
 //!
-//! The signature alone is digested, not the whole token: it is what makes the token a
-//! credential, and digesting less input makes a hit cheaper (BENCHMARKS.md has the figures).
+//! An entry is kept under a 64-bit hash of the token's signature (the part after the last `.`),
+//! keyed with a random secret of the process (foldhash, seeded at start): that hash only chooses
+//! where to look. What decides a hit is a constant-time comparison of the whole presented token
+//! with the whole token the entry holds, header, payload and signature. So:
+//! - a hit is the byte-for-byte token that was verified: two tokens whose hashes collide (by
+//!   chance, 2^-64 a pair; a client cannot aim for it without the secret) are compared, found
+//!   different, and the second is verified in full, then replaces the first. A collision costs a
+//!   verification, never hands one caller another's principal;
+//! - a client cannot crowd one bucket or one shard with chosen tokens: where a token lands is
+//!   unknown without the secret, and only tokens that passed verification are ever stored;
+//! - a lookup's time depends on the lengths of the presented and the stored token, never on
+//!   their bytes: no client learns a cached token by timing guesses against it.
+//!
+//! No cryptographic digest is needed for any of that, and none is computed: a SHA-256 of the
+//! signature cost more than the rest of a hit (BENCHMARKS.md has the figures). The price is that
+//! the cache holds the tokens themselves, as the requests that carried them did, for as long as
+//! an entry lives (SECURITY.md).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::constant_time::verify_slices_are_equal;
-
 use super::claims::Validity;
-use crate::digest::sha256;
 use crate::expiring::ExpiringCache;
 use crate::principal::Principal;
 
@@ -55,8 +63,8 @@ impl TokenCache {
         Self { capacity: 0, max_age: Duration::ZERO }
     }
 
-    /// How many verified tokens are kept (about 300 bytes each, plus their claims twice: decoded,
-    /// and as the token's header and payload); zero disables the cache. When it is full, expired
+    /// How many verified tokens are kept (about 300 bytes each, plus the token and its decoded
+    /// claims); zero disables the cache. When it is full, expired
     /// entries leave first, then those not presented again since eviction last passed them
     /// (CLOCK): any set of tokens in use smaller than about 80 % of the capacity stays cached,
     /// however many other tokens come through.
@@ -79,31 +87,28 @@ impl TokenCache {
     }
 }
 
-/// A presented token as the cache looks it up: the digest of its signature, and the rest of it.
+/// A presented token as the cache looks it up.
 pub(crate) struct TokenKey<'a> {
-    /// The SHA-256 digest of the signature, the part after the last `.`.
-    signature_digest: [u8; 32],
-    /// Everything before the last `.`: the header and the payload, which the signature signs
-    /// (the JWS signing input, RFC 7515 §5.1).
-    signing_input: &'a [u8],
+    /// The whole token, which a hit must match byte for byte.
+    token: &'a [u8],
+    /// The signature, the part after the last `.`, whose keyed hash chooses the entry.
+    signature: &'a [u8],
 }
 
 impl<'a> TokenKey<'a> {
     /// The key of `token`; `None` for a token without a `.`, which no verification accepts.
     pub(crate) fn new(token: &'a [u8]) -> Option<Self> {
-        // Vectorized: a byte loop (`iter().rposition`) measured slower than the digest of an
-        // ES256 signature.
+        // Vectorized, from the end, where the signature is.
         let dot = memchr::memrchr(b'.', token)?;
-        let (signing_input, signature) = (&token[..dot], &token[dot + 1..]);
-        Some(Self { signature_digest: sha256(signature), signing_input })
+        Some(Self { token, signature: &token[dot + 1..] })
     }
 }
 
-/// One verified token, kept under the digest of its signature until the first of its `exp`
-/// (with the leeway) and the end of the maximum age.
+/// One verified token, kept until the first of its `exp` (with the leeway) and the end of the
+/// maximum age.
 struct Entry {
-    /// The token's header and payload, which a hit must match.
-    signing_input: Box<[u8]>,
+    /// The whole token, which a hit must match.
+    token: Box<[u8]>,
     principal: Principal,
     /// The key set generation that verified the token.
     generation: u64,
@@ -112,14 +117,14 @@ struct Entry {
     valid_from: u64,
 }
 
-/// What a lookup found under a signature's digest.
+/// What a lookup found under a signature's hash.
 enum Found {
     /// The very same token, usable now.
     Usable(Principal),
     /// The same token, unusable for every request from now on: verified with older keys than
     /// this request saw, or not valid yet.
     Stale,
-    /// Another token with this signature, or this token verified with newer keys than this
+    /// Another token under this hash, or this token verified with newer keys than this
     /// request saw (a request that took its key snapshot before a refresh): left alone.
     NotForThisRequest,
 }
@@ -174,8 +179,9 @@ impl VerifiedTokens {
     /// [`VerifiedTokens::get`] at `now`, in milliseconds since the epoch.
     fn get_at(&self, key: &TokenKey<'_>, generation: u64, now: u64) -> Option<Principal> {
         let stale = |entry: &Entry| entry.generation < generation || entry.valid_from > now;
-        let found = self.entries.get(&key.signature_digest, now, |entry| {
-            if !same_signing_input(key.signing_input, &entry.signing_input) {
+        let hash = self.entries.hash(key.signature);
+        let found = self.entries.get(hash, now, |entry| {
+            if !same_token(key.token, &entry.token) {
                 Found::NotForThisRequest
             } else if stale(entry) {
                 Found::Stale
@@ -190,8 +196,8 @@ impl VerifiedTokens {
             Found::Stale => {
                 // Checked again under the write lock: another request may have just stored the
                 // token afresh.
-                self.entries.remove_if(&key.signature_digest, |entry, _| {
-                    same_signing_input(key.signing_input, &entry.signing_input) && stale(entry)
+                self.entries.remove_if(hash, |entry, _| {
+                    same_token(key.token, &entry.token) && stale(entry)
                 });
                 None
             }
@@ -210,14 +216,14 @@ impl VerifiedTokens {
     ) {
         let millis = |seconds: u64| seconds.saturating_mul(1000);
         let entry = Entry {
-            signing_input: key.signing_input.into(),
+            token: key.token.into(),
             principal: principal.clone(),
             generation,
             valid_from: nbf.map_or(0, |nbf| millis(nbf.saturating_sub(self.leeway))),
         };
         let valid_until =
             millis(exp.saturating_add(self.leeway)).min(now.saturating_add(self.max_age_ms));
-        self.entries.insert(&key.signature_digest, entry, valid_until, now);
+        self.entries.insert(self.entries.hash(key.signature), entry, valid_until, now);
     }
 
     /// How many tokens are cached.
@@ -227,11 +233,10 @@ impl VerifiedTokens {
     }
 }
 
-/// Whether a presented token's header and payload are those of a cached token with the same
-/// signature. Only a holder of the very signature gets as far as this comparison; even so, its
-/// time depends on the lengths only, not on the bytes.
-fn same_signing_input(presented: &[u8], stored: &[u8]) -> bool {
-    verify_slices_are_equal(presented, stored).is_ok()
+/// Whether a presented token is the token an entry holds. Its time depends on the lengths only,
+/// never on the bytes (`constant_time_eq` compares whole words and branches on nothing else).
+fn same_token(presented: &[u8], stored: &[u8]) -> bool {
+    constant_time_eq::constant_time_eq(presented, stored)
 }
 
 /// The system clock in milliseconds since the epoch: one reading decides `exp`, `nbf` and the
@@ -259,7 +264,11 @@ mod tests {
     }
 
     fn principal(exp: u64, nbf: Option<u64>) -> Verified {
-        let mut claims = json!({"sub": "alice", "exp": exp, "scope": "a"});
+        principal_of("alice", exp, nbf)
+    }
+
+    fn principal_of(subject: &str, exp: u64, nbf: Option<u64>) -> Verified {
+        let mut claims = json!({"sub": subject, "exp": exp, "scope": "a"});
         if let Some(nbf) = nbf {
             claims["nbf"] = json!(nbf);
         }
@@ -319,6 +328,30 @@ mod tests {
             assert!(tokens.get(&other, 0).is_none(), "{}", String::from_utf8_lossy(token));
         }
         assert!(tokens.get(&key(b"hd.pl.sig"), 0).is_some(), "a near miss leaves the entry");
+    }
+
+    /// Tokens with one signature share one hash, the surest collision there is: each is served
+    /// only as itself, the later replacing the earlier.
+    #[test]
+    fn tokens_under_one_hash_are_never_confused() {
+        let tokens = cache(TokenCache::default());
+        let exp = unix_now() + 600;
+        let subject = |token: &[u8]| tokens.get(&key(token), 0).map(|p| p.subject().to_owned());
+        tokens.put(&key(b"alice.pl.sig"), &principal_of("alice", exp, None), 0);
+        assert_eq!(subject(b"alice.pl.sig").as_deref(), Some("alice"));
+        tokens.put(&key(b"bob.pl.sig"), &principal_of("bob", exp, None), 0);
+        assert_eq!(subject(b"alice.pl.sig"), None, "replaced, not served as bob");
+        assert_eq!(subject(b"bob.pl.sig").as_deref(), Some("bob"));
+        assert_eq!(tokens.len(), 1);
+        // Of the same length and differing in one byte, anywhere.
+        for at in 0..b"bob.pl.sig".len() {
+            let mut near = b"bob.pl.sig".to_vec();
+            near[at] ^= 1;
+            if near.contains(&b'.') {
+                assert_eq!(subject(&near), None, "{}", String::from_utf8_lossy(&near));
+            }
+        }
+        assert_eq!(subject(b"bob.pl.sig").as_deref(), Some("bob"), "a near miss leaves the entry");
     }
 
     #[test]
