@@ -88,8 +88,8 @@ async fn a_variant_of_a_cached_token_is_checked_in_full() {
     assert_me(&send(app(verifier.clone()), bearer("/me", &token)).await, "alice");
 }
 
-/// The cache finds a token by the digest of its signature, then compares its header and payload:
-/// a cached token's signature on another payload is another token, and refused.
+/// The cache finds a token by a keyed hash of its signature, then compares the whole token: a
+/// cached token's signature on another payload (the same hash) is another token, and refused.
 #[tokio::test]
 async fn a_cached_signature_does_not_carry_another_payload() {
     let issuer = TestIssuer::new();
