@@ -262,7 +262,7 @@ mod tests {
     use super::*;
 
     fn digest(n: u64) -> [u8; 32] {
-        crate::digest::sha256(&n.to_le_bytes())
+        crate::crypto::sha256(&n.to_le_bytes())
     }
 
     const NOW: u64 = 1_800_000_000_000;

@@ -102,8 +102,8 @@ mod role;
 mod scope;
 mod verify;
 
+mod crypto;
 pub mod development;
-mod digest;
 mod expiring;
 pub mod guide;
 mod mint;

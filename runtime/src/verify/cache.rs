@@ -18,10 +18,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::constant_time::verify_slices_are_equal;
+use constant_time_eq::constant_time_eq;
 
 use super::claims::Validity;
-use crate::digest::sha256;
+use crate::crypto::sha256;
 use crate::expiring::ExpiringCache;
 use crate::principal::Principal;
 
@@ -231,7 +231,7 @@ impl VerifiedTokens {
 /// signature. Only a holder of the very signature gets as far as this comparison; even so, its
 /// time depends on the lengths only, not on the bytes.
 fn same_signing_input(presented: &[u8], stored: &[u8]) -> bool {
-    verify_slices_are_equal(presented, stored).is_ok()
+    constant_time_eq(presented, stored)
 }
 
 /// The system clock in milliseconds since the epoch: one reading decides `exp`, `nbf` and the
