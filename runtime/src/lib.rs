@@ -67,17 +67,21 @@
 //!
 //! # Features
 //!
-//! | feature | default | what it brings |
-//! |---|---|---|
-//! | `jwks` | on | keys fetched from a JWKS URL or by OpenID Connect discovery, kept fresh; compiles the HTTP client (reqwest with rustls) |
-//! | `introspection` | off | opaque tokens by introspection (RFC 7662); the same HTTP client |
-//! | `garde` | on | `extract::Valid`: validation with [garde](https://docs.rs/garde) 0.23 |
-//! | `testing` | off | `portcullis::testing`: tokens minted in your own tests |
-//! | `redis` | off | `dpop::RedisReplayStore`: DPoP proofs remembered in Redis, shared by every instance |
-//! | `openapi` | off | `portcullis::openapi`: the guards and extractors described to aide |
+//! | feature | default | what it brings | what it adds to a cold debug build (2 cores) |
+//! |---|---|---|---|
+//! | `aws-lc-rs` | on | the crypto backend: AWS-LC (signatures, digests, TLS for `jwks`) | aws-lc-sys, built from C: a C compiler, about 48 s |
+//! | `rust-crypto` | off | the pure-Rust crypto backend: RustCrypto, and rustls on graviola for `jwks` (x86_64 and aarch64) | RustCrypto's crates; no C compiler; see BENCHMARKS.md for signature costs |
+//! | `jwks` | on | keys fetched from a JWKS URL or by OpenID Connect discovery, kept fresh | the HTTP client: reqwest (HTTP/1), rustls, url, tokio; about 40 crates, 16 s |
+//! | `introspection` | off | opaque tokens by introspection (RFC 7662) | the same HTTP client; nothing more with `jwks` |
+//! | `garde` | off | `extract::Valid`: validation with [garde](https://docs.rs/garde) 0.23 | garde and regex: about 10 crates, 10 s |
+//! | `testing` | off | `portcullis::testing`: tokens minted in your own tests | nothing |
+//! | `redis` | off | `dpop::RedisReplayStore`: DPoP proofs remembered in Redis, shared by every instance | the redis client (no TLS) and tokio |
+//! | `openapi` | off | `portcullis::openapi`: the guards and extractors described to aide | aide, schemars, indexmap |
 //!
-//! With `default-features = false`, keys are configured in code ([`Key`],
-//! [`keys::KeySet`]) and neither reqwest, tokio nor garde is compiled.
+//! Exactly one crypto backend is used: with both on, `aws-lc-rs`; with neither, the crate does
+//! not compile and says which to enable. `default-features = false, features = ["rust-crypto"]`
+//! builds with no C compiler at all: keys are configured in code ([`Key`], [`keys::KeySet`]) and
+//! neither reqwest nor tokio is compiled.
 
 // A library never writes to the application's terminal: it logs with `tracing`.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
@@ -102,8 +106,8 @@ mod role;
 mod scope;
 mod verify;
 
+mod crypto;
 pub mod development;
-mod digest;
 mod expiring;
 pub mod guide;
 mod mint;

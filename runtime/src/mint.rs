@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{Map, Value, json};
 
+use crate::crypto::{self, KeyKind};
 use crate::keys::{Algorithm, Family, Key};
 
 /// The claim [`Token::roles`] writes: the conventional name, which a verifier reads once it is
@@ -21,18 +20,20 @@ pub(crate) const ROLES_CLAIM: &str = "roles";
 /// A fresh Ed25519 key pair: the signing key, the key that verifies its signatures, and its
 /// public JWK (without `kid`).
 pub(crate) fn ed25519() -> (EncodingKey, Key, Value) {
-    let rng = SystemRandom::new();
+    let pair = generate(KeyKind::Ed25519);
+    let public = &pair.public;
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "x": URL_SAFE_NO_PAD.encode(public)});
+    let verifying =
+        Key::from_parts(Family::Ed, vec![Algorithm::EdDSA], DecodingKey::from_ed_der(public));
+    (EncodingKey::from_ed_der(&pair.pkcs8), verifying, jwk)
+}
+
+/// A fresh key pair of `kind`.
+pub(crate) fn generate(kind: KeyKind) -> crypto::GeneratedKey {
     // Key generation from the system RNG only fails when the OS has no randomness at all,
     // which no program can recover from.
-    #[allow(clippy::expect_used)]
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("system randomness");
-    #[allow(clippy::expect_used)]
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a key we just generated");
-    let public = pair.public_key().as_ref().to_vec();
-    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "x": URL_SAFE_NO_PAD.encode(&public)});
-    let verifying =
-        Key::from_parts(Family::Ed, vec![Algorithm::EdDSA], DecodingKey::from_ed_der(&public));
-    (EncodingKey::from_ed_der(pkcs8.as_ref()), verifying, jwk)
+    #[allow(clippy::expect_used, reason = "no random key is no safe fallback")]
+    crypto::generate_key(kind).expect("system randomness")
 }
 
 /// A token being minted: its header and claims. The token builders of the development and test
@@ -151,6 +152,7 @@ pub(crate) fn sign(
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(part).unwrap_or_default())
     };
     let signing_input = format!("{}.{}", encode(header), encode(claims));
+    crypto::ensure_jwt_provider();
     // Signing with a key of its own algorithm cannot fail; an empty signature is an invalid
     // token, which the verifier refuses.
     let signature =

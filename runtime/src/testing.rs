@@ -17,16 +17,12 @@
 
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, KeyPair,
-};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{Map, Value, json};
 
+use crate::crypto::KeyKind;
 use crate::keys::{Algorithm, Family, Key, KeyError};
 use crate::mint;
 use crate::verify::VerifierBuilder;
@@ -79,23 +75,18 @@ impl TestIssuer {
 
     /// A fresh P-256 (ES256) key with kid `test-key`.
     pub fn es256() -> Self {
-        Self::ecdsa(Algorithm::ES256, &ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+        Self::ecdsa(Algorithm::ES256, KeyKind::P256, "P-256")
     }
 
     /// A fresh P-384 (ES384) key with kid `test-key`.
     pub fn es384() -> Self {
-        Self::ecdsa(Algorithm::ES384, &ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+        Self::ecdsa(Algorithm::ES384, KeyKind::P384, "P-384")
     }
 
-    fn ecdsa(algorithm: Algorithm, signing: &'static EcdsaSigningAlgorithm, curve: &str) -> Self {
-        let rng = SystemRandom::new();
-        #[allow(clippy::expect_used)]
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &rng).expect("system randomness");
-        #[allow(clippy::expect_used)]
-        let pair =
-            EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref()).expect("a key we just generated");
+    fn ecdsa(algorithm: Algorithm, kind: KeyKind, curve: &str) -> Self {
+        let pair = mint::generate(kind);
         // An uncompressed point: 0x04, then x and y of equal length.
-        let point = pair.public_key().as_ref().to_vec();
+        let point = pair.public;
         let half = (point.len() - 1) / 2;
         let jwk = json!({
             "kty": "EC", "crv": curve, "alg": algorithm.as_str(), "use": "sig",
@@ -104,7 +95,7 @@ impl TestIssuer {
         });
         let verifying =
             Key::from_parts(Family::Ec, vec![algorithm], DecodingKey::from_ec_der(&point));
-        Self::assemble(algorithm, EncodingKey::from_ec_der(pkcs8.as_ref()), verifying, Some(jwk))
+        Self::assemble(algorithm, EncodingKey::from_ec_der(&pair.pkcs8), verifying, Some(jwk))
     }
 
     /// An HMAC (HS256) issuer with the given shared secret and no kid.
@@ -414,7 +405,7 @@ impl DpopKey {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let htu = url.split(['?', '#']).next().unwrap_or_default();
-        let ath = URL_SAFE_NO_PAD.encode(crate::digest::sha256(token.as_bytes()));
+        let ath = URL_SAFE_NO_PAD.encode(crate::crypto::sha256(token.as_bytes()));
         let mut header = Map::new();
         header.insert("typ".into(), json!("dpop+jwt"));
         header.insert("alg".into(), json!("ES256"));

@@ -7,11 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::hmac;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::crypto::{HmacSha256, fill_random};
 use crate::respond::DpopNonceReason;
 
 /// The bytes of a nonce: the slot, then the tag.
@@ -46,7 +45,7 @@ const MIN_KEY_LEN: usize = 32;
 /// ```
 #[derive(Clone)]
 pub struct DpopNonces {
-    key: Arc<hmac::Key>,
+    key: Arc<HmacSha256>,
     lifetime: Duration,
 }
 
@@ -77,10 +76,10 @@ impl DpopNonces {
     /// Nonces under a key drawn at random now, valid for this process only.
     pub fn new() -> Self {
         let mut secret = [0u8; MIN_KEY_LEN];
-        // The system's generator does not fail on the platforms aws-lc-rs supports; were it
+        // The system's generator does not fail on the platforms the backends support; were it
         // to, the verifier must not start with a guessable key.
         #[allow(clippy::expect_used, reason = "no random key is no safe fallback")]
-        SystemRandom::new().fill(&mut secret).expect("the system random generator");
+        fill_random(&mut secret).expect("the system random generator");
         Self::keyed(&secret)
     }
 
@@ -95,10 +94,7 @@ impl DpopNonces {
     }
 
     fn keyed(secret: &[u8]) -> Self {
-        Self {
-            key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, secret)),
-            lifetime: Self::DEFAULT_LIFETIME,
-        }
+        Self { key: Arc::new(HmacSha256::new(secret)), lifetime: Self::DEFAULT_LIFETIME }
     }
 
     /// The length of a time slot, in whole seconds, between one second and
@@ -154,7 +150,7 @@ impl DpopNonces {
         let slot = self.slot(now);
         let mut bytes = Vec::with_capacity(NONCE_BYTES);
         bytes.extend_from_slice(&slot.to_be_bytes());
-        bytes.extend_from_slice(hmac::sign(&self.key, &self.tagged(slot)).as_ref());
+        bytes.extend_from_slice(&self.key.tag(&self.tagged(slot)));
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
@@ -168,7 +164,9 @@ impl DpopNonces {
         let (slot, tag) = bytes.split_at_checked(8).ok_or(DpopNonceReason::Invalid)?;
         let slot = u64::from_be_bytes(slot.try_into().map_err(|_| DpopNonceReason::Invalid)?);
         // In constant time.
-        hmac::verify(&self.key, &self.tagged(slot), tag).map_err(|_| DpopNonceReason::Invalid)?;
+        if !self.key.verify(&self.tagged(slot), tag) {
+            return Err(DpopNonceReason::Invalid);
+        }
         let current = self.slot(now);
         match current.checked_sub(slot) {
             Some(0) => Ok(false),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::nonce::DpopNonces;
 use super::replay::ReplayStore;
-use crate::digest::sha256;
+use crate::crypto::sha256;
 use crate::keys::{Algorithm, Key};
 use crate::numeric_date;
 use crate::respond::{DpopNonceReason, DpopProofReason};

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use reqwest::Url;
+
+use crate::crypto::HttpClientError;
 use serde_json::{Map, Value};
 
 use super::{ClientAuthMethod, Secret, Setup};
@@ -111,8 +113,8 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub(super) fn new(endpoint: Endpoint, config: &Setup) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    pub(super) fn new(endpoint: Endpoint, config: &Setup) -> Result<Self, HttpClientError> {
+        let http = crate::crypto::https_client()?
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             // A redirect to another origin would carry the token (and with `client_secret_post`

@@ -199,7 +199,7 @@ pub(crate) struct Setup {
 
 impl Introspector {
     /// The introspector of a checked configuration; only its HTTP client can fail to build.
-    pub(crate) fn new(config: Setup) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(config: Setup) -> Result<Self, crate::crypto::HttpClientError> {
         let client = Client::new(config.endpoint.clone(), &config)?;
         let millis = |duration: Duration| {
             u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
@@ -247,7 +247,7 @@ impl Introspector {
 
     /// The cache key of `token`: its SHA-256 digest.
     pub(crate) fn key(token: &str) -> [u8; 32] {
-        crate::digest::sha256(token.as_bytes())
+        crate::crypto::sha256(token.as_bytes())
     }
 
     /// The cache key of a JWT's decision: its digest with the generation of the keys that
@@ -256,7 +256,7 @@ impl Introspector {
         let mut input = Vec::with_capacity(8 + token.len());
         input.extend_from_slice(&generation.to_be_bytes());
         input.extend_from_slice(token.as_bytes());
-        crate::digest::sha256(&input)
+        crate::crypto::sha256(&input)
     }
 
     /// A decision kept for `key`, if one is valid now. Never waits, never calls.
@@ -448,7 +448,7 @@ mod tests {
             cache.insert(cache.hash(&key), (key, entry), ends, NOW);
         }
         assert!(cache.len() <= 60, "{}", cache.len());
-        assert_eq!(Introspector::key("abc"), crate::digest::sha256(b"abc"));
+        assert_eq!(Introspector::key("abc"), crate::crypto::sha256(b"abc"));
         let none = introspector(Introspection::endpoint("https://as.example/i").capacity(0));
         assert!(none.shared.cache.is_none());
     }

@@ -154,8 +154,8 @@ impl Fetcher {
         timeout: Duration,
         max_response_bytes: usize,
         allow_http: bool,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    ) -> Result<Self, crate::crypto::HttpClientError> {
+        let client = crate::crypto::https_client()?
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {

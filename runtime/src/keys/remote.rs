@@ -255,7 +255,7 @@ impl RemoteKeys {
         location: KeyLocation,
         refresh: KeyRefresh,
         algorithms: Vec<Algorithm>,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, crate::crypto::HttpClientError> {
         let fetcher =
             Fetcher::new(refresh.timeout, refresh.max_response_bytes, location.allow_http())?;
         location.warn_if_clear_text();
@@ -626,7 +626,7 @@ impl Shared {
         }
         // A cryptographic digest because the token cache relies on it: a rotation that went
         // unnoticed would leave the tokens of a removed key cached as verified.
-        Ok((keys, crate::digest::sha256(&fetched.body), fetched.max_age))
+        Ok((keys, crate::crypto::sha256(&fetched.body), fetched.max_age))
     }
 }
 

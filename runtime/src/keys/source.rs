@@ -68,7 +68,7 @@ impl KeySource {
         location: KeyLocation,
         refresh: KeyRefresh,
         algorithms: Vec<Algorithm>,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, crate::crypto::HttpClientError> {
         RemoteKeys::new(location, refresh, algorithms).map(Self::Remote)
     }
 

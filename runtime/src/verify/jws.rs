@@ -10,13 +10,6 @@ use super::profile::TokenProfile;
 use crate::keys::{Algorithm, Key};
 use crate::respond::InvalidTokenReason;
 
-/// Pins the crypto backend portcullis was built and measured with; if another crate enabled a
-/// second backend, `jsonwebtoken` would otherwise refuse to pick one at verification time.
-pub(crate) fn install_crypto_provider() {
-    // An error means a provider is installed already: ours, or the application's own choice.
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-}
-
 /// A token whose header and claims were decoded, and whose signature is not checked yet.
 pub(crate) struct Unverified<'a> {
     pub(crate) kid: Option<String>,

@@ -325,7 +325,7 @@ impl VerifierBuilder {
     /// Checks the configuration and builds the verifier: each setting and configuration value
     /// checks itself, then the issuers, their keys and the audiences are checked together.
     pub fn build(mut self) -> Result<Verifier, ConfigError> {
-        crate::verify::jws::install_crypto_provider();
+        crate::crypto::ensure_jwt_provider();
 
         self.discover_env_issuers()?;
         let mut challenge =

@@ -278,7 +278,7 @@ impl Introspection {
         allow_http: bool,
     ) -> Result<Introspector, ConfigError> {
         let setup = self.check(issuers, leeway, allow_http)?;
-        Introspector::new(setup).map_err(|error| ConfigError::HttpClient(Box::new(error)))
+        Introspector::new(setup).map_err(ConfigError::HttpClient)
     }
 
     /// The checked configuration: which issuer the endpoint answers for, where the endpoint is,

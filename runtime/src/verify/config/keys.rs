@@ -299,7 +299,7 @@ impl VerifierBuilder {
             None => Algorithm::ASYMMETRIC.to_vec(),
         };
         let source = KeySource::remote(location, self.key_refresh.clone(), algorithms.clone())
-            .map_err(|error| ConfigError::HttpClient(Box::new(error)))?;
+            .map_err(ConfigError::HttpClient)?;
         Ok((source, algorithms))
     }
 
