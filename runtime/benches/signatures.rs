@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench -p portcullis --bench signatures                     # aws-lc-rs (default)
-//! cargo bench -p portcullis --bench signatures --no-default-features --features rust-crypto,testing
+//! cargo bench -p portcullis --bench signatures --no-default-features --features rust-crypto,testing,pem
 //! ```
 //!
 //! - `signatures/{alg}/verifier`: `Verifier::verify` of a valid token with the verified-token

@@ -109,6 +109,8 @@ impl TestIssuer {
     }
 
     /// An RSA issuer (RS256, RS384, RS512, PS256, PS384 or PS512) from PEM keys.
+    #[cfg(feature = "pem")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
     pub fn rsa_pem(
         algorithm: Algorithm,
         private_pem: impl AsRef<[u8]>,

@@ -9,6 +9,8 @@
 //! (no test harness) runs itself again with `SSL_CERT_FILE` naming the test CA, so that the CA is
 //! the only root, in a process of its own.
 
+#![allow(clippy::unwrap_used, reason = "a test: a panic is a failed test")]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;

@@ -92,6 +92,7 @@ const fn hmac_min_len(algorithm: Algorithm) -> usize {
 
 impl Key {
     /// A key of `family` for every algorithm of the family.
+    #[cfg(feature = "pem")]
     fn of_family(family: Family, decoding: DecodingKey) -> Self {
         Self::from_parts(family, family.algorithms().to_vec(), decoding)
     }
@@ -127,6 +128,8 @@ impl Key {
     }
 
     /// An RSA public key in PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`), for RS* and PS*.
+    #[cfg(feature = "pem")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
     pub fn rsa_pem(pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let decoding =
             DecodingKey::from_rsa_pem(pem.as_ref()).map_err(|_| KeyError::InvalidPem("RSA"))?;
@@ -135,6 +138,8 @@ impl Key {
 
     /// An EC public key in PEM, for ES256 or ES384. Pin the one your issuer uses with
     /// [`Key::with_algorithm`].
+    #[cfg(feature = "pem")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
     pub fn ec_pem(pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let decoding =
             DecodingKey::from_ec_pem(pem.as_ref()).map_err(|_| KeyError::InvalidPem("EC"))?;
@@ -142,6 +147,8 @@ impl Key {
     }
 
     /// An Ed25519 public key in PEM, for EdDSA.
+    #[cfg(feature = "pem")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
     pub fn ed25519_pem(pem: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let decoding =
             DecodingKey::from_ed_pem(pem.as_ref()).map_err(|_| KeyError::InvalidPem("Ed25519"))?;
@@ -315,6 +322,7 @@ mod tests {
         assert!(matches!(Key::from_jwk(&x25519), Err(KeyError::InvalidJwk { .. })));
     }
 
+    #[cfg(feature = "pem")]
     #[test]
     fn bad_pem_is_refused() {
         assert!(matches!(Key::rsa_pem("nope"), Err(KeyError::InvalidPem("RSA"))));
