@@ -411,3 +411,89 @@ async fn challenges_name_the_endpoint_scopes_when_asked() {
     let reply = send(app(&issuer, true), post_mcp(&other, &[], Body::from(call("add")))).await;
     assert_insufficient(&reply, "mcp:tools");
 }
+
+/// A document of the owned-argument test: its owner's principal id.
+struct Document {
+    owner: String,
+}
+
+/// The documents by id, with their owners.
+#[derive(Clone)]
+struct Documents(Arc<Vec<(u64, &'static str)>>);
+
+impl portcullis::OwnedResource for Document {
+    type State = Documents;
+    type Id = u64;
+    type Error = std::convert::Infallible;
+
+    async fn load(id: u64, documents: &Documents) -> Result<Option<Self>, Self::Error> {
+        Ok(documents
+            .0
+            .iter()
+            .find(|(known, _)| *known == id)
+            .map(|(_, owner)| Document { owner: (*owner).to_owned() }))
+    }
+
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+fn documents_app(issuer: &TestIssuer) -> Router {
+    let verifier = verifier(issuer);
+    let documents = Documents(Arc::new(vec![(1, "alice"), (2, "bob")]));
+    let policy = McpPolicy::builder(&[Scope::Tools])
+        .owned_param::<Document>(
+            "get_document",
+            "Document",
+            "id",
+            portcullis::resource::Action::Read,
+            documents,
+        )
+        .build()
+        .unwrap();
+    Router::new().route("/mcp", post(mcp_server)).route_layer(McpLayer::new(verifier, policy))
+}
+
+#[tokio::test]
+async fn a_mirrored_argument_naming_someone_elses_resource_is_the_404_of_an_absent_one() {
+    let issuer = issuer();
+    let app = documents_app(&issuer);
+    let alice = user(&issuer);
+    let owned_call = |id: Value| document_call(&json!({ "id": id }));
+    let with_header = |id: &'static str, body: Body| {
+        post_mcp(
+            &alice,
+            &[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "get_document"),
+                ("mcp-param-document", id),
+            ],
+            body,
+        )
+    };
+    // Hers: the call goes on.
+    let body = owned_call(json!(1));
+    assert_passed(&send(app.clone(), with_header("1", Body::from(body.clone()))).await, &body);
+    assert_passed(&send(app.clone(), post_mcp(&alice, &[], Body::from(body.clone()))).await, &body);
+    // Bob's, absent, not an id: one 404, byte for byte, decided before the body is read.
+    let mut answers = Vec::new();
+    for id in ["2", "3", "x"] {
+        let (body, polled) = watched_body();
+        let reply = send(app.clone(), with_header(id, body)).await;
+        assert!(!polled.load(Ordering::SeqCst), "{id}");
+        answers.push(reply);
+    }
+    // The same from the body of a client without the headers.
+    for id in [json!(2), json!(3), json!("x"), json!(["1"])] {
+        answers.push(send(app.clone(), post_mcp(&alice, &[], Body::from(owned_call(id)))).await);
+    }
+    for reply in &answers {
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{reply:?}");
+        assert_eq!(reply.bytes, answers[0].bytes);
+        assert!(reply.headers.get(WWW_AUTHENTICATE).is_none());
+    }
+    // Her header over a body naming Bob's: the header mismatch, not a call.
+    let reply = send(app, with_header("1", Body::from(owned_call(json!(2))))).await;
+    assert_mismatch(&reply, Some(json!(5)));
+}

@@ -154,7 +154,13 @@ async fn admit(
         && let Some(target) = Target::of(method)
     {
         match claimed.name.as_deref() {
-            Some(name) => require(policy, principal, target.operation(name))?,
+            Some(name) => {
+                let operation = target.operation(name);
+                require(policy, principal, operation)?;
+                if let Operation::Tool(tool) = operation {
+                    owned_from_headers(policy, principal, headers, tool).await?;
+                }
+            }
             None if target.name_header_required => {
                 return Err(Refusal::Mismatch(Mismatch::NameMissing, None));
             }
@@ -172,9 +178,54 @@ async fn admit(
     for message in incoming.messages() {
         if let Some(operation) = operation(message) {
             require(policy, principal, operation)?;
+            if let (Operation::Tool(tool), None) = (operation, claimed.method.as_deref()) {
+                owned_from_body(policy, principal, &message.params, tool).await?;
+            }
         }
     }
     Ok(bytes)
+}
+
+/// The resources that the mirrored arguments of a call of `tool` name, from their headers.
+async fn owned_from_headers(
+    policy: &McpPolicy,
+    principal: &Principal,
+    headers: &HeaderMap,
+    tool: &str,
+) -> Result<(), Refusal> {
+    for param in policy.params_of(tool) {
+        let Some(check) = &param.owned else { continue };
+        let value = headers::param(headers, &param.header)
+            .map_err(|mismatch| Refusal::Mismatch(mismatch, None))?;
+        // Without its header the argument must be absent from the body too (checked once it is
+        // read): nothing to look up.
+        if let Some(value) = value {
+            check.check(&value, principal).await.map_err(Refusal::Denied)?;
+        }
+    }
+    Ok(())
+}
+
+/// The same, from the body of a client that sent no headers.
+async fn owned_from_body(
+    policy: &McpPolicy,
+    principal: &Principal,
+    params: &Params,
+    tool: &str,
+) -> Result<(), Refusal> {
+    for param in policy.params_of(tool) {
+        let Some(check) = &param.owned else { continue };
+        let raw = match params.argument(&param.argument) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Number(number)) => number.to_string(),
+            Some(Value::Bool(flag)) => flag.to_string(),
+            // Cannot name a resource: the same 404 as an id that names none.
+            Some(Value::Array(_) | Value::Object(_)) => String::new(),
+        };
+        check.check(&raw, principal).await.map_err(Refusal::Denied)?;
+    }
+    Ok(())
 }
 
 /// 403 naming everything `operation` needs, unless the caller has it.

@@ -40,6 +40,7 @@ mod headers;
 mod layer;
 mod message;
 mod mismatch;
+mod owned;
 mod policy;
 
 pub use layer::{McpGuard, McpLayer};

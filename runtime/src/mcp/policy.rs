@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::HeaderName;
 
 use super::headers::param_header;
+use super::owned::OwnedCheck;
+use crate::ownership::{Action, OwnedResource};
 use crate::scope::{ScopeRequirement, ScopeRule, Scopes, is_scope_token};
 
 /// The scope that asks an authorization server for a refresh token: never a resource's scope,
@@ -159,6 +161,8 @@ pub(crate) struct MirroredParam {
     pub(crate) tool: String,
     pub(crate) header: HeaderName,
     pub(crate) argument: String,
+    /// The resource the argument names, which the caller must be allowed to act on.
+    pub(crate) owned: Option<OwnedCheck>,
 }
 
 impl McpPolicy {
@@ -218,7 +222,7 @@ impl McpPolicy {
 pub struct McpPolicyBuilder {
     endpoint: Vec<&'static str>,
     operations: Vec<(Kind, String, Vec<&'static str>)>,
-    params: Vec<(String, String, String)>,
+    params: Vec<(String, String, String, Option<OwnedCheck>)>,
     max_body_bytes: usize,
     challenge_scope: bool,
 }
@@ -271,7 +275,31 @@ impl McpPolicyBuilder {
         header: impl Into<String>,
         argument: impl Into<String>,
     ) -> Self {
-        self.params.push((tool.into(), header.into(), argument.into()));
+        self.params.push((tool.into(), header.into(), argument.into(), None));
+        self
+    }
+
+    /// Like [`mirrored_param`](Self::mirrored_param), and the argument is the id of an `R`
+    /// that the caller must be allowed to `action` ([`OwnedResource::visibility`], then
+    /// [`OwnedResource::access`] on the loaded resource), decided from the header before the
+    /// body is read (from the body for a client without the headers): the 404 of
+    /// `#[owner_only]`, the same whether the id names no resource, someone else's, or cannot
+    /// name one; 403 without a challenge when the caller may see it but not act on it. The
+    /// resource is looked up with `state`; the tool loads it again to use it.
+    pub fn owned_param<R>(
+        mut self,
+        tool: impl Into<String>,
+        header: impl Into<String>,
+        argument: impl Into<String>,
+        action: Action,
+        state: R::State,
+    ) -> Self
+    where
+        R: OwnedResource,
+        R::State: Clone + 'static,
+    {
+        let check = OwnedCheck::new::<R>(state, action);
+        self.params.push((tool.into(), header.into(), argument.into(), Some(check)));
         self
     }
 
@@ -309,14 +337,14 @@ impl McpPolicyBuilder {
             operations.push(Declaration { kind, name, required });
         }
         let mut params: Vec<MirroredParam> = Vec::with_capacity(self.params.len());
-        for (tool, header, argument) in self.params {
+        for (tool, header, argument, owned) in self.params {
             let Some(header_name) = param_header(&header) else {
                 return Err(McpPolicyError::InvalidParamHeader(header));
             };
             if params.iter().any(|param| param.tool == tool && param.header == header_name) {
                 return Err(McpPolicyError::DuplicateParamHeader { tool, header });
             }
-            params.push(MirroredParam { tool, header: header_name, argument });
+            params.push(MirroredParam { tool, header: header_name, argument, owned });
         }
         Ok(McpPolicy {
             inner: Arc::new(Declared {
