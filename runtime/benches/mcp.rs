@@ -37,7 +37,8 @@ fn now<F: Future>(future: F) -> F::Output {
     }
 }
 
-type Inner = tower::util::ServiceFn<fn(Request<Body>) -> std::future::Ready<Result<Response, Infallible>>>;
+type Inner =
+    tower::util::ServiceFn<fn(Request<Body>) -> std::future::Ready<Result<Response, Infallible>>>;
 
 fn answer(_: Request<Body>) -> std::future::Ready<Result<Response, Infallible>> {
     std::future::ready(Ok(Response::new(Body::empty())))
@@ -61,9 +62,10 @@ fn call(tool: &str, argument_bytes: usize, token: &str, headers: bool) -> Reques
 fn bench(c: &mut Criterion) {
     let issuer = TestIssuer::new();
     let verifier = issuer.verifier().build().unwrap();
-    let policy = McpPolicy::builder(&[Scope::Tools]).tool("usage", &[Scope::Admin]).build().unwrap();
-    let guard: McpGuard<Inner> = McpLayer::new(verifier, policy)
-        .layer(service_fn(answer as fn(Request<Body>) -> _));
+    let policy =
+        McpPolicy::builder(&[Scope::Tools]).tool("usage", &[Scope::Admin]).build().unwrap();
+    let guard: McpGuard<Inner> =
+        McpLayer::new(verifier, policy).layer(service_fn(answer as fn(Request<Body>) -> _));
     let token = issuer.token("alice").scopes(["mcp:tools"]).sign();
     let mut group = c.benchmark_group("mcp_tools_call");
     for (tool, expected, outcome) in
