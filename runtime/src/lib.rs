@@ -102,6 +102,9 @@ mod guard;
 #[cfg(feature = "introspection")]
 mod introspect;
 pub mod keys;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 mod ownership;
 mod policy;
 mod principal;

@@ -15,8 +15,15 @@
 //! - an MCP session belongs to the principal (issuer and subject) that opened it: another
 //!   caller naming its `Mcp-Session-Id` gets the 404 of an unknown session ([`OwnedSessions`]);
 //! - a tool may need more: a `tools/call` of [`usage`](Tools) without [`ADMIN_SCOPE`] gets HTTP 403
-//!   `insufficient_scope` with `scope="mcp:tools mcp:admin"` (all it needs), before rmcp dispatches the call, so that the
-//!   client can step up its authorization.
+//!   `insufficient_scope` with `scope="mcp:tools mcp:admin"` (all it needs), before rmcp
+//!   dispatches the call, so that the client can step up its authorization. A client of the
+//!   2026-07-28 protocol names the tool in its `Mcp-Name` header, and the 403 is decided from it
+//!   without reading the body; the body must then agree with the headers (400, JSON-RPC error
+//!   `-32020`, otherwise). An older client's body is read (at most [`MAX_BODY_BYTES`]) for the
+//!   same decision. [`policy`] declares all of it with [`portcullis::mcp`];
+//! - a 401 names the endpoint's scope (`scope="mcp:tools"`), which MCP clients request first;
+//! - `tools/list` lists only the tools the caller may call: `usage` only to a caller with
+//!   [`ADMIN_SCOPE`].
 //!
 //! | tool | scopes | result |
 //! |---|---|---|
@@ -30,28 +37,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use http::{Method, StatusCode};
-use portcullis::{
-    Principal, Problem, Verifier,
-    authorization::{ScopeRequirement, ScopeRule},
-    layer::RequireAuthLayer,
-    response::DenialKind,
-};
+use axum::middleware;
+use portcullis::mcp::{McpLayer, McpPolicy, McpPolicyError, Operation};
+use portcullis::{Principal, Verifier};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CacheScope, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ResultType,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::json;
 
-mod peek;
 mod sessions;
 
 pub use sessions::{
@@ -61,11 +63,21 @@ pub use sessions::{
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";
 
+portcullis::scopes! {
+    /// The scopes of this server.
+    pub enum Scope {
+        /// Every request to the endpoint.
+        Tools = "mcp:tools",
+        /// The `usage` tool, on top of [`Scope::Tools`].
+        Admin = "mcp:admin",
+    }
+}
+
 /// The scope every request to the endpoint needs.
-pub const TOOLS_SCOPE: &str = "mcp:tools";
+pub const TOOLS_SCOPE: &str = Scope::Tools.as_str();
 
 /// The scope the `usage` tool needs beyond [`TOOLS_SCOPE`].
-pub const ADMIN_SCOPE: &str = "mcp:admin";
+pub const ADMIN_SCOPE: &str = Scope::Admin.as_str();
 
 /// Every scope this server uses, for the resource metadata's `scopes_supported`.
 pub const SCOPES: [&str; 2] = [TOOLS_SCOPE, ADMIN_SCOPE];
@@ -76,22 +88,14 @@ pub const REALM: &str = "mcp";
 /// Request bodies larger than this (1 MiB) are refused with 413 before they reach rmcp.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What every request to the endpoint requires.
-const ENDPOINT_SCOPES: &[ScopeRule] = &[ScopeRule::All(&[TOOLS_SCOPE])];
-
-/// What the `usage` tool requires: the endpoint's scope and its own. Both are named, so that the
-/// 403's `scope` is everything the call needs: a client that asks the authorization server for
-/// exactly the challenge's scopes (the MCP specification's step-up) keeps the endpoint's.
-const USAGE_SCOPES: ScopeRequirement =
-    ScopeRequirement::new(&[ScopeRule::All(&[TOOLS_SCOPE, ADMIN_SCOPE])]);
-
-/// The tools that need more than the endpoint's scopes, with everything they need.
-pub const TOOL_SCOPES: &[(&str, ScopeRequirement)] = &[("usage", USAGE_SCOPES)];
-
-/// What calling the tool `name` requires, when it needs more than the endpoint's scopes; `None`
-/// for a tool that needs nothing more (and for a tool that does not exist, which rmcp then refuses).
-pub fn tool_requirement(name: &str) -> Option<&'static ScopeRequirement> {
-    TOOL_SCOPES.iter().find(|(tool, _)| *tool == name).map(|(_, requirement)| requirement)
+/// What this server requires: [`Scope::Tools`] for every request, named in the 401's `scope=`;
+/// [`Scope::Admin`] too for the `usage` tool (its 403 names both).
+pub fn policy() -> Result<McpPolicy, McpPolicyError> {
+    McpPolicy::builder(&[Scope::Tools])
+        .tool("usage", &[Scope::Admin])
+        .max_body_bytes(MAX_BODY_BYTES)
+        .challenge_scope_on_401(true)
+        .build()
 }
 
 /// The arguments of `add`.
@@ -162,6 +166,37 @@ impl Tools {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Tools {
+    /// The tools the caller may call: the policy the guard put in the request decides.
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let parts = context
+            .extensions
+            .get::<http::request::Parts>()
+            .ok_or_else(|| ErrorData::internal_error("the request carries no HTTP parts", None))?;
+        let (Some(principal), Some(policy)) =
+            (parts.extensions.get::<Principal>(), parts.extensions.get::<McpPolicy>())
+        else {
+            return Err(ErrorData::internal_error("the request was not guarded", None));
+        };
+        let mut tools = self.tool_router.list_all();
+        tools.retain(|tool| policy.permits(principal.scopes(), Operation::Tool(&tool.name)));
+        let cache_hints = context
+            .protocol_version()
+            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+        Ok(ListToolsResult {
+            result_type: Some(ResultType::COMPLETE),
+            tools,
+            meta: None,
+            next_cursor: None,
+            ttl_ms: cache_hints.then_some(0),
+            // The list depends on the caller: no intermediary may serve it to another.
+            cache_scope: cache_hints.then_some(CacheScope::Private),
+        })
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_instructions("Tools guarded by portcullis: add and whoami need mcp:tools; usage also needs mcp:admin.")
@@ -171,8 +206,9 @@ impl ServerHandler for Tools {
 /// The whole application: the MCP endpoint at [`MCP_PATH`], behind `verifier` (built with
 /// [`audience_is_resource`](portcullis::config::ResourceMetadata::audience_is_resource): its audience
 /// and [resource](portcullis::config::ResourceMetadata::resource) are this server's resource URL; and
-/// whose `scopes_supported` are [`SCOPES`]), served with rmcp's `config`, each session bound to
-/// the principal that opened it; and, public, the verifier's protected resource metadata.
+/// whose `scopes_supported` are [`SCOPES`]) and [`policy`], served with rmcp's `config`, each
+/// session bound to the principal that opened it; and, public, the verifier's protected resource
+/// metadata.
 pub fn router(verifier: Verifier, config: StreamableHttpServerConfig) -> Router {
     let sessions = Arc::new(OwnedSessions::new(LocalSessionManager::default()));
     router_with_sessions(verifier, config, sessions)
@@ -186,6 +222,9 @@ pub fn router_with_sessions(
     config: StreamableHttpServerConfig,
     sessions: Arc<OwnedSessions<LocalSessionManager>>,
 ) -> Router {
+    // The declaration is constant: an error here is a bug of this file, caught by every test.
+    #[allow(clippy::expect_used, reason = "a constant declaration, checked by the tests")]
+    let policy = policy().expect("the example's policy is valid");
     let calls = Arc::new(AtomicU64::new(0));
     let mcp = StreamableHttpService::new(
         move || Ok(Tools::new(Arc::clone(&calls))),
@@ -194,66 +233,11 @@ pub fn router_with_sessions(
     );
     Router::new()
         .route_service(MCP_PATH, mcp)
-        // Innermost: a session only for the principal that opened it (404 for anyone else).
+        // Inner: a session only for the principal that opened it (404 for anyone else).
         .route_layer(middleware::from_fn_with_state(sessions, sessions_of_their_owner))
-        // Then the tools' own scopes, with the principal the outer layer verified.
-        .route_layer(middleware::from_fn_with_state(verifier.clone(), tool_scopes))
-        // Outer: valid credentials and the endpoint's scope, on every method.
-        .route_layer(RequireAuthLayer::new(verifier.clone()).scopes(ENDPOINT_SCOPES))
+        // Outer: credentials, the endpoint's scope, each tool's, the headers' agreement with the
+        // body; the principal and the policy go on in the request's extensions.
+        .route_layer(McpLayer::new(verifier.clone(), policy))
         // After the layers, so that the document needs no token.
         .merge(verifier.metadata_router())
-}
-
-/// Refuses a `tools/call` of a tool whose scopes the caller lacks, with 403 `insufficient_scope`
-/// naming them, before rmcp reads the request; and puts the caller's [`Principal`] in the request
-/// extensions, where the tools find it (through rmcp's `http::request::Parts`).
-///
-/// The body is read whole (at most [`MAX_BODY_BYTES`]) and handed on unchanged. A body that is
-/// not JSON-RPC this guard can read (not JSON, a repeated member, a tool name that is not a
-/// string) is refused with 400 rather than passed on: what rmcp would make of it is not this
-/// guard's to guess.
-async fn tool_scopes(State(verifier): State<Verifier>, request: Request, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
-    // The principal the outer layer verified and cached: no second verification.
-    let principal = match verifier.authenticate_once(&mut parts).await {
-        Ok(principal) => principal,
-        Err(denial) => return denial.into_response(),
-    };
-    let body = if parts.method == Method::POST {
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(error) => return body_error(&error),
-        };
-        let Ok(called) = peek::called_tools(&bytes) else {
-            return Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail("The body is not a JSON-RPC message")
-                .into_response();
-        };
-        for name in called {
-            if let Some(required) = tool_requirement(&name)
-                && !principal.scopes().satisfy(required)
-            {
-                return principal.deny(DenialKind::InsufficientScope(*required)).into_response();
-            }
-        }
-        Body::from(bytes)
-    } else {
-        body
-    };
-    parts.extensions.insert(principal);
-    next.run(Request::from_parts(parts, body)).await
-}
-
-/// 413 for a body over the limit, 400 for one that could not be read.
-fn body_error(error: &axum::Error) -> Response {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = source {
-        if current.is::<http_body_util::LengthLimitError>() {
-            return Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-                .with_detail("The body is larger than this server accepts")
-                .into_response();
-        }
-        source = current.source();
-    }
-    Problem::new(StatusCode::BAD_REQUEST).with_detail("The body could not be read").into_response()
 }

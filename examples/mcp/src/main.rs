@@ -201,15 +201,18 @@ export ADMIN_TOKEN='{admin}'  # admin: {TOOLS_SCOPE} {ADMIN_SCOPE}
 
 Connect an MCP client (streamable HTTP) to {resource} with the header
 `Authorization: Bearer $USER_TOKEN`: it lists the tools add, whoami and usage;
-add and whoami answer, usage gets HTTP 403 insufficient_scope (scope=\"{ADMIN_SCOPE}\").
-With $ADMIN_TOKEN, usage answers too. Or with curl:
+it lists add and whoami, which answer; a call of usage gets HTTP 403
+insufficient_scope (scope=\"{TOOLS_SCOPE} {ADMIN_SCOPE}\"). With $ADMIN_TOKEN, it lists and
+answers usage too. Or with curl:
 
 # 200: the protected resource metadata (RFC 9728), public
 curl -i {metadata}
-# 401: no token; WWW-Authenticate names the realm and, in resource_metadata, the document
+# 401: no token; WWW-Authenticate names the realm, the scope to ask for and, in
+# resource_metadata, the document
 {post} -d '{{}}'
-# 403: alice lacks {ADMIN_SCOPE}: error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\"
-{post} -H \"Authorization: Bearer $USER_TOKEN\" -d {usage}
+# 403: alice lacks {ADMIN_SCOPE}: error=\"insufficient_scope\", scope=\"{TOOLS_SCOPE} {ADMIN_SCOPE}\";
+# decided from the 2026-07-28 headers Mcp-Method and Mcp-Name, before the body is read
+{post} -H \"Authorization: Bearer $USER_TOKEN\" -H 'Mcp-Method: tools/call' -H 'Mcp-Name: usage' -d {usage}
 "
     )
 }

@@ -100,6 +100,25 @@ impl Server {
         }
         request.send().await.unwrap()
     }
+
+    /// A raw POST of `body` with `token` and `headers` (the 2026-07-28 `Mcp-*` headers, say).
+    async fn with_headers(
+        &self,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(&self.resource)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
 }
 
 fn challenge(response: &reqwest::Response) -> &str {
@@ -150,7 +169,11 @@ async fn the_resource_metadata_is_public_and_names_the_tools_scopes() {
 #[tokio::test]
 async fn without_a_token_the_connection_fails_with_the_challenge() {
     let server = Server::start().await;
-    let expected = format!("Bearer realm=\"{REALM}\", resource_metadata=\"{}\"", server.metadata);
+    // The endpoint's scope, which MCP clients ask for first (before `scopes_supported`).
+    let expected = format!(
+        "Bearer realm=\"{REALM}\", scope=\"{TOOLS_SCOPE}\", resource_metadata=\"{}\"",
+        server.metadata
+    );
 
     let error = server.connect(None).await.expect_err("no connection without a token");
     assert!(error.is_authorization_required(), "{error:?}");
@@ -172,7 +195,8 @@ async fn a_token_for_another_audience_is_refused() {
         .claim("aud", "https://other.example/mcp")
         .sign();
     let expected = format!(
-        "Bearer realm=\"{REALM}\", error=\"invalid_token\", resource_metadata=\"{}\"",
+        "Bearer realm=\"{REALM}\", error=\"invalid_token\", scope=\"{TOOLS_SCOPE}\", \
+         resource_metadata=\"{}\"",
         server.metadata
     );
 
@@ -210,7 +234,8 @@ async fn with_the_base_scope_the_base_tools_answer() {
     let tools = tokio::time::timeout(PATIENCE, client.list_all_tools()).await.unwrap().unwrap();
     let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["add", "usage", "whoami"]);
+    // `usage` needs mcp:admin: not offered to a caller who would be refused.
+    assert_eq!(names, ["add", "whoami"]);
 
     let sum = call_tool(&client, call("add", json!({ "a": 40, "b": 2 }))).await.unwrap();
     assert_eq!(text(&sum), "42");
@@ -253,6 +278,31 @@ async fn the_admin_tool_needs_its_scope() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], -32700, "{error}");
+
+    // A 2026-07-28 client names the tool in its headers: the 403 is decided from them, and the
+    // body is never read (this one would not parse, and is over the limit).
+    let mut unread = b"{not json".to_vec();
+    unread.resize(mcp::MAX_BODY_BYTES + 1, b' ');
+    let response = server
+        .with_headers(&token, &[("mcp-method", "tools/call"), ("mcp-name", "usage")], unread)
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(challenge(&response), expected);
+
+    // Headers naming `add` over a body calling `usage`: the header mismatch the specification
+    // prescribes, never a call.
+    let body = serde_json::to_vec(&usage).unwrap();
+    let response = server
+        .with_headers(&token, &[("mcp-method", "tools/call"), ("mcp-name", "add")], body)
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["jsonrpc"], "2.0");
+    assert_eq!(error["id"], 7);
+    assert_eq!(error["error"]["code"], portcullis::mcp::HEADER_MISMATCH);
 
     // rmcp's client surfaces it as a transport error carrying the challenge (a 403, not the
     // 401 that `is_authorization_required` is about).
@@ -268,6 +318,11 @@ async fn with_the_admin_scope_the_admin_tool_answers() {
     let server = Server::start().await;
     let client =
         server.connect(Some(server.token(&[TOOLS_SCOPE, ADMIN_SCOPE]))).await.expect("connected");
+
+    let tools = tokio::time::timeout(PATIENCE, client.list_all_tools()).await.unwrap().unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["add", "usage", "whoami"]);
 
     let sum = call_tool(&client, call("add", json!({ "a": 1, "b": 2 }))).await.unwrap();
     assert_eq!(text(&sum), "3");

@@ -188,6 +188,12 @@ pub enum ResourceError {
     /// is not an RFC 6749 `scope-token`.
     #[error("scopes_supported: {0:?} is not an RFC 6749 scope-token")]
     InvalidSupportedScope(String),
+    /// [`ResourceMetadata::scopes_supported`](super::ResourceMetadata::scopes_supported) lists
+    /// `offline_access`, which grants no access to a resource (SEP-2207).
+    #[error(
+        "scopes_supported: offline_access asks an authorization server for a refresh token; a protected resource never advertises it"
+    )]
+    OfflineAccessSupported,
     /// The [`ResourceMetadata::documentation`](super::ResourceMetadata::documentation) is not an
     /// `http(s)` URL of printable ASCII.
     #[error("resource_documentation: {0:?} is not an http(s) URL")]

@@ -7,6 +7,9 @@ use crate::dpop::DpopSettings;
 use crate::scope::{is_scope_char, is_scope_token};
 use crate::verify::metadata::{Document, Metadata, audience_is_resource, check_resource};
 
+/// The OpenID Connect scope that asks for a refresh token: never one of a resource's scopes.
+const OFFLINE_ACCESS: &str = "offline_access";
+
 /// The RFC 9728 protected resource metadata of this API, given to
 /// [`VerifierBuilder::resource_metadata`](super::VerifierBuilder::resource_metadata).
 ///
@@ -81,7 +84,9 @@ impl ResourceMetadata {
 
     /// The scopes the metadata document lists in `scopes_supported`: the vocabulary of a
     /// [`scopes!`](crate::scopes) enum (`Scope::ALL`), or strings. Replaces those set before;
-    /// none by default (the member is then left out). Each must be an RFC 6749 `scope-token`.
+    /// none by default (the member is then left out). Each must be an RFC 6749 `scope-token`, and
+    /// none `offline_access`, which asks an authorization server for a refresh token and grants no
+    /// access to a resource (an MCP server advertising it is misconfigured: SEP-2207).
     pub fn scopes_supported<I, T>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -166,6 +171,9 @@ impl ResourceMetadata {
         })?;
         if let Some(scope) = self.scopes_supported.iter().find(|scope| !is_scope_token(scope)) {
             return Err(ResourceError::InvalidSupportedScope(scope.clone()).into());
+        }
+        if self.scopes_supported.iter().any(|scope| scope == OFFLINE_ACCESS) {
+            return Err(ResourceError::OfflineAccessSupported.into());
         }
         if let Some(doc) = &self.documentation {
             let http = doc.split_once("://").is_some_and(|(scheme, rest)| {
@@ -327,6 +335,8 @@ mod tests {
         assert!(matches!(error, ConfigError::Resource(ResourceError::InvalidResource { .. })));
         assert!(error.to_string().starts_with("the resource identifier \"http://api.example\""));
         let https = || ResourceMetadata::new().resource("https://api.example");
+        let error = located(https().scopes_supported(["docs:read", "offline_access"])).unwrap_err();
+        assert!(matches!(error, ConfigError::Resource(ResourceError::OfflineAccessSupported)));
         let error = located(https().scopes_supported(["docs read"])).unwrap_err();
         assert_eq!(
             error.to_string(),
