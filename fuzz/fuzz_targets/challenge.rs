@@ -5,7 +5,7 @@
 use arbitrary::Arbitrary;
 use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
-use portcullis::{Challenge, ErrorCode};
+use portcullis::response::{Challenge, ErrorCode};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
