@@ -105,6 +105,9 @@ mod verify;
 pub mod development;
 mod digest;
 mod expiring;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guide;
 mod mint;
 mod numeric_date;

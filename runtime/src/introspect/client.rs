@@ -258,6 +258,13 @@ fn basic(id: &str, secret: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
+/// [`parse_answer`] for the fuzz targets (`crate::fuzzing`): the answer, or `None` for a
+/// failure.
+#[cfg(fuzzing)]
+pub(crate) fn read_answer(body: &[u8]) -> Option<Answer> {
+    parse_answer(body).ok()
+}
+
 /// Reads an answer (RFC 7662 §2.2): a JSON object whose `active` says whether the token is.
 fn parse_answer(body: &[u8]) -> Result<Answer, Failure> {
     let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) else {

@@ -26,6 +26,8 @@ mod in_flight;
 
 use client::Client;
 pub(crate) use client::{Answer, Endpoint};
+#[cfg(fuzzing)]
+pub(crate) use client::read_answer;
 use in_flight::InFlight;
 
 use crate::expiring::ExpiringCache;

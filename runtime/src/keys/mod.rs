@@ -35,3 +35,8 @@ pub(crate) use remote::KeyLocation;
 pub use remote::KeyRefresh;
 pub use set::KeySet;
 pub(crate) use source::{KeyRefusal, KeySource};
+/// The readers of fetched documents, for the fuzz targets' entry points (`crate::fuzzing`).
+#[cfg(all(fuzzing, feature = "jwks"))]
+pub(crate) use fetch::{Fetched, jwks_uri};
+#[cfg(fuzzing)]
+pub(crate) use jwks::{Mode as JwksMode, parse as parse_jwks};
