@@ -58,8 +58,16 @@ fn names_other_token(members: &Map<String, Value>) -> bool {
         return true;
     }
     if let Some(kind) = text("typ")
-        && ["refresh", "offline", "id", "refresh_token", "id_token", &uri("refresh_token"), &uri("id_token")]
-            .contains(&kind.as_str())
+        && [
+            "refresh",
+            "offline",
+            "id",
+            "refresh_token",
+            "id_token",
+            &uri("refresh_token"),
+            &uri("id_token"),
+        ]
+        .contains(&kind.as_str())
     {
         return true;
     }

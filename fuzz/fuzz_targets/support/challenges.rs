@@ -79,13 +79,19 @@ fn parameters(value: &str, i: &mut usize) -> Result<Vec<(String, String)>, Strin
     if !parameter_ahead(bytes, *i) {
         // A token68: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
         let start = *i;
-        while *i < bytes.len() && (bytes[*i].is_ascii_alphanumeric() || b"-._~+/".contains(&bytes[*i])) {
+        while *i < bytes.len()
+            && (bytes[*i].is_ascii_alphanumeric() || b"-._~+/".contains(&bytes[*i]))
+        {
             *i += 1;
         }
         while *i < bytes.len() && bytes[*i] == b'=' {
             *i += 1;
         }
-        return Ok(if start == *i { Vec::new() } else { vec![(String::new(), value[start..*i].to_owned())] });
+        return Ok(if start == *i {
+            Vec::new()
+        } else {
+            vec![(String::new(), value[start..*i].to_owned())]
+        });
     }
     let mut params = Vec::new();
     loop {
