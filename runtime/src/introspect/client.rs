@@ -214,6 +214,10 @@ impl Client {
         let request =
             self.http.get(document.clone()).header(reqwest::header::ACCEPT, "application/json");
         let body = self.read(request).await?;
+        // A JSON object (RFC 8414 §3.2), which serde alone would not insist on.
+        if !crate::keys::is_json_object(&body) {
+            return Err(Failure::InvalidDiscovery);
+        }
         let discovery: Discovery =
             serde_json::from_slice(&body).map_err(|_| Failure::InvalidDiscovery)?;
         if discovery.issuer != issuer {

@@ -25,9 +25,9 @@ mod client;
 mod in_flight;
 
 use client::Client;
-pub(crate) use client::{Answer, Endpoint};
 #[cfg(fuzzing)]
 pub(crate) use client::read_answer;
+pub(crate) use client::{Answer, Endpoint};
 use in_flight::InFlight;
 
 use crate::expiring::ExpiringCache;
