@@ -13,8 +13,8 @@ use axum::response::IntoResponse;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request};
 use libfuzzer_sys::fuzz_target;
-use portcullis::is_b64token;
-use portcullis::{DenialKind, InvalidRequestReason, InvalidTokenReason, Key, Verifier};
+use portcullis::response::{DenialKind, InvalidRequestReason, InvalidTokenReason};
+use portcullis::{Key, Verifier};
 
 /// A small limit, so that the fuzzer reaches it.
 const MAX_LEN: usize = 64;
@@ -99,13 +99,7 @@ fuzz_target!(|data: &[u8]| {
     let (parts, ()) = request.body(()).unwrap().into_parts();
     let denial = block_on(verifier.authenticate(&parts)).expect_err("nothing here is signed");
 
-    let (grammar, token) = expected(value);
-    // The crate's own grammar check agrees with the independent one.
-    if matches!(grammar, Expected::Verified | Expected::Malformed)
-        && let Ok(token) = std::str::from_utf8(token)
-    {
-        assert_eq!(is_b64token(token), grammar == Expected::Verified, "{token:?}");
-    }
+    let (grammar, _token) = expected(value);
     let header_is_bearer = grammar != Expected::NoCredentials;
     let kind = denial.kind().clone();
     if second {

@@ -1,11 +1,12 @@
-//! The challenge builder: any input is either refused, or rendered to a `WWW-Authenticate`
-//! value that an independent RFC 9110 §11 parser reads back to exactly the parameters given.
+//! The challenge builder (every error code, RFC 9728's `resource_metadata` too): any input is
+//! either refused, or rendered to a `WWW-Authenticate` value that an independent RFC 9110 §11
+//! parser reads back to exactly the parameters given.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
-use portcullis::{Challenge, ErrorCode};
+use portcullis::response::{Challenge, ErrorCode};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -14,6 +15,7 @@ struct Input {
     description: Option<String>,
     uri: Option<String>,
     scopes: Vec<String>,
+    resource_metadata: Option<String>,
 }
 
 // The RFC 6750 §3 character sets, written independently of the crate.
@@ -115,15 +117,18 @@ fn parse(value: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 fuzz_target!(|input: Input| {
-    let code = input.code.map(|c| match c % 3 {
+    let code = input.code.map(|c| match c % 5 {
         0 => ErrorCode::InvalidRequest,
         1 => ErrorCode::InvalidToken,
-        _ => ErrorCode::InsufficientScope,
+        2 => ErrorCode::InsufficientScope,
+        3 => ErrorCode::InvalidDpopProof,
+        _ => ErrorCode::UseDpopNonce,
     });
     let acceptable = description_ok(&input.realm)
         && input.description.as_deref().is_none_or(description_ok)
         && input.uri.as_deref().is_none_or(nqchar_ok)
-        && input.scopes.iter().all(|s| nqchar_ok(s) && !s.contains(' '));
+        && input.scopes.iter().all(|s| nqchar_ok(s) && !s.contains(' '))
+        && input.resource_metadata.as_deref().is_none_or(nqchar_ok);
 
     let mut built = Challenge::new(input.realm.clone());
     if let Some(code) = code {
@@ -136,6 +141,9 @@ fuzz_target!(|input: Input| {
         built = built.and_then(|c| c.error_uri(uri.clone()));
     }
     built = built.and_then(|c| c.scopes(&input.scopes));
+    if let Some(url) = &input.resource_metadata {
+        built = built.and_then(|c| c.resource_metadata(url.clone()));
+    }
 
     let challenge = match built {
         Err(_) => {
@@ -164,6 +172,9 @@ fuzz_target!(|input: Input| {
     }
     if !input.scopes.is_empty() {
         expected.push(("scope".to_owned(), input.scopes.join(" ")));
+    }
+    if let Some(url) = &input.resource_metadata {
+        expected.push(("resource_metadata".to_owned(), url.clone()));
     }
     let parsed = parse(&rendered).unwrap_or_else(|e| panic!("{rendered:?} does not parse: {e}"));
     assert_eq!(parsed, expected, "{rendered:?}");

@@ -118,6 +118,9 @@ mod verify;
 mod crypto;
 pub mod development;
 mod expiring;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guide;
 mod mint;
 mod numeric_date;

@@ -216,6 +216,10 @@ impl Client {
         let request =
             self.http.get(document.clone()).header(reqwest::header::ACCEPT, "application/json");
         let body = self.read(request).await?;
+        // A JSON object (RFC 8414 §3.2), which serde alone would not insist on.
+        if !crate::keys::is_json_object(&body) {
+            return Err(Failure::InvalidDiscovery);
+        }
         let discovery: Discovery =
             serde_json::from_slice(&body).map_err(|_| Failure::InvalidDiscovery)?;
         if discovery.issuer != issuer {
@@ -258,6 +262,13 @@ fn basic(id: &str, secret: &str) -> String {
     let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
     let pair = format!("{}:{}", encode(id), encode(secret));
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
+/// [`parse_answer`] for the fuzz targets (`crate::fuzzing`): the answer, or `None` for a
+/// failure.
+#[cfg(fuzzing)]
+pub(crate) fn read_answer(body: &[u8]) -> Option<Answer> {
+    parse_answer(body).ok()
 }
 
 /// Reads an answer (RFC 7662 §2.2): a JSON object whose `active` says whether the token is.

@@ -25,6 +25,8 @@ mod client;
 mod in_flight;
 
 use client::Client;
+#[cfg(fuzzing)]
+pub(crate) use client::read_answer;
 pub(crate) use client::{Answer, Endpoint};
 use in_flight::InFlight;
 

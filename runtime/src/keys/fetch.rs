@@ -132,6 +132,34 @@ impl From<reqwest::Error> for FetchError {
     }
 }
 
+/// The key set a discovery document (`fetched`) names for `issuer`: the document must name
+/// that very issuer, and a `jwks_uri` that [`discovered_url`] accepts.
+pub(crate) fn jwks_uri(
+    fetched: &Fetched,
+    issuer: &str,
+    allow_http: bool,
+) -> Result<Url, FetchError> {
+    #[derive(Deserialize)]
+    struct Discovery {
+        issuer: String,
+        jwks_uri: String,
+    }
+    // A JSON object (OpenID Connect Discovery §4.2), which serde alone would not insist on.
+    if !super::jwks::is_json_object(&fetched.body) {
+        return Err(FetchError::InvalidDiscovery("it is not a JSON object"));
+    }
+    let discovery: Discovery = serde_json::from_slice(&fetched.body)
+        .map_err(|_| FetchError::InvalidDiscovery("it lacks `issuer` or `jwks_uri`"))?;
+    if discovery.issuer != issuer {
+        return Err(FetchError::IssuerMismatch {
+            expected: issuer.to_owned(),
+            found: discovery.issuer,
+        });
+    }
+    discovered_url(&fetched.url, &discovery.jwks_uri, allow_http)
+        .map_err(FetchError::InvalidDiscovery)
+}
+
 /// A document as fetched: where it came from, its bytes and the `max-age` its response allows.
 pub(crate) struct Fetched {
     /// The URL the document was served at, after redirects.
@@ -178,11 +206,6 @@ impl Fetcher {
         issuer: &str,
         documents: &[Url],
     ) -> Result<Url, FetchError> {
-        #[derive(Deserialize)]
-        struct Discovery {
-            issuer: String,
-            jwks_uri: String,
-        }
         let mut fetched = None;
         let mut last_error = FetchError::InvalidDiscovery("no discovery document is configured");
         for document in documents {
@@ -197,16 +220,7 @@ impl Fetcher {
             }
         }
         let Some(fetched) = fetched else { return Err(last_error) };
-        let discovery: Discovery = serde_json::from_slice(&fetched.body)
-            .map_err(|_| FetchError::InvalidDiscovery("it lacks `issuer` or `jwks_uri`"))?;
-        if discovery.issuer != issuer {
-            return Err(FetchError::IssuerMismatch {
-                expected: issuer.to_owned(),
-                found: discovery.issuer,
-            });
-        }
-        let url = discovered_url(&fetched.url, &discovery.jwks_uri, self.allow_http)
-            .map_err(FetchError::InvalidDiscovery)?;
+        let url = jwks_uri(&fetched, issuer, self.allow_http)?;
         tracing::info!(target: "portcullis::keys", issuer, jwks_uri = %url, "discovered the key set");
         Ok(url)
     }
@@ -360,6 +374,27 @@ mod tests {
         let three =
             [url("https://a.example/"), url("https://b.example/"), url("https://c.example/")];
         assert!(!may_redirect(&three, &url("https://d.example/"), false));
+    }
+
+    /// A discovery document is an object: serde would read `["issuer", "jwks_uri"]` too.
+    #[test]
+    fn a_discovery_document_is_an_object_never_an_array() {
+        let fetched = |body: &str| Fetched {
+            url: Url::parse("https://idp.example/.well-known/openid-configuration").unwrap(),
+            body: body.as_bytes().to_vec(),
+            max_age: None,
+        };
+        let array = r#"["https://idp.example", "https://idp.example/certs"]"#;
+        assert!(matches!(
+            jwks_uri(&fetched(array), "https://idp.example", false),
+            Err(FetchError::InvalidDiscovery(_))
+        ));
+        let object =
+            r#"{"issuer": "https://idp.example", "jwks_uri": "https://idp.example/certs"}"#;
+        assert_eq!(
+            jwks_uri(&fetched(object), "https://idp.example", false).unwrap().as_str(),
+            "https://idp.example/certs"
+        );
     }
 
     #[test]

@@ -66,6 +66,11 @@ pub(crate) fn parse(document: &[u8], mode: Mode<'_>) -> Result<KeySet, KeyError>
     struct Document {
         keys: Vec<Value>,
     }
+    // A JWK Set is a JSON object (RFC 7517 §5): serde would also read the struct from an array
+    // (`[[…keys…]]`), a document no provider means as a key set.
+    if !is_json_object(document) {
+        return Err(KeyError::InvalidJwks);
+    }
     let document: Document = serde_json::from_slice(document).map_err(|_| KeyError::InvalidJwks)?;
     let mut keys = KeySet::new();
     for value in document.keys {
@@ -98,6 +103,12 @@ pub(crate) fn parse(document: &[u8], mode: Mode<'_>) -> Result<KeySet, KeyError>
         }
     }
     Ok(keys)
+}
+
+/// Whether `document` starts as a JSON object does, after JSON's whitespace: what a derived
+/// `Deserialize` struct must be read from, since serde also reads one from an array.
+pub(crate) fn is_json_object(document: &[u8]) -> bool {
+    document.iter().find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'{')
 }
 
 fn skipped(mode: Mode<'_>, error: &KeyError) {
@@ -149,6 +160,23 @@ mod tests {
             r#"{{"keys": [{{"kty": "OKP", "crv": "Ed25519", "alg": "RS256", "x": "{ED_X}"}}]}}"#
         );
         assert!(matches!(KeySet::from_jwks(&wrong_alg), Err(KeyError::AlgorithmMismatch { .. })));
+    }
+
+    /// Found by the `jwks` fuzz target: serde read `[[]]` (and `[[jwk]]`) as a JWKS.
+    #[test]
+    fn a_jwks_is_an_object_never_an_array() {
+        let jwk = format!(r#"{{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "{ED_X}"}}"#);
+        for document in ["[[]]".to_owned(), format!("[[{jwk}]]"), format!(" \n[[{jwk}]]")] {
+            assert!(
+                matches!(KeySet::from_jwks(&document), Err(KeyError::InvalidJwks)),
+                "{document}"
+            );
+            let lenient =
+                parse(document.as_bytes(), Mode::Lenient { accepted: &[Algorithm::EdDSA] });
+            assert!(matches!(lenient, Err(KeyError::InvalidJwks)), "{document}");
+        }
+        let object = format!(" \r\n\t{{\"keys\": [{jwk}]}}");
+        assert_eq!(KeySet::from_jwks(&object).unwrap().len(), 1);
     }
 
     #[test]

@@ -24,9 +24,17 @@ mod source;
 
 pub(crate) use algorithm::Family;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
+/// The readers of fetched documents, for the fuzz targets' entry points (`crate::fuzzing`).
+#[cfg(all(fuzzing, feature = "jwks"))]
+pub(crate) use fetch::{Fetched, jwks_uri};
 /// The URL rules of every fetch from an identity provider, for `introspect`.
 #[cfg(feature = "introspection")]
 pub(crate) use fetch::{discovered_url, is_clear_text_to_network, secure_url};
+/// Whether a document is a JSON object, for `introspect`'s discovery.
+#[cfg(feature = "introspection")]
+pub(crate) use jwks::is_json_object;
+#[cfg(fuzzing)]
+pub(crate) use jwks::{Mode as JwksMode, parse as parse_jwks};
 pub(crate) use key::Key;
 pub use key::KeyError;
 #[cfg(feature = "jwks")]

@@ -181,7 +181,7 @@ impl Verifier {
     /// active). A token of another type than an access token is refused. An answer's `cnf` binds
     /// the token as a JWT's does (RFC 9449 §6.2): the principal keeps the binding, and the
     /// request must prove it, on this call and on every cache hit.
-    fn accept_introspected(
+    pub(crate) fn accept_introspected(
         &self,
         mut members: Map<String, Value>,
         issuer: Option<&str>,
