@@ -23,20 +23,9 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'
     let vis = &handler.vis;
 
     let rules = requirements.rules.iter().map(|r| rule(r));
-    // Items with a default in `Requirements` are written only when they differ from it.
-    let roles = (!requirements.roles.is_empty()).then(|| {
-        let roles = requirements.roles.iter().map(|r| rule(r));
-        quote!(const ROLES: &'static [::portcullis::__private::ScopeRule] = &[#(#roles),*];)
-    });
-    let claims = (!requirements.claims.is_empty()).then(|| {
-        let claims = requirements.claims.iter().map(|c| claim(c));
-        quote!(const CLAIMS: &'static [::portcullis::__private::ClaimCheck] = &[#(#claims),*];)
-    });
-    let optional = requirements.optional.then(|| {
-        quote!(
-            const OPTIONAL: bool = true;
-        )
-    });
+    let roles = requirements.roles.iter().map(|r| rule(r));
+    let claims = requirements.claims.iter().map(|c| claim(c));
+    let optional = requirements.optional;
     // `Policies<A, Policies<B, ()>>`, each spanned to its path, where a type that is not a
     // policy is reported.
     let policies = requirements.policies.iter().rev().fold(
@@ -180,13 +169,16 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'
 
         #(#cfgs)*
         impl ::portcullis::__private::Requirements for #requirements_ty {
-            const SCOPES: &'static [::portcullis::__private::ScopeRule] = &[#(#rules),*];
-            #roles
-            #claims
-            #optional
+            const REQUIRED: &'static ::portcullis::__private::HandlerRequirements =
+                &::portcullis::__private::HandlerRequirements {
+                    scopes: &[#(#rules),*],
+                    roles: &[#(#roles),*],
+                    claims: &[#(#claims),*],
+                    optional: #optional,
+                    id_param: #id_param,
+                };
             type Policies = #policies;
             type Ownership = #ownership;
-            const ID_PARAM: ::core::option::Option<&'static str> = #id_param;
         }
 
         #decide

@@ -63,24 +63,34 @@ impl<S: Never + Send + Sync> ProvidesVerifier<NoWitness> for S {
     }
 }
 
+/// What a guarded handler requires, as data: the macros write one `static` value per handler,
+/// and the guard's checks of it are compiled once, in this crate ([`authorize`]), for every
+/// handler.
+#[derive(Debug)]
+pub struct HandlerRequirements {
+    /// The required scopes; empty for `#[authenticated]`.
+    pub scopes: &'static [ScopeRule],
+    /// The required roles.
+    pub roles: &'static [ScopeRule],
+    /// The ready-made claim checks, run before the policies.
+    pub claims: &'static [ClaimCheck],
+    /// `#[authenticated(optional)]`: a request without credentials reaches the handler.
+    pub optional: bool,
+    /// The path parameter holding the resource id, if named.
+    pub id_param: Option<&'static str>,
+}
+
 /// What a guarded handler requires (scopes, roles, claim checks, the application's policies,
 /// resource access); the macros implement it on a hidden type per handler,
-/// `__PortcullisRequirements_<handler>`.
+/// `__PortcullisRequirements_<handler>`. Only what the checks need as types (the policies, the
+/// resource) is a type: the rest is one value, [`HandlerRequirements`].
 pub trait Requirements: Send + Sync + 'static {
-    /// The required scopes; empty for `#[authenticated]`.
-    const SCOPES: &'static [ScopeRule];
-    /// The required roles.
-    const ROLES: &'static [ScopeRule] = &[];
-    /// The ready-made claim checks, run before `Policies`.
-    const CLAIMS: &'static [ClaimCheck] = &[];
-    /// `#[authenticated(optional)]`: a request without credentials reaches the handler.
-    const OPTIONAL: bool = false;
+    /// The scopes, roles, claim checks, `optional` and the id parameter.
+    const REQUIRED: &'static HandlerRequirements;
     /// The application's policies: `()` or `Policies<P, Rest>`.
     type Policies;
     /// The ownership check: [`NoOwnership`] or `OwnedBy<T>`.
     type Ownership;
-    /// The path parameter holding the resource id, if named.
-    const ID_PARAM: Option<&'static str>;
 }
 
 /// The ownership check of a handler's [`Requirements`], run after the policies.
@@ -129,15 +139,6 @@ pub struct Guard<P, X> {
 }
 
 impl<P, X> Guard<P, X> {
-    /// The guard of a request that passed, as `principal` (`None`: an optional guard without
-    /// credentials).
-    fn passed(principal: Option<&Principal>) -> Self {
-        Self {
-            dpop_nonce: principal.and_then(Principal::dpop_nonce_header),
-            requirements: PhantomData,
-        }
-    }
-
     /// The handler's `response`, with what the guard adds to it.
     pub fn respond<R>(self, response: R) -> Guarded<R> {
         Guarded { dpop_nonce: self.dpop_nonce, response }
@@ -194,6 +195,10 @@ pub trait GuardState {}
 
 impl<S: ProvidesVerifier<W>, W> GuardState for (S, W) {}
 
+// The guard's code is compiled once, not once per handler: `authorize` (credentials, scopes,
+// roles, claim checks) is not generic, and `check` is generic only over what needs a type (the
+// policies, the ownership check, the state), so that the handlers that share them share one
+// instance. What remains per handler is the shell below: one await, and the guard's type.
 impl<S, P, W> FromRequestParts<S> for Guard<P, (S, W)>
 where
     P: Requirements,
@@ -204,39 +209,73 @@ where
 {
     type Rejection = Denial;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let verifier = W::verifier(state);
-        let principal = match verifier.authenticate_once(parts).await {
-            Ok(principal) => principal,
-            // Only the absence of credentials is let through: an invalid token is still 401, and
-            // two tokens still 400, before any extractor.
-            Err(denial) if P::OPTIONAL && *denial.kind() == DenialKind::MissingCredentials => {
-                return Ok(Self::passed(None));
-            }
-            Err(denial) => return Err(denial),
-        };
-        let required = ScopeRequirement::new(P::SCOPES);
-        if !principal.scopes().satisfy(&required) {
-            return Err(principal.deny(DenialKind::InsufficientScope(required)));
+    fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        let checks = check::<P::Policies, P::Ownership, S, W>(parts, state, P::REQUIRED);
+        async move {
+            let dpop_nonce = checks.await?;
+            Ok(Self { dpop_nonce, requirements: PhantomData })
         }
-        // Constants: for a handler without roles or claim checks, these compile to nothing.
-        if !P::ROLES.is_empty() {
-            let required = RoleRequirement::new(P::ROLES);
-            if !principal.roles().satisfy(&required) {
-                let missing = required.missing(principal.roles());
-                return Err(principal.deny(DenialKind::MissingRole { required, missing }));
-            }
-        }
-        if P::CLAIMS.iter().any(|check| !check.is_met_by(principal.claims())) {
-            let refusal = PolicyRefusal::CLAIM_NOT_SATISFIED;
-            return Err(principal.deny(DenialKind::PolicyRefused(refusal)));
-        }
-        P::Policies::check(&principal, parts, state)
-            .await
-            .map_err(|refusal| principal.deny(DenialKind::PolicyRefused(refusal)))?;
-        P::Ownership::check(parts, state, &principal, P::ID_PARAM).await?;
-        Ok(Self::passed(Some(&principal)))
     }
+}
+
+/// Every check of a guard, in order; `Ok` carries the fresh DPoP nonce for the response, if
+/// one is due.
+async fn check<Policies, Ownership, S, W>(
+    parts: &mut Parts,
+    state: &S,
+    required: &'static HandlerRequirements,
+) -> Result<Option<HeaderValue>, Denial>
+where
+    Policies: PolicyList<S>,
+    Ownership: OwnershipCheck<S>,
+    S: Send + Sync,
+    W: VerifierWitness<S>,
+{
+    let Some(principal) = authorize(W::verifier(state), parts, required).await? else {
+        return Ok(None);
+    };
+    Policies::check(&principal, parts, state)
+        .await
+        .map_err(|refusal| principal.deny(DenialKind::PolicyRefused(refusal)))?;
+    Ownership::check(parts, state, &principal, required.id_param).await?;
+    Ok(principal.dpop_nonce_header())
+}
+
+/// Credentials, scopes, roles and claim checks: the part of every guard that needs no type of
+/// the application's. `None`: an optional guard without credentials.
+async fn authorize(
+    verifier: Verifier,
+    parts: &mut Parts,
+    required: &'static HandlerRequirements,
+) -> Result<Option<Principal>, Denial> {
+    let principal = match verifier.authenticate_once(parts).await {
+        Ok(principal) => principal,
+        // Only the absence of credentials is let through: an invalid token is still 401, and
+        // two tokens still 400, before any extractor.
+        Err(denial) if required.optional && *denial.kind() == DenialKind::MissingCredentials => {
+            return Ok(None);
+        }
+        Err(denial) => return Err(denial),
+    };
+    let scopes = ScopeRequirement::new(required.scopes);
+    if !principal.scopes().satisfy(&scopes) {
+        return Err(principal.deny(DenialKind::InsufficientScope(scopes)));
+    }
+    if !required.roles.is_empty() {
+        let roles = RoleRequirement::new(required.roles);
+        if !principal.roles().satisfy(&roles) {
+            let missing = roles.missing(principal.roles());
+            return Err(principal.deny(DenialKind::MissingRole { required: roles, missing }));
+        }
+    }
+    if required.claims.iter().any(|check| !check.is_met_by(principal.claims())) {
+        let refusal = PolicyRefusal::CLAIM_NOT_SATISFIED;
+        return Err(principal.deny(DenialKind::PolicyRefused(refusal)));
+    }
+    Ok(Some(principal))
 }
 
 impl<S: ProvidesVerifier> FromRequestParts<S> for Principal {

@@ -199,8 +199,8 @@ pub mod layer {
 pub mod __private {
     pub use crate::extract::check::{ExtractorCheck, ExtractorFallback};
     pub use crate::guard::{
-        Guard, GuardState, Guarded, Never, NoOwnership, NoWitness, OwnershipCheck,
-        ProvidesVerifier, Requirements, VerifierWitness, Witness,
+        Guard, GuardState, Guarded, HandlerRequirements, Never, NoOwnership, NoWitness,
+        OwnershipCheck, ProvidesVerifier, Requirements, VerifierWitness, Witness,
     };
     pub use crate::ownership::{
         Access, AccessControl, Action, ByMethod, Decide, NoAction, OwnedBy, access_for,

@@ -323,7 +323,7 @@ where
     P::Ownership: DescribedOwnership,
 {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
-        operation.security = security_requirements(P::SCOPES, P::OPTIONAL);
+        operation.security = security_requirements(P::REQUIRED.scopes, P::REQUIRED.optional);
         add_refusal(
             ctx,
             operation,
@@ -335,7 +335,7 @@ where
             ctx,
             operation,
             401,
-            if P::OPTIONAL {
+            if P::REQUIRED.optional {
                 "The token is invalid or expired (a request without one is let through)."
             } else {
                 "No token, or an invalid or expired one."
@@ -343,13 +343,13 @@ where
             true,
         );
         let owned = <P::Ownership as DescribedOwnership>::OWNED;
-        if !P::SCOPES.is_empty() {
+        if !P::REQUIRED.scopes.is_empty() {
             add_refusal(ctx, operation, 403, "The token lacks a required scope.", true);
         }
-        if !P::ROLES.is_empty() {
+        if !P::REQUIRED.roles.is_empty() {
             add_refusal(ctx, operation, 403, "The caller lacks a required role.", false);
         }
-        if !P::CLAIMS.is_empty() || <P::Policies as DescribedPolicies>::ANY {
+        if !P::REQUIRED.claims.is_empty() || <P::Policies as DescribedPolicies>::ANY {
             add_refusal(
                 ctx,
                 operation,
@@ -373,7 +373,7 @@ where
                 "No such resource, or not one the caller may see (the same answer).",
                 false,
             );
-            P::Ownership::id_parameter(ctx, operation, P::ID_PARAM.unwrap_or("id"));
+            P::Ownership::id_parameter(ctx, operation, P::REQUIRED.id_param.unwrap_or("id"));
         }
     }
 }
