@@ -64,7 +64,7 @@ impl<S: Never + Send + Sync> ProvidesVerifier<NoWitness> for S {
 }
 
 /// What a guarded handler requires, as data: the macros write one `static` value per handler,
-/// and the guard's checks of it are compiled once, in this crate ([`authorize`]), for every
+/// and the guard's checks of it are compiled once, in this crate (`authorize`), for every
 /// handler.
 #[derive(Debug)]
 pub struct HandlerRequirements {
