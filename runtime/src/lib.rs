@@ -75,6 +75,7 @@
 //! | `introspection` | off | opaque tokens by introspection (RFC 7662) | the same HTTP client; nothing more with `jwks` |
 //! | `pem` | off | keys in PEM text: `Key::rsa_pem`, `Key::ec_pem`, `Key::ed25519_pem`, `TestIssuer::rsa_pem` | jsonwebtoken's PEM parsing (pem, simple_asn1, num-bigint, time): 12 crates |
 //! | `garde` | off | `extract::Valid`: validation with [garde](https://docs.rs/garde) 0.23 | garde and regex: 11 crates |
+//! | `mcp` | off | `portcullis::mcp`: MCP servers with per-tool scopes decided from the `Mcp-Method`/`Mcp-Name` headers, before the body | http-body-util, already in the tree through axum: no new crate |
 //! | `testing` | off | `portcullis::testing`: tokens minted in your own tests | nothing |
 //! | `redis` | off | `dpop::RedisReplayStore`: DPoP proofs remembered in Redis, shared by every instance | the redis client (no TLS) and tokio: 46 crates |
 //! | `openapi` | off | `portcullis::openapi`: the guards and extractors described to aide | aide, schemars, indexmap: 12 crates |
