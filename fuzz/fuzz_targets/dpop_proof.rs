@@ -86,8 +86,8 @@ fn fixture() -> &'static Fixture {
 thread_local! {
     /// Every nonce the required verifier handed out in this process.
     static ISSUED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
-    /// (key, jti) of every accepted proof, and when.
-    static ACCEPTED: RefCell<HashMap<(usize, String), Instant>> = RefCell::new(HashMap::new());
+    /// (verifier: DPoP required or not, key, jti) of every accepted proof, and when.
+    static ACCEPTED: RefCell<HashMap<(bool, usize, String), Instant>> = RefCell::new(HashMap::new());
 }
 
 #[derive(Arbitrary, Debug)]
@@ -400,9 +400,10 @@ fuzz_target!(|input: Input<'_>| {
     assert_eq!(claims.get("ath"), expected_ath.as_ref(), "ath");
     let jti = claims.get("jti").and_then(Value::as_str).expect("a string jti");
     assert!(!jti.is_empty());
-    // The replay store keeps a proof's key for twice the window (180 s) after accepting it.
-    let before = ACCEPTED
-        .with(|accepted| accepted.borrow_mut().insert((holder, jti.to_owned()), Instant::now()));
+    // The replay store keeps a proof's key for twice the window (180 s) after accepting it; each
+    // verifier (DPoP allowed, DPoP required) has a store of its own, as two servers would.
+    let seen = (input.required, holder, jti.to_owned());
+    let before = ACCEPTED.with(|accepted| accepted.borrow_mut().insert(seen, Instant::now()));
     assert!(
         before.is_none_or(|at| at.elapsed() >= Duration::from_secs(178)),
         "the jti {jti:?} accepted twice with one key within the replay window"
