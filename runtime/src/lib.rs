@@ -116,6 +116,7 @@ mod role;
 mod scope;
 mod verify;
 
+mod clock;
 mod crypto;
 pub mod development;
 mod expiring;

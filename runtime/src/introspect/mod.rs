@@ -19,7 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 mod client;
 mod in_flight;
@@ -367,11 +367,10 @@ impl Introspector {
     }
 }
 
-/// The system clock in milliseconds since the epoch, the clock `exp` and `nbf` are on.
+/// The wall clock in milliseconds since the epoch, the clock `exp` and `nbf` are on. The coarse
+/// clock: why its lag of a tick is safe is in `clock`.
 fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    crate::clock::coarse_unix_millis()
 }
 
 #[cfg(test)]

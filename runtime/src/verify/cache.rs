@@ -27,7 +27,7 @@
 //! the cache holds the tokens themselves, as the requests that carried them did, for as long as
 //! an entry lives (SECURITY.md).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::claims::Validity;
 use crate::expiring::ExpiringCache;
@@ -239,13 +239,10 @@ fn same_token(presented: &[u8], stored: &[u8]) -> bool {
     constant_time_eq::constant_time_eq(presented, stored)
 }
 
-/// The system clock in milliseconds since the epoch: one reading decides `exp`, `nbf` and the
-/// maximum age of an entry (a second reading, of the monotonic clock, measured as a noticeable
-/// part of a hit).
+/// The wall clock in milliseconds since the epoch: one reading decides `exp`, `nbf` and the
+/// maximum age of an entry. The coarse clock: why its lag of a tick is safe is in `clock`.
 fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    crate::clock::coarse_unix_millis()
 }
 
 #[cfg(test)]
