@@ -158,8 +158,10 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
         const acr = query.get('acr');
         const { params } = await provider.interactionDetails(req, res);
         const grant = new provider.Grant({ accountId, clientId: params.client_id });
-        grant.addOIDCScope('openid');
-        grant.addResourceScope(RESOURCE, params.scope.split(' ').filter((s) => s !== 'openid').join(' '));
+        // Everything asked for: the scopes as the provider's (it lists the API's among its own)
+        // and as the resource's.
+        grant.addOIDCScope(params.scope);
+        grant.addResourceScope(RESOURCE, params.scope);
         const grantId = await grant.save();
         await provider.interactionFinished(req, res, {
           login: { accountId, acr },

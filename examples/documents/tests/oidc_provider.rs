@@ -93,12 +93,12 @@ impl Provider {
             text
         });
         let (lines, received) = mpsc::channel();
+        // Read to the end, also once nobody listens: a closed pipe would kill the provider at
+        // its next notice (it writes some on a user's first sign-in).
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if lines.send(line).is_err() {
-                    break;
-                }
+                let _ = lines.send(line);
             }
         });
         let issuer = loop {
@@ -674,7 +674,10 @@ impl Provider {
         ]);
         let mut location = format!("{}/auth?{query}", self.issuer);
         // The authorization request, the interaction, its end, until the redirect with the code.
+        let mut hops = 0;
         let code = loop {
+            hops += 1;
+            assert!(hops < 10, "the sign-in does not end: {location}");
             let response = client
                 .get(&location)
                 .header(header::COOKIE, cookies.header())
