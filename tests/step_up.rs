@@ -22,7 +22,7 @@ use portcullis::layer::RequireAuthLayer;
 use portcullis::response::Disclosure;
 use portcullis::testing::{DpopKey, TestIssuer};
 use portcullis::{Key, Preset, Principal, Verifier};
-use portcullis_tests::{Reply, assert_denied, bearer, fixture, send};
+use portcullis_tests::{assert_denied, bearer, fixture, send};
 use serde_json::{Map, Value, json};
 
 const MFA: &str = "urn:documents:mfa";

@@ -406,7 +406,7 @@ fn step_up_sentence(required: &AuthenticationRequirement) -> String {
     }
     if let Some(max_age) = required.max_age_limit() {
         if !required.acr_values().is_empty() {
-            sentence.push_str(",");
+            sentence.push(',');
         }
         sentence.push_str(&format!(" within the last {} seconds (`auth_time`)", max_age.as_secs()));
     }
