@@ -54,6 +54,7 @@ pub(crate) enum GuardKind {
     RequiresRole,
     RequiresPolicy,
     OwnerOnly,
+    RequiresAuthentication,
 }
 
 impl GuardKind {
@@ -64,6 +65,7 @@ impl GuardKind {
             Self::RequiresRole => "requires_role",
             Self::RequiresPolicy => "requires_policy",
             Self::OwnerOnly => "owner_only",
+            Self::RequiresAuthentication => "requires_authentication",
         }
     }
 
@@ -82,6 +84,7 @@ impl GuardKind {
             Self::RequiresRole,
             Self::RequiresPolicy,
             Self::OwnerOnly,
+            Self::RequiresAuthentication,
         ]
         .into_iter()
         .find(|kind| name == kind.name())
@@ -97,6 +100,38 @@ pub(crate) enum GuardAttr {
     RequiresPolicy(PolicyArgs),
     /// Boxed: a resource type is by far the largest argument.
     OwnerOnly(Box<OwnerArgs>),
+    RequiresAuthentication(AuthenticationArgs),
+}
+
+/// The arguments of `#[requires_authentication(acr = .., max_age = .., state = Type)]`, lists
+/// so that duplicates are reported with the other mistakes.
+pub(crate) struct AuthenticationArgs {
+    pub(crate) acr: Vec<AcrArg>,
+    pub(crate) max_age: Vec<MaxAgeArg>,
+    pub(crate) state: Vec<StateArg>,
+    /// Where the arguments are, for "nothing required" and a second attribute.
+    pub(crate) span: Span,
+}
+
+/// `acr = "value"` or `acr = any("a", "b")`.
+pub(crate) struct AcrArg {
+    pub(crate) keyword: Span,
+    /// Where `any` is, when written.
+    pub(crate) any: Option<Span>,
+    pub(crate) values: Vec<LitStr>,
+}
+
+/// `max_age = "10m"` or `max_age = 600` (seconds).
+pub(crate) struct MaxAgeArg {
+    pub(crate) keyword: Span,
+    pub(crate) value: syn::Lit,
+}
+
+/// The sign-in `#[requires_authentication]` requires, checked.
+pub(crate) struct Authentication<'a> {
+    pub(crate) acr: Vec<&'a LitStr>,
+    /// In seconds.
+    pub(crate) max_age: Option<u64>,
 }
 
 /// The arguments of `#[authenticated(optional, state = Type)]`, lists so that duplicates are
@@ -266,6 +301,7 @@ pub(crate) struct Requirements<'a> {
     pub(crate) optional: bool,
     pub(crate) owner: Option<Ownership<'a>>,
     pub(crate) state: Option<&'a Type>,
+    pub(crate) authentication: Option<Authentication<'a>>,
 }
 
 /// The resource `#[owner_only]` checks.

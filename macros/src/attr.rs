@@ -8,11 +8,14 @@ use syn::spanned::Spanned;
 use syn::{LitStr, Meta, Path, Token, Type};
 
 use crate::ast::{
-    ActionArg, AuthArgs, ClaimKind, ClaimRef, DeclaredIn, GuardAttr, GuardKind, HandlerFn, IdArg,
-    Noun, OwnerArgs, PolicyArgs, PolicyRef, Rule, ScopeArgs, ScopeRef, StateArg,
+    AcrArg, ActionArg, AuthArgs, AuthenticationArgs, ClaimKind, ClaimRef, DeclaredIn, GuardAttr,
+    GuardKind, HandlerFn, IdArg, MaxAgeArg, Noun, OwnerArgs, PolicyArgs, PolicyRef, Rule,
+    ScopeArgs, ScopeRef, StateArg,
 };
 
 mod kw {
+    syn::custom_keyword!(acr);
+    syn::custom_keyword!(max_age);
     syn::custom_keyword!(action);
     syn::custom_keyword!(any);
     syn::custom_keyword!(declared_in);
@@ -63,6 +66,10 @@ fn guard(kind: GuardKind, args: TokenStream, span: Span) -> syn::Result<GuardAtt
         GuardKind::OwnerOnly => {
             let parser = |input: ParseStream<'_>| owner_only(input, span);
             parser.parse2(args).map(|args| GuardAttr::OwnerOnly(Box::new(args)))
+        }
+        GuardKind::RequiresAuthentication => {
+            let parser = |input: ParseStream<'_>| requires_authentication(input, span);
+            parser.parse2(args).map(GuardAttr::RequiresAuthentication)
         }
     }
 }
@@ -349,4 +356,55 @@ fn id(input: ParseStream<'_>) -> syn::Result<IdArg> {
     let keyword: kw::id = input.parse()?;
     input.parse::<Token![=]>()?;
     Ok(IdArg { keyword: keyword.span, name: input.parse()? })
+}
+
+/// `#[requires_authentication(acr = "a" | acr = any("a", ..), max_age = "10m" | 600, state =
+/// Type)]`, in any order.
+fn requires_authentication(input: ParseStream<'_>, span: Span) -> syn::Result<AuthenticationArgs> {
+    let mut args =
+        AuthenticationArgs { acr: Vec::new(), max_age: Vec::new(), state: Vec::new(), span };
+    while !input.is_empty() {
+        if input.peek(kw::acr) && input.peek2(Token![=]) {
+            let keyword = input.parse::<kw::acr>()?.span;
+            input.parse::<Token![=]>()?;
+            if input.peek(kw::any) && input.peek2(syn::token::Paren) {
+                let any = input.parse::<kw::any>()?.span;
+                let content;
+                syn::parenthesized!(content in input);
+                let values =
+                    content.parse_terminated(<LitStr as syn::parse::Parse>::parse, Token![,])?;
+                args.acr.push(AcrArg {
+                    keyword,
+                    any: Some(any),
+                    values: values.into_iter().collect(),
+                });
+            } else if input.peek(LitStr) {
+                args.acr.push(AcrArg { keyword, any: None, values: vec![input.parse()?] });
+            } else {
+                return Err(input.error(
+                    "expected an acr value such as \"urn:documents:mfa\", or `any(\"a\", \"b\")` for one of several",
+                ));
+            }
+        } else if input.peek(kw::max_age) && input.peek2(Token![=]) {
+            let keyword = input.parse::<kw::max_age>()?.span;
+            input.parse::<Token![=]>()?;
+            args.max_age.push(MaxAgeArg { keyword, value: input.parse()? });
+        } else if peek_state(input) {
+            args.state.push(state(input)?);
+        } else {
+            let rest: TokenStream = input.parse()?;
+            let name = rest.clone().into_iter().next().map(|t| t.to_string()).unwrap_or_default();
+            return Err(syn::Error::new_spanned(
+                rest,
+                format!(
+                    "unknown argument `{name}`: `#[requires_authentication]` takes `acr = \"value\"` or `acr = any(..)`, `max_age = \"10m\"` and `state = Type`"
+                ),
+            ));
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(args)
 }

@@ -8,8 +8,8 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr};
 
 use crate::ast::{
-    Action, ClaimKind, ClaimRef, Declared, HandlerFn, Noun, PolicyFn, Requirements, Rule, ScopeRef,
-    Vocabulary,
+    Action, Authentication, ClaimKind, ClaimRef, Declared, HandlerFn, Noun, PolicyFn, Requirements,
+    Rule, ScopeRef, Vocabulary,
 };
 
 /// The handler with the guard as its first parameter, plus the hidden type that implements
@@ -71,6 +71,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
     };
+    let authentication = authentication(requirements.authentication.as_ref());
     let declared_checks = requirements.declared_checks.iter().map(|&(lit, vocabulary, noun)| {
         let message = format!(
             "the {} \"{}\" is not declared in `{}`",
@@ -176,6 +177,7 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'
                     claims: &[#(#claims),*],
                     optional: #optional,
                     id_param: #id_param,
+                    authentication: #authentication,
                 };
             type Policies = #policies;
             type Ownership = #ownership;
@@ -185,6 +187,21 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'
 
         #guarded
     }
+}
+
+/// The `authentication` field of the handler's requirements: a const expression.
+fn authentication(authentication: Option<&Authentication<'_>>) -> TokenStream {
+    let Some(Authentication { acr, max_age }) = authentication else {
+        return quote!(::core::option::Option::None);
+    };
+    let mut required = quote!(::portcullis::__private::AuthenticationRequirement::new());
+    if !acr.is_empty() {
+        required = quote!(#required.acr(&[#(#acr),*]));
+    }
+    if let Some(seconds) = max_age {
+        required = quote!(#required.max_age(::core::time::Duration::from_secs(#seconds)));
+    }
+    quote!(::core::option::Option::Some(#required))
 }
 
 /// The body with, first, one check per parameter type, spanned to the type: the runtime's

@@ -22,6 +22,7 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 
 mod ast;
 mod attr;
+mod duration;
 mod errors;
 mod expand;
 mod fallback;
@@ -51,6 +52,13 @@ pub fn requires_role(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn requires_policy(args: TokenStream, item: TokenStream) -> TokenStream {
     guard(GuardKind::RequiresPolicy, args, item)
+}
+
+/// The user must have signed in strongly or recently enough (RFC 9470). See
+/// `portcullis::requires_authentication`.
+#[proc_macro_attribute]
+pub fn requires_authentication(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard(GuardKind::RequiresAuthentication, args, item)
 }
 
 /// Makes a policy of a function. See `portcullis::policy`.

@@ -9,8 +9,9 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Signature};
 
 use crate::ast::{
-    Action, AuthArgs, ClaimKind, GuardAttr, GuardKind, Handler, Noun, OwnerArgs, Ownership,
-    PolicyArgs, PolicyFn, PolicyRef, Requirements, Rule, ScopeArgs, ScopeRef, StateArg, Vocabulary,
+    Action, AuthArgs, Authentication, AuthenticationArgs, ClaimKind, GuardAttr, GuardKind, Handler,
+    Noun, OwnerArgs, Ownership, PolicyArgs, PolicyFn, PolicyRef, Requirements, Rule, ScopeArgs,
+    ScopeRef, StateArg, Vocabulary,
 };
 use crate::errors::Errors;
 
@@ -49,6 +50,10 @@ pub(crate) fn handler(handler: &Handler) -> syn::Result<Requirements<'_>> {
             GuardAttr::OwnerOnly(owner) => {
                 requirement.get_or_insert(GuardKind::OwnerOnly);
                 owner_only(owner, &mut requirements, &mut errors);
+            }
+            GuardAttr::RequiresAuthentication(args) => {
+                requirement.get_or_insert(GuardKind::RequiresAuthentication);
+                requires_authentication(args, &mut requirements, &mut errors);
             }
         }
     }
@@ -275,6 +280,72 @@ fn owner_only<'a>(owner: &'a OwnerArgs, requirements: &mut Requirements<'a>, err
         errors.add(*span, "duplicated `#[owner_only]`: a handler checks one resource");
     } else {
         requirements.owner = Some(Ownership { resource, id_param: id.map(|id| &id.name), action });
+    }
+}
+
+/// One `#[requires_authentication]`: an acr set or a maximum age (or both), each once, acr
+/// values that a challenge can carry, a duration that parses; a handler requires one sign-in.
+fn requires_authentication<'a>(
+    args: &'a AuthenticationArgs,
+    requirements: &mut Requirements<'a>,
+    errors: &mut Errors,
+) {
+    let AuthenticationArgs { acr, max_age, state, span } = args;
+    let state = once(state, |state| state.keyword, "state", errors);
+    set_state(state, requirements, errors);
+    let acr = once(acr, |acr| acr.keyword, "acr", errors);
+    let max_age = once(max_age, |max_age| max_age.keyword, "max_age", errors);
+    if acr.is_none() && max_age.is_none() {
+        errors.add(
+            *span,
+            "`#[requires_authentication]` needs `acr = \"value\"`, `max_age = \"10m\"`, or both, as in `#[requires_authentication(acr = \"urn:documents:mfa\", max_age = \"10m\")]`",
+        );
+    }
+    let mut values = Vec::new();
+    if let Some(acr) = acr {
+        if acr.values.is_empty() {
+            errors.add(acr.any.unwrap_or(acr.keyword), "`any()` needs at least one acr value");
+        }
+        let mut seen = HashSet::new();
+        for value in &acr.values {
+            if let Some(problem) = scope_token_problem(&value.value()) {
+                let problem = problem
+                    .replace("is not a valid scope", "is not a valid acr value")
+                    .replace("a scope cannot be empty", "an acr value cannot be empty")
+                    .replace("an RFC 6749 scope-token", "an acr value (sent in `acr_values`)")
+                    .replace(
+                        "list several scopes as separate arguments",
+                        "list several with `any(..)`",
+                    );
+                errors.add(value.span(), problem);
+            }
+            if !seen.insert(value.value()) {
+                errors.add(value.span(), format!("duplicated acr value `{}`", value.value()));
+            }
+            values.push(value);
+        }
+    }
+    let seconds = max_age.and_then(|max_age| {
+        let seconds = match &max_age.value {
+            syn::Lit::Str(text) => crate::duration::seconds(&text.value()),
+            syn::Lit::Int(int) if int.suffix().is_empty() => int.base10_parse::<u64>().ok(),
+            _ => None,
+        };
+        if seconds.is_none() {
+            errors.add(
+                max_age.value.span(),
+                "`max_age` is a duration such as \"10m\", \"1h30m\" or \"600s\" (units d, h, m, s, largest first), or a number of seconds",
+            );
+        }
+        seconds
+    });
+    if requirements.authentication.is_some() {
+        errors.add(
+            *span,
+            "duplicated `#[requires_authentication]`: a handler requires one sign-in; give `acr` and `max_age` in one attribute",
+        );
+    } else {
+        requirements.authentication = Some(Authentication { acr: values, max_age: seconds });
     }
 }
 

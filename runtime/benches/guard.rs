@@ -25,6 +25,9 @@
 //!   every request, minted outside the measured time); and the proof's bare ES256 signature
 //!   check (`aws-lc-rs`, and `jsonwebtoken::decode` with the proof's `jwk`) beside it.
 //!
+//! - `step_up/*`: the generated guard of a scope-only handler beside the same handler's with
+//!   `#[requires_authentication(acr = .., max_age = ..)]`, both token-cache hits.
+//!
 //! Filter as usual: `cargo bench -p portcullis -- guard/es256`.
 
 use std::hint::black_box;
@@ -546,6 +549,66 @@ fn dpop(c: &mut Criterion) {
     group.finish();
 }
 
+// Step-up authentication (RFC 9470): the guard the macros generate for a handler with
+// `#[requires_authentication]` beside the same handler's without it, both token-cache hits of the
+// same token (ES256, with `acr` and a fresh `auth_time`), as axum runs them.
+
+#[portcullis::requires_scope("docs:read", state = Verifier)]
+async fn export_without_step_up() {}
+
+#[portcullis::requires_scope("docs:read", state = Verifier)]
+#[portcullis::requires_authentication(acr = "urn:documents:mfa", max_age = "10m")]
+async fn export_with_step_up() {}
+
+type WithoutStepUpGuard = portcullis::__private::Guard<
+    __PortcullisRequirements_export_without_step_up,
+    (Verifier, portcullis::__private::Witness),
+>;
+type WithStepUpGuard = portcullis::__private::Guard<
+    __PortcullisRequirements_export_with_step_up,
+    (Verifier, portcullis::__private::Witness),
+>;
+
+/// A cache hit of the guard without step-up, under a name callgrind can count.
+#[inline(never)]
+fn without_step_up_hit(verifier: &Verifier, request: &mut Parts) -> bool {
+    use axum::extract::FromRequestParts as _;
+    request.extensions.clear();
+    now(WithoutStepUpGuard::from_request_parts(request, verifier)).is_ok()
+}
+
+/// A cache hit of the guard with step-up, under a name callgrind can count.
+#[inline(never)]
+fn with_step_up_hit(verifier: &Verifier, request: &mut Parts) -> bool {
+    use axum::extract::FromRequestParts as _;
+    request.extensions.clear();
+    now(WithStepUpGuard::from_request_parts(request, verifier)).is_ok()
+}
+
+fn step_up(c: &mut Criterion) {
+    let _: axum::routing::MethodRouter<Verifier> = axum::routing::get(export_without_step_up);
+    let _: axum::routing::MethodRouter<Verifier> = axum::routing::get(export_with_step_up);
+    let issuer = TestIssuer::es256();
+    let verifier = issuer.verifier().build().unwrap_or_else(|error| panic!("{error}"));
+    let token = issuer
+        .token("alice")
+        .scopes(["docs:read"])
+        .acr("urn:documents:mfa")
+        .signed_in(Duration::ZERO)
+        .sign();
+    let mut request = parts(&token);
+    assert!(without_step_up_hit(&verifier, &mut request));
+    assert!(with_step_up_hit(&verifier, &mut request));
+    let mut group = c.benchmark_group("step_up");
+    group.bench_function("scope_only_hit", |b| {
+        b.iter(|| without_step_up_hit(&verifier, black_box(&mut request)));
+    });
+    group.bench_function("scope_and_step_up_hit", |b| {
+        b.iter(|| with_step_up_hit(&verifier, black_box(&mut request)));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs: the whole suite takes about two minutes on two cores.
@@ -554,6 +617,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
     targets = guard_path, unauthenticated, expired, signature, denials, authorization, real_guard, introspection,
-        dpop
+        dpop, step_up
 }
 criterion_main!(benches);

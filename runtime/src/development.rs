@@ -170,6 +170,25 @@ impl DevelopmentToken<'_> {
         self
     }
 
+    /// Says how the user signed in, for step-up authentication
+    /// ([`requires_authentication`](crate::requires_authentication)): `acr` (when given) and
+    /// `auth_time` `ago` in the past.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis::development::DevelopmentIssuer;
+    ///
+    /// let issuer = DevelopmentIssuer::generate("https://api.development.invalid", "api");
+    /// let token = issuer.token("alice").signed_in(Some("urn:documents:mfa"), Duration::ZERO).sign();
+    /// let principal = issuer.verifier().build()?.verify(&token)?;
+    /// assert_eq!(principal.acr_values().collect::<Vec<_>>(), ["urn:documents:mfa"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn signed_in(mut self, acr: Option<&str>, ago: Duration) -> Self {
+        self.token.signed_in(acr, ago);
+        self
+    }
+
     /// Sets any claim.
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.token.claim(name, value);

@@ -3,8 +3,8 @@
 //!
 //! axum runs a handler's extractors in parameter order, and the body extractor last, so a guard
 //! placed first runs before any path, query, header or body extractor the user wrote, whatever
-//! their order. The guard checks credentials, then scopes, roles, claim checks and policies,
-//! then resource access.
+//! their order. The guard checks credentials (and the strength of the sign-in behind them), then
+//! scopes, roles, claim checks and policies, then resource access.
 
 use std::marker::PhantomData;
 
@@ -19,6 +19,7 @@ use crate::principal::{Claims, Principal};
 use crate::respond::{Denial, DenialKind, InvalidTokenReason, PolicyRefusal, offer_dpop_nonce};
 use crate::role::RoleRequirement;
 use crate::scope::{ScopeRequirement, ScopeRule};
+use crate::step_up::AuthenticationRequirement;
 use crate::verify::Verifier;
 
 /// A router state from which the guards and extractors of this crate take the [`Verifier`].
@@ -78,6 +79,9 @@ pub struct HandlerRequirements {
     pub optional: bool,
     /// The path parameter holding the resource id, if named.
     pub id_param: Option<&'static str>,
+    /// How strongly and recently the user must have signed in (`#[requires_authentication]`),
+    /// checked right after the token is verified.
+    pub authentication: Option<AuthenticationRequirement>,
 }
 
 /// What a guarded handler requires (scopes, roles, claim checks, the application's policies,
@@ -244,8 +248,9 @@ where
     Ok(principal.dpop_nonce_header())
 }
 
-/// Credentials, scopes, roles and claim checks: the part of every guard that needs no type of
-/// the application's. `None`: an optional guard without credentials.
+/// Credentials (with the strength of the sign-in behind them), scopes, roles and claim checks:
+/// the part of every guard that needs no type of the application's. `None`: an optional guard
+/// without credentials.
 async fn authorize(
     verifier: Verifier,
     parts: &mut Parts,
@@ -260,6 +265,12 @@ async fn authorize(
         }
         Err(denial) => return Err(denial),
     };
+    // Part of authentication: a client learns first that the user must sign in again.
+    if let Some(authentication) = &required.authentication
+        && !principal.sign_in().satisfies_now(authentication, verifier.leeway_secs())
+    {
+        return Err(principal.deny(DenialKind::InsufficientUserAuthentication(*authentication)));
+    }
     let scopes = ScopeRequirement::new(required.scopes);
     if !principal.scopes().satisfy(&scopes) {
         return Err(principal.deny(DenialKind::InsufficientScope(scopes)));

@@ -5,7 +5,9 @@
 //!
 //! A guarded request is checked in one fixed order, stopping at the first failure:
 //!
-//! 1. **credentials**: the bearer token is found and verified (401, or 400 `invalid_request`);
+//! 1. **credentials**: the bearer token is found and verified (401, or 400 `invalid_request`),
+//!    and the sign-in behind it is strong and recent enough (401
+//!    `insufficient_user_authentication`);
 //! 2. **permissions**: the required scopes, roles and policies (403 `insufficient_scope`);
 //! 3. **resource access**: the resource exists and the caller may see it (404, the same for
 //!    both), and may perform the action on it (403 without a challenge);
@@ -114,6 +116,7 @@ mod require_auth;
 mod respond;
 mod role;
 mod scope;
+mod step_up;
 mod verify;
 
 mod clock;
@@ -149,6 +152,7 @@ pub mod config {
     //! takes ([`Dpop`], [`ResourceMetadata`], [`TrustedIssuer`], [`TokenCache`], …), the
     //! settings that weaken verification behind [`VerifierBuilder::dangerous`], the environment
     //! variables ([`env`](mod@env)), and the categories of [`ConfigError`](crate::ConfigError).
+    pub use crate::step_up::AcrSource;
     pub use crate::verify::config::{
         DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, DEFAULT_REALM, Dangerous, Dpop, DpopError, EnvError,
         EnvProblem, IntrospectionError, IssuerError, KeysError, MAX_LEEWAY, ResourceError,
@@ -164,6 +168,7 @@ pub mod authorization {
     pub use crate::respond::PolicyRefusal;
     pub use crate::role::RoleRequirement;
     pub use crate::scope::{ScopeRequirement, ScopeRule};
+    pub use crate::step_up::AuthenticationRequirement;
 }
 
 /// Resource access: what [`OwnedResource`] answers beyond "this is the
@@ -214,6 +219,7 @@ pub mod __private {
     pub use crate::principal::Principal;
     pub use crate::respond::PolicyRefusal;
     pub use crate::scope::{ScopeRule, is_declared};
+    pub use crate::step_up::AuthenticationRequirement;
     pub use http::Method;
     pub use http::request::Parts;
 }
@@ -471,6 +477,43 @@ pub use portcullis_macros::requires_role;
 /// # }
 /// ```
 pub use portcullis_macros::requires_policy;
+
+/// The user behind the token must have signed in strongly enough, recently enough, or both
+/// (step-up authentication, RFC 9470); otherwise 401 `insufficient_user_authentication` with
+/// `acr_values` and `max_age`, which clients act on by sending the user back to the
+/// authorization server with those values.
+///
+/// - `acr = "urn:documents:mfa"`: the token's authentication context class must be exactly
+///   this; `acr = any("phr", "phrh")`: one of these, in the order of preference the challenge
+///   lists them in. Values are checked at compile time (non-empty printable ASCII without space,
+///   `"` and `\`).
+/// - `max_age = "10m"` (units `d`, `h`, `m`, `s`, largest first: `"1h30m"`, `"600s"`) or
+///   `max_age = 600` (seconds): the token's `auth_time` must be no older, with the verifier's
+///   leeway.
+///
+/// A token without the claim a requirement needs does not meet it. The classes are read from
+/// `acr` unless [`VerifierBuilder::acr_sources`](config::VerifierBuilder::acr_sources) or a
+/// [`Preset`] says otherwise (Entra ID's `acrs`, Auth0's `amr`). The check is part of
+/// authentication: it runs right after the token is verified, before scopes, roles and
+/// policies, so that a client learns first that the user must sign in again. It stacks with the
+/// other guards; a handler has one `#[requires_authentication]`. The router-wide equivalent is
+/// [`RequireAuthLayer::authentication`](layer::RequireAuthLayer::authentication).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use portcullis::{Principal, Verifier};
+///
+/// #[portcullis::requires_scope("docs:read")]
+/// #[portcullis::requires_authentication(acr = "urn:documents:mfa", max_age = "10m")]
+/// async fn export(principal: Principal) -> String {
+///     format!("everything of {}", principal.subject())
+/// }
+///
+/// # fn app(verifier: Verifier) -> Router {
+/// Router::new().route("/documents/export", get(export)).with_state(verifier)
+/// # }
+/// ```
+pub use portcullis_macros::requires_authentication;
 
 /// Makes a policy of a function, for [`macro@requires_policy`]: `fn name(principal: &Principal,
 /// head: &http::request::Parts)`, optionally with a third parameter `state: &State` for what it

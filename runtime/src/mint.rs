@@ -108,6 +108,16 @@ impl Token {
         self.claim("exp", jsonwebtoken::get_current_timestamp() + lifetime.as_secs());
     }
 
+    /// How the user signed in (step-up authentication): `acr`, and `auth_time` `ago` in the
+    /// past.
+    pub(crate) fn signed_in(&mut self, acr: Option<&str>, ago: Duration) {
+        if let Some(acr) = acr {
+            self.claim("acr", acr);
+        }
+        let auth_time = jsonwebtoken::get_current_timestamp().saturating_sub(ago.as_secs());
+        self.claim("auth_time", auth_time);
+    }
+
     /// Sets any claim.
     pub(crate) fn claim(&mut self, name: impl Into<String>, value: impl Into<Value>) {
         self.claims.insert(name.into(), value.into());

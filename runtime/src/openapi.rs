@@ -10,7 +10,8 @@
 //!   credentials). Roles, claim checks and policies have no OAuth scope: they show as the 403;
 //! - its **refusals**, as `application/problem+json` responses with the [`ProblemDetails`]
 //!   schema: 400 (two credentials, a malformed request), 401 with its `WWW-Authenticate`
-//!   challenge, 403 when it requires anything of the caller, 404 where `#[owner_only]` applies
+//!   challenge (and, with `#[requires_authentication]`, the `acr`/`max_age` it requires, in the
+//!   401 and in the operation's description), 403 when it requires anything of the caller, 404 where `#[owner_only]` applies
 //!   (with the resource's id as a path parameter).
 //!
 //! [`extract::Json`](crate::extract::Json), [`Query`],
@@ -46,6 +47,7 @@ use crate::ownership::{OwnedBy, OwnedResource};
 use crate::policy::{AccessPolicy, Policies};
 use crate::respond::PROBLEM_JSON;
 use crate::scope::ScopeRule;
+use crate::step_up::AuthenticationRequirement;
 use crate::{InternalError, Owned, Principal, Problem};
 
 /// The name of the HTTP bearer security scheme every guarded operation requires.
@@ -342,6 +344,17 @@ where
             },
             true,
         );
+        if let Some(required) = &P::REQUIRED.authentication {
+            let sentence = step_up_sentence(required);
+            add_refusal(ctx, operation, 401, &sentence, true);
+            let description = operation.description.get_or_insert_with(String::new);
+            if !description.contains(&sentence) {
+                if !description.is_empty() {
+                    description.push_str("\n\n");
+                }
+                description.push_str(&sentence);
+            }
+        }
         let owned = <P::Ownership as DescribedOwnership>::OWNED;
         if !P::REQUIRED.scopes.is_empty() {
             add_refusal(ctx, operation, 403, "The token lacks a required scope.", true);
@@ -376,6 +389,31 @@ where
             P::Ownership::id_parameter(ctx, operation, P::REQUIRED.id_param.unwrap_or("id"));
         }
     }
+}
+
+/// What a step-up requirement asks of the sign-in, and how it is refused, in one sentence: for
+/// the operation's description and its 401.
+fn step_up_sentence(required: &AuthenticationRequirement) -> String {
+    let mut sentence =
+        String::from("Step-up authentication (RFC 9470): the user must have signed in");
+    match required.acr_values() {
+        [] => {}
+        [only] => sentence.push_str(&format!(" with `acr` `{only}`")),
+        several => {
+            let listed: Vec<String> = several.iter().map(|acr| format!("`{acr}`")).collect();
+            sentence.push_str(&format!(" with an `acr` of {}", listed.join(", ")));
+        }
+    }
+    if let Some(max_age) = required.max_age_limit() {
+        if !required.acr_values().is_empty() {
+            sentence.push(',');
+        }
+        sentence.push_str(&format!(" within the last {} seconds (`auth_time`)", max_age.as_secs()));
+    }
+    sentence.push_str(&format!(
+        "; otherwise 401 `insufficient_user_authentication` with `{required}`."
+    ));
+    sentence
 }
 
 /// The verified caller: the guard has described it already; used alone, it requires a token.

@@ -13,6 +13,7 @@ use crate::principal_id::PrincipalId;
 use crate::respond::{Denial, DenialKind, InvalidTokenReason, NotFoundReason, Presentation};
 use crate::role::Roles;
 use crate::scope::Scopes;
+use crate::step_up::SignIn;
 
 /// The verified caller: subject, scopes and every claim of the token.
 ///
@@ -45,6 +46,8 @@ struct PrincipalInner {
     /// What the token's `cnf` binds it to: read once here, as every request of the token asks
     /// it, cache hits included (the caches keep principals, so they keep the binding too).
     binding: Binding,
+    /// How the user signed in (`acr` and the like, `auth_time`), for step-up requirements.
+    sign_in: SignIn,
     /// How the verifier that verified this caller renders denials, so that a handler can refuse
     /// exactly as the guard does without the router state.
     presentation: Arc<Presentation>,
@@ -69,6 +72,7 @@ impl Principal {
         scopes: Scopes,
         roles: Roles,
         claims: Map<String, Value>,
+        sign_in: SignIn,
         presentation: Arc<Presentation>,
     ) -> Self {
         let binding = Binding::of(claims.get("cnf"));
@@ -80,6 +84,7 @@ impl Principal {
                 roles,
                 claims,
                 binding,
+                sign_in,
                 presentation,
             }),
             dpop: false,
@@ -127,6 +132,24 @@ impl Principal {
     /// `true` when `role` is granted.
     pub fn has_role(&self, role: &str) -> bool {
         self.inner.roles.contains(role)
+    }
+
+    /// The authentication context classes the token meets, read from the configured
+    /// [`AcrSource`](crate::config::AcrSource)s (by default the `acr` claim), which
+    /// `#[requires_authentication(acr = ..)]` compares with.
+    pub fn acr_values(&self) -> impl Iterator<Item = &str> {
+        self.inner.sign_in.classes()
+    }
+
+    /// When the user signed in (`auth_time`, seconds since the epoch), if the token says so in
+    /// a NumericDate.
+    pub fn auth_time(&self) -> Option<u64> {
+        self.inner.sign_in.auth_time()
+    }
+
+    /// How the user signed in, for the step-up check.
+    pub(crate) fn sign_in(&self) -> &SignIn {
+        &self.inner.sign_in
     }
 
     /// Every claim of the token.

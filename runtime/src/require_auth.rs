@@ -1,5 +1,5 @@
 //! A router-wide guard: [`RequireAuthLayer`], for `Router::route_layer`, requires valid
-//! credentials (and optionally scopes) on every route of a router. Attribute guards inside such a
+//! credentials (and optionally a step-up sign-in and scopes) on every route of a router. Attribute guards inside such a
 //! router reuse the principal it verified: the token is verified once per request.
 
 use std::convert::Infallible;
@@ -14,11 +14,13 @@ use tower::{Layer, Service};
 
 use crate::respond::{DenialKind, offer_dpop_nonce};
 use crate::scope::{ScopeRequirement, ScopeRule};
+use crate::step_up::AuthenticationRequirement;
 use crate::verify::Verifier;
 
 /// A tower layer that refuses every request without valid credentials (401, or 400 for two
-/// tokens) or, when scopes are required, without them (403), before the route's handler and its
-/// extractors run. Add it with `Router::route_layer`, so that unknown paths still get 404.
+/// tokens), when a sign-in strength is required without it (401
+/// `insufficient_user_authentication`, checked first), or when scopes are required without
+/// them (403), before the route's handler and its extractors run. Add it with `Router::route_layer`, so that unknown paths still get 404.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -45,18 +47,49 @@ use crate::verify::Verifier;
 pub struct RequireAuthLayer {
     verifier: Verifier,
     scopes: &'static [ScopeRule],
+    authentication: Option<AuthenticationRequirement>,
 }
 
 impl RequireAuthLayer {
     /// Requires credentials that `verifier` accepts. Use the verifier of the router state, so
     /// that the attribute guards inside reuse its principal.
     pub fn new(verifier: Verifier) -> Self {
-        Self { verifier, scopes: &[] }
+        Self { verifier, scopes: &[], authentication: None }
     }
 
     /// Also requires these scopes on every route (403 `insufficient_scope`, naming them).
     pub fn scopes(mut self, rules: &'static [ScopeRule]) -> Self {
         self.scopes = rules;
+        self
+    }
+
+    /// Also requires this sign-in on every route (step-up authentication, RFC 9470): 401
+    /// `insufficient_user_authentication` with `acr_values` and `max_age`, checked right after
+    /// the token and before the scopes, as `#[requires_authentication]` does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::{Router, routing::get};
+    /// use portcullis::{Key, Verifier, layer::RequireAuthLayer};
+    /// use portcullis::authorization::AuthenticationRequirement;
+    ///
+    /// const MFA_RECENTLY: AuthenticationRequirement = AuthenticationRequirement::new()
+    ///     .acr(&["urn:documents:mfa"])
+    ///     .max_age(Duration::from_secs(600));
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("documents-api")
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .build()?;
+    /// let admin: Router = Router::new()
+    ///     .route("/admin/export", get(|| async { "everything" }))
+    ///     .route_layer(RequireAuthLayer::new(verifier.clone()).authentication(MFA_RECENTLY))
+    ///     .with_state(verifier);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authentication(mut self, required: AuthenticationRequirement) -> Self {
+        self.authentication = Some(required);
         self
     }
 }
@@ -65,7 +98,12 @@ impl<I> Layer<I> for RequireAuthLayer {
     type Service = RequireAuth<I>;
 
     fn layer(&self, inner: I) -> Self::Service {
-        RequireAuth { inner, verifier: self.verifier.clone(), scopes: self.scopes }
+        RequireAuth {
+            inner,
+            verifier: self.verifier.clone(),
+            scopes: self.scopes,
+            authentication: self.authentication,
+        }
     }
 }
 
@@ -75,6 +113,7 @@ pub struct RequireAuth<I> {
     inner: I,
     verifier: Verifier,
     scopes: &'static [ScopeRule],
+    authentication: Option<AuthenticationRequirement>,
 }
 
 impl<I> Service<Request<Body>> for RequireAuth<I>
@@ -96,6 +135,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let required = ScopeRequirement::new(self.scopes);
+        let authentication = self.authentication;
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             // Keeps the principal in the request's extensions, where the guards find it.
@@ -103,6 +143,12 @@ where
                 Ok(principal) => principal,
                 Err(denial) => return Ok(denial.into_response()),
             };
+            if let Some(authentication) = authentication
+                && !principal.sign_in().satisfies_now(&authentication, verifier.leeway_secs())
+            {
+                let kind = DenialKind::InsufficientUserAuthentication(authentication);
+                return Ok(principal.deny(kind).into_response());
+            }
             if !principal.scopes().satisfy(&required) {
                 return Ok(verifier.deny(DenialKind::InsufficientScope(required)).into_response());
             }

@@ -303,6 +303,30 @@ impl TokenBuilder<'_> {
         self.claim("nbf", nbf)
     }
 
+    /// Sets `acr`, the authentication context class of the sign-in (step-up authentication,
+    /// [`requires_authentication`](crate::requires_authentication)).
+    pub fn acr(self, acr: impl Into<String>) -> Self {
+        self.claim("acr", acr.into())
+    }
+
+    /// Sets `auth_time` to `ago` in the past: when the user signed in.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis::testing::TestIssuer;
+    ///
+    /// let issuer = TestIssuer::new();
+    /// let token = issuer.token("alice").acr("urn:documents:mfa").signed_in(Duration::ZERO).sign();
+    /// let principal = issuer.verifier().build()?.verify(&token)?;
+    /// assert_eq!(principal.acr_values().collect::<Vec<_>>(), ["urn:documents:mfa"]);
+    /// assert!(principal.auth_time().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn signed_in(mut self, ago: Duration) -> Self {
+        self.token.signed_in(None, ago);
+        self
+    }
+
     /// Binds the token to `key` (RFC 9449 §6.1: `cnf.jkt`, the key's thumbprint): it is then
     /// accepted only with the `DPoP` scheme and a proof signed by `key`.
     pub fn bound_to(self, key: &DpopKey) -> Self {

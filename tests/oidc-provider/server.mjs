@@ -11,7 +11,12 @@
 // It prints one line, `listening <issuer>`, once it accepts connections.
 //
 // Clients (secret: `<id>-secret`): alice (docs:read docs:write docs:delete), bob (docs:read),
-// admin (admin:read), and documents-api, the API itself, the one client allowed to introspect.
+// admin (admin:read), and documents-api, the API itself, the one client allowed to introspect;
+// web, an authorization-code client (redirect URI http://127.0.0.1/callback) for users' sessions.
+// A user signs in through `GET /test/sign-in/<interaction uid>?user=…&acr=…` (the interaction
+// the authorization endpoint redirects to, finished for that user with that `acr`, consenting to
+// what was asked): the session's `acr` and `auth_time` are then in the JWT access tokens of that
+// authorization, as RFC 9068 §2.2.1 says (step-up authentication, RFC 9470).
 // Resources (RFC 8707 `resource`):
 //   https://documents.example          JWT access tokens, audience `documents-api` (the default)
 //   https://documents.example/opaque   opaque access tokens, audience `documents-api`
@@ -57,6 +62,9 @@ function signingKey(kid) {
   return jwk;
 }
 
+const ACR_VALUES = ['urn:documents:password', 'urn:documents:mfa'];
+const REDIRECT_URI = 'http://127.0.0.1/callback';
+
 const client = (id, scope) => ({
   client_id: id,
   client_secret: `${id}-secret`,
@@ -75,7 +83,25 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
       client('bob', 'docs:read'),
       client('admin', 'admin:read'),
       client('documents-api', 'docs:read'),
+      {
+        client_id: 'web',
+        client_secret: 'web-secret',
+        grant_types: ['authorization_code'],
+        redirect_uris: [REDIRECT_URI],
+        response_types: ['code'],
+        scope: 'openid docs:read',
+      },
     ],
+    acrValues: ACR_VALUES,
+    // The sign-in behind an access token (RFC 9068 §2.2.1): from the authorization code the
+    // token is exchanged for, which carries the session's.
+    extraTokenClaims: (ctx, token) => {
+      const code = ctx.oidc.entities.AuthorizationCode;
+      if (token.kind !== 'AccessToken' || !code) {
+        return undefined;
+      }
+      return { acr: code.acr, auth_time: code.authTime };
+    },
     jwks: { keys: kids.map(signingKey) },
     scopes: ['openid', ...SCOPES],
     cookies: { keys: ['portcullis-interoperability-tests'] },
@@ -123,7 +149,30 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
     await next();
   });
   const callback = provider.callback();
-  server.on('request', (req, res) => {
+  server.on('request', async (req, res) => {
+    const signIn = req.method === 'GET' && req.url.match(/^\/test\/sign-in\/[^/?]+\?(.*)$/);
+    if (signIn) {
+      try {
+        const query = new URLSearchParams(signIn[1]);
+        const accountId = query.get('user');
+        const acr = query.get('acr');
+        const { params } = await provider.interactionDetails(req, res);
+        const grant = new provider.Grant({ accountId, clientId: params.client_id });
+        // Everything asked for: the scopes as the provider's (it lists the API's among its own)
+        // and as the resource's.
+        grant.addOIDCScope(params.scope);
+        grant.addResourceScope(RESOURCE, params.scope);
+        const grantId = await grant.save();
+        await provider.interactionFinished(req, res, {
+          login: { accountId, acr },
+          consent: { grantId },
+        }, { mergeWithLastSubmission: false });
+      } catch (error) {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end(String(error));
+      }
+      return;
+    }
     if (req.method === 'GET' && req.url === '/test/introspections') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ introspections }));

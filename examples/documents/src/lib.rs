@@ -9,6 +9,7 @@
 //! | `PUT /documents/{id}` | `docs:write`, owner only | 200 |
 //! | `DELETE /documents/{id}` | `docs:delete`, owner only | 204 |
 //! | `GET /documents/search?q=…&limit=…` | `docs:read` | 200, the caller's matching documents |
+//! | `GET /documents/export` | `docs:read`, `acr` `urn:documents:mfa`, signed in within 600 s | 200, every document of the caller; otherwise 401 `insufficient_user_authentication` (step-up, RFC 9470) |
 //! | `GET /admin/stats` | `admin:read` or `docs:admin` | 200, counts |
 //! | `GET /whoami` | optional credentials | 200, `{"subject": …}` (`null` without a token) |
 //! | `PUT /documents/{id}/shares/{subject}` | `docs:write`, `email_verified`, owner only | 204 |
@@ -54,8 +55,11 @@ use portcullis::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+mod export;
 mod openapi;
 mod store;
+
+pub use export::{EXPORT_MAX_AGE, MFA};
 
 pub use store::{Document, Executed, Page, Stats, Store, StoreError, Summary, VISIBILITY, Work};
 

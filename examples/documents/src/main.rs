@@ -17,7 +17,9 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use documents::{AppState, DEFAULT_ROLES_CLAIM, DocumentInput, Role, Scope, Store};
+use documents::{
+    AppState, DEFAULT_ROLES_CLAIM, DocumentInput, EXPORT_MAX_AGE, MFA, Role, Scope, Store,
+};
 use portcullis::config::ResourceMetadata;
 use portcullis::development::{DEVELOPMENT_LIFETIME, DevelopmentIssuer};
 use portcullis::{
@@ -235,8 +237,21 @@ fn development_instructions(
     let bob = token("bob", &all, true, &[]);
     let carol = token("carol", &[Scope::DocsRead, Scope::DocsWrite], false, &[]);
     let admin = token("admin", &[Scope::AdminRead], true, &[Role::DocumentsAdmin]);
+    // Alice again, signed in with multi-factor (`acr`) just now, and once before the export's
+    // maximum age: for the step-up route.
+    let signed_in = |ago: u64| {
+        issuer
+            .token(WRITER)
+            .scopes([Scope::DocsRead.as_str()])
+            .signed_in(Some(MFA), std::time::Duration::from_secs(ago))
+            .expires_in(DEVELOPMENT_LIFETIME)
+            .sign()
+    };
+    let alice_mfa = signed_in(0);
+    let alice_mfa_old = signed_in(2 * EXPORT_MAX_AGE);
     let doc = format!("{base}/documents/{welcome}");
     let json = "-H 'Content-Type: application/json'";
+    let (old_minutes, max_minutes) = (2 * EXPORT_MAX_AGE / 60, EXPORT_MAX_AGE / 60);
     format!(
         "\
 ================================================================================
@@ -256,6 +271,8 @@ export ALICE='{alice}'  # alice: docs:read docs:write docs:delete, e-mail verifi
 export BOB='{bob}'  # bob: docs:read docs:write docs:delete, e-mail verified
 export CAROL='{carol}'  # carol: docs:read docs:write, e-mail not verified
 export ADMIN='{admin}'  # admin: admin:read, role documents-admin (in {roles_claim})
+export ALICE_MFA='{alice_mfa}'  # alice: docs:read, signed in with multi-factor (acr {MFA}) at start
+export ALICE_MFA_OLD='{alice_mfa_old}'  # the same, signed in {old_minutes} minutes before start
 
 Protected resource metadata (RFC 9728), which every 401 names in resource_metadata:
 {metadata}
@@ -330,6 +347,12 @@ curl -i {base}/admin/documents -H \"Authorization: Bearer $ALICE\"
 curl -i -X DELETE {doc}/shares/bob -H \"Authorization: Bearer $ALICE\"
 # 404: bob gets the 404 again
 curl -i {doc} -H \"Authorization: Bearer $BOB\"
+# 401: exporting everything needs a multi-factor sign-in: insufficient_user_authentication, acr_values and max_age
+curl -i {base}/documents/export -H \"Authorization: Bearer $ALICE\"
+# 401: and a recent one: signed in with multi-factor {old_minutes} minutes ago is too long ago
+curl -i {base}/documents/export -H \"Authorization: Bearer $ALICE_MFA_OLD\"
+# 200: every document of alice's, for {max_minutes} minutes after the server started
+curl -i {base}/documents/export -H \"Authorization: Bearer $ALICE_MFA\"
 # 204: alice deletes document {welcome}
 curl -i -X DELETE {doc} -H \"Authorization: Bearer $ALICE\"
 # 404: it is gone

@@ -69,6 +69,7 @@ pub(crate) fn routes() -> ApiRouter<AppState> {
                 op.description("The caller's documents whose title contains `q`.")
             }),
         )
+        .api_route("/documents/export", get(super::export::export))
         .api_route(
             "/documents/{id}",
             get(super::read)

@@ -399,6 +399,19 @@ impl Store {
         .await
     }
 
+    /// Every document of `owner`, oldest first: what `GET /documents/export` answers.
+    pub async fn owned_by(&self, owner: &str) -> Result<Vec<Document>, StoreError> {
+        let owner = owner.to_owned();
+        self.run(move |db| {
+            let mut statement = db.prepare(&format!(
+                "SELECT {COLUMNS} FROM documents WHERE owner = ?1 ORDER BY id"
+            ))?;
+            let rows = statement.query_map(params![owner], Document::from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
     /// The documents of `owner` whose title contains `query` (case-sensitive), oldest first, at
     /// most `limit` of them.
     pub async fn search(

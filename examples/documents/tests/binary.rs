@@ -253,7 +253,7 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
     }
     let mut names: Vec<_> = vars.keys().cloned().collect();
     names.sort();
-    assert_eq!(names, ["ADMIN", "ALICE", "BOB", "CAROL"]);
+    assert_eq!(names, ["ADMIN", "ALICE", "ALICE_MFA", "ALICE_MFA_OLD", "BOB", "CAROL"]);
 
     let mut seen = Vec::new();
     let mut not_found_bodies = Vec::new();
@@ -286,6 +286,14 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
                 assert!(challenge.starts_with(r#"Bearer realm="documents""#), "{challenge}");
                 let named = format!(r#"resource_metadata="{metadata}""#);
                 assert!(challenge.ends_with(&named), "{challenge}");
+                // Step-up authentication (RFC 9470): what sign-in to ask for.
+                let step_up = r#"error="insufficient_user_authentication", error_description="The user must sign in again, more strongly or more recently", acr_values="urn:documents:mfa", max_age="600", resource_metadata="#;
+                assert_eq!(
+                    challenge.contains(step_up),
+                    comment.contains("insufficient_user_authentication")
+                        || command.contains("$ALICE_MFA_OLD"),
+                    "{challenge}"
+                );
             }
             // Resource access: the token is fine, so no challenge.
             403 if comment.contains("no WWW-Authenticate") => {
@@ -336,6 +344,12 @@ fn the_printed_curl_commands_get_the_announced_statuses() {
         if command.contains("/whoami") && expected == 200 {
             let subject = &reply.json()["subject"];
             assert_eq!(subject.is_null(), !command.contains("$ALICE"), "{command}");
+        }
+        if command.contains("/documents/export") && expected == 200 {
+            let all = reply.json();
+            let documents = all.as_array().unwrap();
+            assert!(!documents.is_empty(), "{all}");
+            assert!(documents.iter().all(|document| document["owner"] == "alice"), "{all}");
         }
         if command.contains("/admin/documents") && expected == 200 {
             let all = reply.json();

@@ -93,12 +93,12 @@ impl Provider {
             text
         });
         let (lines, received) = mpsc::channel();
+        // Read to the end, also once nobody listens: a closed pipe would kill the provider at
+        // its next notice (it writes some on a user's first sign-in).
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if lines.send(line).is_err() {
-                    break;
-                }
+                let _ = lines.send(line);
             }
         });
         let issuer = loop {
@@ -630,4 +630,147 @@ async fn opaque_tokens_are_introspected_at_the_real_provider() {
     call(base, "GET", "/documents", Some(&brief), None)
         .await
         .assert_denied(StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step-up authentication (RFC 9470) with users' sessions
+// ---------------------------------------------------------------------------------------------
+
+/// The cookies a browser would keep, by name (the provider reads them by name only).
+#[derive(Default)]
+struct Cookies(Vec<(String, String)>);
+
+impl Cookies {
+    fn keep(&mut self, headers: &http::HeaderMap) {
+        for value in headers.get_all(header::SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.retain(|(known, _)| known != name);
+            self.0.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
+    }
+}
+
+impl Provider {
+    /// An access token of `user`'s session, signed in with `acr`, through the authorization
+    /// code flow of the `web` client (a browser's redirects, followed by hand): a JWT for
+    /// [`RESOURCE`] with `scope`.
+    async fn session_token(&self, user: &str, acr: &str, scope: &str) -> String {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let mut cookies = Cookies::default();
+        let redirect_uri = "http://127.0.0.1/callback";
+        let query = form_urlencoded(&[
+            ("client_id", "web"),
+            ("response_type", "code"),
+            ("redirect_uri", redirect_uri),
+            ("scope", &format!("openid {scope}")),
+            ("resource", RESOURCE),
+            ("acr_values", acr),
+        ]);
+        let mut location = format!("{}/auth?{query}", self.issuer);
+        // The authorization request, the interaction, its end, until the redirect with the code.
+        let mut hops = 0;
+        let code = loop {
+            hops += 1;
+            assert!(hops < 10, "the sign-in does not end: {location}");
+            let response = client
+                .get(&location)
+                .header(header::COOKIE, cookies.header())
+                .send()
+                .await
+                .unwrap();
+            cookies.keep(response.headers());
+            let status = response.status();
+            let next =
+                response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+            let Some(next) = next else {
+                panic!("{status}: {}", response.text().await.unwrap());
+            };
+            if let Some(query) = next.strip_prefix(&format!("{redirect_uri}?")) {
+                let code = query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("code="))
+                    .unwrap_or_else(|| panic!("no code in {next}"));
+                break code.to_owned();
+            }
+            let next = if next.starts_with('/') { format!("{}{next}", self.issuer) } else { next };
+            location = match next.split_once("/interaction/") {
+                Some((_, uid)) => format!(
+                    "{}/test/sign-in/{uid}?{}",
+                    self.issuer,
+                    form_urlencoded(&[("user", user), ("acr", acr)])
+                ),
+                None => next,
+            };
+        };
+        let response = client
+            .post(format!("{}/token", self.issuer))
+            .basic_auth("web", Some("web-secret"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_urlencoded(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect_uri),
+                ("resource", RESOURCE),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        answer["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_without_multi_factor_gets_the_step_up_challenge_and_one_with_it_exports() {
+    let provider = Provider::start();
+    let password = provider.session_token("alice", "urn:documents:password", "docs:read").await;
+    let mfa = provider.session_token("alice", documents::MFA, "docs:read").await;
+    // What the provider issues for a session: the sign-in's `acr` and `auth_time` (RFC 9068).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    for (token, acr) in [(&password, "urn:documents:password"), (&mfa, documents::MFA)] {
+        let (head, claims) = decode(token);
+        assert_eq!(head["typ"], "at+jwt");
+        assert_eq!((&claims["sub"], &claims["acr"]), (&json!("alice"), &json!(acr)), "{claims}");
+        let auth_time = claims["auth_time"].as_u64().unwrap();
+        assert!(now.as_secs().abs_diff(auth_time) < 60, "{claims}");
+    }
+    let documents = Documents::start(&[
+        ("PORTCULLIS_ISSUER", provider.issuer.as_str()),
+        ("PORTCULLIS_AUDIENCE", AUDIENCE),
+        ("PORTCULLIS_TOKEN_PROFILE", "rfc9068"),
+    ]);
+    let base = documents.base.as_str();
+    // alice's document, written with her client's token (the same subject).
+    let writer = provider.token("alice", "docs:write").await;
+    let created = call(
+        base,
+        "POST",
+        "/documents",
+        Some(&writer),
+        Some((JSON, r#"{"title": "Taxes", "body": "2026"}"#)),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+
+    let step_up = r#"Bearer realm="documents", error="insufficient_user_authentication", acr_values="urn:documents:mfa", max_age="600""#;
+    for token in [&password, &writer] {
+        call(base, "GET", "/documents/export", Some(token), None)
+            .await
+            .assert_denied(StatusCode::UNAUTHORIZED, Some(step_up));
+    }
+    // The same session token reads the list, which needs no step-up.
+    let list = call(base, "GET", "/documents", Some(&password), None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let export = call(base, "GET", "/documents/export", Some(&mfa), None).await;
+    assert_eq!(export.status, StatusCode::OK, "{:?}", String::from_utf8_lossy(&export.bytes));
+    assert_eq!(export.header("content-type"), Some(JSON));
+    assert_eq!(export.json(), json!([created.json()]));
 }

@@ -51,6 +51,7 @@ async fn every_route_carries_its_guards_requirement() {
         ("get", "/documents", json!([scopes(&["docs:read"])])),
         ("post", "/documents", json!([scopes(&["docs:write"])])),
         ("get", "/documents/search", json!([scopes(&["docs:read"])])),
+        ("get", "/documents/export", json!([scopes(&["docs:read"])])),
         ("get", "/documents/{id}", json!([scopes(&["docs:read"])])),
         ("put", "/documents/{id}", json!([scopes(&["docs:write"])])),
         ("delete", "/documents/{id}", json!([scopes(&["docs:delete"])])),
@@ -76,6 +77,21 @@ async fn every_route_carries_its_guards_requirement() {
         assert_eq!(responses["403"].is_object(), refuses, "{method} {path} 403");
         let owned = path.starts_with("/documents/{id}");
         assert_eq!(responses["404"].is_object(), owned, "{method} {path} 404");
+    }
+    // Step-up authentication: the sign-in it needs, in the description and the 401; no other
+    // operation says anything of it.
+    let step_up = "Step-up authentication (RFC 9470): the user must have signed in with `acr` `urn:documents:mfa`, within the last 600 seconds (`auth_time`); otherwise 401 `insufficient_user_authentication` with `acr_values=\"urn:documents:mfa\" max_age=\"600\"`.";
+    let export = operation(&doc, "get", "/documents/export");
+    assert_eq!(export["description"], step_up);
+    let unauthorized = export["responses"]["401"]["description"].as_str().unwrap();
+    assert!(unauthorized.ends_with(&format!(" {step_up}")), "{unauthorized}");
+    assert_eq!(
+        export["responses"]["200"]["content"]["application/json"]["schema"]["type"],
+        "array"
+    );
+    for (method, path, _) in expected.iter().filter(|(_, path, _)| *path != "/documents/export") {
+        let operation = operation(&doc, method, path);
+        assert!(!operation.to_string().contains("insufficient_user_authentication"), "{path}");
     }
     let public = operation(&doc, "get", "/health");
     assert!(public.get("security").is_none_or(|security| security == &json!([])));

@@ -391,6 +391,7 @@ mod tests {
             Scopes::new(Vec::<String>::new()),
             crate::role::Roles::default(),
             Map::new(),
+            crate::step_up::SignIn::default(),
             presentation,
         )
     }

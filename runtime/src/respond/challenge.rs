@@ -26,6 +26,9 @@ pub enum ErrorCode {
     /// The DPoP proof lacks a nonce this server issued recently (RFC 9449 §9): 401, with a
     /// fresh nonce in the `DPoP-Nonce` header.
     UseDpopNonce,
+    /// The user's sign-in behind the access token is not strong or recent enough (RFC 9470
+    /// §3): 401, with `acr_values` and/or `max_age`.
+    InsufficientUserAuthentication,
 }
 
 impl ErrorCode {
@@ -37,6 +40,7 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InsufficientUserAuthentication => "insufficient_user_authentication",
         }
     }
 
@@ -44,9 +48,10 @@ impl ErrorCode {
     pub const fn status(self) -> http::StatusCode {
         match self {
             Self::InvalidRequest => http::StatusCode::BAD_REQUEST,
-            Self::InvalidToken | Self::InvalidDpopProof | Self::UseDpopNonce => {
-                http::StatusCode::UNAUTHORIZED
-            }
+            Self::InvalidToken
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce
+            | Self::InsufficientUserAuthentication => http::StatusCode::UNAUTHORIZED,
             Self::InsufficientScope => http::StatusCode::FORBIDDEN,
         }
     }
@@ -75,6 +80,11 @@ pub enum ChallengeError {
         "the error_uri and resource_metadata may only hold printable ASCII other than space, '\"' and '\\'"
     )]
     InvalidUri,
+    /// An `acr_values` entry is empty or holds a character outside `%x21 / %x23-5B / %x5D-7E`.
+    #[error(
+        "each acr value must be a non-empty run of printable ASCII other than space, '\"' and '\\'"
+    )]
+    InvalidAcrValue,
 }
 
 /// `true` for the characters RFC 6750 allows in `realm`-like text and `error_description`:
@@ -104,6 +114,10 @@ pub struct Challenge {
     error_description: Option<String>,
     error_uri: Option<String>,
     scope: Option<String>,
+    /// RFC 9470's `acr_values`: the accepted classes, space-separated.
+    acr_values: Option<String>,
+    /// RFC 9470's `max_age`, in seconds.
+    max_age: Option<u64>,
     /// `Some` for a `DPoP` challenge (RFC 9449 §7.1): the accepted proof algorithms, the
     /// `algs` attribute.
     dpop_algs: Option<String>,
@@ -122,6 +136,8 @@ impl Challenge {
             error_description: None,
             error_uri: None,
             scope: None,
+            acr_values: None,
+            max_age: None,
             dpop_algs: None,
             resource_metadata: None,
         })
@@ -171,6 +187,50 @@ impl Challenge {
         Ok(self)
     }
 
+    /// Sets the `acr_values` attribute (RFC 9470 §3): the authentication context classes the
+    /// resource accepts, in order of preference, space-separated. An empty list removes it.
+    ///
+    /// ```
+    /// use portcullis::response::{Challenge, ErrorCode};
+    ///
+    /// let challenge = Challenge::new("documents")?
+    ///     .error(ErrorCode::InsufficientUserAuthentication)
+    ///     .acr_values(["urn:documents:mfa"])?
+    ///     .max_age(600);
+    /// assert_eq!(
+    ///     challenge.to_string(),
+    ///     r#"Bearer realm="documents", error="insufficient_user_authentication", acr_values="urn:documents:mfa", max_age="600""#,
+    /// );
+    /// # Ok::<(), portcullis::response::ChallengeError>(())
+    /// ```
+    pub fn acr_values<I, T>(mut self, values: I) -> Result<Self, ChallengeError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let mut joined = String::new();
+        for value in values {
+            let value = value.as_ref();
+            if !is_scope_token(value) {
+                return Err(ChallengeError::InvalidAcrValue);
+            }
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(value);
+        }
+        self.acr_values = (!joined.is_empty()).then_some(joined);
+        Ok(self)
+    }
+
+    /// Sets the `max_age` attribute (RFC 9470 §3): the longest time, in seconds, since the
+    /// user last signed in actively that the resource accepts.
+    #[must_use]
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.max_age = Some(seconds);
+        self
+    }
+
     /// Sets the `resource_metadata` attribute (RFC 9728 §5.1): the URL of the protected
     /// resource metadata document, where a client finds which authorization server to ask.
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Result<Self, ChallengeError> {
@@ -213,6 +273,12 @@ impl fmt::Display for Challenge {
         }
         if let Some(scope) = &self.scope {
             write!(f, ", scope=\"{scope}\"")?;
+        }
+        if let Some(acr_values) = &self.acr_values {
+            write!(f, ", acr_values=\"{acr_values}\"")?;
+        }
+        if let Some(max_age) = self.max_age {
+            write!(f, ", max_age=\"{max_age}\"")?;
         }
         if let Some(algs) = &self.dpop_algs {
             write!(f, ", algs=\"{algs}\"")?;
@@ -301,6 +367,27 @@ mod tests {
         assert_eq!(ErrorCode::InsufficientScope.status(), 403);
         assert_eq!(ErrorCode::InvalidDpopProof.status(), 401);
         assert_eq!(ErrorCode::UseDpopNonce.status(), 401);
+        assert_eq!(ErrorCode::InsufficientUserAuthentication.status(), 401);
+    }
+
+    #[test]
+    fn step_up_attributes_render_before_the_dpop_and_metadata_ones() {
+        let challenge = Challenge::new("api")
+            .map(|c| c.error(ErrorCode::InsufficientUserAuthentication))
+            .and_then(|c| c.acr_values(["urn:mfa", "urn:hwk"]))
+            .and_then(|c| c.resource_metadata("https://api.example/.well-known/x"))
+            .map(|c| c.max_age(600).dpop("ES256"))
+            .unwrap();
+        assert_eq!(
+            challenge.to_string(),
+            r#"DPoP realm="api", error="insufficient_user_authentication", acr_values="urn:mfa urn:hwk", max_age="600", algs="ES256", resource_metadata="https://api.example/.well-known/x""#
+        );
+        let base = Challenge::new("api").unwrap();
+        for bad in ["", "two words", "a\"b", "a\\b", "é"] {
+            assert_eq!(base.clone().acr_values([bad]), Err(ChallengeError::InvalidAcrValue));
+        }
+        let none = base.acr_values(Vec::<String>::new()).unwrap();
+        assert_eq!(none.to_string(), r#"Bearer realm="api""#);
     }
 
     #[test]

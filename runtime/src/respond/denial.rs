@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
-use super::challenge::{Challenge, ChallengeError};
+use super::challenge::{Challenge, ChallengeError, ErrorCode};
 use super::problem::{Problem, problem_response};
 use super::table::{DenialKind, Detail, LogLine, Row, WwwAuthenticate};
 
@@ -186,6 +186,19 @@ impl Denial {
                     // policy's own, which may not be: the challenge without it is still correct.
                     challenge =
                         challenge.clone().description(description.render()).unwrap_or(challenge);
+                }
+                Some(challenge)
+            }
+            WwwAuthenticate::StepUp { description, required } => {
+                let mut challenge = base.error(ErrorCode::InsufficientUserAuthentication);
+                // The values were checked when the requirement was built.
+                challenge =
+                    challenge.clone().acr_values(required.acr_values()).unwrap_or(challenge);
+                if let Some(max_age) = required.max_age_limit() {
+                    challenge = challenge.max_age(max_age.as_secs());
+                }
+                if self.development() {
+                    challenge = challenge.clone().description(description).unwrap_or(challenge);
                 }
                 Some(challenge)
             }

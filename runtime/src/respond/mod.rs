@@ -1,8 +1,8 @@
 //! How a refused request is answered: the reason ([`Denial`]), the RFC 9457 problem document
 //! ([`Problem`]) and the RFC 6750 challenge ([`Challenge`]).
 //!
-//! May import `scope` and `role` (a 403 names the required scopes or the missing roles) and
-//! nothing else of the crate: every other stage refuses through this one.
+//! May import `scope`, `role` and `step_up` (a 403 names the required scopes or the missing
+//! roles, a step-up 401 the required sign-in) and nothing else of the crate: every other stage refuses through this one.
 
 mod challenge;
 mod denial;

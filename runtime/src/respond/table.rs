@@ -18,6 +18,7 @@ use super::reasons::{
 };
 use crate::role::RoleRequirement;
 use crate::scope::ScopeRequirement;
+use crate::step_up::AuthenticationRequirement;
 
 /// Every outcome a guard can refuse a request with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub enum DenialKind {
     InvalidToken(InvalidTokenReason),
     /// A malformed request: 400 `invalid_request`.
     InvalidRequest(InvalidRequestReason),
+    /// A valid token whose user signed in too weakly or too long ago (RFC 9470): 401
+    /// `insufficient_user_authentication`, with `acr_values` and/or `max_age`.
+    InsufficientUserAuthentication(AuthenticationRequirement),
     /// A valid token without the required scopes: 403 `insufficient_scope`.
     InsufficientScope(ScopeRequirement),
     /// A valid token without the required roles: 403 `insufficient_scope`, no `scope=`.
@@ -117,6 +121,17 @@ impl DenialKind {
                 // It describes the request, not the token: both modes show it.
                 detail: Detail::Always(Text::Fixed(reason.description())),
                 log: LogLine::Info,
+                retry_after: None,
+            },
+            Self::InsufficientUserAuthentication(required) => Row {
+                status: StatusCode::UNAUTHORIZED,
+                code: "insufficient_user_authentication",
+                challenge: WwwAuthenticate::StepUp { description: STEP_UP, required },
+                detail: Detail::InDevelopment(Text::Naming(
+                    "The user must sign in again, more strongly or more recently; required: ",
+                    Names::Authentication(required),
+                )),
+                log: LogLine::InfoRequiring(required),
                 retry_after: None,
             },
             Self::InsufficientScope(required) => Row {
@@ -252,6 +267,9 @@ impl DenialKind {
     }
 }
 
+/// The Development-mode `error_description` of a step-up refusal.
+const STEP_UP: &str = "The user must sign in again, more strongly or more recently";
+
 /// The Development-mode `detail` of a request without credentials.
 pub(crate) const NO_CREDENTIALS: &str = "The request carries no bearer access token";
 
@@ -291,6 +309,14 @@ pub(crate) enum WwwAuthenticate<'a> {
         /// The `scope` attribute, when the presentation advertises scopes.
         scopes: Option<&'a ScopeRequirement>,
     },
+    /// RFC 9470's challenge: `error="insufficient_user_authentication"`, `acr_values`,
+    /// `max_age`.
+    StepUp {
+        /// The `error_description`, shown in Development mode only.
+        description: &'static str,
+        /// What the handler requires.
+        required: &'a AuthenticationRequirement,
+    },
 }
 
 /// The `detail` of a refusal's problem document.
@@ -321,6 +347,8 @@ pub(crate) enum Names<'a> {
     Scopes(&'a ScopeRequirement),
     /// The roles missing, space-separated.
     Roles(&'a [&'static str]),
+    /// The sign-in a handler requires, as its challenge names it.
+    Authentication(&'a AuthenticationRequirement),
 }
 
 impl Text<'_> {
@@ -333,6 +361,9 @@ impl Text<'_> {
             }
             Self::Naming(beginning, Names::Roles(missing)) => {
                 Cow::Owned(format!("{beginning}{}", missing.join(" ")))
+            }
+            Self::Naming(beginning, Names::Authentication(required)) => {
+                Cow::Owned(format!("{beginning}{required}"))
             }
         }
     }
@@ -372,6 +403,9 @@ mod tests {
     static SCOPES: ScopeRequirement = ScopeRequirement::new(&[ScopeRule::All(&["docs:read"])]);
     static ROLES: RoleRequirement = RoleRequirement::new(&[ScopeRule::All(&["documents-admin"])]);
     const AN_HOUR: Duration = Duration::from_secs(3600);
+    static STEP_UP_REQUIREMENT: AuthenticationRequirement = AuthenticationRequirement::new()
+        .acr(&["urn:mfa", "urn:hwk"])
+        .max_age(Duration::from_secs(600));
 
     /// The variants of [`DenialKind`], numbered: a new variant does not build without its
     /// number, and [`every_kind`] must then give one of it.
@@ -391,9 +425,10 @@ mod tests {
             DenialKind::InvalidDpopProof(_) => 11,
             DenialKind::UseDpopNonce(_) => 12,
             DenialKind::ReplayStoreUnavailable { .. } => 13,
+            DenialKind::InsufficientUserAuthentication(_) => 14,
         }
     }
-    const VARIANTS: usize = 14;
+    const VARIANTS: usize = 15;
 
     /// Every kind with every reason of every reason enum.
     fn every_kind() -> Vec<DenialKind> {
@@ -409,6 +444,7 @@ mod tests {
             DenialKind::LookupFailed,
             DenialKind::IntrospectionUnavailable { retry_after: AN_HOUR },
             DenialKind::ReplayStoreUnavailable { retry_after: AN_HOUR },
+            DenialKind::InsufficientUserAuthentication(STEP_UP_REQUIREMENT),
         ];
         kinds.extend(InvalidTokenReason::ALL.map(DenialKind::InvalidToken));
         kinds.extend(InvalidRequestReason::ALL.map(DenialKind::InvalidRequest));
@@ -483,7 +519,12 @@ mod tests {
             }
             // The required scopes and the missing roles come from the handler's attributes;
             // every other sentence is fixed.
-            if !matches!(kind, DenialKind::InsufficientScope(_) | DenialKind::MissingRole { .. }) {
+            if !matches!(
+                kind,
+                DenialKind::InsufficientScope(_)
+                    | DenialKind::MissingRole { .. }
+                    | DenialKind::InsufficientUserAuthentication(_)
+            ) {
                 assert!(texts.iter().all(|text| matches!(text, Text::Fixed(_))), "{kind:?}");
             }
         }
@@ -524,6 +565,10 @@ mod tests {
                         assert_eq!(code.status(), status, "{kind:?}");
                         Some(code)
                     }
+                    WwwAuthenticate::StepUp { .. } => {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED);
+                        Some(ErrorCode::InsufficientUserAuthentication)
+                    }
                 };
                 match status {
                     StatusCode::UNAUTHORIZED => assert!(!challenges.is_empty()),
@@ -556,10 +601,27 @@ mod tests {
                         None => assert!(!challenge.contains("error")),
                     }
                     assert_eq!(
-                        challenge.contains("scope="),
+                        challenge.contains(" scope="),
                         matches!(kind, DenialKind::InsufficientScope(_)),
                         "{challenge}"
                     );
+                    // RFC 9470's attributes, exactly as required, on its refusal only.
+                    let (acr_values, max_age) = match &kind {
+                        DenialKind::InsufficientUserAuthentication(required) => (
+                            (!required.acr_values().is_empty()).then(|| {
+                                format!(", acr_values=\"{}\"", required.acr_values().join(" "))
+                            }),
+                            required
+                                .max_age_limit()
+                                .map(|max_age| format!(", max_age=\"{}\"", max_age.as_secs())),
+                        ),
+                        _ => (None, None),
+                    };
+                    assert_eq!(challenge.contains("acr_values="), acr_values.is_some());
+                    assert_eq!(challenge.contains("max_age="), max_age.is_some());
+                    for attribute in acr_values.iter().chain(&max_age) {
+                        assert!(challenge.contains(attribute.as_str()), "{challenge}");
+                    }
                     assert_eq!(
                         challenge.contains("error_description="),
                         development && error.is_some(),

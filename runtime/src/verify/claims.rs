@@ -18,6 +18,7 @@ use crate::principal_id::PrincipalId;
 use crate::respond::{InvalidTokenReason, Presentation};
 use crate::role::Roles;
 use crate::scope::Scopes;
+use crate::step_up::{AcrSource, SignIn};
 
 /// What the registered claims must say.
 #[derive(Debug, Clone)]
@@ -225,6 +226,8 @@ pub(crate) struct ClaimMapping {
     pub(crate) qualify_by_issuer: bool,
     /// The dotted claim paths that hold roles.
     pub(crate) role_claims: Vec<String>,
+    /// Where the token's authentication context classes are (step-up authentication).
+    pub(crate) acr_sources: Vec<AcrSource>,
 }
 
 impl Default for ClaimMapping {
@@ -234,6 +237,7 @@ impl Default for ClaimMapping {
             principal_id_claim: None,
             qualify_by_issuer: false,
             role_claims: Vec::new(),
+            acr_sources: vec![AcrSource::Acr],
         }
     }
 }
@@ -277,12 +281,14 @@ impl ClaimMapping {
         for path in &self.role_claims {
             read_roles(claim_at(&claims, path), &mut roles);
         }
+        let sign_in = SignIn::read(&claims, &self.acr_sources);
         Ok(Principal::new(
             subject,
             id,
             Scopes::new(granted),
             Roles::new(roles),
             claims,
+            sign_in,
             Arc::clone(presentation),
         ))
     }
@@ -472,6 +478,7 @@ mod tests {
             principal_id_claim: None,
             qualify_by_issuer: false,
             role_claims: Vec::new(),
+            acr_sources: Vec::new(),
         }
     }
 

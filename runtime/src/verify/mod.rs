@@ -122,6 +122,11 @@ impl Verifier {
         &self.inner.settings.algorithms
     }
 
+    /// The leeway for the clocks' skew, in seconds.
+    pub(crate) fn leeway_secs(&self) -> u64 {
+        self.inner.settings.leeway.as_secs()
+    }
+
     /// How this verifier's denials are rendered.
     pub fn presentation(&self) -> &Arc<Presentation> {
         &self.inner.settings.presentation

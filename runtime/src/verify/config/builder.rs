@@ -15,6 +15,7 @@ use super::resource::ResourceMetadata;
 use super::settings::{DEFAULT_LEEWAY, DEFAULT_REALM, Discovery, Expect, MAX_LEEWAY};
 use crate::keys::{Algorithm, Key};
 use crate::respond::{Challenge, Disclosure, DpopChallenge, Presentation};
+use crate::step_up::AcrSource;
 use crate::verify::cache::TokenCache;
 use crate::verify::claims::{AccessTokenMark, ClaimMapping, ClaimRules, ScopeClaim};
 use crate::verify::issuers::TrustedIssuer;
@@ -238,6 +239,28 @@ impl VerifierBuilder {
         T: Into<String>,
     {
         self.mapping.role_claims = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Where tokens say how the user signed in, for
+    /// [`#[requires_authentication]`](crate::requires_authentication): the sources of the
+    /// authentication context classes, each adding what it finds. Replaces the sources set
+    /// before; by default the `acr` claim. The [presets](crate::Preset) of providers that put it
+    /// elsewhere set theirs (Entra ID's `acrs`, Auth0's `amr`).
+    ///
+    /// ```
+    /// use portcullis::{Key, Verifier, config::AcrSource};
+    ///
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("documents-api")
+    ///     .key(Key::hmac(b"a secret of at least thirty-two bytes")?)
+    ///     .acr_sources([AcrSource::Acr, AcrSource::List("acrs".into())])
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn acr_sources(mut self, sources: impl IntoIterator<Item = AcrSource>) -> Self {
+        self.mapping.acr_sources = sources.into_iter().collect();
         self
     }
 

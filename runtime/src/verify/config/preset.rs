@@ -4,6 +4,7 @@
 
 use super::builder::VerifierBuilder;
 use crate::keys::Key;
+use crate::step_up::AcrSource;
 use crate::verify::claims::{AccessTokenMark, ScopeClaim};
 
 /// The settings of one identity provider, from its documented token shapes.
@@ -34,6 +35,8 @@ pub struct Preset {
     /// keys sign.
     access_token_marks: Vec<AccessTokenMark>,
     identity_by_issuer: Option<bool>,
+    /// Where the provider says how the user signed in, when not (only) in `acr`.
+    acr_sources: Option<Vec<AcrSource>>,
 }
 
 /// The claim `name` must be exactly `value`.
@@ -58,6 +61,7 @@ impl Preset {
             audience_claim: None,
             access_token_marks: Vec::new(),
             identity_by_issuer: None,
+            acr_sources: None,
         }
     }
 
@@ -67,6 +71,14 @@ impl Preset {
     /// API identifier and the `/userinfo` URL. No role claims: Auth0 puts roles in access tokens
     /// only through an Action of yours, under a namespaced claim; name it with
     /// [`VerifierBuilder::role_claims`] (`https://example.com/roles`) after the preset.
+    ///
+    /// Step-up authentication: Auth0 marks a multi-factor sign-in with `mfa` in the `amr` claim,
+    /// and prompts for multi-factor when asked for the class [`Preset::AUTH0_MFA`]
+    /// (`acr_values`). The preset reads `acr`, and `amr` holding `mfa` as that class, so
+    /// `#[requires_authentication(acr = "http://schemas.openid.net/pape/policies/2007/06/multi-factor")]`
+    /// answers a sign-in without multi-factor with the class Auth0 understands. Auth0 puts
+    /// `amr` (and `auth_time`) in ID tokens; for access tokens, a post-login Action of yours
+    /// sets them (`api.accessToken.setCustomClaim`), from `event.authentication.methods`.
     pub fn auth0(domain: &str) -> Self {
         let domain = trimmed(domain.trim_start_matches("https://"));
         let mut preset = Self::new(
@@ -75,8 +87,21 @@ impl Preset {
             format!("https://{domain}/.well-known/jwks.json"),
         );
         preset.scope_claims = vec![ScopeClaim::Scope, ScopeClaim::Permissions];
+        preset.acr_sources = Some(vec![
+            AcrSource::Acr,
+            AcrSource::Method {
+                claim: "amr".to_owned(),
+                method: "mfa".to_owned(),
+                class: Self::AUTH0_MFA.to_owned(),
+            },
+        ]);
         preset
     }
+
+    /// The class Auth0 prompts for multi-factor with, and which [`Preset::auth0`] reads from
+    /// `mfa` in `amr`.
+    pub const AUTH0_MFA: &'static str =
+        "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 
     /// Keycloak: `base_url` is the server (`https://sso.example.com`, or with `/auth` before
     /// Keycloak 17), `realm` the realm. Issuer `{base_url}/realms/{realm}`, keys at
@@ -117,6 +142,12 @@ impl Preset {
     /// `include_user_token`), must be one of those two when present. All of these are
     /// `WrongType` refusals. An ID token that carries app roles (`roles`) of a registration that
     /// is its own API still passes: give the client and the API separate registrations.
+    ///
+    /// Step-up authentication: Entra ID's authentication contexts (`c1` to `c99`, tied to
+    /// Conditional Access policies) are in the `acrs` claim, an array; the preset reads it, so
+    /// `#[requires_authentication(acr = "c1")]` refuses a token without `c1` with
+    /// `acr_values="c1"`, which the client turns into Entra's claims challenge. Entra has no
+    /// `acr` claim in v2.0 access tokens.
     pub fn entra_id<T: AsRef<str>>(tenants: impl IntoIterator<Item = T>) -> Self {
         let issuers = tenants
             .into_iter()
@@ -129,6 +160,7 @@ impl Preset {
         );
         preset.scope_claims = vec![ScopeClaim::Scp];
         preset.role_claims = vec!["roles"];
+        preset.acr_sources = Some(vec![AcrSource::List("acrs".to_owned())]);
         preset.access_token_marks = vec![
             equals("ver", "2.0"),
             AccessTokenMark::AnyOf { names: vec!["scp".to_owned(), "roles".to_owned()] },
@@ -217,6 +249,12 @@ impl Preset {
         &self.role_claims
     }
 
+    /// Where the preset reads how the user signed in (`#[requires_authentication]`): `None`
+    /// when the provider uses the `acr` claim, the default.
+    pub fn acr_sources(&self) -> Option<&[AcrSource]> {
+        self.acr_sources.as_deref()
+    }
+
     /// Where the keys are fetched from, unless keys are given with [`Preset::key`].
     pub fn jwks_location(&self) -> &str {
         &self.jwks_url
@@ -243,6 +281,9 @@ impl Preset {
         builder.access_token_marks.extend(self.access_token_marks);
         if let Some(by_issuer) = self.identity_by_issuer {
             builder.identity_by_issuer = Some(by_issuer);
+        }
+        if let Some(sources) = self.acr_sources {
+            builder = builder.acr_sources(sources);
         }
         builder
     }
