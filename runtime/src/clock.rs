@@ -1,4 +1,4 @@
-//! The clock the caches read on every hit.
+//! The clock the caches (and the step-up check's maximum age) read on every hit.
 //!
 //! A cache hit needs the time to tell a live entry from an ended one, and on a virtual machine
 //! the precise clock (`SystemTime::now`, `CLOCK_REALTIME`) costs 50 ns or more: half of what a

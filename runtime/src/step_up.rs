@@ -5,7 +5,7 @@
 //! cache hit only compares.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -199,15 +199,15 @@ impl SignIn {
         self.auth_time
     }
 
-    /// `true` when this sign-in meets `required` now, on the system clock `auth_time` is on.
+    /// `true` when this sign-in meets `required` now, on the wall clock `auth_time` is on (the
+    /// coarse one a cache hit reads: its lag of a tick is nothing against a maximum age in
+    /// seconds, `clock.rs`).
     #[inline]
     pub(crate) fn satisfies_now(&self, required: &AuthenticationRequirement, leeway: u64) -> bool {
         // The clock is read only for a maximum age.
         let now = match required.max_age {
             None => 0,
-            Some(_) => {
-                SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
-            }
+            Some(_) => crate::clock::coarse_unix_millis() / 1000,
         };
         self.satisfies(required, now, leeway)
     }
