@@ -258,7 +258,9 @@ async fn authorize(
         Err(denial) if required.optional && *denial.kind() == DenialKind::MissingCredentials => {
             return Ok(None);
         }
-        Err(denial) => return Err(denial),
+        Err(denial) => {
+            return Err(denial.with_route_scopes(ScopeRequirement::new(required.scopes), false));
+        }
     };
     let scopes = ScopeRequirement::new(required.scopes);
     if !principal.scopes().satisfy(&scopes) {

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 use tower::{Layer, Service};
@@ -357,43 +357,8 @@ fn mirrors(header: &str, argument: &Value) -> bool {
     }
 }
 
-/// The denial's response; a 401 with the endpoint's scopes in its challenges when the policy
+/// The denial's response; a 401 names the endpoint's scopes when the policy or the verifier
 /// says so.
 fn unauthorized(policy: &McpPolicy, denial: Denial) -> Response {
-    let status = denial.status();
-    let mut response = denial.into_response();
-    let scopes = policy.endpoint().to_string();
-    if status != StatusCode::UNAUTHORIZED || !policy.challenges_with_scope() || scopes.is_empty() {
-        return response;
-    }
-    let challenges: Vec<HeaderValue> = response
-        .headers()
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .map(|challenge| with_scope(challenge, &scopes))
-        .collect();
-    let headers = response.headers_mut();
-    headers.remove(header::WWW_AUTHENTICATE);
-    for challenge in challenges {
-        headers.append(header::WWW_AUTHENTICATE, challenge);
-    }
-    response
-}
-
-/// `challenge` with `scope="scopes"` where portcullis writes it: before `algs` and
-/// `resource_metadata`. Scopes are scope-tokens (checked when the policy was built), which need
-/// no escaping in a quoted string.
-fn with_scope(challenge: &HeaderValue, scopes: &str) -> HeaderValue {
-    let Ok(text) = challenge.to_str() else { return challenge.clone() };
-    let parameter = format!(", scope=\"{scopes}\"");
-    let at = [", algs=", ", resource_metadata="]
-        .iter()
-        .filter_map(|next| text.find(next))
-        .min()
-        .unwrap_or(text.len());
-    let mut rendered = String::with_capacity(text.len() + parameter.len());
-    rendered.push_str(&text[..at]);
-    rendered.push_str(&parameter);
-    rendered.push_str(&text[at..]);
-    HeaderValue::from_str(&rendered).unwrap_or_else(|_| challenge.clone())
+    denial.with_route_scopes(policy.endpoint(), policy.challenges_with_scope()).into_response()
 }
