@@ -103,7 +103,12 @@ impl Visibility {
     fn filter(&self, message: &mut Value) -> bool {
         match message {
             Value::Array(answers) => {
-                answers.iter_mut().fold(false, |removed, answer| self.filter(answer) || removed)
+                // Every answer, not only up to the first that changes.
+                let mut removed = false;
+                for answer in answers {
+                    removed |= self.filter(answer);
+                }
+                removed
             }
             Value::Object(_) => {
                 let Some(list) = self.requests.list_answered_by(message) else { return false };
