@@ -497,3 +497,216 @@ async fn a_mirrored_argument_naming_someone_elses_resource_is_the_404_of_an_abse
     let reply = send(app, with_header("1", Body::from(owned_call(json!(2))))).await;
     assert_mismatch(&reply, Some(json!(5)));
 }
+
+/// Every tool, prompt and resource of the server under test, whoever asks.
+fn every_item(method: &str) -> Value {
+    match method {
+        "tools/list" => {
+            json!({"tools": [{"name": "add"}, {"name": "usage"}, {"name": "get_document"}], "nextCursor": "2"})
+        }
+        "prompts/list" => json!({"prompts": [{"name": "audit"}, {"name": "greet"}]}),
+        "resources/list" => {
+            json!({"resources": [{"uri": "file:///secret", "name": "s"}, {"uri": "file:///public", "name": "p"}]})
+        }
+        _ => Value::Null,
+    }
+}
+
+/// An MCP server that lists everything: as JSON, or (when the client accepts only an event
+/// stream) on an event stream that sends a notification first and its answer in small frames.
+async fn listing_server(request: Request) -> Response {
+    let stream_wanted = request.headers().get("accept").is_some_and(|a| a == "text/event-stream");
+    let bytes = request.into_body().collect().await.unwrap().to_bytes();
+    let answer = |message: &Value| json!({"jsonrpc": "2.0", "id": message["id"], "result": every_item(message["method"].as_str().unwrap())});
+    let incoming: Value = serde_json::from_slice(&bytes).unwrap();
+    let answers = match &incoming {
+        Value::Array(batch) => Value::Array(batch.iter().map(answer).collect()),
+        one => answer(one),
+    };
+    if !stream_wanted {
+        return axum::Json(answers).into_response();
+    }
+    let events = format!(
+        "id: 0\ndata: {}\n\n: keep-alive\r\nid: 1\r\ndata: {}\r\n\r\n",
+        json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"tools": [{"name": "usage"}]}}),
+        answers
+    );
+    let frames: Vec<Result<Bytes, std::io::Error>> =
+        events.as_bytes().chunks(7).map(|chunk| Ok(Bytes::copy_from_slice(chunk))).collect();
+    ([(CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream::iter(frames))).into_response()
+}
+
+fn listing_app(issuer: &TestIssuer) -> Router {
+    let verifier = verifier(issuer);
+    Router::new()
+        .route("/mcp", post(listing_server))
+        .route_layer(McpLayer::new(verifier, policy(false)))
+}
+
+fn list(method: &str) -> String {
+    json!({"jsonrpc": "2.0", "id": 7, "method": method}).to_string()
+}
+
+fn names(answer: &Value, member: &str, key: &str) -> Vec<String> {
+    answer["result"][member]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|item| item[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn tools_prompts_and_resources_are_listed_only_when_the_caller_may_use_them() {
+    let issuer = issuer();
+    let cases = [
+        ("tools/list", "tools", "name", vec!["add"], vec!["add", "usage", "get_document"]),
+        ("prompts/list", "prompts", "name", vec!["greet"], vec!["audit", "greet"]),
+        (
+            "resources/list",
+            "resources",
+            "uri",
+            vec!["file:///public"],
+            vec!["file:///secret", "file:///public"],
+        ),
+    ];
+    for (method, member, key, for_user, for_admin) in cases {
+        for (token, expected) in [(user(&issuer), &for_user), (admin(&issuer), &for_admin)] {
+            let request = post_mcp(&token, &[("mcp-method", method)], Body::from(list(method)));
+            let reply = send(listing_app(&issuer), request).await;
+            assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+            assert_eq!(reply.headers["cache-control"], "private");
+            assert_eq!(reply.body["id"], 7);
+            assert_eq!(&names(&reply.body, member, key), expected, "{method}");
+            if let Some(length) = reply.headers.get("content-length") {
+                assert_eq!(length.to_str().unwrap(), reply.bytes.len().to_string());
+            }
+        }
+    }
+    // The page's cursor stays.
+    let request = post_mcp(&user(&issuer), &[], Body::from(list("tools/list")));
+    let reply = send(listing_app(&issuer), request).await;
+    assert_eq!(reply.body["result"]["nextCursor"], "2");
+}
+
+#[tokio::test]
+async fn lists_are_filtered_on_an_event_stream_and_in_a_batch() {
+    let issuer = issuer();
+    let request = Request::post("/mcp")
+        .header(AUTHORIZATION, format!("Bearer {}", user(&issuer)))
+        .header(CONTENT_TYPE, "application/json")
+        .header("accept", "text/event-stream")
+        .header("mcp-method", "tools/list")
+        .body(Body::from(list("tools/list")))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(listing_app(&issuer), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/event-stream");
+    assert_eq!(response.headers()["cache-control"], "private");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = std::str::from_utf8(&bytes).unwrap();
+    // The notification is not an answer to the list: unchanged, byte for byte, comment included.
+    let notification = json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"tools": [{"name": "usage"}]}});
+    assert!(
+        text.starts_with(&format!("id: 0\ndata: {notification}\n\n: keep-alive\nid: 1\ndata: ")),
+        "{text}"
+    );
+    let data = text.lines().filter_map(|line| line.strip_prefix("data: ")).nth(1).unwrap();
+    let answer: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(names(&answer, "tools", "name"), ["add"]);
+    assert!(text.ends_with("\n\n"));
+
+    // A client without the headers, batching (before 2025-06-18): each answer filtered.
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "prompts/list"},
+        {"jsonrpc": "2.0", "id": "r", "method": "resources/list"},
+    ]);
+    let request = post_mcp(&user(&issuer), &[], Body::from(batch.to_string()));
+    let reply = send(listing_app(&issuer), request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(names(&reply.body[0], "prompts", "name"), ["greet"]);
+    assert_eq!(reply.body[1]["id"], "r");
+    assert_eq!(names(&reply.body[1], "resources", "uri"), ["file:///public"]);
+}
+
+#[portcullis::requires_scope("docs:write")]
+async fn write_document(principal: Principal) -> String {
+    principal.subject().to_owned()
+}
+
+/// An attribute-guarded route, a route behind `RequireAuthLayer`, and an MCP endpoint whose
+/// policy leaves the choice to the verifier: built with `challenge_scope_on_401(on)`.
+fn every_guard_app(issuer: &TestIssuer, on: bool) -> Router {
+    let verifier = issuer
+        .verifier()
+        .resource_metadata(ResourceMetadata::new().resource(RESOURCE))
+        .challenge_scope_on_401(on)
+        .build()
+        .unwrap();
+    let layered =
+        Router::new().route("/layered", axum::routing::get(|| async { "ok" })).route_layer(
+            portcullis::layer::RequireAuthLayer::new(verifier.clone())
+                .scopes(&[portcullis::authorization::ScopeRule::All(&["docs:read", "docs:list"])]),
+        );
+    let mcp = Router::new()
+        .route("/mcp", post(mcp_server))
+        .route_layer(McpLayer::new(verifier.clone(), policy(false)));
+    Router::new()
+        .route("/write", axum::routing::get(write_document))
+        .with_state(verifier)
+        .merge(layered)
+        .merge(mcp)
+}
+
+#[tokio::test]
+async fn a_401_names_the_routes_scopes_on_every_guard_when_the_verifier_says_so() {
+    let issuer = issuer();
+    for (path, method, scopes) in [
+        ("/write", http::Method::GET, "docs:write"),
+        ("/layered", http::Method::GET, "docs:read docs:list"),
+        ("/mcp", http::Method::POST, "mcp:tools"),
+    ] {
+        let without =
+            || Request::builder().method(method.clone()).uri(path).body(Body::empty()).unwrap();
+        let on = send(every_guard_app(&issuer, true), without()).await;
+        assert_eq!(on.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(
+            on.challenge(),
+            Some(
+                format!(
+                    "Bearer realm=\"api\", scope=\"{scopes}\", resource_metadata=\"{METADATA}\""
+                )
+                .as_str()
+            ),
+            "{path}"
+        );
+        let invalid = || {
+            Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .header(AUTHORIZATION, "Bearer x.y.z")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let reply = send(every_guard_app(&issuer, true), invalid()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(
+            reply.challenge(),
+            Some(format!("Bearer realm=\"api\", error=\"invalid_token\", scope=\"{scopes}\", resource_metadata=\"{METADATA}\"").as_str()),
+            "{path}"
+        );
+        // Off (the default): no scope on a 401.
+        let off = send(every_guard_app(&issuer, false), without()).await;
+        assert_eq!(
+            off.challenge(),
+            Some(format!("Bearer realm=\"api\", resource_metadata=\"{METADATA}\"").as_str()),
+            "{path}"
+        );
+        let off = send(every_guard_app(&issuer, false), invalid()).await;
+        assert_eq!(
+            off.challenge(),
+            Some(format!("Bearer realm=\"api\", error=\"invalid_token\", resource_metadata=\"{METADATA}\"").as_str()),
+            "{path}"
+        );
+    }
+}

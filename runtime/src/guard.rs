@@ -263,7 +263,9 @@ async fn authorize(
         Err(denial) if required.optional && *denial.kind() == DenialKind::MissingCredentials => {
             return Ok(None);
         }
-        Err(denial) => return Err(denial),
+        Err(denial) => {
+            return Err(denial.with_route_scopes(ScopeRequirement::new(required.scopes), false));
+        }
     };
     // Part of authentication: a client learns first that the user must sign in again.
     if let Some(authentication) = &required.authentication

@@ -141,7 +141,9 @@ where
             // Keeps the principal in the request's extensions, where the guards find it.
             let principal = match verifier.authenticate_once(&mut parts).await {
                 Ok(principal) => principal,
-                Err(denial) => return Ok(denial.into_response()),
+                Err(denial) => {
+                    return Ok(denial.with_route_scopes(required, false).into_response());
+                }
             };
             if let Some(authentication) = authentication
                 && !principal.sign_in().satisfies_now(&authentication, verifier.leeway_secs())

@@ -23,7 +23,7 @@
 //!   same decision. [`policy`] declares all of it with [`portcullis::mcp`];
 //! - a 401 names the endpoint's scope (`scope="mcp:tools"`), which MCP clients request first;
 //! - `tools/list` lists only the tools the caller may call: `usage` only to a caller with
-//!   [`ADMIN_SCOPE`].
+//!   [`ADMIN_SCOPE`] (the guard filters rmcp's answer).
 //!
 //! | tool | scopes | result |
 //! |---|---|---|
@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::middleware;
-use portcullis::mcp::{McpLayer, McpPolicy, McpPolicyError, Operation};
+use portcullis::mcp::{McpLayer, McpPolicy, McpPolicyError};
 use portcullis::{Principal, Verifier};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
@@ -166,23 +166,14 @@ impl Tools {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Tools {
-    /// The tools the caller may call: the policy the guard put in the request decides.
+    /// Every tool: the guard ([`McpLayer`]) removes from the answer those the caller may not
+    /// call. The list depends on the caller, which the 2026-07-28 cache hints say.
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let parts = context
-            .extensions
-            .get::<http::request::Parts>()
-            .ok_or_else(|| ErrorData::internal_error("the request carries no HTTP parts", None))?;
-        let (Some(principal), Some(policy)) =
-            (parts.extensions.get::<Principal>(), parts.extensions.get::<McpPolicy>())
-        else {
-            return Err(ErrorData::internal_error("the request was not guarded", None));
-        };
-        let mut tools = self.tool_router.list_all();
-        tools.retain(|tool| policy.permits(principal.scopes(), Operation::Tool(&tool.name)));
+        let tools = self.tool_router.list_all();
         let cache_hints = context
             .protocol_version()
             .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);

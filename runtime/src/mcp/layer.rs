@@ -7,12 +7,13 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 use tower::{Layer, Service};
 
 use super::headers::{self, Claimed};
+use super::listing::{ListRequests, Visibility};
 use super::message::{Incoming, Message, Params};
 use super::mismatch::{Mismatch, body_error, unreadable};
 use super::policy::{McpPolicy, Operation};
@@ -40,7 +41,15 @@ use crate::verify::Verifier;
 /// A body this guard cannot read exactly (not JSON, a member repeated, a name that is not a
 /// string) is refused with 400 and JSON-RPC's parse error rather than passed on. The request
 /// goes on with the [`Principal`] and the policy in its extensions, where the MCP server's
-/// handlers find them (to filter `tools/list` with [`McpPolicy::permits`], say).
+/// handlers find them.
+///
+/// The answers to `tools/list`, `prompts/list` and `resources/list` are filtered to what the
+/// caller may use ([`McpPolicy::permits`]): the tools, prompts and resources whose declared
+/// scopes the caller lacks are removed, whether the server answers with JSON or on an event
+/// stream (rewritten as it flows), and the response gets `Cache-Control: private` unless it has
+/// its own. A page keeps its `nextCursor`, so a filtered page may be shorter than the server's.
+/// Not filtered: `resources/templates/list` (a template names no one resource), and answers the
+/// server sends on another stream than the request's (a stream resumed with `Last-Event-ID`).
 #[derive(Debug, Clone)]
 pub struct McpLayer {
     verifier: Verifier,
@@ -99,18 +108,23 @@ where
             if !principal.scopes().satisfy(&endpoint) {
                 return Ok(principal.deny(DenialKind::InsufficientScope(endpoint)).into_response());
             }
-            let body = if parts.method == Method::POST {
+            let (body, lists) = if parts.method == Method::POST {
                 match admit(&policy, &principal, &parts.headers, body).await {
-                    Ok(bytes) => Body::from(bytes),
+                    Ok((bytes, lists)) => (Body::from(bytes), lists),
                     Err(refusal) => return Ok(refusal.into_response()),
                 }
             } else {
-                body
+                (body, ListRequests::default())
             };
             let nonce = principal.dpop_nonce_header();
+            let visibility = (!lists.is_empty())
+                .then(|| Visibility::new(lists, policy.clone(), principal.scopes().clone()));
             parts.extensions.insert(principal);
             parts.extensions.insert(policy);
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if let Some(visibility) = visibility {
+                response = visibility.apply(response).await;
+            }
             offer_dpop_nonce(&mut response, nonce);
             Ok(response)
         })
@@ -141,13 +155,13 @@ impl IntoResponse for Refusal {
 }
 
 /// The checks of a POST: the headers' decision, the body read and its agreement with the
-/// headers, the body's decision. The body as read, or the refusal.
+/// headers, the body's decision. The body as read and its list requests, or the refusal.
 async fn admit(
     policy: &McpPolicy,
     principal: &Principal,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Bytes, Refusal> {
+) -> Result<(Bytes, ListRequests), Refusal> {
     let claimed =
         headers::claimed(headers).map_err(|mismatch| Refusal::Mismatch(mismatch, None))?;
     if let Some(method) = claimed.method.as_deref()
@@ -183,7 +197,7 @@ async fn admit(
             }
         }
     }
-    Ok(bytes)
+    Ok((bytes, ListRequests::of(&incoming)))
 }
 
 /// The resources that the mirrored arguments of a call of `tool` name, from their headers.
@@ -343,43 +357,8 @@ fn mirrors(header: &str, argument: &Value) -> bool {
     }
 }
 
-/// The denial's response; a 401 with the endpoint's scopes in its challenges when the policy
+/// The denial's response; a 401 names the endpoint's scopes when the policy or the verifier
 /// says so.
 fn unauthorized(policy: &McpPolicy, denial: Denial) -> Response {
-    let status = denial.status();
-    let mut response = denial.into_response();
-    let scopes = policy.endpoint().to_string();
-    if status != StatusCode::UNAUTHORIZED || !policy.challenges_with_scope() || scopes.is_empty() {
-        return response;
-    }
-    let challenges: Vec<HeaderValue> = response
-        .headers()
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .map(|challenge| with_scope(challenge, &scopes))
-        .collect();
-    let headers = response.headers_mut();
-    headers.remove(header::WWW_AUTHENTICATE);
-    for challenge in challenges {
-        headers.append(header::WWW_AUTHENTICATE, challenge);
-    }
-    response
-}
-
-/// `challenge` with `scope="scopes"` where portcullis writes it: before `algs` and
-/// `resource_metadata`. Scopes are scope-tokens (checked when the policy was built), which need
-/// no escaping in a quoted string.
-fn with_scope(challenge: &HeaderValue, scopes: &str) -> HeaderValue {
-    let Ok(text) = challenge.to_str() else { return challenge.clone() };
-    let parameter = format!(", scope=\"{scopes}\"");
-    let at = [", algs=", ", resource_metadata="]
-        .iter()
-        .filter_map(|next| text.find(next))
-        .min()
-        .unwrap_or(text.len());
-    let mut rendered = String::with_capacity(text.len() + parameter.len());
-    rendered.push_str(&text[..at]);
-    rendered.push_str(&parameter);
-    rendered.push_str(&text[at..]);
-    HeaderValue::from_str(&rendered).unwrap_or_else(|_| challenge.clone())
+    denial.with_route_scopes(policy.endpoint(), policy.challenges_with_scope()).into_response()
 }

@@ -26,7 +26,11 @@ pub(crate) enum Incoming {
 
 impl Incoming {
     pub(crate) fn read(body: &[u8]) -> Result<Self, Unreadable> {
-        serde_json::from_slice(body).map_err(|_| Unreadable)
+        // serde_json skips the members this reader ignores without checking their UTF-8: the
+        // whole body is checked first, so that only JSON reaches the server (found by the
+        // `mcp_headers` fuzz target).
+        let text = std::str::from_utf8(body).map_err(|_| Unreadable)?;
+        serde_json::from_str(text).map_err(|_| Unreadable)
     }
 
     /// Every message of the body.
@@ -290,6 +294,8 @@ mod tests {
             br#""tools/call""#,
             br#"{"method":"tools/call""#,
             b"not json",
+            // Invalid UTF-8 in a member the guard ignores.
+            b"{\"method\":\"tools/list\",\"x\":{\"arg\xcfments\":{}}}",
         ] {
             assert!(Incoming::read(body).is_err(), "{}", String::from_utf8_lossy(body));
         }

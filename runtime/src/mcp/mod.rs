@@ -36,8 +36,10 @@
 //! }
 //! ```
 
+mod events;
 mod headers;
 mod layer;
+mod listing;
 mod message;
 mod mismatch;
 mod owned;

@@ -312,6 +312,9 @@ impl McpPolicyBuilder {
 
     /// With `true`, a 401 names the endpoint's scopes in `scope=` (the MCP authorization
     /// specification's SHOULD, which clients read before the metadata's `scopes_supported`).
+    /// A verifier built with
+    /// [`challenge_scope_on_401`](crate::config::VerifierBuilder::challenge_scope_on_401) does
+    /// it for this endpoint too, and for every other guarded route.
     pub fn challenge_scope_on_401(mut self, on: bool) -> Self {
         self.challenge_scope = on;
         self

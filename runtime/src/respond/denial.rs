@@ -15,6 +15,7 @@ use http::{HeaderValue, StatusCode, header};
 use super::challenge::{Challenge, ChallengeError, ErrorCode};
 use super::problem::{Problem, problem_response};
 use super::table::{DenialKind, Detail, LogLine, Row, WwwAuthenticate};
+use crate::scope::ScopeRequirement;
 
 /// How much a denial tells the client.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -49,6 +50,9 @@ pub struct Presentation {
     pub(crate) challenge: Challenge,
     pub(crate) disclosure: Disclosure,
     pub(crate) advertise_scopes: bool,
+    /// A 401's challenges name the scopes of the route refused (the MCP authorization
+    /// specification's SHOULD), where a guard says what they are.
+    pub(crate) scope_on_401: bool,
     /// The challenge to a request without credentials, rendered when the presentation is built:
     /// it is the most frequent denial, and the cheapest request an attacker can send.
     pub(crate) unauthenticated: HeaderValue,
@@ -90,6 +94,7 @@ impl Presentation {
             challenge,
             disclosure,
             advertise_scopes,
+            scope_on_401: false,
             unauthenticated,
             dpop,
             unauthenticated_dpop,
@@ -120,12 +125,14 @@ pub struct Denial {
     dpop: bool,
     /// A fresh server nonce, sent in the `DPoP-Nonce` header (RFC 9449 §9).
     nonce: Option<HeaderValue>,
+    /// The scopes of the refused route, which a 401's challenges name in `scope=`.
+    route_scopes: Option<ScopeRequirement>,
 }
 
 impl Denial {
     /// A denial rendered with `presentation`.
     pub fn new(kind: DenialKind, presentation: Arc<Presentation>) -> Self {
-        Self { kind, presentation, dpop: false, nonce: None }
+        Self { kind, presentation, dpop: false, nonce: None, route_scopes: None }
     }
 
     /// The same denial, to a request that used the `DPoP` scheme: its challenge is `DPoP`.
@@ -141,6 +148,32 @@ impl Denial {
     pub(crate) fn with_dpop_nonce(mut self, nonce: &str) -> Self {
         self.nonce = HeaderValue::from_str(nonce).ok();
         self
+    }
+
+    /// The same denial, naming `required` (the refused route's scopes) in `scope=` when it is a
+    /// 401 and the verifier was built with
+    /// [`challenge_scope_on_401`](crate::config::VerifierBuilder::challenge_scope_on_401), or
+    /// `always`.
+    #[must_use]
+    pub(crate) fn with_route_scopes(mut self, required: ScopeRequirement, always: bool) -> Self {
+        if (always || self.presentation.scope_on_401)
+            && self.status() == StatusCode::UNAUTHORIZED
+            && !required.rules().is_empty()
+        {
+            self.route_scopes = Some(required);
+        }
+        self
+    }
+
+    /// `challenge` naming the route's scopes, when they are to be named.
+    fn naming_route_scopes(&self, challenge: Challenge) -> Challenge {
+        match self.route_scopes {
+            // Scopes are scope-tokens, checked when they were declared.
+            Some(required) => {
+                challenge.clone().scopes(required.named_scopes()).unwrap_or(challenge)
+            }
+            None => challenge,
+        }
     }
 
     /// What went wrong.
@@ -171,9 +204,9 @@ impl Denial {
         let base = self.presentation.challenge.clone();
         match self.kind.row().challenge {
             WwwAuthenticate::None => None,
-            WwwAuthenticate::Unauthenticated => Some(base),
+            WwwAuthenticate::Unauthenticated => Some(self.naming_route_scopes(base)),
             WwwAuthenticate::Error { code, description, scopes } => {
-                let mut challenge = base.error(code);
+                let mut challenge = self.naming_route_scopes(base.error(code));
                 if let Some(required) = scopes
                     && self.presentation.advertise_scopes
                 {
@@ -258,9 +291,33 @@ impl IntoResponse for Denial {
             let mut response =
                 problem_response(row.status, axum::body::Bytes::from_static(body.as_bytes()));
             let headers = response.headers_mut();
-            headers.insert(header::WWW_AUTHENTICATE, self.presentation.unauthenticated.clone());
-            if let Some(dpop) = &self.presentation.unauthenticated_dpop {
-                headers.append(header::WWW_AUTHENTICATE, dpop.clone());
+            if self.route_scopes.is_some() {
+                // Rendered for this route: the same challenges, with `scope=`.
+                let bearer =
+                    self.bearer_challenge().unwrap_or_else(|| self.presentation.challenge.clone());
+                match &self.presentation.dpop {
+                    Some(dpop) if dpop.required => {
+                        headers.insert(
+                            header::WWW_AUTHENTICATE,
+                            bearer.dpop(&dpop.algs).to_header_value(),
+                        );
+                    }
+                    Some(dpop) => {
+                        headers.insert(header::WWW_AUTHENTICATE, bearer.to_header_value());
+                        headers.append(
+                            header::WWW_AUTHENTICATE,
+                            bearer.dpop(&dpop.algs).to_header_value(),
+                        );
+                    }
+                    None => {
+                        headers.insert(header::WWW_AUTHENTICATE, bearer.to_header_value());
+                    }
+                }
+            } else {
+                headers.insert(header::WWW_AUTHENTICATE, self.presentation.unauthenticated.clone());
+                if let Some(dpop) = &self.presentation.unauthenticated_dpop {
+                    headers.append(header::WWW_AUTHENTICATE, dpop.clone());
+                }
             }
             response
         } else {

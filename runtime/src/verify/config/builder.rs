@@ -38,6 +38,7 @@ pub struct VerifierBuilder {
     pub(super) mapping: ClaimMapping,
     pub(super) disclosure: Disclosure,
     pub(super) advertise_scopes: bool,
+    pub(super) scope_on_401: bool,
     pub(super) sources: TokenSources,
     pub(super) jwks_url: Option<String>,
     pub(super) discovery: Discovery,
@@ -85,6 +86,7 @@ impl VerifierBuilder {
             mapping: ClaimMapping::default(),
             disclosure: Disclosure::Production,
             advertise_scopes: true,
+            scope_on_401: false,
             sources: TokenSources { query: false, max_len: DEFAULT_MAX_TOKEN_LEN, dpop: false },
             jwks_url: None,
             discovery: Discovery::Off,
@@ -286,6 +288,15 @@ impl VerifierBuilder {
         self
     }
 
+    /// Whether a 401's challenges name the refused route's scopes (`scope="…"`): a handler's
+    /// attribute scopes, a [`RequireAuthLayer`](crate::layer::RequireAuthLayer)'s, an MCP
+    /// endpoint's. Off by default. The MCP authorization specification asks it of an MCP
+    /// server (its clients request exactly these scopes before reading `scopes_supported`).
+    pub fn challenge_scope_on_401(mut self, on: bool) -> Self {
+        self.scope_on_401 = on;
+        self
+    }
+
     /// Tokens longer than this many bytes are refused before decoding. Defaults to 8 KiB.
     pub fn max_token_len(mut self, bytes: usize) -> Self {
         self.sources.max_len = bytes;
@@ -376,12 +387,13 @@ impl VerifierBuilder {
         }
         let dpop_challenge =
             dpop.as_ref().map(|dpop| DpopChallenge { algs: dpop.algs(), required: dpop.required });
-        let presentation = Presentation::from_parts(
+        let mut presentation = Presentation::from_parts(
             challenge,
             self.disclosure,
             self.advertise_scopes,
             dpop_challenge,
         );
+        presentation.scope_on_401 = self.scope_on_401;
         if self.sources.max_len == 0 {
             return Err(SettingError::InvalidTokenLimit.into());
         }
