@@ -14,6 +14,7 @@ use http::HeaderValue;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::observability as observe;
 use crate::policy::{ClaimCheck, PolicyList};
 use crate::principal::{Claims, Principal};
 use crate::respond::{Denial, DenialKind, InvalidTokenReason, PolicyRefusal, offer_dpop_nonce};
@@ -234,20 +235,39 @@ where
     S: Send + Sync,
     W: VerifierWitness<S>,
 {
-    let Some(principal) = authorize(W::verifier(state), parts, required).await? else {
+    let verifier = W::verifier(state);
+    let started = observe::Started::now();
+    let decision = decide::<Policies, Ownership, S>(&verifier, parts, state, required).await;
+    observe::guard_decided(&verifier, parts, required.scopes, required.roles, &decision, started);
+    decision.map(|principal| principal.and_then(|principal| principal.dpop_nonce_header()))
+}
+
+/// Every check of a guard, in order; `Ok(None)`: an optional guard without credentials.
+async fn decide<Policies, Ownership, S>(
+    verifier: &Verifier,
+    parts: &mut Parts,
+    state: &S,
+    required: &'static HandlerRequirements,
+) -> Result<Option<Principal>, Denial>
+where
+    Policies: PolicyList<S>,
+    Ownership: OwnershipCheck<S>,
+    S: Send + Sync,
+{
+    let Some(principal) = authorize(verifier, parts, required).await? else {
         return Ok(None);
     };
     Policies::check(&principal, parts, state)
         .await
         .map_err(|refusal| principal.deny(DenialKind::PolicyRefused(refusal)))?;
     Ownership::check(parts, state, &principal, required.id_param).await?;
-    Ok(principal.dpop_nonce_header())
+    Ok(Some(principal))
 }
 
 /// Credentials, scopes, roles and claim checks: the part of every guard that needs no type of
 /// the application's. `None`: an optional guard without credentials.
 async fn authorize(
-    verifier: Verifier,
+    verifier: &Verifier,
     parts: &mut Parts,
     required: &'static HandlerRequirements,
 ) -> Result<Option<Principal>, Denial> {
