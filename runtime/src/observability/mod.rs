@@ -200,3 +200,33 @@ impl Outcome {
         }
     }
 }
+
+/// Describes every metric of the table above to the installed recorder: its unit (the guard's
+/// duration is in seconds, which a Prometheus exporter with recommended naming turns into a
+/// `_seconds` suffix) and a sentence. Call it once, after installing the recorder; metrics
+/// are recorded without it too.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        metric::GUARD_DECISIONS,
+        "Guard decisions, by the stage that decided, the outcome and the reason"
+    );
+    describe_histogram!(
+        metric::GUARD_DURATION,
+        Unit::Seconds,
+        "Time a guard took to decide, by outcome and token cache hit or miss"
+    );
+    describe_counter!(metric::KEYS_REFRESHES, "Fetches of a key set, by key source and result");
+    describe_gauge!(metric::KEYS_HELD, "Usable keys a key source holds");
+    describe_counter!(
+        metric::INTROSPECTION_CALLS,
+        "Calls to the introspection endpoint, by result"
+    );
+    describe_counter!(
+        metric::INTROSPECTION_SATURATED,
+        "Requests refused because every allowed introspection call was in progress"
+    );
+    describe_counter!(metric::DPOP_PROOFS, "DPoP proofs checked, by result");
+}
