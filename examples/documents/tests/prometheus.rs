@@ -218,7 +218,9 @@ async fn a_real_prometheus_scrapes_the_counts_of_every_outcome() {
         send(M::POST, "/documents", Some(&alice), Some(r#"{"title":"t","body":"b"}"#)).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let id = json_of(created).await["id"].as_i64().unwrap();
-    let cases: Vec<(M, String, Option<&str>, Option<&str>, StatusCode)> = vec![
+    // Method, path, token, JSON body, expected status.
+    type Case<'a> = (M, String, Option<&'a str>, Option<&'a str>, StatusCode);
+    let cases: Vec<Case<'_>> = vec![
         (M::GET, "/documents".into(), Some(&alice), None, StatusCode::OK),
         (M::GET, "/documents".into(), Some(&alice), None, StatusCode::OK),
         (M::GET, format!("/documents/{id}"), Some(&alice), None, StatusCode::OK),
