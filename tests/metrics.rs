@@ -579,3 +579,52 @@ async fn dpop_proofs_are_counted_accepted_refused_and_replayed() {
     assert_eq!(recorded.decisions(Stage::Credentials, Outcome::Denied, "dpop_proof_replayed"), 1);
     assert_eq!(recorded.decisions(Stage::Credentials, Outcome::Denied, "dpop_proof_wrong_uri"), 1);
 }
+
+#[tokio::test]
+async fn a_source_that_fails_but_keeps_its_keys_is_ready_and_says_since_when_it_fails() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let recorded = Recorded::start();
+    let issuer = TestIssuer::new();
+    let down = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (jwks, is_down) = (issuer.jwks(), Arc::clone(&down));
+    let router = Router::new().route(
+        "/jwks",
+        get(move || {
+            let (jwks, down) = (jwks.clone(), is_down.load(Ordering::SeqCst));
+            async move {
+                if down { Err(StatusCode::INTERNAL_SERVER_ERROR) } else { Ok(Json(jwks)) }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let url = format!("http://{addr}/jwks");
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.audience())
+        .jwks_url(&url)
+        .build()
+        .unwrap();
+    let app = app(verifier.clone());
+    let token = issuer.token("alice").sign();
+    assert_eq!(get_status(&app, "/open", Some(&token)).await, StatusCode::OK);
+    assert_eq!(verifier.readiness().key_sources()[0].failing_since(), None);
+
+    down.store(true, Ordering::SeqCst);
+    let before = std::time::SystemTime::now();
+    // A token naming a key not held: the source is asked again, and fails.
+    let rotated = issuer.token("alice").kid(Some("rotated")).sign();
+    let _ = get_status(&app, "/open", Some(&rotated)).await;
+    let failed = [("portcullis.key_source", url.as_str()), ("portcullis.result", "failure")];
+    assert_eq!(recorded.counter(metric::KEYS_REFRESHES, &failed), 1);
+    assert_eq!(recorded.gauge(metric::KEYS_HELD, &[("portcullis.key_source", &url)]), Some(1.0));
+    let readiness = verifier.readiness();
+    assert!(readiness.is_ready(), "the last keys still verify tokens");
+    let since = readiness.key_sources()[0].failing_since().expect("failing");
+    assert!(since >= before, "{since:?} {before:?}");
+    // The old keys still serve.
+    assert_eq!(get_status(&app, "/open", Some(&token)).await, StatusCode::OK);
+}
