@@ -238,7 +238,11 @@ where
     let verifier = W::verifier(state);
     let started = observe::Started::now();
     let decision = decide::<Policies, Ownership, S>(&verifier, parts, state, required).await;
-    observe::guard_decided(&verifier, parts, required.scopes, required.roles, &decision, started);
+    // A refusal after authentication names who was refused; an allowed request has its own.
+    let authenticated = decision.as_ref().err().and_then(|_| verifier.authenticated(parts));
+    let (scopes, roles) = (required.scopes, required.roles);
+    let audit = verifier.audit_trail();
+    observe::guard_decided(audit, authenticated, parts, scopes, roles, &decision, started);
     decision.map(|principal| principal.and_then(|principal| principal.dpop_nonce_header()))
 }
 

@@ -10,7 +10,6 @@ use super::{Outcome, Stage};
 use crate::principal::Principal;
 use crate::respond::{Denial, DenialKind};
 use crate::scope::{ScopeRequirement, ScopeRule};
-use crate::verify::Verifier;
 
 /// The `tracing` target of the audit trail.
 pub const AUDIT_TARGET: &str = "portcullis::audit";
@@ -69,9 +68,11 @@ impl AuditTrail {
 }
 
 /// A guard decided `decision` for a handler that requires `scopes` and `roles`: the metrics, and
-/// the audit event when the verifier keeps an audit trail.
+/// the event of the verifier's `audit` trail, if it keeps one. `authenticated`: the principal
+/// the verifier authenticated earlier in the request, for a refusal after authentication.
 pub(crate) fn guard_decided(
-    verifier: &Verifier,
+    audit: Option<&AuditTrail>,
+    authenticated: Option<&Principal>,
     parts: &Parts,
     scopes: &'static [ScopeRule],
     roles: &'static [ScopeRule],
@@ -88,10 +89,10 @@ pub(crate) fn guard_decided(
     };
     let principal = match decision {
         Ok(principal) => principal.as_ref(),
-        Err(_) => verifier.authenticated(parts),
+        Err(_) => authenticated,
     };
     decided(stage, outcome, reason, principal.is_some_and(Principal::is_from_cache), started);
-    let Some(audit) = verifier.audit_trail() else { return };
+    let Some(audit) = audit else { return };
     let route = parts.extensions.get::<MatchedPath>().map_or("-", MatchedPath::as_str);
     let method = parts.method.as_str();
     let requirement = Requirement { kind, scopes, roles };
