@@ -14,6 +14,7 @@ use http::HeaderValue;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::observability as observe;
 use crate::policy::{ClaimCheck, PolicyList};
 use crate::principal::{Claims, Principal};
 use crate::respond::{Denial, DenialKind, InvalidTokenReason, PolicyRefusal, offer_dpop_nonce};
@@ -238,21 +239,44 @@ where
     S: Send + Sync,
     W: VerifierWitness<S>,
 {
-    let Some(principal) = authorize(W::verifier(state), parts, required).await? else {
+    let verifier = W::verifier(state);
+    let started = observe::Started::now();
+    let decision = decide::<Policies, Ownership, S>(&verifier, parts, state, required).await;
+    // A refusal after authentication names who was refused; an allowed request has its own.
+    let authenticated = decision.as_ref().err().and_then(|_| verifier.authenticated(parts));
+    let (scopes, roles) = (required.scopes, required.roles);
+    let audit = verifier.audit_trail();
+    observe::guard_decided(audit, authenticated, parts, scopes, roles, &decision, started);
+    decision.map(|principal| principal.and_then(|principal| principal.dpop_nonce_header()))
+}
+
+/// Every check of a guard, in order; `Ok(None)`: an optional guard without credentials.
+async fn decide<Policies, Ownership, S>(
+    verifier: &Verifier,
+    parts: &mut Parts,
+    state: &S,
+    required: &'static HandlerRequirements,
+) -> Result<Option<Principal>, Denial>
+where
+    Policies: PolicyList<S>,
+    Ownership: OwnershipCheck<S>,
+    S: Send + Sync,
+{
+    let Some(principal) = authorize(verifier, parts, required).await? else {
         return Ok(None);
     };
     Policies::check(&principal, parts, state)
         .await
         .map_err(|refusal| principal.deny(DenialKind::PolicyRefused(refusal)))?;
     Ownership::check(parts, state, &principal, required.id_param).await?;
-    Ok(principal.dpop_nonce_header())
+    Ok(Some(principal))
 }
 
 /// Credentials (with the strength of the sign-in behind them), scopes, roles and claim checks:
 /// the part of every guard that needs no type of the application's. `None`: an optional guard
 /// without credentials.
 async fn authorize(
-    verifier: Verifier,
+    verifier: &Verifier,
     parts: &mut Parts,
     required: &'static HandlerRequirements,
 ) -> Result<Option<Principal>, Denial> {

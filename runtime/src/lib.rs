@@ -108,6 +108,7 @@ pub mod keys;
 #[cfg(feature = "mcp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
 pub mod mcp;
+pub mod observability;
 mod ownership;
 mod policy;
 mod principal;

@@ -35,6 +35,9 @@ pub struct Principal {
     dpop: bool,
     /// A fresh server nonce for the client's next DPoP proof, when the one it used expires soon.
     dpop_nonce: Option<Arc<str>>,
+    /// Served by a cache of verified tokens (or introspection answers), not verified now: what
+    /// the guard's duration histogram is split by (feature `metrics`).
+    from_cache: bool,
 }
 
 struct PrincipalInner {
@@ -89,7 +92,19 @@ impl Principal {
             }),
             dpop: false,
             dpop_nonce: None,
+            from_cache: false,
         }
+    }
+
+    /// The same principal, as a cache serves it.
+    pub(crate) fn served_from_cache(mut self) -> Self {
+        self.from_cache = true;
+        self
+    }
+
+    /// Whether a cache served this principal (no signature or introspection call now).
+    pub(crate) fn is_from_cache(&self) -> bool {
+        self.from_cache
     }
 
     /// The `sub` claim.

@@ -57,6 +57,7 @@ use serde_json::{Value, json};
 
 mod export;
 mod openapi;
+pub mod operations;
 mod store;
 
 pub use export::{EXPORT_MAX_AGE, MFA};
@@ -245,14 +246,16 @@ fn not_blank(value: &str, _context: &()) -> garde::Result {
 }
 
 /// The whole application: routes, guards, the protected resource metadata (when the verifier
-/// has a resource identifier), the 1 MiB body limit and portcullis's access log (target
-/// `portcullis::access_log`).
+/// has a resource identifier), `GET /ready` ([`operations::ready`]), the 1 MiB body limit and
+/// portcullis's access log (target `portcullis::access_log`). `GET /metrics` is added by the
+/// binary ([`operations::metrics_router`]), which owns the process's metrics recorder.
 pub fn router(state: AppState) -> Router {
     let metadata = state.verifier.metadata_router();
     // The routes the OpenAPI document describes, from the one list that builds both.
     Router::from(openapi::routes())
         .merge(metadata)
         .route("/openapi.json", get(openapi::serve))
+        .route("/ready", get(operations::ready))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(AccessLogLayer::new())

@@ -117,9 +117,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("Listening on http://{local} (Ctrl-C to stop)");
     tracing::info!(%local, development, "listening");
 
-    axum::serve(listener, documents::router(AppState { verifier, store }))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let metrics = documents::operations::install_metrics()?;
+    let app = documents::router(AppState { verifier, store })
+        .merge(documents::operations::metrics_router(metrics));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
 }

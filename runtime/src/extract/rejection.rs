@@ -102,6 +102,7 @@ impl Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let code = self.code();
+        crate::observability::shape_refused(code, self.status().is_server_error());
         let mut response = (*self.problem).into_response();
         // An access log reads the reason beside the status, as it does for denials.
         response.extensions_mut().insert(DeniedWith(code));

@@ -266,7 +266,8 @@ impl Introspector {
         let now = unix_millis();
         let cache = self.shared.cache.as_ref()?;
         cache.get(cache.hash(key), now, |(digest, entry)| {
-            (digest == key && entry.is_valid_at(now)).then(|| entry.outcome.clone())
+            (digest == key && entry.is_valid_at(now))
+                .then(|| entry.outcome.clone().map(Principal::served_from_cache))
         })?
     }
 
@@ -327,6 +328,7 @@ impl Introspector {
                      a rate limiter in front stops it; or raise Introspection::max_concurrent_calls)"
                 );
             }
+            crate::observability::introspection_saturated();
             Refusal::Unavailable { retry_after: shared.retry_after }
         })
     }
@@ -334,7 +336,13 @@ impl Introspector {
     /// POSTs `token` to the endpoint. Failures are logged here (never the token, the secret or
     /// the answer) and become `Err(())`.
     pub(crate) async fn call(&self, token: &str) -> Result<Answer, ()> {
-        self.shared.client.introspect(token).await
+        let answer = self.shared.client.introspect(token).await;
+        crate::observability::introspection_call(match &answer {
+            Ok(Answer::Inactive) => "inactive",
+            Ok(_) => "active",
+            Err(()) => "error",
+        });
+        answer
     }
 
     /// The entry that keeps `computed`, decided at `now` (milliseconds since the epoch).

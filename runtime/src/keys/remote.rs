@@ -11,7 +11,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::observability::KeySourceReadiness;
 
 use reqwest::Url;
 
@@ -153,6 +155,23 @@ impl KeyLocation {
         })
     }
 
+    /// The location as metrics and readiness name it: the issuer as configured, or the key set
+    /// URL without credentials, query or fragment (configuration, never request data).
+    fn label(&self) -> String {
+        match self {
+            Self::Discovery { issuer, .. } => issuer.clone(),
+            Self::Jwks { url, .. } => {
+                let mut url = url.clone();
+                // Fails only for URLs that cannot have credentials, which then have none.
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.set_query(None);
+                url.set_fragment(None);
+                url.into()
+            }
+        }
+    }
+
     fn allow_http(&self) -> bool {
         match self {
             Self::Jwks { allow_http, .. } | Self::Discovery { allow_http, .. } => *allow_http,
@@ -214,6 +233,8 @@ pub(crate) struct Snapshot {
     digest: [u8; 32],
     /// The issuer the last discovery document named instead of the configured one, if it did.
     mismatch: Option<Arc<IssuerMismatch>>,
+    /// When the first of the fetches failing since the last success started.
+    failing_since: Option<SystemTime>,
 }
 
 impl Snapshot {
@@ -237,6 +258,8 @@ pub(crate) struct RemoteKeys {
 #[derive(Debug)]
 struct Shared {
     location: KeyLocation,
+    /// The location as metrics and readiness name it: configuration, without credentials.
+    label: String,
     refresh: KeyRefresh,
     /// The algorithms the verifier accepts: keys are restricted to them.
     algorithms: Vec<Algorithm>,
@@ -269,9 +292,11 @@ impl RemoteKeys {
             refresh_at: Instant::now(),
             digest: [0; 32],
             mismatch: None,
+            failing_since: None,
         };
         let keys = Self {
             shared: Arc::new(Shared {
+                label: location.label(),
                 location,
                 refresh,
                 algorithms,
@@ -287,6 +312,16 @@ impl RemoteKeys {
             keys.schedule();
         }
         Ok(keys)
+    }
+
+    /// Whether usable keys are held, and since when fetches fail.
+    pub(crate) fn readiness(&self) -> KeySourceReadiness {
+        let snapshot = self.current();
+        KeySourceReadiness::new(
+            self.shared.label.clone(),
+            snapshot.keys.len(),
+            snapshot.failing_since,
+        )
     }
 
     /// The keys as they are now; starts the background refresh if it does not run.
@@ -480,6 +515,7 @@ impl Shared {
         trigger: Trigger,
     ) -> Arc<Snapshot> {
         let started = Instant::now();
+        let started_at = SystemTime::now();
         let previous = self.snapshot();
         let last_on_demand = match trigger {
             Trigger::UnknownKey(_) => Some(started),
@@ -505,6 +541,8 @@ impl Shared {
                 if changed {
                     log_rotation(&previous.keys, &keys, previous.loaded());
                 }
+                crate::observability::key_refresh(&self.label, true);
+                crate::observability::keys_held(&self.label, keys.len());
                 tracing::info!(
                     target: "portcullis::keys",
                     trigger,
@@ -523,6 +561,7 @@ impl Shared {
                     refresh_at: after(interval),
                     digest,
                     mismatch: None,
+                    failing_since: None,
                 }
             }
             Err(error) => {
@@ -538,6 +577,8 @@ impl Shared {
                     }
                     _ => None,
                 };
+                crate::observability::key_refresh(&self.label, false);
+                crate::observability::keys_held(&self.label, previous.keys.len());
                 tracing::warn!(
                     target: "portcullis::keys",
                     trigger,
@@ -555,6 +596,7 @@ impl Shared {
                     last_on_demand,
                     refresh_at: after(self.refresh.min_interval),
                     mismatch,
+                    failing_since: previous.failing_since.or(Some(started_at)),
                     ..(*previous).clone()
                 }
             }

@@ -10,6 +10,7 @@ use super::key::Key;
 #[cfg(feature = "jwks")]
 use super::remote::{IssuerMismatch, KeyLocation, KeyRefresh, RemoteKeys};
 use super::set::KeySet;
+use crate::observability::KeySourceReadiness;
 use crate::respond::InvalidTokenReason;
 
 /// The keys of one verifier.
@@ -90,6 +91,15 @@ impl KeySource {
         match self {
             Self::Fixed(_) => None,
             Self::Remote(remote) => remote.first_attempt().await.mismatch().cloned(),
+        }
+    }
+
+    /// Whether the source holds usable keys, and since when its refresh fails; never waits.
+    pub(crate) fn readiness(&self) -> KeySourceReadiness {
+        match self {
+            Self::Fixed(keys) => KeySourceReadiness::new("configured".to_owned(), keys.len(), None),
+            #[cfg(feature = "jwks")]
+            Self::Remote(remote) => remote.readiness(),
         }
     }
 

@@ -192,7 +192,7 @@ impl VerifiedTokens {
             } else if stale(entry) {
                 Found::Stale
             } else if entry.generation == generation {
-                Found::Usable(entry.principal.clone())
+                Found::Usable(entry.principal.clone().served_from_cache())
             } else {
                 Found::NotForThisRequest
             }

@@ -98,6 +98,8 @@ struct Settings {
     dpop: Option<crate::dpop::DpopSettings>,
     /// The RFC 9728 document, with a resource identifier.
     metadata: Option<metadata::Metadata>,
+    /// The audit trail of the guards' decisions, when kept.
+    audit: Option<crate::observability::AuditTrail>,
 }
 
 impl Verifier {
@@ -146,6 +148,25 @@ impl Verifier {
             Some(nonces) => denial.with_dpop_nonce(&nonces.issue(unix_now())),
             None => denial,
         }
+    }
+
+    /// Whether every key source holds usable keys, and since when each one's refresh fails: for
+    /// a readiness probe (see [`Readiness`](crate::observability::Readiness)). Never waits for
+    /// a fetch.
+    pub fn readiness(&self) -> crate::observability::Readiness {
+        let sources = self.inner.settings.keys.sources().map(KeySource::readiness).collect();
+        crate::observability::Readiness::new(sources)
+    }
+
+    /// The audit trail, when kept.
+    pub(crate) fn audit_trail(&self) -> Option<&crate::observability::AuditTrail> {
+        self.inner.settings.audit.as_ref()
+    }
+
+    /// The principal this verifier authenticated earlier in the request, if any.
+    pub(crate) fn authenticated<'a>(&self, parts: &'a Parts) -> Option<&'a Principal> {
+        let authenticated = parts.extensions.get::<Authenticated>()?;
+        (authenticated.verifier == self.inner.id).then_some(&authenticated.principal)
     }
 
     /// A router serving the RFC 9728 protected resource metadata document at the path derived
@@ -318,7 +339,7 @@ impl Verifier {
         if let Some(cached) = parts.extensions.get::<Authenticated>()
             && cached.verifier == self.inner.id
         {
-            return Ok(cached.principal.clone());
+            return Ok(cached.principal.clone().served_from_cache());
         }
         let principal = self.authenticate(parts).await?;
         parts

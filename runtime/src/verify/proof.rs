@@ -120,24 +120,33 @@ impl Verifier {
                 return Err(deny(DenialKind::InvalidToken(InvalidTokenReason::UnsupportedBinding)));
             }
         };
-        let checked = self.check_proof(proof, request, dpop).map_err(|kind| match kind {
-            DenialKind::UseDpopNonce(_) => self.deny(kind),
-            kind => deny(kind),
+        let checked = self.check_proof(proof, request, dpop).map_err(|kind| {
+            crate::observability::dpop_proof("refused");
+            match kind {
+                DenialKind::UseDpopNonce(_) => self.deny(kind),
+                kind => deny(kind),
+            }
         })?;
         // Compared once the proof is known to be signed by the key it names.
         if checked.thumbprint != *jkt {
+            crate::observability::dpop_proof("refused");
             return Err(deny(DenialKind::InvalidToken(InvalidTokenReason::DpopKeyMismatch)));
         }
         match dpop.store.remember(checked.replay, dpop.replay_ttl()).await {
             Ok(true) => {
+                crate::observability::dpop_proof("accepted");
                 let principal = principal.proven_with_dpop();
                 Ok(match checked.fresh_nonce {
                     Some(nonce) => principal.with_dpop_nonce(nonce),
                     None => principal,
                 })
             }
-            Ok(false) => Err(self.deny_dpop(DpopProofReason::Replayed)),
+            Ok(false) => {
+                crate::observability::dpop_proof("replayed");
+                Err(self.deny_dpop(DpopProofReason::Replayed))
+            }
             Err(error) => {
+                crate::observability::dpop_proof("store_error");
                 tracing::warn!(target: "portcullis::dpop", %error, "the DPoP replay store failed");
                 Err(deny(DenialKind::ReplayStoreUnavailable { retry_after: REPLAY_STORE_RETRY }))
             }

@@ -64,6 +64,7 @@ pub struct VerifierBuilder {
     pub(super) metadata: ResourceMetadata,
     #[cfg(feature = "introspection")]
     pub(super) introspection: Option<super::introspection::Introspection>,
+    pub(super) audit: Option<crate::observability::AuditTrail>,
 }
 
 impl Default for VerifierBuilder {
@@ -104,6 +105,7 @@ impl VerifierBuilder {
             metadata: ResourceMetadata::default(),
             #[cfg(feature = "introspection")]
             introspection: None,
+            audit: None,
         }
     }
 
@@ -177,6 +179,14 @@ impl VerifierBuilder {
     /// skips signature verification (on by default: see [`TokenCache`]).
     pub fn token_cache(mut self, cache: TokenCache) -> Self {
         self.token_cache = cache;
+        self
+    }
+
+    /// Keeps an audit trail of the guards' decisions, allowed ones too: one `tracing` event per
+    /// decision, target `portcullis::audit` (see [`AuditTrail`](crate::observability::AuditTrail)).
+    /// Off by default.
+    pub fn audit_trail(mut self, audit: crate::observability::AuditTrail) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -447,6 +457,7 @@ impl VerifierBuilder {
             leeway: self.leeway,
             env_issuers: self.env_issuers,
             dpop,
+            audit: self.audit,
         }))
     }
 }
