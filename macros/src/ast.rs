@@ -54,6 +54,7 @@ pub(crate) enum GuardKind {
     RequiresRole,
     RequiresPolicy,
     OwnerOnly,
+    Authorize,
 }
 
 impl GuardKind {
@@ -64,6 +65,7 @@ impl GuardKind {
             Self::RequiresRole => "requires_role",
             Self::RequiresPolicy => "requires_policy",
             Self::OwnerOnly => "owner_only",
+            Self::Authorize => "authorize",
         }
     }
 
@@ -82,6 +84,7 @@ impl GuardKind {
             Self::RequiresRole,
             Self::RequiresPolicy,
             Self::OwnerOnly,
+            Self::Authorize,
         ]
         .into_iter()
         .find(|kind| name == kind.name())
@@ -97,6 +100,9 @@ pub(crate) enum GuardAttr {
     RequiresPolicy(PolicyArgs),
     /// Boxed: a resource type is by far the largest argument.
     OwnerOnly(Box<OwnerArgs>),
+    /// `#[authorize(Type, action = "name")]`: the decision engine decides; the same arguments
+    /// as `#[owner_only]`, with the action's name as a string.
+    Authorize(Box<OwnerArgs>),
 }
 
 /// The arguments of `#[authenticated(optional, state = Type)]`, lists so that duplicates are
@@ -247,10 +253,16 @@ pub(crate) struct IdArg {
     pub(crate) name: LitStr,
 }
 
-/// `action = read` or `action = MyAction::Variant`.
+/// `action = read` or `action = MyAction::Variant`; for `#[authorize]`, `action = "name"`.
 pub(crate) struct ActionArg {
     pub(crate) keyword: Span,
-    pub(crate) action: Path,
+    pub(crate) action: ActionName,
+}
+
+/// An action as written.
+pub(crate) enum ActionName {
+    Path(Path),
+    Engine(LitStr),
 }
 
 /// Everything the guards of one handler require, gathered from all its guard attributes.
@@ -273,6 +285,8 @@ pub(crate) struct Ownership<'a> {
     pub(crate) resource: &'a Type,
     pub(crate) id_param: Option<&'a LitStr>,
     pub(crate) action: Option<Action<'a>>,
+    /// `#[authorize]`: the decision engine's action, instead of the resource's own decision.
+    pub(crate) engine_action: Option<&'a LitStr>,
 }
 
 /// What the handler does to the resource.

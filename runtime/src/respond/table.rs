@@ -70,6 +70,12 @@ pub enum DenialKind {
         /// When the client should try again.
         retry_after: Duration,
     },
+    /// The authorization engine cannot decide right now (down, slow past its timeout, or
+    /// answering garbage): 503 with `Retry-After`, never an allow.
+    EngineUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
 }
 
 impl DenialKind {
@@ -248,6 +254,16 @@ impl DenialKind {
                 log: LogLine::WarnRetryAfter(*retry_after),
                 retry_after: Some(*retry_after),
             },
+            Self::EngineUnavailable { retry_after } => Row {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "engine_unavailable",
+                challenge: WwwAuthenticate::None,
+                detail: Detail::Always(Text::Fixed(
+                    "The authorization decision cannot be made right now; retry later",
+                )),
+                log: LogLine::WarnRetryAfter(*retry_after),
+                retry_after: Some(*retry_after),
+            },
         }
     }
 }
@@ -391,9 +407,10 @@ mod tests {
             DenialKind::InvalidDpopProof(_) => 11,
             DenialKind::UseDpopNonce(_) => 12,
             DenialKind::ReplayStoreUnavailable { .. } => 13,
+            DenialKind::EngineUnavailable { .. } => 14,
         }
     }
-    const VARIANTS: usize = 14;
+    const VARIANTS: usize = 15;
 
     /// Every kind with every reason of every reason enum.
     fn every_kind() -> Vec<DenialKind> {
@@ -409,6 +426,7 @@ mod tests {
             DenialKind::LookupFailed,
             DenialKind::IntrospectionUnavailable { retry_after: AN_HOUR },
             DenialKind::ReplayStoreUnavailable { retry_after: AN_HOUR },
+            DenialKind::EngineUnavailable { retry_after: AN_HOUR },
         ];
         kinds.extend(InvalidTokenReason::ALL.map(DenialKind::InvalidToken));
         kinds.extend(InvalidRequestReason::ALL.map(DenialKind::InvalidRequest));
