@@ -124,6 +124,8 @@ mod expiring;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guide;
+#[cfg(any(feature = "introspection", feature = "authzen"))]
+mod in_flight;
 mod mint;
 mod numeric_date;
 #[cfg(feature = "openapi")]
