@@ -11,13 +11,16 @@
 //! ([`ResourceFacts`]: its owner and the attributes it chooses) go to the engine, never the
 //! request's body, which is not read before the engine allows the request.
 //!
-//! The engines: `cedar::CedarEngine` (feature `cedar`, in process) and
-//! `authzen::AuthZenEngine` (feature `authzen`, any OpenID AuthZEN 1.0 decision point), or an
+//! The engines: [`cedar::CedarEngine`] (feature `cedar`, in process) and
+//! [`authzen::AuthZenEngine`] (feature `authzen`, any OpenID AuthZEN 1.0 decision point), or an
 //! implementation of [`DecisionEngine`] of the application's own.
 
 #[cfg(feature = "authzen")]
 #[cfg_attr(docsrs, doc(cfg(feature = "authzen")))]
 pub mod authzen;
+#[cfg(feature = "cedar")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cedar")))]
+pub mod cedar;
 mod layer;
 mod registry;
 mod stage;
