@@ -49,7 +49,10 @@ pub enum CedarError {
 
 /// Cedar policies and their schema, evaluated in process; cheap to clone.
 ///
-/// ```
+/// (A crate of its own: [`Engine::new`](super::Engine::new) checks every action the program's
+/// `#[authorize]` attributes use, and this example has none.)
+///
+/// ```standalone_crate
 /// use portcullis::engine::{Engine, cedar::CedarEngine};
 ///
 /// let schema = r#"

@@ -11,8 +11,8 @@
 //! ([`ResourceFacts`]: its owner and the attributes it chooses) go to the engine, never the
 //! request's body, which is not read before the engine allows the request.
 //!
-//! The engines: [`cedar::CedarEngine`] (feature `cedar`, in process) and
-//! [`authzen::AuthZenEngine`] (feature `authzen`, any OpenID AuthZEN 1.0 decision point), or an
+//! The engines: `cedar::CedarEngine` (feature `cedar`, in process) and
+//! `authzen::AuthZenEngine` (feature `authzen`, any OpenID AuthZEN 1.0 decision point), or an
 //! implementation of [`DecisionEngine`] of the application's own.
 
 #[cfg(feature = "authzen")]

@@ -26,8 +26,9 @@ use portcullis::{Owned, OwnedResource, Verifier};
 use portcullis_tests::{Reply, assert_denied, send};
 use serde_json::{Value, json};
 
-const POLICIES: &str = include_str!("../examples/documents/policies/cedar/documents.cedar");
-const SCHEMA: &str = include_str!("../examples/documents/policies/cedar/documents.cedarschema");
+const POLICIES: &str = include_str!("../../../examples/documents/policies/cedar/documents.cedar");
+const SCHEMA: &str =
+    include_str!("../../../examples/documents/policies/cedar/documents.cedarschema");
 
 #[derive(Clone, Debug)]
 struct Doc {
