@@ -55,6 +55,7 @@ pub(crate) enum GuardKind {
     RequiresPolicy,
     OwnerOnly,
     RequiresAuthentication,
+    Authorize,
 }
 
 impl GuardKind {
@@ -66,6 +67,7 @@ impl GuardKind {
             Self::RequiresPolicy => "requires_policy",
             Self::OwnerOnly => "owner_only",
             Self::RequiresAuthentication => "requires_authentication",
+            Self::Authorize => "authorize",
         }
     }
 
@@ -85,6 +87,7 @@ impl GuardKind {
             Self::RequiresPolicy,
             Self::OwnerOnly,
             Self::RequiresAuthentication,
+            Self::Authorize,
         ]
         .into_iter()
         .find(|kind| name == kind.name())
@@ -101,6 +104,9 @@ pub(crate) enum GuardAttr {
     /// Boxed: a resource type is by far the largest argument.
     OwnerOnly(Box<OwnerArgs>),
     RequiresAuthentication(AuthenticationArgs),
+    /// `#[authorize(Type, action = "name")]`: the decision engine decides; the same arguments
+    /// as `#[owner_only]`, with the action's name as a string.
+    Authorize(Box<OwnerArgs>),
 }
 
 /// The arguments of `#[requires_authentication(acr = .., max_age = .., state = Type)]`, lists
@@ -282,10 +288,16 @@ pub(crate) struct IdArg {
     pub(crate) name: LitStr,
 }
 
-/// `action = read` or `action = MyAction::Variant`.
+/// `action = read` or `action = MyAction::Variant`; for `#[authorize]`, `action = "name"`.
 pub(crate) struct ActionArg {
     pub(crate) keyword: Span,
-    pub(crate) action: Path,
+    pub(crate) action: ActionName,
+}
+
+/// An action as written.
+pub(crate) enum ActionName {
+    Path(Path),
+    Engine(LitStr),
 }
 
 /// Everything the guards of one handler require, gathered from all its guard attributes.
@@ -309,6 +321,8 @@ pub(crate) struct Ownership<'a> {
     pub(crate) resource: &'a Type,
     pub(crate) id_param: Option<&'a LitStr>,
     pub(crate) action: Option<Action<'a>>,
+    /// `#[authorize]`: the decision engine's action, instead of the resource's own decision.
+    pub(crate) engine_action: Option<&'a LitStr>,
 }
 
 /// What the handler does to the resource.

@@ -8,9 +8,9 @@ use syn::spanned::Spanned;
 use syn::{LitStr, Meta, Path, Token, Type};
 
 use crate::ast::{
-    AcrArg, ActionArg, AuthArgs, AuthenticationArgs, ClaimKind, ClaimRef, DeclaredIn, GuardAttr,
-    GuardKind, HandlerFn, IdArg, MaxAgeArg, Noun, OwnerArgs, PolicyArgs, PolicyRef, Rule,
-    ScopeArgs, ScopeRef, StateArg,
+    AcrArg, ActionArg, ActionName, AuthArgs, AuthenticationArgs, ClaimKind, ClaimRef, DeclaredIn,
+    GuardAttr, GuardKind, HandlerFn, IdArg, MaxAgeArg, Noun, OwnerArgs, PolicyArgs, PolicyRef,
+    Rule, ScopeArgs, ScopeRef, StateArg,
 };
 
 mod kw {
@@ -64,12 +64,16 @@ fn guard(kind: GuardKind, args: TokenStream, span: Span) -> syn::Result<GuardAtt
             parser.parse2(args).map(GuardAttr::RequiresPolicy)
         }
         GuardKind::OwnerOnly => {
-            let parser = |input: ParseStream<'_>| owner_only(input, span);
+            let parser = |input: ParseStream<'_>| owner_only(input, span, kind);
             parser.parse2(args).map(|args| GuardAttr::OwnerOnly(Box::new(args)))
         }
         GuardKind::RequiresAuthentication => {
             let parser = |input: ParseStream<'_>| requires_authentication(input, span);
             parser.parse2(args).map(GuardAttr::RequiresAuthentication)
+        }
+        GuardKind::Authorize => {
+            let parser = |input: ParseStream<'_>| owner_only(input, span, kind);
+            parser.parse2(args).map(|args| GuardAttr::Authorize(Box::new(args)))
         }
     }
 }
@@ -308,8 +312,9 @@ fn state(input: ParseStream<'_>) -> syn::Result<StateArg> {
     Ok(StateArg { keyword: keyword.span, ty: input.parse()? })
 }
 
-/// `#[owner_only(Type, id = "param", state = Type)]`, the resource type first.
-fn owner_only(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerArgs> {
+/// `#[owner_only(Type, id = "param", state = Type)]`, the resource type first; `#[authorize]`
+/// takes the same, with the action as a string.
+fn owner_only(input: ParseStream<'_>, span: Span, kind: GuardKind) -> syn::Result<OwnerArgs> {
     let resource = resource(input)?;
     let mut ids = Vec::new();
     let mut actions = Vec::new();
@@ -323,19 +328,28 @@ fn owner_only(input: ParseStream<'_>, span: Span) -> syn::Result<OwnerArgs> {
         } else if input.peek(kw::action) && input.peek2(Token![=]) {
             let keyword: kw::action = input.parse()?;
             input.parse::<Token![=]>()?;
-            actions.push(ActionArg { keyword: keyword.span, action: input.parse()? });
+            let action = if kind == GuardKind::Authorize {
+                ActionName::Engine(input.parse()?)
+            } else {
+                ActionName::Path(input.parse()?)
+            };
+            actions.push(ActionArg { keyword: keyword.span, action });
         } else if peek_state(input) {
             state_args.push(state(input)?);
         } else {
             let unknown: TokenStream = input.parse()?;
             let name =
                 unknown.clone().into_iter().next().map(|t| t.to_string()).unwrap_or_default();
-            return Err(syn::Error::new_spanned(
-                unknown,
+            let message = if kind == GuardKind::Authorize {
+                format!(
+                    "unknown argument `{name}`: `#[authorize]` takes the resource type, `action = \"name\"`, and optionally `id = \"path_param\"` and `state = Type`"
+                )
+            } else {
                 format!(
                     "unknown argument `{name}`: `#[owner_only]` takes the resource type and optionally `id = \"path_param\"`, `action = read | write | delete | MyAction::Variant` and `state = Type`"
-                ),
-            ));
+                )
+            };
+            return Err(syn::Error::new_spanned(unknown, message));
         }
     }
     Ok(OwnerArgs { resource, id: ids, action: actions, state: state_args, span })

@@ -35,6 +35,13 @@ pub(crate) fn guarded_handler(handler: &HandlerFn, requirements: &Requirements<'
     let mut decide = None;
     let ownership = match &requirements.owner {
         None => quote!(::portcullis::__private::NoOwnership),
+        Some(owner) if owner.engine_action.is_some() => {
+            let resource = owner.resource;
+            decide = owner
+                .engine_action
+                .map(|action| engine_action(&requirements_ty, &name.to_string(), action, &cfgs));
+            quote_spanned!(resource.span()=> ::portcullis::__private::EngineCheck<#resource, #requirements_ty>)
+        }
         Some(owner) => {
             let resource = owner.resource;
             match &owner.action {
@@ -202,6 +209,30 @@ fn authentication(authentication: Option<&Authentication<'_>>) -> TokenStream {
         required = quote!(#required.max_age(::core::time::Duration::from_secs(#seconds)));
     }
     quote!(::core::option::Option::Some(#required))
+}
+
+/// The engine action of an `#[authorize]` handler, and its registration, which lets an engine
+/// that knows its actions refuse an unknown one when it is built.
+fn engine_action(
+    requirements_ty: &Ident,
+    handler: &str,
+    action: &LitStr,
+    cfgs: &[&syn::Attribute],
+) -> TokenStream {
+    quote_spanned! {action.span()=>
+        #(#cfgs)*
+        impl ::portcullis::__private::EngineAction for #requirements_ty {
+            const ACTION: &'static str = #action;
+        }
+
+        #(#cfgs)*
+        ::portcullis::__private::inventory::submit! {
+            ::portcullis::__private::RegisteredAction {
+                action: #action,
+                handler: ::core::concat!(::core::module_path!(), "::", #handler),
+            }
+        }
+    }
 }
 
 /// The body with, first, one check per parameter type, spanned to the type: the runtime's

@@ -82,6 +82,13 @@ pub fn owner_only(args: TokenStream, item: TokenStream) -> TokenStream {
     guard(GuardKind::OwnerOnly, args, item)
 }
 
+/// A decision engine must let the caller see the resource named by the path and perform the
+/// action on it. See `portcullis::authorize`.
+#[proc_macro_attribute]
+pub fn authorize(args: TokenStream, item: TokenStream) -> TokenStream {
+    guard(GuardKind::Authorize, args, item)
+}
+
 /// Declares an application's scope vocabulary. See `portcullis::scopes`.
 #[proc_macro]
 pub fn scopes(input: TokenStream) -> TokenStream {

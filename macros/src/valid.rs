@@ -9,9 +9,9 @@ use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Signature};
 
 use crate::ast::{
-    Action, AuthArgs, Authentication, AuthenticationArgs, ClaimKind, GuardAttr, GuardKind, Handler,
-    Noun, OwnerArgs, Ownership, PolicyArgs, PolicyFn, PolicyRef, Requirements, Rule, ScopeArgs,
-    ScopeRef, StateArg, Vocabulary,
+    Action, ActionName, AuthArgs, Authentication, AuthenticationArgs, ClaimKind, GuardAttr,
+    GuardKind, Handler, Noun, OwnerArgs, Ownership, PolicyArgs, PolicyFn, PolicyRef, Requirements,
+    Rule, ScopeArgs, ScopeRef, StateArg, Vocabulary,
 };
 use crate::errors::Errors;
 
@@ -54,6 +54,10 @@ pub(crate) fn handler(handler: &Handler) -> syn::Result<Requirements<'_>> {
             GuardAttr::RequiresAuthentication(args) => {
                 requirement.get_or_insert(GuardKind::RequiresAuthentication);
                 requires_authentication(args, &mut requirements, &mut errors);
+            }
+            GuardAttr::Authorize(args) => {
+                requirement.get_or_insert(GuardKind::Authorize);
+                authorize(args, &mut requirements, &mut errors);
             }
         }
     }
@@ -250,7 +254,7 @@ fn owner_only<'a>(owner: &'a OwnerArgs, requirements: &mut Requirements<'a>, err
     set_state(state, requirements, errors);
     let id = once(id, |id| id.keyword, "id", errors);
     let action = once(action, |action| action.keyword, "action", errors).and_then(|arg| {
-        let path = &arg.action;
+        let ActionName::Path(path) = &arg.action else { return None };
         if path.leading_colon.is_some() || path.segments.len() > 1 {
             return Some(Action::Custom(path));
         }
@@ -279,7 +283,46 @@ fn owner_only<'a>(owner: &'a OwnerArgs, requirements: &mut Requirements<'a>, err
     if requirements.owner.is_some() {
         errors.add(*span, "duplicated `#[owner_only]`: a handler checks one resource");
     } else {
-        requirements.owner = Some(Ownership { resource, id_param: id.map(|id| &id.name), action });
+        let id_param = id.map(|id| &id.name);
+        requirements.owner = Some(Ownership { resource, id_param, action, engine_action: None });
+    }
+}
+
+/// One `#[authorize]`: an action's name, given once and not empty; a handler checks one
+/// resource, so a second `#[authorize]` or an `#[owner_only]` beside it is reported.
+fn authorize<'a>(args: &'a OwnerArgs, requirements: &mut Requirements<'a>, errors: &mut Errors) {
+    let OwnerArgs { resource, id, action, state, span } = args;
+    let state = once(state, |state| state.keyword, "state", errors);
+    set_state(state, requirements, errors);
+    let id = once(id, |id| id.keyword, "id", errors);
+    if let Some(id) = id
+        && id.name.value().is_empty()
+    {
+        errors.add(id.name.span(), "the path parameter name cannot be empty");
+    }
+    let action = once(action, |action| action.keyword, "action", errors);
+    let engine_action = match action.map(|arg| &arg.action) {
+        Some(ActionName::Engine(name)) if name.value().trim().is_empty() => {
+            errors.add(name.span(), "the action name cannot be empty");
+            None
+        }
+        Some(ActionName::Engine(name)) => Some(name),
+        _ => {
+            errors.add(
+                *span,
+                "`#[authorize]` needs the action the engine decides on, as in `#[authorize(Document, action = \"read\")]`",
+            );
+            None
+        }
+    };
+    if requirements.owner.is_some() {
+        errors.add(
+            *span,
+            "a handler checks one resource: `#[authorize]` cannot be combined with another `#[authorize]` or `#[owner_only]`",
+        );
+    } else {
+        let id_param = id.map(|id| &id.name);
+        requirements.owner = Some(Ownership { resource, id_param, action: None, engine_action });
     }
 }
 

@@ -100,6 +100,7 @@
 // The stages of a request, in the order it meets them (ARCHITECTURE.md has the map).
 mod access_log;
 pub mod dpop;
+pub mod engine;
 pub mod extract;
 mod guard;
 #[cfg(feature = "introspection")]
@@ -128,6 +129,8 @@ mod expiring;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guide;
+#[cfg(any(feature = "introspection", feature = "authzen"))]
+mod in_flight;
 mod mint;
 mod numeric_date;
 #[cfg(feature = "openapi")]
@@ -205,6 +208,7 @@ pub mod layer {
 /// What the attribute macros expand to. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::engine::{EngineAction, EngineCheck, RegisteredAction};
     pub use crate::extract::check::{ExtractorCheck, ExtractorFallback};
     pub use crate::guard::{
         Guard, GuardState, Guarded, HandlerRequirements, Never, NoOwnership, NoWitness,
@@ -223,6 +227,7 @@ pub mod __private {
     pub use crate::step_up::AuthenticationRequirement;
     pub use http::Method;
     pub use http::request::Parts;
+    pub use inventory;
 }
 
 /// Only callers with a valid bearer token reach the handler.
@@ -407,6 +412,85 @@ pub use portcullis_macros::requires_scope;
 /// # }
 /// ```
 pub use portcullis_macros::owner_only;
+
+/// A decision engine must let the caller see the resource the path names and perform `action`
+/// on it: `#[authorize(Type, action = "name")]`, with `id = "param"` and `state = Type` as for
+/// [`owner_only`].
+///
+/// The engine ([`engine::Engine`], from the router state) is asked after scopes, roles and
+/// policies and before any extractor, with only the path's id and the facts
+/// [`engine::EngineResource::facts`] gives: may the caller see the resource (no: the 404 of an
+/// absent one, byte for byte), and may it perform the action (no: 403 without a challenge). An
+/// engine that cannot answer gives 503 with `Retry-After`. The handler's [`Owned<T>`] loads the
+/// resource only once the engine allowed. An engine that knows its actions (Cedar's schema)
+/// refuses, when [`engine::Engine::new`] builds it, an action no policy can name.
+///
+/// ```
+/// use axum::{Router, extract::FromRef, routing::post};
+/// use portcullis::engine::{
+///     Decision, DecisionEngine, Engine, EngineFuture, EngineResource, Question, ResourceFacts,
+/// };
+/// use portcullis::{Owned, OwnedResource, Verifier};
+///
+/// /// Owners may do everything; nobody else sees anything.
+/// struct OwnersOnly;
+///
+/// impl DecisionEngine for OwnersOnly {
+///     fn decide<'a>(&'a self, question: &'a Question<'a>) -> EngineFuture<'a> {
+///         let owner = question.resource.facts.owner.as_deref();
+///         let mine = owner == Some(question.principal.id().to_string().as_str());
+///         Box::pin(async move { Ok(Decision::from_answers(mine, mine)) })
+///     }
+/// }
+///
+/// #[derive(Clone)]
+/// struct Db;
+///
+/// #[derive(Clone, FromRef)]
+/// struct AppState {
+///     verifier: Verifier,
+///     engine: Engine,
+///     db: Db,
+/// }
+///
+/// struct Document {
+///     owner: String,
+/// }
+///
+/// impl OwnedResource for Document {
+///     type State = Db;
+///     type Id = u64;
+///     type Error = std::io::Error;
+///
+///     async fn load(id: u64, _db: &Db) -> Result<Option<Self>, Self::Error> {
+///         Ok((id == 1).then(|| Document { owner: "alice".into() }))
+///     }
+///
+///     fn owner(&self) -> &str {
+///         &self.owner
+///     }
+/// }
+///
+/// impl EngineResource for Document {
+///     const KIND: &'static str = "document";
+///
+///     async fn facts(id: &u64, _db: &Db) -> Result<Option<ResourceFacts>, Self::Error> {
+///         Ok((*id == 1).then(|| ResourceFacts::owned_by("alice")))
+///     }
+/// }
+///
+/// #[portcullis::requires_scope("docs:write")]
+/// #[portcullis::authorize(Document, action = "share")]
+/// async fn share(document: Owned<Document>, body: String) -> String {
+///     format!("{} shares it with {body}", document.owner)
+/// }
+///
+/// # fn app(state: AppState) -> Router {
+/// Router::new().route("/documents/{id}/share", post(share)).with_state(state)
+/// # }
+/// # fn engine() -> Result<Engine, portcullis::engine::UnknownAction> { Engine::new(OwnersOnly) }
+/// ```
+pub use portcullis_macros::authorize;
 
 /// The caller's token must grant these roles; otherwise 403 `insufficient_scope`, without
 /// `scope=` (a client cannot ask the authorization server for a role).

@@ -41,6 +41,7 @@ use aide::transform::TransformOpenApi;
 use indexmap::IndexMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
+use crate::engine::{EngineCheck, EngineResource};
 use crate::extract::{Json, Path, Query};
 use crate::guard::{Guard, Guarded, NoOwnership, Requirements};
 use crate::ownership::{OwnedBy, OwnedResource};
@@ -291,30 +292,51 @@ where
     const OWNED: bool = true;
 
     fn id_parameter(ctx: &mut GenContext, operation: &mut Operation, name: &str) {
-        let schema = ctx.schema.subschema_for::<T::Id>();
-        let param = Parameter::Path {
-            parameter_data: ParameterData {
-                name: name.to_owned(),
-                description: Some(
-                    "The resource's id; one that names no resource the caller may see gets 404."
-                        .into(),
-                ),
-                required: true,
-                format: ParameterSchemaOrContent::Schema(SchemaObject {
-                    json_schema: schema,
-                    example: None,
-                    external_docs: None,
-                }),
-                extensions: IndexMap::default(),
-                deprecated: None,
-                example: None,
-                examples: IndexMap::default(),
-                explode: None,
-            },
-            style: PathStyle::Simple,
-        };
-        add_new_parameters(operation, vec![param]);
+        resource_id_parameter::<T::Id>(ctx, operation, name);
     }
+}
+
+/// `#[authorize]`: the same id and 404 as `#[owner_only]`.
+impl<T, A> DescribedOwnership for EngineCheck<T, A>
+where
+    T: EngineResource,
+    T::Id: JsonSchema,
+{
+    const OWNED: bool = true;
+
+    fn id_parameter(ctx: &mut GenContext, operation: &mut Operation, name: &str) {
+        resource_id_parameter::<T::Id>(ctx, operation, name);
+    }
+}
+
+/// Adds the resource id `Id` named `name` as a path parameter.
+fn resource_id_parameter<Id: JsonSchema>(
+    ctx: &mut GenContext,
+    operation: &mut Operation,
+    name: &str,
+) {
+    let schema = ctx.schema.subschema_for::<Id>();
+    let param = Parameter::Path {
+        parameter_data: ParameterData {
+            name: name.to_owned(),
+            description: Some(
+                "The resource's id; one that names no resource the caller may see gets 404.".into(),
+            ),
+            required: true,
+            format: ParameterSchemaOrContent::Schema(SchemaObject {
+                json_schema: schema,
+                example: None,
+                external_docs: None,
+            }),
+            extensions: IndexMap::default(),
+            deprecated: None,
+            example: None,
+            examples: IndexMap::default(),
+            explode: None,
+        },
+        style: PathStyle::Simple,
+    };
+    add_new_parameters(operation, vec![param]);
 }
 
 /// The guard's security requirement, read from its requirements' constants, and its refusals.

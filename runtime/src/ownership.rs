@@ -360,6 +360,48 @@ impl<T> Clone for Loaded<T> {
     }
 }
 
+/// A resource a decision engine allowed, not loaded yet: the handler's [`Owned`] extractor loads
+/// it by its id, if the handler has one (a handler without it costs no load).
+struct Deferred<T> {
+    id: String,
+    principal: Principal,
+    resource: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Deferred<T> {
+    fn clone(&self) -> Self {
+        Self { id: self.id.clone(), principal: self.principal.clone(), resource: PhantomData }
+    }
+}
+
+/// Leaves the resource `T` with this id, which the engine allowed `principal`, for [`Owned`].
+pub(crate) fn defer_load<T: OwnedResource>(parts: &mut Parts, id: String, principal: Principal) {
+    parts.extensions.insert(Deferred::<T> { id, principal, resource: PhantomData });
+}
+
+/// Loads a resource the engine allowed; removed meanwhile, it is absent.
+async fn load_deferred<T: OwnedResource, S: ProvidesResource<T>>(
+    deferred: Deferred<T>,
+    state: &S,
+) -> Result<T, Denial> {
+    let principal = &deferred.principal;
+    let absent = || principal.deny(DenialKind::NotFound(NotFoundReason::Absent));
+    let id = deferred.id.parse::<T::Id>().map_err(|_| absent())?;
+    match T::load(id, &state.resource_state()).await {
+        Ok(Some(resource)) => Ok(resource),
+        Ok(None) => Err(absent()),
+        Err(error) => {
+            tracing::error!(
+                target: "portcullis::ownership",
+                resource = std::any::type_name::<T>(),
+                %error,
+                "loading an owned resource failed"
+            );
+            Err(principal.deny(DenialKind::LookupFailed))
+        }
+    }
+}
+
 /// Loads the resource named by the path and asks `D` whether `principal` may act on it.
 ///
 /// `id_param` names the path parameter; `None` means the route's only one, or else `id`.
@@ -406,7 +448,7 @@ async fn load_owned<T: OwnedResource, D: Decide<T>, S: ProvidesResource<T>>(
 }
 
 /// The raw id from the path, already percent-decoded by axum.
-async fn path_id<S: Send + Sync>(
+pub(crate) async fn path_id<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
     id_param: Option<&str>,
@@ -473,6 +515,9 @@ where
             .and_then(|loaded| loaded.0.lock().ok().and_then(|mut slot| slot.take()));
         if let Some(resource) = stashed {
             return Ok(Owned(resource));
+        }
+        if let Some(deferred) = parts.extensions.remove::<Deferred<T>>() {
+            return load_deferred(deferred, state).await.map(Owned);
         }
         let principal =
             <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;

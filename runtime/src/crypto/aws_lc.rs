@@ -73,7 +73,7 @@ pub(super) fn generate_key(kind: KeyKind) -> Result<GeneratedKey, RandomUnavaila
 
 /// The HTTP client builder for key fetching and introspection: reqwest's own rustls setup,
 /// on aws-lc-rs (reqwest's `rustls` feature), with the platform's roots.
-#[cfg(any(feature = "jwks", feature = "introspection"))]
+#[cfg(any(feature = "jwks", feature = "introspection", feature = "authzen"))]
 pub(crate) fn https_client() -> Result<reqwest::ClientBuilder, super::HttpClientError> {
     Ok(reqwest::Client::builder())
 }

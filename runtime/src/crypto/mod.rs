@@ -31,12 +31,12 @@ use rust_crypto as backend;
 pub(crate) use backend::{HmacSha256, sha256};
 
 #[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
-#[cfg(any(feature = "jwks", feature = "introspection"))]
+#[cfg(any(feature = "jwks", feature = "introspection", feature = "authzen"))]
 pub(crate) use backend::https_client;
 
 /// Why the HTTP client of key fetching or introspection could not be built (its TLS setup, or
 /// reqwest's).
-#[cfg(any(feature = "jwks", feature = "introspection"))]
+#[cfg(any(feature = "jwks", feature = "introspection", feature = "authzen"))]
 pub(crate) type HttpClientError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The system's random generator failed: no key or nonce secret can be drawn.

@@ -90,7 +90,7 @@ pub(super) fn generate_key(kind: KeyKind) -> Result<GeneratedKey, RandomUnavaila
 
 /// The HTTP client builder for key fetching and introspection: rustls on graviola's provider
 /// (pure Rust), with the platform's roots, as reqwest would set it up on aws-lc-rs.
-#[cfg(any(feature = "jwks", feature = "introspection"))]
+#[cfg(any(feature = "jwks", feature = "introspection", feature = "authzen"))]
 pub(crate) fn https_client() -> Result<reqwest::ClientBuilder, super::HttpClientError> {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     compile_error!(

@@ -22,13 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 mod client;
-mod in_flight;
 
+use crate::in_flight::InFlight;
 use client::Client;
 #[cfg(fuzzing)]
 pub(crate) use client::read_answer;
 pub(crate) use client::{Answer, Endpoint};
-use in_flight::InFlight;
 
 use crate::expiring::ExpiringCache;
 

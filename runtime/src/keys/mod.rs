@@ -13,7 +13,7 @@
 // fingerprint), nothing else of the crate.
 
 mod algorithm;
-#[cfg(any(feature = "jwks", feature = "introspection"))]
+#[cfg(any(feature = "jwks", feature = "introspection", feature = "authzen"))]
 mod fetch;
 mod jwks;
 pub(crate) mod key;
@@ -27,8 +27,8 @@ pub use algorithm::{Algorithm, UnknownAlgorithm};
 /// The readers of fetched documents, for the fuzz targets' entry points (`crate::fuzzing`).
 #[cfg(all(fuzzing, feature = "jwks"))]
 pub(crate) use fetch::{Fetched, jwks_uri};
-/// The URL rules of every fetch from an identity provider, for `introspect`.
-#[cfg(feature = "introspection")]
+/// The URL rules of every fetch from an identity provider, for `introspect` and `engine::authzen`.
+#[cfg(any(feature = "introspection", feature = "authzen"))]
 pub(crate) use fetch::{discovered_url, is_clear_text_to_network, secure_url};
 /// Whether a document is a JSON object, for `introspect`'s discovery.
 #[cfg(feature = "introspection")]

@@ -74,6 +74,12 @@ pub enum DenialKind {
         /// When the client should try again.
         retry_after: Duration,
     },
+    /// The authorization engine cannot decide right now (down, slow past its timeout, or
+    /// answering garbage): 503 with `Retry-After`, never an allow.
+    EngineUnavailable {
+        /// When the client should try again.
+        retry_after: Duration,
+    },
 }
 
 impl DenialKind {
@@ -263,6 +269,16 @@ impl DenialKind {
                 log: LogLine::WarnRetryAfter(*retry_after),
                 retry_after: Some(*retry_after),
             },
+            Self::EngineUnavailable { retry_after } => Row {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "engine_unavailable",
+                challenge: WwwAuthenticate::None,
+                detail: Detail::Always(Text::Fixed(
+                    "The authorization decision cannot be made right now; retry later",
+                )),
+                log: LogLine::WarnRetryAfter(*retry_after),
+                retry_after: Some(*retry_after),
+            },
         }
     }
 }
@@ -426,9 +442,10 @@ mod tests {
             DenialKind::UseDpopNonce(_) => 12,
             DenialKind::ReplayStoreUnavailable { .. } => 13,
             DenialKind::InsufficientUserAuthentication(_) => 14,
+            DenialKind::EngineUnavailable { .. } => 15,
         }
     }
-    const VARIANTS: usize = 15;
+    const VARIANTS: usize = 16;
 
     /// Every kind with every reason of every reason enum.
     fn every_kind() -> Vec<DenialKind> {
@@ -445,6 +462,7 @@ mod tests {
             DenialKind::IntrospectionUnavailable { retry_after: AN_HOUR },
             DenialKind::ReplayStoreUnavailable { retry_after: AN_HOUR },
             DenialKind::InsufficientUserAuthentication(STEP_UP_REQUIREMENT),
+            DenialKind::EngineUnavailable { retry_after: AN_HOUR },
         ];
         kinds.extend(InvalidTokenReason::ALL.map(DenialKind::InvalidToken));
         kinds.extend(InvalidRequestReason::ALL.map(DenialKind::InvalidRequest));

@@ -1,4 +1,5 @@
-//! Single flight: one introspection per token at a time.
+//! Single flight: one call per key at a time (a token being introspected, an authorization
+//! decision being asked).
 //!
 //! Requests for a token that is not cached take turns on that token's own lock; the first one
 //! calls, the others wait and then find its answer in the cache. A request cancelled while it
@@ -11,13 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// The tokens being introspected right now, each with the lock its requests take turns on.
 #[derive(Default)]
-pub(super) struct InFlight {
+pub(crate) struct InFlight {
     locks: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A place in the queue of one token: [`Place::turn`] waits for it. Dropping the place leaves
 /// the queue, and the last one to leave removes the token's lock.
-pub(super) struct Place<'a> {
+pub(crate) struct Place<'a> {
     in_flight: &'a InFlight,
     key: [u8; 32],
     lock: Option<Arc<tokio::sync::Mutex<()>>>,
@@ -25,21 +26,21 @@ pub(super) struct Place<'a> {
 
 impl InFlight {
     /// Joins the queue of the token whose digest is `key`.
-    pub(super) fn join(&self, key: &[u8; 32]) -> Place<'_> {
+    pub(crate) fn join(&self, key: &[u8; 32]) -> Place<'_> {
         let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
         let lock = Arc::clone(locks.entry(*key).or_default());
         Place { in_flight: self, key: *key, lock: Some(lock) }
     }
 
     /// How many tokens are being introspected (or waited for) now.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.locks.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
 impl Place<'_> {
     /// Waits for this place's turn: until every request ahead of it is done or gone.
-    pub(super) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         Some(self.lock.as_ref()?.lock().await)
     }
 }
