@@ -137,6 +137,7 @@ impl fmt::Display for Requirement<'_> {
             }
             DenialKind::ActionNotPermitted => f.write_str("resource action"),
             DenialKind::NotFound(_) | DenialKind::LookupFailed => f.write_str("resource owner"),
+            DenialKind::EngineUnavailable { .. } => f.write_str("resource engine"),
             DenialKind::MissingCredentials
             | DenialKind::InvalidToken(_)
             | DenialKind::InvalidRequest(_)

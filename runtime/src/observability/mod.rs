@@ -100,7 +100,7 @@ pub enum Stage {
     Roles,
     /// The claim checks and the application's policies.
     Policies,
-    /// Resource access: ownership and the action on the resource.
+    /// Resource access: ownership and the action on the resource, or the decision engine.
     Resource,
     /// The request's path, query and body (the extractors of [`extract`](crate::extract)).
     Shape,
@@ -150,9 +150,10 @@ impl Stage {
             DenialKind::InsufficientScope(_) => Self::Scopes,
             DenialKind::MissingRole { .. } => Self::Roles,
             DenialKind::PolicyRefused(_) => Self::Policies,
-            DenialKind::ActionNotPermitted | DenialKind::NotFound(_) | DenialKind::LookupFailed => {
-                Self::Resource
-            }
+            DenialKind::ActionNotPermitted
+            | DenialKind::NotFound(_)
+            | DenialKind::LookupFailed
+            | DenialKind::EngineUnavailable { .. } => Self::Resource,
         }
     }
 }
@@ -166,7 +167,8 @@ pub enum Outcome {
     /// Refused for what the request is or carries (a 4xx).
     Denied,
     /// Refused because something the guard depends on cannot answer now: the keys, the
-    /// introspection endpoint, the DPoP replay store (a 503 with `Retry-After`).
+    /// introspection endpoint, the DPoP replay store, the authorization engine (a 503 with
+    /// `Retry-After`).
     Unavailable,
     /// Refused because the application failed (a 500: a resource lookup that failed).
     Failed,
@@ -191,7 +193,8 @@ impl Outcome {
         match kind {
             DenialKind::KeysUnavailable { .. }
             | DenialKind::IntrospectionUnavailable { .. }
-            | DenialKind::ReplayStoreUnavailable { .. } => Self::Unavailable,
+            | DenialKind::ReplayStoreUnavailable { .. }
+            | DenialKind::EngineUnavailable { .. } => Self::Unavailable,
             DenialKind::LookupFailed => Self::Failed,
             DenialKind::MissingCredentials
             | DenialKind::InvalidToken(_)
