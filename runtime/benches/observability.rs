@@ -79,13 +79,14 @@ fn observability(c: &mut Criterion) {
         let handle = recorder.handle();
         let _local = metrics::set_default_local_recorder(&recorder);
         portcullis::observability::describe_metrics();
+        // Sanity: a hit is recorded, as the one series of allowed decisions.
+        assert!(guard_hit(&mut request, &verifier));
+        assert!(handle.render().contains(
+            "portcullis_guard_decisions_total{portcullis_stage=\"complete\",portcullis_outcome=\"allowed\",portcullis_reason=\"none\"} 1"
+        ));
         group.bench_function("guard_hit_prometheus_recorder", |b| {
             b.iter(|| guard_hit(&mut request, &verifier));
         });
-        // The hits were recorded, as one series.
-        assert!(handle.render().contains(
-            "portcullis_guard_decisions_total{portcullis_stage=\"complete\",portcullis_outcome=\"allowed\",portcullis_reason=\"none\"}"
-        ));
     }
     group.finish();
 }
